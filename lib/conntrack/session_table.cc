@@ -1,0 +1,443 @@
+// Session table: a bucketised two-choice hash index over a preallocated session pool.
+//
+// Index slot: bits 63..32 = tag (never 0 for a published key), bits 31..0 = ref + 1 (0 = empty).
+// A slot holding tag 0 and a nonzero ref is a reservation made by an Insert that has not
+// published yet; readers never match it.
+//
+// Locking order: an Insert locks the primary buckets of both keys, in ascending bucket index (once
+// if they are the same bucket); an Unlink locks the primary bucket of one key at a time. Slots in
+// a secondary bucket are claimed with a CAS, so the secondary's lock is never needed: every writer
+// of a given key holds that key's primary lock, and a slot only ever goes empty -> reserved ->
+// published -> empty under the lock of the key it holds.
+//
+// Ordering: Insert publishes a slot with a release store after the caller wrote the session's keys,
+// and bumps the primary's overflow count before publishing into the secondary; readers load slots
+// and the overflow count with acquire.
+#include "lib/conntrack/session_table.h"
+
+#include <nmmintrin.h>
+#include <sys/mman.h>
+#include <xmmintrin.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "absl/base/optimization.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+
+namespace natgw::conntrack {
+namespace {
+
+constexpr uint32_t kSlotsPerBucket = 7;
+// Target slot load with every session indexed twice at full capacity. 0.5 keeps the share of
+// keys spilling into their secondary bucket well under 1 % and the index at ~37 bytes/session.
+constexpr double kMaxSlotLoad = 0.5;
+constexpr uint32_t kMaxSessions = 1u << 30;  // refs (index << 1 | bit) + 1 must fit 32 bits
+constexpr uint32_t kMaxWorkers = 64;
+constexpr size_t kHugePage = 2u << 20;
+constexpr size_t kSmallPage = 4096;
+constexpr uint32_t kSeed1 = 0x9e3779b9;
+constexpr uint32_t kSeed2 = 0x7f4a7c15;
+
+constexpr uint64_t SlotValue(uint32_t tag, uint32_t ref) {
+  return (static_cast<uint64_t>(tag) << 32) | (ref + 1);
+}
+inline uint32_t SlotTag(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
+inline uint32_t SlotRef(uint64_t v) { return static_cast<uint32_t>(v) - 1; }
+
+inline void Prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
+
+inline void CpuRelax() { _mm_pause(); }
+
+// Anonymous memory, 2 MiB aligned and advised for transparent huge pages when large. The caller
+// constructs every object in it right away, which populates it (with huge pages where the kernel
+// grants them) before any worker runs. MAP_POPULATE would fault 4 KiB pages before the advice.
+void* MapHuge(size_t bytes, size_t* mapped) {
+  const bool huge = bytes >= kHugePage;
+  const size_t align = huge ? kHugePage : kSmallPage;
+  const size_t len = (bytes + align - 1) / align * align;
+  const size_t reserve = huge ? len + kHugePage : len;
+  void* raw = mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  char* p = static_cast<char*>(raw);
+  if (huge) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(raw);
+    char* aligned = reinterpret_cast<char*>((a + kHugePage - 1) & ~(kHugePage - 1));
+    const size_t head = static_cast<size_t>(aligned - p);
+    if (head != 0) munmap(p, head);
+    const size_t tail = reserve - head - len;
+    if (tail != 0) munmap(aligned + len, tail);
+    p = aligned;
+    madvise(p, len, MADV_HUGEPAGE);  // best effort: THP may be disabled
+  }
+  *mapped = len;
+  return p;
+}
+
+void Unmap(void* p, size_t len) {
+  if (p != nullptr && len != 0) munmap(p, len);
+}
+
+}  // namespace
+
+struct alignas(64) SessionTable::Bucket {
+  std::atomic<uint64_t> slots[kSlotsPerBucket];
+  std::atomic<uint32_t> lock;      // writer spin lock; readers never take it
+  std::atomic<uint32_t> overflow;  // keys whose primary is this bucket living in their secondary
+
+  void Lock() {
+    while (lock.exchange(1, std::memory_order_acquire) != 0) {
+      while (lock.load(std::memory_order_relaxed) != 0) CpuRelax();
+    }
+  }
+  void Unlock() { lock.store(0, std::memory_order_release); }
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+
+// Per-worker free list: a LIFO stack of session indexes that only the owning worker touches.
+struct alignas(64) SessionTable::WorkerSlice {
+  uint32_t* stack = nullptr;
+  uint32_t top = 0;  // number of free indexes on the stack
+  std::atomic<uint32_t> in_use{0};  // written by the owner only, read relaxed by anyone
+};
+
+struct SessionTable::KeyHash {
+  uint32_t h1;   // selects the primary bucket
+  uint32_t h2;   // selects the secondary bucket
+  uint32_t tag;  // h1 ^ h2, never 0
+};
+
+inline SessionTable::KeyHash SessionTable::Hash(const FlowKey& key) {
+  uint64_t a, b;
+  std::memcpy(&a, &key, 8);
+  std::memcpy(&b, reinterpret_cast<const char*>(&key) + 8, 8);
+  // CRC32 is linear: two seeds over the same input would differ by a constant, so the second hash
+  // takes the halves in the other order, which gives it a different kernel.
+  KeyHash h;
+  h.h1 = static_cast<uint32_t>(_mm_crc32_u64(_mm_crc32_u64(kSeed1, a), b));
+  h.h2 = static_cast<uint32_t>(_mm_crc32_u64(_mm_crc32_u64(kSeed2, b), a));
+  const uint32_t t = h.h1 ^ h.h2;
+  h.tag = t + (t == 0);
+  return h;
+}
+
+inline uint64_t SessionTable::PrimaryBucket(const KeyHash& h) const {
+  return (static_cast<uint64_t>(h.h1) * num_buckets_) >> 32;
+}
+
+inline uint64_t SessionTable::SecondaryBucket(const KeyHash& h) const {
+  const uint64_t p = PrimaryBucket(h);
+  uint64_t s = (static_cast<uint64_t>(h.h2) * num_buckets_) >> 32;
+  if (s == p) s = (s + 1 == num_buckets_) ? 0 : s + 1;
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<SessionTable>> SessionTable::Create(
+    const SessionTableConfig& config) {
+  if (config.num_workers == 0 || config.num_workers > kMaxWorkers) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("num_workers must be 1..%d, got %d", kMaxWorkers, config.num_workers));
+  }
+  if (config.max_sessions == 0 || config.max_sessions > kMaxSessions) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("max_sessions must be 1..%d, got %d", kMaxSessions, config.max_sessions));
+  }
+  const uint32_t slice = (config.max_sessions + config.num_workers - 1) / config.num_workers;
+  const uint64_t capacity = static_cast<uint64_t>(slice) * config.num_workers;
+  if (capacity > kMaxSessions) {
+    return absl::InvalidArgumentError("max_sessions rounded up to num_workers is too large");
+  }
+
+  std::unique_ptr<SessionTable> t(new SessionTable());
+  t->capacity_ = static_cast<uint32_t>(capacity);
+  t->num_workers_ = config.num_workers;
+  t->slice_size_ = slice;
+  const double slots = 2.0 * static_cast<double>(capacity) / kMaxSlotLoad;
+  t->num_buckets_ = std::max<uint64_t>(
+      2, static_cast<uint64_t>((slots + kSlotsPerBucket - 1) / kSlotsPerBucket));
+
+  t->buckets_ = static_cast<Bucket*>(
+      MapHuge(t->num_buckets_ * sizeof(Bucket), &t->index_bytes_));
+  t->sessions_ = static_cast<Session*>(MapHuge(capacity * sizeof(Session), &t->pool_bytes_));
+  size_t stack_bytes = 0;
+  auto* stack = static_cast<uint32_t*>(MapHuge(capacity * sizeof(uint32_t), &stack_bytes));
+  if (t->buckets_ == nullptr || t->sessions_ == nullptr || stack == nullptr) {
+    Unmap(stack, stack_bytes);
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("cannot map %d bytes for %d sessions: %s",
+                        t->num_buckets_ * sizeof(Bucket) + capacity * (sizeof(Session) + 4),
+                        capacity, std::strerror(errno)));
+  }
+  static_assert(sizeof(Bucket) == 64, "a bucket is one cache line");
+  // Value-initialised: every slot empty, every lock free, every overflow count 0.
+  std::uninitialized_value_construct_n(t->buckets_, t->num_buckets_);
+  std::uninitialized_value_construct_n(t->sessions_, capacity);
+  t->slices_ = new WorkerSlice[config.num_workers];
+  t->freelist_bytes_ = stack_bytes + config.num_workers * sizeof(WorkerSlice);
+  for (uint32_t w = 0; w < config.num_workers; ++w) {
+    WorkerSlice& s = t->slices_[w];
+    s.stack = stack + static_cast<size_t>(w) * slice;
+    // Pushed in reverse so the slice hands out ascending indexes.
+    for (uint32_t i = 0; i < slice; ++i) s.stack[i] = w * slice + (slice - 1 - i);
+    s.top = slice;
+  }
+  return t;
+}
+
+SessionTable::~SessionTable() {
+  Unmap(buckets_, index_bytes_);
+  Unmap(sessions_, pool_bytes_);
+  if (slices_ != nullptr) {
+    Unmap(slices_[0].stack, freelist_bytes_ - num_workers_ * sizeof(WorkerSlice));
+    delete[] slices_;
+  }
+}
+
+uint32_t SessionTable::Alloc(uint32_t worker) {
+  assert(worker < num_workers_);
+  WorkerSlice& s = slices_[worker];
+  if (s.top == 0) return kNoSession;
+  const uint32_t index = s.stack[--s.top];
+  s.in_use.store(s.in_use.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  sessions_[index].owner = static_cast<uint8_t>(worker);
+  return index;
+}
+
+void SessionTable::Free(uint32_t index) {
+  assert(index < capacity_);
+  const uint32_t worker = index / slice_size_;
+  assert(sessions_[index].owner == worker);
+  WorkerSlice& s = slices_[worker];
+  assert(s.top < slice_size_);
+  s.stack[s.top++] = index;
+  s.in_use.store(s.in_use.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
+uint64_t SessionTable::InUse() const {
+  uint64_t n = 0;
+  for (uint32_t w = 0; w < num_workers_; ++w) {
+    n += slices_[w].in_use.load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+size_t SessionTable::MemoryBytes() const { return index_bytes_ + pool_bytes_ + freelist_bytes_; }
+
+void SessionTable::KeyBucketsForTest(const FlowKey& key, uint64_t* primary,
+                                     uint64_t* secondary) const {
+  const KeyHash h = Hash(key);
+  *primary = PrimaryBucket(h);
+  *secondary = SecondaryBucket(h);
+}
+
+uint32_t SessionTable::UsedSlotsForTest(uint64_t bucket) const {
+  uint32_t n = 0;
+  for (const auto& slot : buckets_[bucket].slots) n += slot.load(std::memory_order_acquire) != 0;
+  return n;
+}
+
+uint32_t SessionTable::OverflowForTest(uint64_t bucket) const {
+  return buckets_[bucket].overflow.load(std::memory_order_acquire);
+}
+
+// Full-key search of one bucket; kMiss if absent.
+inline uint32_t SessionTable::FindInBucket(const Bucket& b, const FlowKey& key,
+                                           uint32_t tag) const {
+  for (uint32_t j = 0; j < kSlotsPerBucket; ++j) {
+    const uint64_t v = b.slots[j].load(std::memory_order_acquire);
+    if (SlotTag(v) != tag) continue;
+    const uint32_t ref = SlotRef(v);
+    const Session& s = sessions_[RefSession(ref)];
+    if ((RefIsOutKey(ref) ? s.out_key : s.in_key) == key) return ref;
+  }
+  return kMiss;
+}
+
+uint32_t SessionTable::Lookup(const FlowKey& key) const {
+  const KeyHash h = Hash(key);
+  const Bucket& p = buckets_[PrimaryBucket(h)];
+  const uint32_t ref = FindInBucket(p, key, h.tag);
+  if (ref != kMiss || p.overflow.load(std::memory_order_acquire) == 0) return ref;
+  return FindInBucket(buckets_[SecondaryBucket(h)], key, h.tag);
+}
+
+// Stages: (1) hash every key and prefetch its primary bucket; (2) match tags and prefetch the
+// first candidate session; (3) compare full keys; (4) rare: search secondary buckets of the keys
+// that missed in a primary whose overflow count is nonzero.
+void SessionTable::LookupBulk(const FlowKey* const* keys, uint32_t n, uint32_t* refs) const {
+  assert(n <= 64);
+  KeyHash hash[64];
+  const Bucket* bucket[64];
+  uint32_t cand[64];  // ref of the first tag match, or kMiss
+  uint32_t more[64];  // bit j: slot j also matched the tag (after the first)
+
+  for (uint32_t i = 0; i < n; ++i) {
+    hash[i] = Hash(*keys[i]);
+    bucket[i] = &buckets_[PrimaryBucket(hash[i])];
+    Prefetch(bucket[i]);
+  }
+
+  for (uint32_t i = 0; i < n; ++i) {
+    const Bucket& b = *bucket[i];
+    const uint32_t tag = hash[i].tag;
+    uint32_t mask = 0;
+    for (uint32_t j = 0; j < kSlotsPerBucket; ++j) {
+      mask |= static_cast<uint32_t>(SlotTag(b.slots[j].load(std::memory_order_relaxed)) == tag)
+              << j;
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (mask != 0) {
+      const uint32_t j = static_cast<uint32_t>(__builtin_ctz(mask));
+      const uint64_t v = b.slots[j].load(std::memory_order_acquire);
+      cand[i] = SlotTag(v) == tag ? SlotRef(v) : kMiss;
+      more[i] = mask & (mask - 1);
+      if (cand[i] != kMiss) Prefetch(&sessions_[RefSession(cand[i])]);
+    } else {
+      cand[i] = kMiss;
+      more[i] = 0;
+    }
+  }
+
+  uint64_t need_secondary = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const FlowKey& key = *keys[i];
+    uint32_t ref = cand[i];
+    if (ref != kMiss) {
+      const Session& s = sessions_[RefSession(ref)];
+      if (!((RefIsOutKey(ref) ? s.out_key : s.in_key) == key)) ref = kMiss;
+    }
+    if (ABSL_PREDICT_FALSE(ref == kMiss && more[i] != 0)) {
+      // Another slot shares the tag (a 32-bit tag collision or a concurrent change): full search.
+      ref = FindInBucket(*bucket[i], key, hash[i].tag);
+    }
+    refs[i] = ref;
+    if (ref == kMiss && bucket[i]->overflow.load(std::memory_order_acquire) != 0) {
+      need_secondary |= uint64_t{1} << i;
+    }
+  }
+
+  if (ABSL_PREDICT_TRUE(need_secondary == 0)) return;
+  const Bucket* second[64];
+  for (uint64_t m = need_secondary; m != 0; m &= m - 1) {
+    const uint32_t i = static_cast<uint32_t>(__builtin_ctzll(m));
+    second[i] = &buckets_[SecondaryBucket(hash[i])];
+    Prefetch(second[i]);
+  }
+  for (uint64_t m = need_secondary; m != 0; m &= m - 1) {
+    const uint32_t i = static_cast<uint32_t>(__builtin_ctzll(m));
+    refs[i] = FindInBucket(*second[i], *keys[i], hash[i].tag);
+  }
+}
+
+// Caller holds the key's primary lock.
+uint32_t SessionTable::FindLocked(const FlowKey& key, const KeyHash& h) const {
+  const Bucket& p = buckets_[PrimaryBucket(h)];
+  const uint32_t ref = FindInBucket(p, key, h.tag);
+  if (ref != kMiss || p.overflow.load(std::memory_order_relaxed) == 0) return ref;
+  return FindInBucket(buckets_[SecondaryBucket(h)], key, h.tag);
+}
+
+// Reserves an empty slot (tag 0, so readers skip it) in the key's primary bucket or else its
+// secondary, bumping the primary's overflow count for the latter. Caller holds the primary lock.
+std::atomic<uint64_t>* SessionTable::ClaimSlot(const KeyHash& h, uint32_t ref,
+                                               bool* in_secondary) {
+  Bucket& p = buckets_[PrimaryBucket(h)];
+  for (uint32_t k = 0; k < 2; ++k) {
+    Bucket& b = k == 0 ? p : buckets_[SecondaryBucket(h)];
+    for (uint32_t j = 0; j < kSlotsPerBucket; ++j) {
+      uint64_t expected = 0;
+      if (b.slots[j].load(std::memory_order_relaxed) == 0 &&
+          b.slots[j].compare_exchange_strong(expected, SlotValue(0, ref),
+                                             std::memory_order_relaxed)) {
+        *in_secondary = k == 1;
+        if (k == 1) p.overflow.fetch_add(1, std::memory_order_relaxed);
+        return &b.slots[j];
+      }
+    }
+  }
+  return nullptr;
+}
+
+InsertResult SessionTable::Insert(uint32_t index, bool out_key_first, uint32_t* existing_ref) {
+  assert(index < capacity_);
+  const Session& s = sessions_[index];
+  const FlowKey& k1 = out_key_first ? s.out_key : s.in_key;
+  const FlowKey& k2 = out_key_first ? s.in_key : s.out_key;
+  const uint32_t r1 = MakeRef(index, out_key_first);
+  const uint32_t r2 = MakeRef(index, !out_key_first);
+  const KeyHash h1 = Hash(k1);
+  const KeyHash h2 = Hash(k2);
+  uint64_t b1 = PrimaryBucket(h1);
+  uint64_t b2 = PrimaryBucket(h2);
+  Bucket* first = &buckets_[std::min(b1, b2)];
+  Bucket* second = b1 == b2 ? nullptr : &buckets_[std::max(b1, b2)];
+  first->Lock();
+  if (second != nullptr) second->Lock();
+  auto unlock = [&] {
+    if (second != nullptr) second->Unlock();
+    first->Unlock();
+  };
+
+  InsertResult result = InsertResult::kOk;
+  std::atomic<uint64_t>* slot1 = nullptr;
+  std::atomic<uint64_t>* slot2 = nullptr;
+  bool sec1 = false, sec2 = false;
+  if (const uint32_t ref = FindLocked(k1, h1); ref != kMiss) {
+    if (existing_ref != nullptr) *existing_ref = ref;
+    result = InsertResult::kFirstKeyExists;
+  } else if (k1 == k2 || FindLocked(k2, h2) != kMiss) {
+    result = InsertResult::kSecondKeyExists;
+  } else if ((slot1 = ClaimSlot(h1, r1, &sec1)) == nullptr) {
+    result = InsertResult::kFull;
+  } else if ((slot2 = ClaimSlot(h2, r2, &sec2)) == nullptr) {
+    slot1->store(0, std::memory_order_relaxed);
+    if (sec1) buckets_[b1].overflow.fetch_sub(1, std::memory_order_relaxed);
+    result = InsertResult::kFull;
+  } else {
+    slot1->store(SlotValue(h1.tag, r1), std::memory_order_release);
+    slot2->store(SlotValue(h2.tag, r2), std::memory_order_release);
+  }
+  unlock();
+  return result;
+}
+
+void SessionTable::UnlinkKey(const FlowKey& key, uint32_t ref) {
+  const KeyHash h = Hash(key);
+  const uint64_t value = SlotValue(h.tag, ref);
+  Bucket& p = buckets_[PrimaryBucket(h)];
+  p.Lock();
+  bool done = false;
+  for (uint32_t j = 0; j < kSlotsPerBucket && !done; ++j) {
+    if (p.slots[j].load(std::memory_order_relaxed) == value) {
+      p.slots[j].store(0, std::memory_order_release);
+      done = true;
+    }
+  }
+  if (!done && p.overflow.load(std::memory_order_relaxed) != 0) {
+    Bucket& s = buckets_[SecondaryBucket(h)];
+    for (uint32_t j = 0; j < kSlotsPerBucket; ++j) {
+      // Only this key's primary lock guards its slot; other writers of this bucket never touch a
+      // published slot that is not theirs, so a plain store is enough.
+      if (s.slots[j].load(std::memory_order_relaxed) == value) {
+        s.slots[j].store(0, std::memory_order_release);
+        p.overflow.fetch_sub(1, std::memory_order_relaxed);
+        break;
+      }
+    }
+  }
+  p.Unlock();
+}
+
+void SessionTable::Unlink(uint32_t index) {
+  assert(index < capacity_);
+  const Session& s = sessions_[index];
+  UnlinkKey(s.in_key, MakeRef(index, false));
+  UnlinkKey(s.out_key, MakeRef(index, true));
+}
+
+}  // namespace natgw::conntrack

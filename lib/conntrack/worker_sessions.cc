@@ -1,0 +1,164 @@
+// Per-worker expiry and RCU-deferred reclamation.
+//
+// Tracked sessions form a FIFO through Session::next; a sweep pops from the head and requeues live
+// sessions at the tail, so the list itself is the resume cursor. Once a session is unlinked it
+// leaves the expiry FIFO and joins the pending-free FIFO, reusing the same link (no memory per
+// session beyond the pool). Pending sessions are grouped in batches, one per sweep, each stamped
+// with an rte_rcu_qsbr token taken after its sessions were unlinked; a batch is freed once every
+// registered reader has reported quiescence past its token.
+#include "lib/conntrack/worker_sessions.h"
+
+#include <rte_common.h>
+
+#include <cassert>
+#include <cstdlib>
+
+namespace natgw::conntrack {
+
+struct WorkerSessions::Pending {
+  // Batches beyond this many (readers stalled for as many sweeps) merge into the newest one:
+  // a later token is always safe, it only frees later.
+  static constexpr uint32_t kMaxBatches = 64;
+  struct Batch {
+    uint64_t token;
+    uint32_t count;
+  };
+  uint32_t head = kNoSession;  // FIFO through Session::next
+  uint32_t tail = kNoSession;
+  uint32_t count = 0;
+  Batch batches[kMaxBatches];
+  uint32_t first = 0;  // oldest batch
+  uint32_t num = 0;    // batches in use
+  uint32_t unsealed = 0;  // sessions pushed since the last Seal
+
+  void Push(SessionTable* table, uint32_t index) {
+    table->session(index).next = kNoSession;
+    if (tail == kNoSession) {
+      head = index;
+    } else {
+      table->session(tail).next = index;
+    }
+    tail = index;
+    ++count;
+    ++unsealed;
+  }
+  uint32_t Pop(SessionTable* table) {
+    const uint32_t index = head;
+    head = table->session(index).next;
+    if (head == kNoSession) tail = kNoSession;
+    --count;
+    return index;
+  }
+  // Closes the sessions pushed since the last Seal into a batch freed after `token`.
+  void Seal(uint64_t token) {
+    if (unsealed == 0) return;
+    if (num == kMaxBatches) {
+      Batch& last = batches[(first + num - 1) % kMaxBatches];
+      last.token = token;
+      last.count += unsealed;
+    } else {
+      batches[(first + num) % kMaxBatches] = Batch{token, unsealed};
+      ++num;
+    }
+    unsealed = 0;
+  }
+};
+
+void QsbrDeleter::operator()(rte_rcu_qsbr* v) const { std::free(v); }
+
+QsbrPtr MakeQsbr(uint32_t max_threads) {
+  const size_t size = rte_rcu_qsbr_get_memsize(max_threads);
+  if (size == 1) return nullptr;  // rte_rcu_qsbr_get_memsize's error value
+  const size_t rounded = RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE);
+  auto* v = static_cast<rte_rcu_qsbr*>(std::aligned_alloc(RTE_CACHE_LINE_SIZE, rounded));
+  if (v == nullptr) return nullptr;
+  if (rte_rcu_qsbr_init(v, max_threads) != 0) {
+    std::free(v);
+    return nullptr;
+  }
+  return QsbrPtr(v);
+}
+
+WorkerSessions::WorkerSessions(SessionTable* table, rte_rcu_qsbr* qsbr, uint32_t worker,
+                               SessionPolicy* policy)
+    : table_(table),
+      qsbr_(qsbr),
+      worker_(worker),
+      policy_(policy),
+      pending_(std::make_unique<Pending>()) {
+  assert(worker < table->num_workers());
+}
+
+// Pending sessions stay unfreed: they may still be read, and the table may be going away too.
+// Call DrainAll(true) first to return everything to the pool.
+WorkerSessions::~WorkerSessions() = default;
+
+uint32_t WorkerSessions::pending_free() const { return pending_->count; }
+
+void WorkerSessions::Track(uint32_t index) {
+  Session& s = table_->session(index);
+  assert(s.owner == worker_);
+  s.next = kNoSession;
+  if (tail_ == kNoSession) {
+    head_ = index;
+  } else {
+    table_->session(tail_).next = index;
+  }
+  tail_ = index;
+  ++tracked_;
+}
+
+uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
+  const uint32_t n = budget < tracked_ ? budget : tracked_;
+  uint32_t unlinked = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t index = head_;
+    Session& s = table_->session(index);
+    head_ = s.next;
+    if (head_ == kNoSession) tail_ = kNoSession;
+    --tracked_;
+    if ((s.flags.load(std::memory_order_acquire) & kSessionDead) != 0 ||
+        policy_->Expired(s, now_s)) {
+      table_->Unlink(index);
+      pending_->Push(table_, index);
+      ++unlinked;
+    } else {
+      Track(index);
+    }
+  }
+  if (unlinked != 0) pending_->Seal(qsbr_ != nullptr ? rte_rcu_qsbr_start(qsbr_) : 0);
+  Reclaim(false);
+  return unlinked;
+}
+
+void WorkerSessions::DrainAll(bool wait) {
+  while (head_ != kNoSession) {
+    const uint32_t index = head_;
+    head_ = table_->session(index).next;
+    table_->Unlink(index);
+    pending_->Push(table_, index);
+  }
+  tail_ = kNoSession;
+  tracked_ = 0;
+  pending_->Seal(qsbr_ != nullptr ? rte_rcu_qsbr_start(qsbr_) : 0);
+  if (wait && qsbr_ != nullptr) rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+  Reclaim(wait);
+}
+
+// Frees every batch whose grace period is over (all of them if `all`: the caller waited).
+void WorkerSessions::Reclaim(bool all) {
+  Pending& p = *pending_;
+  while (p.num != 0) {
+    Pending::Batch& b = p.batches[p.first];
+    if (!all && qsbr_ != nullptr && rte_rcu_qsbr_check(qsbr_, b.token, false) != 1) break;
+    for (uint32_t i = 0; i < b.count; ++i) {
+      const uint32_t index = p.Pop(table_);
+      policy_->Release(table_->session(index));
+      table_->Free(index);
+    }
+    p.first = (p.first + 1) % Pending::kMaxBatches;
+    --p.num;
+  }
+}
+
+}  // namespace natgw::conntrack

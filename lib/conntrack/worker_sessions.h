@@ -1,0 +1,69 @@
+// Per-worker session ownership: expiry with a bounded sweep, and reclamation after an RCU grace
+// period (rte_rcu_qsbr) so that no reader ever touches a freed session.
+#ifndef NATGW_LIB_CONNTRACK_WORKER_SESSIONS_H_
+#define NATGW_LIB_CONNTRACK_WORKER_SESSIONS_H_
+
+#include <rte_rcu_qsbr.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "lib/conntrack/session_table.h"
+
+namespace natgw::conntrack {
+
+// Decides expiry and releases what a session holds (ports, per-pod counts). Implemented by the
+// NAT engine; called on the owning worker.
+class SessionPolicy {
+ public:
+  virtual ~SessionPolicy() = default;
+  // True if the session should be removed at `now_s` (idle past its protocol/state timeout).
+  virtual bool Expired(const Session& s, uint32_t now_s) const = 0;
+  // Called once per session just before its memory returns to the pool (after the grace period).
+  virtual void Release(Session& s) = 0;
+};
+
+// An rte_rcu_qsbr variable for `max_threads` reader threads, in memory it owns.
+struct QsbrDeleter { void operator()(rte_rcu_qsbr* v) const; };
+using QsbrPtr = std::unique_ptr<rte_rcu_qsbr, QsbrDeleter>;
+QsbrPtr MakeQsbr(uint32_t max_threads);
+
+// Not thread-safe: owned and used by one worker. `qsbr` may be null when the table has no readers
+// besides the owner (single-threaded tools): sessions are then freed as soon as they are unlinked.
+class WorkerSessions {
+ public:
+  WorkerSessions(SessionTable* table, rte_rcu_qsbr* qsbr, uint32_t worker, SessionPolicy* policy);
+  ~WorkerSessions();
+
+  // Starts tracking a session this worker created and inserted.
+  void Track(uint32_t index);
+
+  // Examines at most `budget` tracked sessions in FIFO order with a resume cursor: expired or dead
+  // ones are unlinked from the index and queued for freeing; live ones are requeued. Then frees
+  // queued sessions whose grace period is over (Release, then back to the pool).
+  // Returns the number of sessions unlinked by this call.
+  uint32_t Sweep(uint32_t now_s, uint32_t budget);
+
+  // Unlinks and queues every tracked session (shutdown, flush-all), then waits for the grace
+  // period only if `wait` (the caller must not itself be an online reader then).
+  void DrainAll(bool wait);
+
+  uint32_t tracked() const { return tracked_; }
+  uint32_t pending_free() const;
+
+ private:
+  struct Pending;
+  void Reclaim(bool all);
+  SessionTable* table_;
+  rte_rcu_qsbr* qsbr_;
+  uint32_t worker_;
+  SessionPolicy* policy_;
+  uint32_t head_ = kNoSession;  // expiry FIFO through Session::next
+  uint32_t tail_ = kNoSession;
+  uint32_t tracked_ = 0;
+  std::unique_ptr<Pending> pending_;
+};
+
+}  // namespace natgw::conntrack
+
+#endif  // NATGW_LIB_CONNTRACK_WORKER_SESSIONS_H_

@@ -1,0 +1,123 @@
+// The translation engine: one Engine shared by all workers (session table, mapping table,
+// port allocators, per-pod counters) and one Worker per poll-mode worker thread.
+//
+// A worker hands a burst of packets that arrived on one side (the inside of island N, or the
+// outside) to Worker::ProcessBurst, which rewrites them in place and says, per packet, where it
+// goes or why it was dropped (DESIGN.md sections 2 and 3).
+#ifndef NATGW_LIB_NAT_ENGINE_H_
+#define NATGW_LIB_NAT_ENGINE_H_
+
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "lib/conntrack/session_table.h"
+#include "lib/conntrack/worker_sessions.h"
+#include "lib/nat/counters.h"
+#include "lib/nat/mapping_table.h"
+#include "lib/nat/nat_config.h"
+#include "lib/nat/pod_counters.h"
+#include "lib/nat/port_allocator.h"
+
+namespace natgw::nat {
+
+inline constexpr uint16_t kMaxBurst = 32;
+
+// Start-time sizing; not reloadable.
+struct EngineConfig {
+  uint32_t max_sessions = 1 << 20;
+  uint32_t num_workers = 1;
+  uint32_t max_pods = 1 << 16;         // pods tracked for max_sessions_per_pod
+  uint32_t fragment_states = 1024;     // per worker: datagrams whose first fragment was seen
+  uint32_t fragment_hold = 32;         // per worker: out-of-order fragments held (<= kMaxBurst)
+  uint32_t fragment_timeout_s = 2;
+  uint32_t sweep_budget = 64;          // sessions examined per Maintain() call
+};
+
+// Where a packet arrived: the inside of an island, or the outside.
+struct Side {
+  uint16_t realm;  // island id, or conntrack::kOutsideRealm
+  static Side Inside(uint16_t island) { return Side{island}; }
+  static Side Outside() { return Side{conntrack::kOutsideRealm}; }
+  bool outside() const { return realm == conntrack::kOutsideRealm; }
+};
+
+enum class Action : uint8_t {
+  kDrop,       // free the mbuf; `reason` says why
+  kToInside,   // send on the inside of island `island`
+  kToOutside,  // send on the outside
+  kHeld,       // an out-of-order fragment the engine keeps until its first fragment arrives
+};
+
+struct PacketVerdict {
+  rte_mbuf* mbuf;
+  Action action;
+  uint16_t island;    // for kToInside
+  DropReason reason;  // for kDrop
+};
+
+// The output of one ProcessBurst call: verdicts[i] is the verdict of input packet i (kHeld if the
+// engine kept it), followed by held fragments that this burst released.
+struct BurstResult {
+  uint16_t count = 0;
+  PacketVerdict verdicts[2 * kMaxBurst];
+};
+
+class Worker;
+
+class Engine {
+ public:
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(const EngineConfig& config,
+                                                        const NatConfig& nat);
+  ~Engine();
+
+  // Validates and publishes a new policy (RCU pointer swap, never blocking a worker). Sessions
+  // whose mapping was removed or changed stop matching: the first worker that sees one of them,
+  // or its owner's sweep, unlinks it. On error the running policy is untouched.
+  // Control thread only.
+  absl::Status Apply(const NatConfig& nat);
+
+  // Frees mapping tables retired by Apply once every worker has passed a quiescent state.
+  // Control thread; non-blocking.
+  void ReclaimRetired();
+
+  Worker& worker(uint32_t i) { return *workers_[i]; }
+  uint32_t num_workers() const { return static_cast<uint32_t>(workers_.size()); }
+  conntrack::SessionTable& table() { return *table_; }
+  rte_rcu_qsbr* qsbr() { return qsbr_.get(); }
+  const MappingTable* mappings() const { return current_.load(std::memory_order_acquire); }
+  PortAllocatorRegistry& allocators() { return allocators_; }
+  PodCounters& pod_counters() { return pod_counters_; }
+  const EngineConfig& config() const { return config_; }
+
+  // Sum of all workers' counters (racy snapshot; control thread).
+  WorkerCounters SumCounters() const;
+
+ private:
+  friend class Worker;
+  explicit Engine(const EngineConfig& config);
+
+  EngineConfig config_;
+  std::unique_ptr<conntrack::SessionTable> table_;
+  conntrack::QsbrPtr qsbr_;
+  PortAllocatorRegistry allocators_;
+  PodCounters pod_counters_;
+  std::atomic<const MappingTable*> current_{nullptr};
+  uint16_t generation_ = 0;
+  struct Retired {
+    const MappingTable* table;
+    uint64_t token;
+  };
+  std::vector<Retired> retired_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace natgw::nat
+
+#endif  // NATGW_LIB_NAT_ENGINE_H_

@@ -1,0 +1,82 @@
+// The translation policy the control thread hands to the engine. Plain data; validated by
+// MappingTable::Build. Addresses are in network byte order, ports in host order.
+#ifndef NATGW_LIB_NAT_NAT_CONFIG_H_
+#define NATGW_LIB_NAT_NAT_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lib/conntrack/session.h"
+
+namespace natgw::nat {
+
+inline constexpr uint16_t kMaxIslands = 256;
+
+struct Cidr {
+  uint32_t addr = 0;  // network order, host bits zero
+  uint8_t len = 0;
+  bool Contains(uint32_t ip_be) const;
+};
+
+struct IslandConfig {
+  uint16_t id = 0;  // 0..kMaxIslands-1
+  std::string name;
+  std::vector<Cidr> pod_cidrs;  // sources allowed from this island (anti-spoofing)
+  uint32_t gateway_ip = 0;      // natgw's address on this island's side (ICMP errors, echo)
+};
+
+// 1:1: island pod address <-> unique external address, ports untouched, any IP protocol.
+struct PodMappingConfig {
+  uint16_t island = 0;
+  uint32_t pod_ip = 0;
+  uint32_t external_ip = 0;
+  std::string name;  // namespace/name, for humans
+};
+
+enum class Filtering : uint8_t {
+  kAddressAndPortDependent,  // only replies from the endpoint a pod sent to (default)
+  kEndpointIndependent,      // anyone may reach a live binding (RFC 4787 EIF)
+};
+
+// NAPT for pods of `island` that have no 1:1 mapping.
+struct EgressPoolConfig {
+  uint16_t island = 0;
+  std::vector<uint32_t> addresses;
+  uint16_t port_min = 1024;  // ports handed out for source ports >= 1024
+  uint16_t port_max = 65535;
+  Filtering filtering = Filtering::kAddressAndPortDependent;
+};
+
+struct BackendConfig {
+  uint16_t island = 0;
+  uint32_t pod_ip = 0;
+  uint16_t port = 0;
+};
+
+// VIP:port/proto -> one of the backends (Maglev consistent hashing, pinned per session).
+struct ServiceConfig {
+  std::string name;
+  uint32_t vip = 0;
+  uint8_t proto = 6;
+  uint16_t port = 0;
+  std::vector<BackendConfig> backends;
+};
+
+struct LimitsConfig {
+  uint32_t max_sessions_per_pod = 0;  // 0: unlimited
+};
+
+struct NatConfig {
+  std::vector<IslandConfig> islands;
+  std::vector<PodMappingConfig> pod_mappings;
+  std::vector<EgressPoolConfig> egress_pools;
+  std::vector<ServiceConfig> services;
+  uint32_t outside_gateway_ip = 0;  // natgw's own outside address (ICMP errors, echo replies)
+  conntrack::Timeouts timeouts;
+  LimitsConfig limits;
+};
+
+}  // namespace natgw::nat
+
+#endif  // NATGW_LIB_NAT_NAT_CONFIG_H_

@@ -1,0 +1,260 @@
+// The worker's fast path: parse a burst, look up all keys at once, apply precomputed rewrites.
+#include "lib/nat/worker.h"
+
+#include <rte_prefetch.h>
+
+#include "lib/nat/worker_internal.h"
+#include "lib/net/checksum.h"
+
+namespace natgw::nat {
+
+using conntrack::FlowKey;
+using conntrack::kMiss;
+using conntrack::Session;
+
+Worker::Worker(Engine* engine, uint32_t id)
+    : engine_(engine),
+      id_(id),
+      sessions_(engine->table_.get(), engine->qsbr(), id, this),
+      frag_states_(engine->config().fragment_states),
+      held_(engine->config().fragment_hold) {}
+
+Worker::~Worker() {
+  for (HeldFragment& h : held_) {
+    if (h.m != nullptr) rte_pktmbuf_free(h.m);
+  }
+}
+
+void Worker::Online() { rte_rcu_qsbr_thread_online(engine_->qsbr(), id_); }
+void Worker::Offline() { rte_rcu_qsbr_thread_offline(engine_->qsbr(), id_); }
+
+void Worker::Maintain(uint32_t now_s) {
+  rte_rcu_qsbr_quiescent(engine_->qsbr(), id_);
+  now_s_ = now_s;
+  mt_ = engine_->mappings();
+  uint32_t expired = sessions_.Sweep(now_s, engine_->config().sweep_budget);
+  if (expired != 0) counters_.Count(Event::kSessionsExpired, expired);
+  if (held_count_ != 0) ExpireHeld(now_s);
+}
+
+void Worker::DropPacket(Pkt& p, DropReason r, PacketVerdict* v) {
+  counters_.Drop(r);
+  *v = PacketVerdict{p.m, Action::kDrop, 0, r};
+}
+
+void Worker::DecrementTtl(Pkt& p) {
+  uint16_t old_w = LoadU16(&p.ip->time_to_live);
+  --p.ip->time_to_live;
+  uint16_t new_w = LoadU16(&p.ip->time_to_live);
+  p.ip->hdr_checksum = net::CsumUpdate16(p.ip->hdr_checksum, old_w, new_w);
+}
+
+void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t now_s,
+                          BurstResult* out) {
+  now_s_ = now_s;
+  mt_ = engine_->mappings();
+  out->count = n;
+  counters_.Count(Event::kRxPackets, n);
+
+  Pkt batch[kMaxBurst];
+  const FlowKey* keys[kMaxBurst];
+  uint16_t lookup_idx[kMaxBurst];
+  uint32_t refs[kMaxBurst];
+  uint32_t nk = 0;
+
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    Pkt& p = batch[i];
+    PacketVerdict* v = &out->verdicts[i];
+    p.m = pkts[i];
+    p.side = side;
+    p.first_fragment = false;
+    if (ABSL_PREDICT_FALSE(p.m->nb_segs != 1)) {
+      DropPacket(p, DropReason::kMultiSegment, v);
+      continue;
+    }
+    p.data = rte_pktmbuf_mtod(p.m, uint8_t*);
+    net::ParseError err = net::ParseFrame(p.data, p.m->data_len, &p.info);
+    if (ABSL_PREDICT_FALSE(err != net::ParseError::kOk)) {
+      DropPacket(p, FromParseError(err), v);
+      continue;
+    }
+    if (ABSL_PREDICT_FALSE(!side.outside() && mt_->island(side.realm) == nullptr)) {
+      DropPacket(p, DropReason::kUnknownIsland, v);
+      continue;
+    }
+    p.ip = reinterpret_cast<rte_ipv4_hdr*>(p.data + p.info.l3_offset);
+    p.l4 = p.info.is_later_fragment ? nullptr : p.data + p.info.l4_offset;
+    if (ABSL_PREDICT_FALSE(p.ip->time_to_live <= 1)) {
+      TimeExceeded(p, v);
+      continue;
+    }
+    if (ABSL_PREDICT_FALSE(p.info.is_fragment)) {
+      if (p.info.is_later_fragment) {
+        LaterFragment(p, v);
+        continue;
+      }
+      p.first_fragment = true;
+      p.orig_src = p.ip->src_addr;
+      p.orig_dst = p.ip->dst_addr;
+      p.orig_realm = side.realm;
+    }
+    FlowKey& k = p.key;
+    k.src_ip = p.ip->src_addr;
+    k.dst_ip = p.ip->dst_addr;
+    k.realm = side.realm;
+    k.proto = p.info.proto;
+    k.flags = 0;
+    switch (p.info.proto) {
+      case net::kProtoTcp:
+      case net::kProtoUdp:
+        // TCP and UDP both start with the two ports.
+        k.src_port = LoadU16(p.l4);
+        k.dst_port = LoadU16(p.l4 + 2);
+        break;
+      case net::kProtoIcmp: {
+        uint8_t type = p.l4[0];
+        if (type == net::kIcmpEchoRequest || type == net::kIcmpEchoReply) {
+          k.src_port = k.dst_port = *IcmpIdent(p.l4);
+          break;
+        }
+        if (net::IsIcmpError(type)) {
+          IcmpError(p, v);
+        } else {
+          DropPacket(p, DropReason::kUnsupportedIcmp, v);
+        }
+        continue;
+      }
+      default:
+        Stateless(p, v);
+        continue;
+    }
+    keys[nk] = &p.key;
+    lookup_idx[nk] = i;
+    ++nk;
+  }
+
+  if (nk != 0) engine_->table_->LookupBulk(keys, nk, refs);
+
+  for (uint32_t j = 0; j < nk; ++j) {
+    Pkt& p = batch[lookup_idx[j]];
+    PacketVerdict* v = &out->verdicts[lookup_idx[j]];
+    if (refs[j] != kMiss) {
+      TranslateHit(p, refs[j], v);
+    } else {
+      SlowPath(p, v);
+    }
+    if (ABSL_PREDICT_FALSE(p.first_fragment) && v->action != Action::kDrop) {
+      RememberFirstFragment(p, *v, out);
+    }
+  }
+}
+
+void Worker::TranslateHit(Pkt& p, uint32_t ref, PacketVerdict* v) {
+  const uint32_t index = conntrack::RefSession(ref);
+  Session& s = engine_->table_->session(index);
+  if (ABSL_PREDICT_FALSE(SessionGeneration(s) != mt_->generation())) {
+    if (!Valid(s, *mt_)) {
+      Kill(index);
+      SlowPath(p, v);
+      return;
+    }
+    uint32_t aux = __atomic_load_n(&s.aux1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s.aux1, (uint32_t{mt_->generation()} << 16) | (aux & 0xffff),
+                     __ATOMIC_RELAXED);
+  }
+  if (s.last_seen_s.load(std::memory_order_relaxed) != now_s_) {
+    s.last_seen_s.store(now_s_, std::memory_order_relaxed);
+  }
+  const bool out2in = conntrack::RefIsOutKey(ref);
+  if (p.info.proto == net::kProtoTcp) {
+    uint8_t flags = p.l4[13];
+    if (flags & (net::kTcpSyn | net::kTcpFin | net::kTcpRst)) {
+      const bool outside_initiated =
+          (s.flags.load(std::memory_order_relaxed) & conntrack::kSessionOutsideInitiated) != 0;
+      auto cur = static_cast<conntrack::TcpState>(s.tcp_state.load(std::memory_order_relaxed));
+      auto next = conntrack::TcpNextState(cur, flags, out2in == outside_initiated);
+      if (next != cur) s.tcp_state.store(static_cast<uint8_t>(next), std::memory_order_relaxed);
+    }
+  }
+  Forward(p, s, out2in, v);
+}
+
+void Worker::Rewrite(Pkt& p, const Session& s, bool out2in) {
+  const FlowKey& to = out2in ? s.in_key : s.out_key;  // new src = to.dst, new dst = to.src
+  const uint16_t ip_delta = out2in ? s.out2in_ip_delta : s.in2out_ip_delta;
+  const uint16_t l4_delta = out2in ? s.out2in_l4_delta : s.in2out_l4_delta;
+  p.ip->src_addr = to.dst_ip;
+  p.ip->dst_addr = to.src_ip;
+  uint16_t old_w = LoadU16(&p.ip->time_to_live);
+  --p.ip->time_to_live;
+  uint16_t new_w = LoadU16(&p.ip->time_to_live);
+  p.ip->hdr_checksum = net::CsumApplyDelta(
+      p.ip->hdr_checksum, net::CsumFold(net::CsumDeltaAdd16(ip_delta, old_w, new_w)));
+  if (p.l4 == nullptr) return;  // later fragment: addresses only
+  switch (p.info.proto) {
+    case net::kProtoTcp: {
+      auto* tcp = reinterpret_cast<rte_tcp_hdr*>(p.l4);
+      tcp->src_port = to.dst_port;
+      tcp->dst_port = to.src_port;
+      tcp->cksum = net::CsumApplyDelta(tcp->cksum, l4_delta);
+      break;
+    }
+    case net::kProtoUdp: {
+      auto* udp = reinterpret_cast<rte_udp_hdr*>(p.l4);
+      udp->src_port = to.dst_port;
+      udp->dst_port = to.src_port;
+      udp->dgram_cksum = net::UdpCsumApplyDelta(udp->dgram_cksum, l4_delta);
+      break;
+    }
+    case net::kProtoIcmp: {
+      auto* icmp = reinterpret_cast<rte_icmp_hdr*>(p.l4);
+      icmp->icmp_ident = out2in ? s.in_key.src_port : s.out_key.dst_port;
+      icmp->icmp_cksum = net::CsumApplyDelta(icmp->icmp_cksum, l4_delta);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void Worker::Forward(Pkt& p, const Session& s, bool out2in, PacketVerdict* v) {
+  Rewrite(p, s, out2in);
+  if (out2in) {
+    counters_.Count(Event::kOut2In);
+    *v = PacketVerdict{p.m, Action::kToInside, s.in_key.realm, DropReason::kCount};
+    return;
+  }
+  counters_.Count(Event::kIn2Out);
+  if (ABSL_PREDICT_TRUE(
+          (s.flags.load(std::memory_order_relaxed) & conntrack::kSessionHairpin) == 0)) {
+    *v = PacketVerdict{p.m, Action::kToOutside, 0, DropReason::kCount};
+    return;
+  }
+  // Hairpin: the destination is one of this gateway's external addresses. Translate again as if
+  // the packet had come in from the outside. The TTL was decremented once already; give it back
+  // so the second pass does not count a second hop.
+  counters_.Count(Event::kHairpin);
+  ++p.ip->time_to_live;
+  p.ip->hdr_checksum = 0;
+  p.ip->hdr_checksum = rte_ipv4_cksum(p.ip);
+  p.side = Side::Outside();
+  FlowKey& k = p.key;
+  k.src_ip = p.ip->src_addr;
+  k.dst_ip = p.ip->dst_addr;
+  k.realm = conntrack::kOutsideRealm;
+  if (p.l4 != nullptr && p.info.proto != net::kProtoIcmp) {
+    k.src_port = LoadU16(p.l4);
+    k.dst_port = LoadU16(p.l4 + 2);
+  } else if (p.l4 != nullptr) {
+    k.src_port = k.dst_port = *IcmpIdent(p.l4);
+  }
+  uint32_t ref = engine_->table_->Lookup(k);
+  if (ref != kMiss && conntrack::RefIsOutKey(ref)) {
+    TranslateHit(p, ref, v);
+  } else {
+    SlowPath(p, v);
+  }
+}
+
+}  // namespace natgw::nat

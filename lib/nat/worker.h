@@ -1,0 +1,109 @@
+// One poll-mode worker's view of the engine. Not thread-safe: each Worker is used by exactly one
+// thread (its worker lcore, or a test thread), which must be online as an RCU reader of the
+// engine's qsbr variable while it calls ProcessBurst (Engine::Create puts every worker online).
+#ifndef NATGW_LIB_NAT_WORKER_H_
+#define NATGW_LIB_NAT_WORKER_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "lib/conntrack/worker_sessions.h"
+#include "lib/nat/engine.h"
+#include "lib/net/parse.h"
+
+namespace natgw::nat {
+
+class Worker final : public conntrack::SessionPolicy {
+ public:
+  Worker(Engine* engine, uint32_t id);
+  ~Worker() override;
+
+  // Translates `n` (<= kMaxBurst) packets that arrived on `side` at time `now_s` (a coarse
+  // monotonic clock in seconds, injected so tests control time). Packets are rewritten in place.
+  // No allocation, lock, syscall or logging.
+  void ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t now_s,
+                    BurstResult* out);
+
+  // Once per poll loop: reports an RCU quiescent state, sweeps a bounded number of this worker's
+  // sessions for expiry, frees sessions past their grace period and times out held fragments.
+  void Maintain(uint32_t now_s);
+
+  // RCU reader state of this worker's thread.
+  void Online();
+  void Offline();
+
+  const WorkerCounters& counters() const { return counters_; }
+  uint32_t id() const { return id_; }
+  conntrack::WorkerSessions& sessions() { return sessions_; }
+
+  // conntrack::SessionPolicy (called on this worker by its sweep).
+  bool Expired(const conntrack::Session& s, uint32_t now_s) const override;
+  void Release(conntrack::Session& s) override;
+
+ private:
+  struct Pkt;
+  struct FragState;
+  struct HeldFragment;
+
+  // Fast path.
+  void TranslateHit(Pkt& p, uint32_t ref, PacketVerdict* v);
+  void Rewrite(Pkt& p, const conntrack::Session& s, bool out2in);
+  void Forward(Pkt& p, const conntrack::Session& s, bool out2in, PacketVerdict* v);
+
+  // Slow path (worker_slow_path.cc).
+  void SlowPath(Pkt& p, PacketVerdict* v);
+  void SlowPathInside(Pkt& p, PacketVerdict* v);
+  void SlowPathOutside(Pkt& p, PacketVerdict* v);
+  void Stateless(Pkt& p, PacketVerdict* v);
+  uint32_t CreateEgress(Pkt& p, const IslandEntry& island, DropReason* why);
+  uint32_t CreateFromBinding(Pkt& p, uint32_t binding_ref, DropReason* why);
+  uint32_t CreatePodMapping(Pkt& p, uint16_t island, uint32_t pod_ip, uint32_t external_ip,
+                            bool outside_initiated, DropReason* why);
+  uint32_t CreateService(Pkt& p, const ServiceEntry& svc, DropReason* why);
+  struct Binding {
+    uint32_t ext_ip;
+    uint16_t ext_port;  // host order; 0 if none
+    uint16_t alloc_id;
+  };
+  // The endpoint-independent binding of the packet's source, created if needed, with one more
+  // port reference taken for the caller's flow.
+  Binding FindOrCreateBinding(Pkt& p, uint16_t alloc_id, uint32_t ext_ip, DropReason* why);
+  // Fills, publishes and tracks a session. Takes over one reference on `alloc_id`'s port
+  // out.dst_port (if alloc_id != kNoAllocator) and, if `count_pod`, charges the session to the
+  // inside pod's limit. Returns the reference matching the arriving packet's key, the existing
+  // session's reference if another worker won the race, or kMiss with *why (everything taken
+  // has been released then).
+  uint32_t Publish(const conntrack::FlowKey& in, const conntrack::FlowKey& out,
+                   conntrack::SessionKind kind, bool outside_initiated, bool count_pod,
+                   uint16_t alloc_id, conntrack::TcpState tcp_state, DropReason* why);
+  void ReleaseResources(uint32_t pod_slot, uint16_t alloc_id, uint16_t port_be);
+  bool Valid(const conntrack::Session& s, const MappingTable& mt) const;
+  void Kill(uint32_t index);
+
+  // ICMP (worker_icmp.cc).
+  void IcmpError(Pkt& p, PacketVerdict* v);
+  void TimeExceeded(Pkt& p, PacketVerdict* v);
+  void EchoReply(Pkt& p, PacketVerdict* v);
+
+  // Fragments (worker_fragments.cc).
+  void LaterFragment(Pkt& p, PacketVerdict* v);
+  void RememberFirstFragment(const Pkt& p, const PacketVerdict& v, BurstResult* out);
+  void ExpireHeld(uint32_t now_s);
+
+  void DropPacket(Pkt& p, DropReason r, PacketVerdict* v);
+  void DecrementTtl(Pkt& p);
+
+  Engine* engine_;
+  uint32_t id_;
+  WorkerCounters counters_;
+  conntrack::WorkerSessions sessions_;
+  const MappingTable* mt_ = nullptr;  // the table of the burst being processed
+  uint32_t now_s_ = 0;
+  std::vector<FragState> frag_states_;
+  std::vector<HeldFragment> held_;
+  uint32_t held_count_ = 0;
+};
+
+}  // namespace natgw::nat
+
+#endif  // NATGW_LIB_NAT_WORKER_H_

@@ -1,0 +1,95 @@
+// Definitions shared by the worker's source files (fast path, slow path, ICMP, fragments).
+#ifndef NATGW_LIB_NAT_WORKER_INTERNAL_H_
+#define NATGW_LIB_NAT_WORKER_INTERNAL_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "lib/conntrack/flow_key.h"
+#include "lib/conntrack/session.h"
+#include "lib/nat/worker.h"
+#include "lib/net/headers.h"
+#include "lib/net/parse.h"
+
+namespace natgw::nat {
+
+// One packet of the burst being processed.
+struct Worker::Pkt {
+  rte_mbuf* m;
+  uint8_t* data;  // frame start
+  rte_ipv4_hdr* ip;
+  uint8_t* l4;    // transport header (nullptr for later fragments)
+  net::PacketInfo info;
+  Side side;
+  conntrack::FlowKey key;  // the lookup key as the packet arrived
+  bool first_fragment;     // MF set, offset 0: remember the result for later fragments
+  uint32_t orig_src;       // header fields as the packet arrived (fragment key)
+  uint32_t orig_dst;
+  uint16_t orig_realm;
+};
+
+// A datagram whose first fragment was translated: later fragments get the same addresses.
+struct Worker::FragState {
+  uint32_t src = 0;  // pre-translation header fields (the key)
+  uint32_t dst = 0;
+  uint16_t ip_id = 0;
+  uint16_t realm = 0;
+  uint8_t proto = 0;
+  bool used = false;
+  Action action = Action::kDrop;
+  uint16_t island = 0;
+  uint32_t new_src = 0;
+  uint32_t new_dst = 0;
+  uint32_t expires_s = 0;
+};
+
+struct Worker::HeldFragment {
+  rte_mbuf* m = nullptr;
+  uint32_t expires_s = 0;
+  uint16_t realm = 0;
+  uint16_t l3_offset = 0;
+};
+
+// Session generation kept in the high half of aux1; the allocator id in the low half.
+inline uint16_t SessionGeneration(const conntrack::Session& s) {
+  return static_cast<uint16_t>(__atomic_load_n(&s.aux1, __ATOMIC_RELAXED) >> 16);
+}
+inline uint16_t SessionAllocatorId(const conntrack::Session& s) {
+  return static_cast<uint16_t>(__atomic_load_n(&s.aux1, __ATOMIC_RELAXED) & 0xffff);
+}
+inline constexpr uint16_t kNoAllocator = 0xffff;
+
+inline DropReason FromParseError(net::ParseError e) {
+  switch (e) {
+    case net::ParseError::kTruncatedEthernet: return DropReason::kTruncatedEthernet;
+    case net::ParseError::kTruncatedVlan: return DropReason::kTruncatedVlan;
+    case net::ParseError::kNotIpv4: return DropReason::kNotIpv4;
+    case net::ParseError::kTruncatedIpv4: return DropReason::kTruncatedIpv4;
+    case net::ParseError::kBadIpVersion: return DropReason::kBadIpVersion;
+    case net::ParseError::kBadIhl: return DropReason::kBadIhl;
+    case net::ParseError::kBadTotalLength: return DropReason::kBadTotalLength;
+    case net::ParseError::kBadIpChecksum: return DropReason::kBadIpChecksum;
+    case net::ParseError::kTruncatedTcp: return DropReason::kTruncatedTcp;
+    case net::ParseError::kBadTcpDataOffset: return DropReason::kBadTcpDataOffset;
+    case net::ParseError::kTruncatedUdp: return DropReason::kTruncatedUdp;
+    case net::ParseError::kBadUdpLength: return DropReason::kBadUdpLength;
+    case net::ParseError::kTruncatedIcmp: return DropReason::kTruncatedIcmp;
+    case net::ParseError::kOk: break;
+  }
+  return DropReason::kTruncatedEthernet;
+}
+
+// Reads/writes of 16-bit header words as raw network-order memory.
+inline uint16_t LoadU16(const void* p) {
+  uint16_t v;
+  __builtin_memcpy(&v, p, 2);
+  return v;
+}
+inline void StoreU16(void* p, uint16_t v) { __builtin_memcpy(p, &v, 2); }
+
+// The ICMP identifier field (offset 4 of an echo header).
+inline uint16_t* IcmpIdent(uint8_t* icmp) { return reinterpret_cast<uint16_t*>(icmp + 4); }
+
+}  // namespace natgw::nat
+
+#endif  // NATGW_LIB_NAT_WORKER_INTERNAL_H_

@@ -1,0 +1,287 @@
+#include "lib/conntrack/worker_sessions.h"
+
+#include <rte_rcu_qsbr.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "lib/conntrack/session_table.h"
+
+namespace natgw::conntrack {
+namespace {
+
+constexpr uint32_t kPoison = 0xdeadbeef;
+
+// Expiry time in Session::aux0 (absolute, fake seconds); Release poisons aux1 and counts.
+class TestPolicy : public SessionPolicy {
+ public:
+  explicit TestPolicy(uint32_t capacity) : releases_(capacity, 0) {}
+  bool Expired(const Session& s, uint32_t now_s) const override {
+    ++expired_calls_;
+    return now_s >= s.aux0;
+  }
+  void Release(Session& s) override {
+    const uint32_t index = static_cast<uint32_t>(&s - base_);
+    ++releases_[index];
+    s.aux1 = kPoison;
+  }
+  void set_base(const Session* base) { base_ = base; }
+  int releases(uint32_t index) const { return releases_[index]; }
+  int total_releases() const {
+    int n = 0;
+    for (int r : releases_) n += r;
+    return n;
+  }
+  mutable uint32_t expired_calls_ = 0;
+
+ private:
+  const Session* base_ = nullptr;
+  std::vector<int> releases_;
+};
+
+FlowKey Key(uint32_t n, bool out) {
+  return FlowKey{.src_ip = 0x0a000000u | n,
+                 .dst_ip = 0x01010101u,
+                 .src_port = static_cast<uint16_t>(n),
+                 .dst_port = 80,
+                 .realm = static_cast<uint16_t>(out ? kOutsideRealm : 0),
+                 .proto = 6,
+                 .flags = 0};
+}
+
+class WorkerSessionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto t = SessionTable::Create({.max_sessions = 256, .num_workers = 2});
+    ASSERT_TRUE(t.ok());
+    table_ = std::move(t).value();
+    policy_ = std::make_unique<TestPolicy>(table_->capacity());
+    policy_->set_base(&table_->session(0));
+    qsbr_ = MakeQsbr(4);
+    ASSERT_NE(qsbr_, nullptr);
+    ws_ = std::make_unique<WorkerSessions>(table_.get(), qsbr_.get(), 0, policy_.get());
+  }
+
+  // Creates, inserts and tracks a session of worker 0 that expires at `expire_s`.
+  uint32_t Add(uint32_t n, uint32_t expire_s) {
+    const uint32_t i = table_->Alloc(0);
+    EXPECT_NE(i, kNoSession);
+    Session& s = table_->session(i);
+    s.in_key = Key(n, false);
+    s.out_key = Key(n, true);
+    s.flags.store(0);
+    s.aux0 = expire_s;
+    s.aux1 = 0;
+    EXPECT_EQ(table_->Insert(i, false, nullptr), InsertResult::kOk);
+    ws_->Track(i);
+    return i;
+  }
+
+  bool Indexed(uint32_t n) const {
+    return table_->Lookup(Key(n, false)) != kMiss || table_->Lookup(Key(n, true)) != kMiss;
+  }
+
+  std::unique_ptr<SessionTable> table_;
+  std::unique_ptr<TestPolicy> policy_;
+  QsbrPtr qsbr_;
+  std::unique_ptr<WorkerSessions> ws_;
+};
+
+TEST_F(WorkerSessionsTest, SweepRespectsBudget) {
+  for (uint32_t n = 0; n < 10; ++n) Add(n, 100);
+  EXPECT_EQ(ws_->Sweep(/*now_s=*/200, /*budget=*/3), 3u);
+  EXPECT_EQ(ws_->tracked(), 7u);
+  EXPECT_EQ(policy_->expired_calls_, 3u);
+  // FIFO order: the oldest three went first.
+  for (uint32_t n = 0; n < 10; ++n) EXPECT_EQ(Indexed(n), n >= 3) << n;
+  EXPECT_EQ(ws_->Sweep(200, 100), 7u);
+  EXPECT_EQ(ws_->tracked(), 0u);
+}
+
+TEST_F(WorkerSessionsTest, LiveSessionsSurviveAndAreExaminedOncePerSweep) {
+  std::vector<uint32_t> idx;
+  for (uint32_t n = 0; n < 6; ++n) idx.push_back(Add(n, n % 2 == 0 ? 50 : 500));
+  // A budget above the tracked count examines each session once, not twice.
+  EXPECT_EQ(ws_->Sweep(100, 1000), 3u);
+  EXPECT_EQ(policy_->expired_calls_, 6u);
+  EXPECT_EQ(ws_->tracked(), 3u);
+  for (uint32_t n = 0; n < 6; ++n) {
+    EXPECT_EQ(Indexed(n), n % 2 == 1) << n;
+    if (n % 2 == 1) {
+      EXPECT_EQ(table_->Lookup(Key(n, true)), MakeRef(idx[n], true));
+    }
+  }
+  EXPECT_EQ(ws_->Sweep(499, 1000), 0u);
+  EXPECT_EQ(ws_->Sweep(500, 1000), 3u);
+  for (uint32_t n = 0; n < 6; ++n) EXPECT_FALSE(Indexed(n)) << n;
+}
+
+TEST_F(WorkerSessionsTest, NoRegisteredReadersFreesAtOnce) {
+  const uint32_t i = Add(1, 10);
+  EXPECT_EQ(table_->InUse(), 1u);
+  EXPECT_EQ(ws_->Sweep(10, 8), 1u);
+  EXPECT_EQ(ws_->pending_free(), 0u);
+  EXPECT_EQ(policy_->releases(i), 1);
+  EXPECT_EQ(table_->InUse(), 0u);
+}
+
+TEST_F(WorkerSessionsTest, DeadFlagUnlinksLiveSession) {
+  const uint32_t a = Add(1, 1000);
+  const uint32_t b = Add(2, 1000);
+  table_->session(a).flags.fetch_or(kSessionDead);
+  EXPECT_EQ(ws_->Sweep(5, 8), 1u);
+  EXPECT_FALSE(Indexed(1));
+  EXPECT_EQ(table_->Lookup(Key(2, false)), MakeRef(b, false));
+  EXPECT_EQ(policy_->releases(a), 1);
+  EXPECT_EQ(policy_->releases(b), 0);
+}
+
+// A second reader thread that goes online and reports quiescence only when told to.
+class Reader {
+ public:
+  Reader(rte_rcu_qsbr* v, uint32_t id) : v_(v), id_(id), thread_([this] { Run(); }) {
+    while (state_.load() != 1) std::this_thread::yield();
+  }
+  ~Reader() {
+    command_.store(2);
+    thread_.join();
+  }
+  // Blocks until the reader has reported a quiescent state.
+  void ReportQuiescent() {
+    const int before = reports_.load();
+    command_.store(1);
+    while (reports_.load() == before) std::this_thread::yield();
+  }
+
+ private:
+  void Run() {
+    rte_rcu_qsbr_thread_register(v_, id_);
+    rte_rcu_qsbr_thread_online(v_, id_);
+    state_.store(1);
+    for (;;) {
+      const int c = command_.load();
+      if (c == 2) break;
+      if (c == 1) {
+        command_.store(0);
+        rte_rcu_qsbr_quiescent(v_, id_);
+        reports_.fetch_add(1);
+      }
+      std::this_thread::yield();
+    }
+    rte_rcu_qsbr_thread_offline(v_, id_);
+    rte_rcu_qsbr_thread_unregister(v_, id_);
+  }
+
+  rte_rcu_qsbr* v_;
+  uint32_t id_;
+  std::atomic<int> state_{0};
+  std::atomic<int> command_{0};
+  std::atomic<int> reports_{0};
+  std::thread thread_;
+};
+
+TEST_F(WorkerSessionsTest, FreedOnlyAfterEveryReaderIsQuiescent) {
+  // This thread is worker 0 and itself a reader (thread id 0); thread id 1 is another worker.
+  ASSERT_EQ(rte_rcu_qsbr_thread_register(qsbr_.get(), 0), 0);
+  rte_rcu_qsbr_thread_online(qsbr_.get(), 0);
+  {
+    Reader other(qsbr_.get(), 1);
+    std::vector<uint32_t> idx;
+    for (uint32_t n = 0; n < 4; ++n) idx.push_back(Add(n, 10));
+    EXPECT_EQ(ws_->Sweep(10, 64), 4u);
+    for (uint32_t n = 0; n < 4; ++n) EXPECT_FALSE(Indexed(n));
+    EXPECT_EQ(ws_->pending_free(), 4u);
+
+    // Our own quiescent state is not enough while thread 1 may still hold a reference.
+    for (int loop = 0; loop < 3; ++loop) {
+      rte_rcu_qsbr_quiescent(qsbr_.get(), 0);
+      EXPECT_EQ(ws_->Sweep(11, 64), 0u);
+    }
+    EXPECT_EQ(ws_->pending_free(), 4u);
+    EXPECT_EQ(policy_->total_releases(), 0);
+    EXPECT_EQ(table_->InUse(), 4u);
+    for (uint32_t i : idx) EXPECT_NE(table_->session(i).aux1, kPoison);
+
+    other.ReportQuiescent();
+    EXPECT_EQ(ws_->Sweep(12, 64), 0u);
+    EXPECT_EQ(ws_->pending_free(), 0u);
+    EXPECT_EQ(table_->InUse(), 0u);
+    for (uint32_t i : idx) EXPECT_EQ(policy_->releases(i), 1);
+
+    // Nothing is released twice.
+    rte_rcu_qsbr_quiescent(qsbr_.get(), 0);
+    other.ReportQuiescent();
+    ws_->Sweep(13, 64);
+    for (uint32_t i : idx) EXPECT_EQ(policy_->releases(i), 1);
+  }
+  rte_rcu_qsbr_thread_offline(qsbr_.get(), 0);
+  rte_rcu_qsbr_thread_unregister(qsbr_.get(), 0);
+}
+
+TEST_F(WorkerSessionsTest, ManySweepsWhileReaderStallsAreAllFreedLater) {
+  Reader other(qsbr_.get(), 1);
+  // More sweeps than the pending queue keeps separate batches for.
+  for (uint32_t n = 0; n < 100; ++n) {
+    Add(n, n);
+    EXPECT_EQ(ws_->Sweep(n, 1), 1u);
+  }
+  EXPECT_EQ(ws_->pending_free(), 100u);
+  EXPECT_EQ(table_->InUse(), 100u);
+  other.ReportQuiescent();
+  ws_->Sweep(1000, 1);
+  EXPECT_EQ(ws_->pending_free(), 0u);
+  EXPECT_EQ(table_->InUse(), 0u);
+  EXPECT_EQ(policy_->total_releases(), 100);
+}
+
+TEST_F(WorkerSessionsTest, DrainAllWithoutWaitLeavesSessionsPending) {
+  Reader other(qsbr_.get(), 1);
+  for (uint32_t n = 0; n < 5; ++n) Add(n, 1000);
+  ws_->DrainAll(false);
+  EXPECT_EQ(ws_->tracked(), 0u);
+  EXPECT_EQ(ws_->pending_free(), 5u);
+  for (uint32_t n = 0; n < 5; ++n) EXPECT_FALSE(Indexed(n));
+  EXPECT_EQ(policy_->total_releases(), 0);
+  other.ReportQuiescent();
+  ws_->Sweep(0, 0);
+  EXPECT_EQ(ws_->pending_free(), 0u);
+  EXPECT_EQ(policy_->total_releases(), 5);
+}
+
+TEST_F(WorkerSessionsTest, DrainAllWaitFreesEverything) {
+  for (uint32_t n = 0; n < 5; ++n) Add(n, 1000);
+  {
+    // An online reader delays the drain until it reports.
+    Reader other(qsbr_.get(), 1);
+    std::thread reporter([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      other.ReportQuiescent();
+    });
+    ws_->DrainAll(true);
+    reporter.join();
+  }
+  EXPECT_EQ(ws_->tracked(), 0u);
+  EXPECT_EQ(ws_->pending_free(), 0u);
+  EXPECT_EQ(table_->InUse(), 0u);
+  EXPECT_EQ(policy_->total_releases(), 5);
+  // Freed sessions are reusable.
+  const uint32_t i = Add(7, 1000);
+  EXPECT_EQ(table_->Lookup(Key(7, false)), MakeRef(i, false));
+}
+
+TEST(MakeQsbrTest, CreatesUsableVariable) {
+  QsbrPtr v = MakeQsbr(8);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(v.get()) % RTE_CACHE_LINE_SIZE, 0u);
+  EXPECT_EQ(rte_rcu_qsbr_thread_register(v.get(), 7), 0);
+  EXPECT_NE(rte_rcu_qsbr_thread_register(v.get(), 8), 0);
+  EXPECT_EQ(rte_rcu_qsbr_thread_unregister(v.get(), 7), 0);
+}
+
+}  // namespace
+}  // namespace natgw::conntrack
