@@ -39,7 +39,8 @@ struct alignas(64) Session {
   uint16_t in2out_l4_delta;  // folded delta for the TCP/UDP/ICMP checksum
   uint16_t out2in_ip_delta;
   uint16_t out2in_l4_delta;
-  std::atomic<uint32_t> last_seen_s;  // coarse; the only field lookups write
+  // Coarse; the only field readers write, hence mutable.
+  mutable std::atomic<uint32_t> last_seen_s;
   std::atomic<uint8_t> tcp_state;     // TcpState; written only on SYN/FIN/RST
   std::atomic<uint8_t> flags;         // kSessionDead | kSessionOutsideInitiated
   SessionKind kind;

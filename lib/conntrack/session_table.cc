@@ -95,6 +95,10 @@ struct alignas(64) SessionTable::Bucket {
       while (lock.load(std::memory_order_relaxed) != 0) CpuRelax();
     }
   }
+  bool TryLock() {
+    return lock.load(std::memory_order_relaxed) == 0 &&
+           lock.exchange(1, std::memory_order_acquire) == 0;
+  }
   void Unlock() { lock.store(0, std::memory_order_release); }
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
@@ -342,23 +346,72 @@ uint32_t SessionTable::FindLocked(const FlowKey& key, const KeyHash& h) const {
   return FindInBucket(buckets_[SecondaryBucket(h)], key, h.tag);
 }
 
-// Reserves an empty slot (tag 0, so readers skip it) in the key's primary bucket or else its
-// secondary, bumping the primary's overflow count for the latter. Caller holds the primary lock.
-std::atomic<uint64_t>* SessionTable::ClaimSlot(const KeyHash& h, uint32_t ref,
-                                               bool* in_secondary) {
-  Bucket& p = buckets_[PrimaryBucket(h)];
-  for (uint32_t k = 0; k < 2; ++k) {
-    Bucket& b = k == 0 ? p : buckets_[SecondaryBucket(h)];
-    for (uint32_t j = 0; j < kSlotsPerBucket; ++j) {
+// Reserves an empty slot of `b` for `ref` with tag 0, so readers skip it until it is published.
+inline std::atomic<uint64_t>* SessionTable::Reserve(Bucket& b, uint32_t ref) {
+  for (auto& slot : b.slots) {
+    uint64_t expected = 0;
+    if (slot.load(std::memory_order_relaxed) == 0 &&
+        slot.compare_exchange_strong(expected, SlotValue(0, ref), std::memory_order_relaxed)) {
+      return &slot;
+    }
+  }
+  return nullptr;
+}
+
+// Makes room in the full bucket `index` by moving one key that lives there as its primary to its
+// own secondary (one level of cuckoo displacement). Moves only go primary -> secondary, which
+// readers tolerate: the copy is published and the primary's overflow count raised before the
+// original slot is cleared, so a reader sees the key in one place or the other. `locked`: the
+// caller holds this bucket's lock; otherwise it is try-locked (never waited for, so the caller
+// may hold other bucket locks in any order).
+bool SessionTable::MakeRoom(uint64_t index, bool locked) {
+  Bucket& b = buckets_[index];
+  if (!locked && !b.TryLock()) return false;
+  bool moved = false;
+  for (uint32_t j = 0; j < kSlotsPerBucket && !moved; ++j) {
+    const uint64_t v = b.slots[j].load(std::memory_order_relaxed);
+    if (SlotTag(v) == 0) continue;  // empty or reserved by an Insert in progress
+    const uint32_t ref = SlotRef(v);
+    const Session& s = sessions_[RefSession(ref)];
+    const KeyHash h = Hash(RefIsOutKey(ref) ? s.out_key : s.in_key);
+    // Only keys whose primary is this bucket are guarded by the lock held here. The tag check
+    // rejects a slot whose session was re-keyed under us (it cannot be, for such a key).
+    if (PrimaryBucket(h) != index || h.tag != SlotTag(v)) continue;
+    Bucket& dest = buckets_[SecondaryBucket(h)];
+    for (auto& slot : dest.slots) {
       uint64_t expected = 0;
-      if (b.slots[j].load(std::memory_order_relaxed) == 0 &&
-          b.slots[j].compare_exchange_strong(expected, SlotValue(0, ref),
-                                             std::memory_order_relaxed)) {
-        *in_secondary = k == 1;
-        if (k == 1) p.overflow.fetch_add(1, std::memory_order_relaxed);
-        return &b.slots[j];
+      if (slot.load(std::memory_order_relaxed) == 0 &&
+          slot.compare_exchange_strong(expected, v, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
+        b.overflow.fetch_add(1, std::memory_order_relaxed);
+        b.slots[j].store(0, std::memory_order_release);
+        moved = true;
+        break;
       }
     }
+  }
+  if (!locked) b.Unlock();
+  return moved;
+}
+
+// Reserves a slot for a key in its primary bucket or else its secondary (raising the primary's
+// overflow count), displacing another key if both are full. Caller holds the key's primary lock;
+// `secondary_locked` says whether it also holds the secondary's.
+std::atomic<uint64_t>* SessionTable::ClaimSlot(const KeyHash& h, uint32_t ref,
+                                               bool secondary_locked, bool* in_secondary) {
+  const uint64_t pi = PrimaryBucket(h);
+  const uint64_t si = SecondaryBucket(h);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (auto* slot = Reserve(buckets_[pi], ref)) {
+      *in_secondary = false;
+      return slot;
+    }
+    if (auto* slot = Reserve(buckets_[si], ref)) {
+      buckets_[pi].overflow.fetch_add(1, std::memory_order_relaxed);
+      *in_secondary = true;
+      return slot;
+    }
+    if (attempt == 0 && !MakeRoom(pi, true) && !MakeRoom(si, secondary_locked)) break;
   }
   return nullptr;
 }
@@ -378,6 +431,7 @@ InsertResult SessionTable::Insert(uint32_t index, bool out_key_first, uint32_t* 
   Bucket* second = b1 == b2 ? nullptr : &buckets_[std::max(b1, b2)];
   first->Lock();
   if (second != nullptr) second->Lock();
+  auto held = [&](uint64_t b) { return b == b1 || b == b2; };
   auto unlock = [&] {
     if (second != nullptr) second->Unlock();
     first->Unlock();
@@ -392,9 +446,9 @@ InsertResult SessionTable::Insert(uint32_t index, bool out_key_first, uint32_t* 
     result = InsertResult::kFirstKeyExists;
   } else if (k1 == k2 || FindLocked(k2, h2) != kMiss) {
     result = InsertResult::kSecondKeyExists;
-  } else if ((slot1 = ClaimSlot(h1, r1, &sec1)) == nullptr) {
+  } else if ((slot1 = ClaimSlot(h1, r1, held(SecondaryBucket(h1)), &sec1)) == nullptr) {
     result = InsertResult::kFull;
-  } else if ((slot2 = ClaimSlot(h2, r2, &sec2)) == nullptr) {
+  } else if ((slot2 = ClaimSlot(h2, r2, held(SecondaryBucket(h2)), &sec2)) == nullptr) {
     slot1->store(0, std::memory_order_relaxed);
     if (sec1) buckets_[b1].overflow.fetch_sub(1, std::memory_order_relaxed);
     result = InsertResult::kFull;

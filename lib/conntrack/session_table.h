@@ -107,7 +107,10 @@ class SessionTable {
   uint64_t SecondaryBucket(const KeyHash& h) const;
   uint32_t FindInBucket(const Bucket& b, const FlowKey& key, uint32_t tag) const;
   uint32_t FindLocked(const FlowKey& key, const KeyHash& h) const;
-  std::atomic<uint64_t>* ClaimSlot(const KeyHash& h, uint32_t ref, bool* in_secondary);
+  static std::atomic<uint64_t>* Reserve(Bucket& b, uint32_t ref);
+  bool MakeRoom(uint64_t index, bool locked);
+  std::atomic<uint64_t>* ClaimSlot(const KeyHash& h, uint32_t ref, bool secondary_locked,
+                                   bool* in_secondary);
   void UnlinkKey(const FlowKey& key, uint32_t ref);
 
   Bucket* buckets_ = nullptr;

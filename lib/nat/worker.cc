@@ -168,11 +168,13 @@ void Worker::TranslateHit(Pkt& p, uint32_t ref, PacketVerdict* v) {
   }
   const bool out2in = conntrack::RefIsOutKey(ref);
   if (p.info.proto == net::kProtoTcp) {
-    uint8_t flags = p.l4[13];
-    if (flags & (net::kTcpSyn | net::kTcpFin | net::kTcpRst)) {
+    // Established connections only change state on SYN, FIN or RST; the handshake also on ACK.
+    const uint8_t flags = p.l4[13];
+    const auto cur = static_cast<conntrack::TcpState>(s.tcp_state.load(std::memory_order_relaxed));
+    if ((flags & (net::kTcpSyn | net::kTcpFin | net::kTcpRst)) ||
+        cur != conntrack::TcpState::kEstablished) {
       const bool outside_initiated =
           (s.flags.load(std::memory_order_relaxed) & conntrack::kSessionOutsideInitiated) != 0;
-      auto cur = static_cast<conntrack::TcpState>(s.tcp_state.load(std::memory_order_relaxed));
       auto next = conntrack::TcpNextState(cur, flags, out2in == outside_initiated);
       if (next != cur) s.tcp_state.store(static_cast<uint8_t>(next), std::memory_order_relaxed);
     }

@@ -401,7 +401,10 @@ bool Worker::Expired(const Session& s, uint32_t now_s) const {
   if (s.kind == SessionKind::kBinding) {
     // A binding lives while any flow uses its port, then for one idle timeout.
     const PortAllocator* alloc = engine_->allocators_.Get(SessionAllocatorId(s));
-    if (alloc->refs(rte_be_to_cpu_16(s.out_key.dst_port)) > 1) return false;
+    if (alloc->refs(rte_be_to_cpu_16(s.out_key.dst_port)) > 1) {
+      s.last_seen_s.store(now_s, std::memory_order_relaxed);
+      return false;
+    }
     timeout = s.in_key.proto == net::kProtoTcp ? t.tcp_transitory_s : t.udp_s;
     return idle >= timeout;
   }

@@ -253,47 +253,110 @@ TEST(SessionTableTest, FullPrimaryOverflowsIntoSecondaryBucket) {
   for (int i = 0; i < 10; ++i) EXPECT_EQ(t->Lookup(in[i]), kMiss);
 }
 
-TEST(SessionTableTest, FullWhenBothBucketsAreFull) {
+TEST(SessionTableTest, FullWhenBothBucketsAreFullAndNothingCanMove) {
   auto t = MakeTable(64);
   uint32_t seed = 1;
   const uint64_t p_bucket = 5;
-  // A key whose two buckets are p_bucket and s_bucket.
-  const FlowKey victim = KeysWhere(*t, 1, &seed, [&](uint64_t p, uint64_t) {
-    return p == p_bucket;
-  })[0];
-  uint64_t p, s_bucket;
-  t->KeyBucketsForTest(victim, &p, &s_bucket);
-  // Fill both buckets with keys that live there as primaries.
-  std::vector<FlowKey> fill_p = KeysWhere(*t, 7, &seed, [&](uint64_t pp, uint64_t) {
-    return pp == p_bucket;
-  });
-  std::vector<FlowKey> fill_s = KeysWhere(*t, 7, &seed, [&](uint64_t pp, uint64_t) {
-    return pp == s_bucket;
+  const uint64_t s_bucket = 11;
+  // Fifteen keys that all hash to (p_bucket, s_bucket): the first seven fill p_bucket, the next
+  // seven overflow into s_bucket, and none of them can be displaced (their other bucket is full
+  // too), so the fifteenth has nowhere to go.
+  std::vector<FlowKey> keys = KeysWhere(*t, 16, &seed, [&](uint64_t p, uint64_t s) {
+    return p == p_bucket && s == s_bucket;
   });
   auto clear = [&](uint64_t pp, uint64_t ss) {
     return pp != p_bucket && pp != s_bucket && ss != p_bucket && ss != s_bucket;
   };
   std::vector<FlowKey> outs = KeysWhere(*t, 16, &seed, clear);
-  int o = 0;
-  for (const auto* fill : {&fill_p, &fill_s}) {
-    for (const FlowKey& k : *fill) {
-      const uint32_t i = NewSession(*t, k, outs[o++]);
-      ASSERT_EQ(t->Insert(i, false, nullptr), InsertResult::kOk);
-    }
+  for (int i = 0; i < 14; ++i) {
+    const uint32_t idx = NewSession(*t, keys[i], outs[i]);
+    ASSERT_EQ(t->Insert(idx, false, nullptr), InsertResult::kOk) << i;
+  }
+  ASSERT_EQ(t->UsedSlotsForTest(p_bucket), 7u);
+  ASSERT_EQ(t->UsedSlotsForTest(s_bucket), 7u);
+  ASSERT_EQ(t->OverflowForTest(p_bucket), 7u);
+
+  // The victim as the first key.
+  const uint32_t v = NewSession(*t, keys[14], outs[14]);
+  EXPECT_EQ(t->Insert(v, false, nullptr), InsertResult::kFull);
+  EXPECT_EQ(t->Lookup(keys[14]), kMiss);
+  EXPECT_EQ(t->Lookup(outs[14]), kMiss);
+  // The victim as the second key: the first key, already placed, is rolled back.
+  EXPECT_EQ(t->Insert(v, true, nullptr), InsertResult::kFull);
+  EXPECT_EQ(t->Lookup(outs[14]), kMiss);
+  EXPECT_EQ(t->OverflowForTest(p_bucket), 7u);
+  // Everything else is intact.
+  for (int i = 0; i < 14; ++i) {
+    EXPECT_EQ(t->Lookup(keys[i]), MakeRef(static_cast<uint32_t>(i), false)) << i;
+  }
+  t->Free(v);
+}
+
+TEST(SessionTableTest, FullBucketsMakeRoomByDisplacingAKey) {
+  auto t = MakeTable(64);
+  uint32_t seed = 1;
+  const uint64_t p_bucket = 5;
+  const uint64_t s_bucket = 11;
+  const FlowKey victim = KeysWhere(*t, 1, &seed, [&](uint64_t p, uint64_t s) {
+    return p == p_bucket && s == s_bucket;
+  })[0];
+  auto elsewhere = [&](uint64_t b) { return b != p_bucket && b != s_bucket; };
+  // Both buckets full of keys that live there as primaries and have room elsewhere.
+  std::vector<FlowKey> fill = KeysWhere(*t, 7, &seed, [&](uint64_t p, uint64_t s) {
+    return p == p_bucket && elsewhere(s);
+  });
+  std::vector<FlowKey> fill_s = KeysWhere(*t, 7, &seed, [&](uint64_t p, uint64_t s) {
+    return p == s_bucket && elsewhere(s);
+  });
+  fill.insert(fill.end(), fill_s.begin(), fill_s.end());
+  std::vector<FlowKey> outs = KeysWhere(*t, 15, &seed, [&](uint64_t p, uint64_t s) {
+    return elsewhere(p) && elsewhere(s);
+  });
+  std::vector<uint32_t> idx;
+  for (int i = 0; i < 14; ++i) {
+    idx.push_back(NewSession(*t, fill[i], outs[i]));
+    ASSERT_EQ(t->Insert(idx[i], false, nullptr), InsertResult::kOk) << i;
   }
   ASSERT_EQ(t->UsedSlotsForTest(p_bucket), 7u);
   ASSERT_EQ(t->UsedSlotsForTest(s_bucket), 7u);
 
-  // The victim as the first key.
-  const uint32_t v1 = NewSession(*t, victim, outs[o++]);
-  EXPECT_EQ(t->Insert(v1, false, nullptr), InsertResult::kFull);
-  EXPECT_EQ(t->Lookup(victim), kMiss);
-  EXPECT_EQ(t->Lookup(t->session(v1).out_key), kMiss);
-  // The victim as the second key: the first key, already placed, is rolled back.
-  EXPECT_EQ(t->Insert(v1, true, nullptr), InsertResult::kFull);
-  EXPECT_EQ(t->Lookup(t->session(v1).out_key), kMiss);
+  const uint32_t v = NewSession(*t, victim, outs[14]);
+  ASSERT_EQ(t->Insert(v, false, nullptr), InsertResult::kOk);
+  EXPECT_EQ(t->Lookup(victim), MakeRef(v, false));
+  // One key of p_bucket moved to its secondary to make room.
+  EXPECT_EQ(t->UsedSlotsForTest(p_bucket), 7u);
+  EXPECT_EQ(t->OverflowForTest(p_bucket), 1u);
+  for (int i = 0; i < 14; ++i) EXPECT_EQ(t->Lookup(fill[i]), MakeRef(idx[i], false)) << i;
+
+  for (uint32_t i : idx) t->Unlink(i);
+  t->Unlink(v);
   EXPECT_EQ(t->OverflowForTest(p_bucket), 0u);
-  t->Free(v1);
+  EXPECT_EQ(t->OverflowForTest(s_bucket), 0u);
+  for (uint64_t b = 0; b < t->num_buckets(); ++b) EXPECT_EQ(t->UsedSlotsForTest(b), 0u) << b;
+}
+
+TEST(SessionTableTest, FillsToCapacityWithoutFull) {
+  // A table filled to the last session with random keys never reports kFull.
+  constexpr uint32_t kSessions = 200000;
+  auto t = MakeTable(kSessions);
+  std::mt19937_64 rng(99);
+  uint32_t full = 0;
+  for (uint32_t i = 0; i < kSessions; ++i) {
+    const uint64_t a = rng(), b = rng();
+    const uint32_t idx = t->Alloc(0);
+    ASSERT_NE(idx, kNoSession);
+    Session& s = t->session(idx);
+    s.in_key = FlowKey{.src_ip = static_cast<uint32_t>(a), .dst_ip = static_cast<uint32_t>(a >> 32),
+                       .src_port = static_cast<uint16_t>(b), .dst_port = 80, .realm = 1,
+                       .proto = 6, .flags = 0};
+    s.out_key = s.in_key;
+    s.out_key.realm = kOutsideRealm;
+    s.out_key.dst_port = static_cast<uint16_t>(b >> 16);
+    const InsertResult r = t->Insert(idx, false, nullptr);
+    full += r == InsertResult::kFull;
+  }
+  EXPECT_EQ(full, 0u);
+  EXPECT_EQ(t->Alloc(0), kNoSession);
 }
 
 TEST(SessionTableTest, WorkerSlicesExhaustIndependently) {

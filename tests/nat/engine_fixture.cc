@@ -130,4 +130,8 @@ void EngineTest::Maintain(uint32_t now_s) {
   }
 }
 
+// Every engine test runs with one worker and with two (in2out and out2in on different workers).
+INSTANTIATE_TEST_SUITE_P(Workers, EngineTest, ::testing::Values(1, 2),
+                         [](const auto& info) { return std::to_string(info.param) + "workers"; });
+
 }  // namespace natgw::nat::testing

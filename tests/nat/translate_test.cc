@@ -292,8 +292,5 @@ TEST_P(EngineTest, MalformedFramesAreDroppedWithTheirReason) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Workers, EngineTest, ::testing::Values(1, 2),
-                         [](const auto& info) { return std::to_string(info.param) + "workers"; });
-
 }  // namespace
 }  // namespace natgw::nat::testing

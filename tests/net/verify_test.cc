@@ -1,5 +1,6 @@
 #include "lib/net/verify.h"
 
+#include <cstdio>
 #include <string>
 #include <vector>
 

@@ -1,0 +1,182 @@
+// ICMP errors (RFC 5508), time exceeded at TTL 1 and IPv4 fragments, with one and two workers.
+#include <rte_byteorder.h>
+
+#include <cstring>
+
+#include "lib/net/verify.h"
+#include "tests/nat/engine_fixture.h"
+
+namespace natgw::nat::testing {
+namespace {
+
+using net::PacketBuilder;
+
+// The IPv4 packet quoted in an ICMP error output frame.
+std::vector<uint8_t> Quoted(const Output& o) {
+  const uint8_t* inner = o.l4() + 8;
+  const uint8_t* end = o.frame.data() + o.info.l3_offset + o.info.ip_len;
+  return std::vector<uint8_t>(inner, end);
+}
+uint32_t At32(const std::vector<uint8_t>& v, size_t off) {
+  uint32_t x;
+  std::memcpy(&x, v.data() + off, 4);
+  return x;
+}
+uint16_t At16(const std::vector<uint8_t>& v, size_t off) {
+  uint16_t x;
+  std::memcpy(&x, v.data() + off, 2);
+  return rte_be_to_cpu_16(x);
+}
+
+TEST_P(EngineTest, FragNeededFromOutsideRouterReachesThePodTranslated) {
+  auto pod_pkt = PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").DontFragment().Udp(5000, 53)
+                     .PayloadSize(100);
+  Output out = Send(kC1, pod_pkt.Build());
+  ASSERT_EQ(out.action, Action::kToOutside);
+  // A router in the flat network answers with "fragmentation needed", quoting what it got.
+  std::vector<uint8_t> quoted(out.frame.begin() + out.info.l3_offset, out.frame.end());
+  Output err = Send(kOut, PacketBuilder().Ipv4("198.51.100.1", net::FormatIp(out.src()).c_str())
+                              .IcmpError(net::kIcmpDestUnreachable, net::kIcmpFragNeeded, quoted, 576)
+                              .Build());
+  ASSERT_EQ(err.action, Action::kToInside);
+  EXPECT_EQ(err.island, 1);
+  EXPECT_EQ(err.src(), Ip("198.51.100.1"));  // the reporting router stays visible
+  EXPECT_EQ(err.dst(), Ip("10.0.0.9"));
+  std::vector<uint8_t> inner = Quoted(err);
+  EXPECT_EQ(At32(inner, 12), Ip("10.0.0.9"));       // quoted source restored to the pod
+  EXPECT_EQ(At32(inner, 16), Ip("198.51.100.9"));
+  EXPECT_EQ(At16(inner, 20), 5000);                  // and its port
+  EXPECT_EQ(At16(inner, 22), 53);
+  EXPECT_TRUE(net::VerifyIpChecksums(inner.data(), inner.size()).ok());
+  EXPECT_EQ(Events(Event::kIcmpErrorsTranslated), 1u);
+  EXPECT_EQ(Events(Event::kSessionsCreated), 2u);  // binding + flow; the error created nothing
+}
+
+TEST_P(EngineTest, PortUnreachableFromPodGoesOutWithItsExternalAddress) {
+  Output in = Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "203.0.113.5").Udp(4444, 9).Build());
+  ASSERT_EQ(in.action, Action::kToInside);
+  std::vector<uint8_t> quoted(in.frame.begin() + in.info.l3_offset, in.frame.end());
+  Output err = Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.50")
+                             .IcmpError(net::kIcmpDestUnreachable, 3, quoted).Build());
+  ASSERT_EQ(err.action, Action::kToOutside);
+  EXPECT_EQ(err.src(), Ip("203.0.113.5"));
+  EXPECT_EQ(err.dst(), Ip("198.51.100.50"));
+  std::vector<uint8_t> inner = Quoted(err);
+  EXPECT_EQ(At32(inner, 12), Ip("198.51.100.50"));
+  EXPECT_EQ(At32(inner, 16), Ip("203.0.113.5"));
+}
+
+TEST_P(EngineTest, IcmpErrorQuotingAnEchoTranslatesTheIdentifier) {
+  Output out = Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").IcmpEcho(true, 321, 1).Build());
+  ASSERT_EQ(out.action, Action::kToOutside);
+  std::vector<uint8_t> quoted(out.frame.begin() + out.info.l3_offset, out.frame.end());
+  Output err = Send(kOut, PacketBuilder().Ipv4("198.51.100.1", net::FormatIp(out.src()).c_str())
+                              .IcmpError(net::kIcmpTimeExceeded, 0, quoted).Build());
+  ASSERT_EQ(err.action, Action::kToInside);
+  std::vector<uint8_t> inner = Quoted(err);
+  EXPECT_EQ(At16(inner, 20 + 4), 321);
+}
+
+TEST_P(EngineTest, IcmpErrorWithoutSessionIsDropped) {
+  auto quoted = PacketBuilder().Ipv4("192.0.2.16", "198.51.100.9").Udp(40000, 53).BuildIp();
+  Output err = Send(kOut, PacketBuilder().Ipv4("198.51.100.1", "192.0.2.16")
+                              .IcmpError(net::kIcmpDestUnreachable, 1, quoted).Build());
+  EXPECT_EQ(err.reason, DropReason::kIcmpErrorNoSession);
+  Output junk = Send(kOut, PacketBuilder().Ipv4("198.51.100.1", "192.0.2.16")
+                               .IcmpError(net::kIcmpDestUnreachable, 1, {0x45, 0, 0}).Build());
+  EXPECT_EQ(junk.reason, DropReason::kIcmpErrorMalformed);
+}
+
+TEST_P(EngineTest, TtlOneGetsTimeExceededFromTheGateway) {
+  auto pkt = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Ttl(1).Udp(33434, 33434).PayloadSize(32);
+  Output te = Send(kC1, pkt.Build());
+  ASSERT_EQ(te.action, Action::kToInside);
+  EXPECT_EQ(te.island, 1);
+  EXPECT_EQ(te.src(), Ip("10.0.0.1"));
+  EXPECT_EQ(te.dst(), Ip("10.0.0.5"));
+  EXPECT_EQ(te.l4()[0], net::kIcmpTimeExceeded);
+  std::vector<uint8_t> inner = Quoted(te);
+  EXPECT_EQ(inner, pkt.BuildIp());  // the original, untranslated
+  EXPECT_EQ(Drops(DropReason::kTtlExceeded), 1u);
+  EXPECT_EQ(Events(Event::kIcmpTimeExceededSent), 1u);
+  EXPECT_EQ(Events(Event::kSessionsCreated), 0u);
+
+  Output from_out = Send(kOut, PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5").Ttl(1)
+                                   .Udp(33434, 33434).Build());
+  ASSERT_EQ(from_out.action, Action::kToOutside);
+  EXPECT_EQ(from_out.src(), Ip("192.0.2.1"));
+}
+
+TEST_P(EngineTest, FragmentsFollowTheFirstFragment) {
+  auto frags = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Id(4242).Udp(7000, 7001)
+                   .PayloadSize(1000).BuildFragments(400);
+  ASSERT_EQ(frags.size(), 3u);
+  for (const auto& f : frags) {
+    Output o = Send(kC1, f);
+    ASSERT_EQ(o.action, Action::kToOutside);
+    EXPECT_EQ(o.src(), Ip("203.0.113.5"));
+    EXPECT_TRUE(net::VerifyIpChecksums(o.frame.data() + o.info.l3_offset, o.info.ip_len).ok());
+  }
+  EXPECT_EQ(Events(Event::kFragmentsTranslated), 2u);
+}
+
+TEST_P(EngineTest, FragmentsOfOneBurstAllLeaveTranslated) {
+  // Within a burst, later fragments are seen before the first fragment's lookup completes: they
+  // are held and released by the same burst.
+  auto frags = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Id(4243).Udp(7000, 7001)
+                   .PayloadSize(1000).BuildFragments(400);
+  std::vector<Output> out = SendBurst(kC1, frags);
+  int sent = 0;
+  for (const Output& o : out) {
+    if (o.action == Action::kHeld) continue;
+    ASSERT_EQ(o.action, Action::kToOutside);
+    EXPECT_EQ(o.src(), Ip("203.0.113.5"));
+    ++sent;
+  }
+  EXPECT_EQ(sent, 3);
+}
+
+TEST_P(EngineTest, OutOfOrderFragmentsAreHeldUntilTheFirstArrives) {
+  auto frags = PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Id(77).Udp(7000, 7001)
+                   .PayloadSize(1000).BuildFragments(400);
+  Output held = Send(kC1, frags[2]);
+  EXPECT_EQ(held.action, Action::kHeld);
+  EXPECT_EQ(Events(Event::kFragmentsHeld), 1u);
+  std::vector<Output> released;
+  Output first = Send(kC1, frags[0], &released);
+  ASSERT_EQ(first.action, Action::kToOutside);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].action, Action::kToOutside);
+  EXPECT_EQ(released[0].src(), first.src());
+  EXPECT_EQ(released[0].dst(), Ip("198.51.100.9"));
+  Output middle = Send(kC1, frags[1]);
+  EXPECT_EQ(middle.src(), first.src());
+}
+
+TEST_P(EngineTest, HeldFragmentsTimeOutAndAreCounted) {
+  auto frags = PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Id(78).Udp(7000, 7001)
+                   .PayloadSize(1000).BuildFragments(400);
+  EXPECT_EQ(Send(kC1, frags[1]).action, Action::kHeld);
+  Maintain(now_s_ + 10);
+  EXPECT_EQ(Drops(DropReason::kFragmentTimeout), 1u);
+}
+
+TEST_P(EngineTest, FragmentFloodIsBoundedAndCounted) {
+  // Later fragments of datagrams whose first fragment never comes: at most fragment_hold are
+  // kept, the rest are dropped and counted.
+  const uint32_t hold = engine_->config().fragment_hold;
+  uint32_t held = 0, dropped = 0;
+  for (uint16_t id = 0; id < 100; ++id) {
+    auto f = PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Id(id).Fragment(800, true)
+                 .Udp(1, 2).PayloadSize(64).Build();
+    Output o = Send(kC1, f);
+    held += o.action == Action::kHeld;
+    dropped += o.reason == DropReason::kFragmentHoldFull;
+  }
+  EXPECT_EQ(held, hold);
+  EXPECT_EQ(dropped, 100 - hold);
+  EXPECT_EQ(Drops(DropReason::kFragmentHoldFull), 100 - hold);
+}
+
+}  // namespace
+}  // namespace natgw::nat::testing

@@ -1,0 +1,153 @@
+// Session lifecycle: expiry with a fake clock, limits, reloads that flush removed mappings.
+#include <rte_byteorder.h>
+
+#include "tests/nat/engine_fixture.h"
+
+namespace natgw::nat::testing {
+namespace {
+
+using net::PacketBuilder;
+
+std::vector<uint8_t> UdpFrom(const char* pod, uint16_t sport, const char* remote = "198.51.100.9") {
+  return PacketBuilder().Ipv4(pod, remote).Udp(sport, 53).Payload("q").Build();
+}
+
+TEST_P(EngineTest, UdpSessionExpiresAfterItsTimeoutAndPortsReturn) {
+  Output out = Send(kC1, UdpFrom("10.0.0.9", 5000));
+  ASSERT_EQ(out.action, Action::kToOutside);
+  PortAllocator* alloc = nullptr;
+  for (uint32_t i = 0; i < engine_->allocators().size(); ++i) {
+    if (engine_->allocators().Get(i)->address() == out.src()) alloc = engine_->allocators().Get(i);
+  }
+  ASSERT_NE(alloc, nullptr);
+  EXPECT_EQ(alloc->InUse(), 1u);
+  auto reply = PacketBuilder().Ipv4("198.51.100.9", net::FormatIp(out.src()).c_str())
+                   .Udp(53, out.sport()).Build();
+
+  Maintain(now_s_ + 299);  // idle 299 s < 300 s
+  EXPECT_EQ(Send(kOut, reply).action, Action::kToInside);
+  Maintain(now_s_ + 300);  // idle 300 s since the reply refreshed it
+  EXPECT_EQ(Events(Event::kSessionsExpired), 1u);  // the flow; its binding lives one more timeout
+  EXPECT_EQ(Send(kOut, reply).reason, DropReason::kFiltered);
+  Maintain(now_s_ + 300);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 2u);
+  EXPECT_EQ(Send(kOut, reply).reason, DropReason::kNoSession);
+  EXPECT_EQ(alloc->InUse(), 0u);
+  EXPECT_EQ(engine_->table().InUse(), 0u);
+}
+
+TEST_P(EngineTest, EstablishedTcpOutlivesTransitoryTimeout) {
+  auto syn = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
+  auto synack = PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5")
+                    .Tcp(80, 40000, net::kTcpSyn | net::kTcpAck).Build();
+  auto ack = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Tcp(40000, 80, net::kTcpAck).Build();
+  auto data_in = PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5").Tcp(80, 40000, net::kTcpAck)
+                     .Payload("hello").Build();
+  ASSERT_EQ(Send(kC1, syn).action, Action::kToOutside);
+  ASSERT_EQ(Send(kOut, synack).action, Action::kToInside);
+  ASSERT_EQ(Send(kC1, ack).action, Action::kToOutside);
+  Maintain(now_s_ + 7000);  // past 240 s transitory, within 7440 s established
+  EXPECT_EQ(Events(Event::kSessionsExpired), 0u);
+  EXPECT_EQ(Send(kOut, data_in).action, Action::kToInside);
+  Maintain(now_s_ + 7440);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 1u);
+}
+
+TEST_P(EngineTest, HalfOpenTcpExpiresAfterTransitoryTimeout) {
+  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9")
+                          .Tcp(40001, 80, net::kTcpSyn).Build()).action, Action::kToOutside);
+  Maintain(now_s_ + 239);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 0u);
+  Maintain(now_s_ + 1);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 1u);
+}
+
+TEST_P(EngineTest, PerPodSessionLimitDropsNewFlowsOnly) {
+  NatConfig nc = TwoIslandConfig();
+  nc.limits.max_sessions_per_pod = 2;
+  ASSERT_TRUE(engine_->Apply(nc).ok());
+  ASSERT_EQ(Send(kC1, UdpFrom("10.0.0.5", 1000)).action, Action::kToOutside);
+  ASSERT_EQ(Send(kC1, UdpFrom("10.0.0.5", 1001)).action, Action::kToOutside);
+  Output third = Send(kC1, UdpFrom("10.0.0.5", 1002));
+  EXPECT_EQ(third.reason, DropReason::kPodSessionLimit);
+  EXPECT_EQ(Drops(DropReason::kPodSessionLimit), 1u);
+  // Established flows keep working, and other pods are not affected.
+  EXPECT_EQ(Send(kC1, UdpFrom("10.0.0.5", 1000)).action, Action::kToOutside);
+  EXPECT_EQ(Send(kC1, UdpFrom("10.0.0.6", 1002)).action, Action::kToOutside);
+}
+
+TEST_P(EngineTest, PoolPortExhaustionDropsNewFlowsOnly) {
+  NatConfig nc = TwoIslandConfig();
+  nc.egress_pools[1].port_min = 2000;
+  nc.egress_pools[1].port_max = 2003;  // 4 ports for island 2's one pool address
+  EngineConfig ec = engine_->config();
+  Restart(ec, nc);
+  int ok = 0;
+  for (uint16_t sport = 3000; sport < 3010; ++sport) {
+    Output o = Send(kC2, UdpFrom("10.0.0.9", sport));
+    if (o.action == Action::kToOutside) {
+      ++ok;
+      EXPECT_GE(o.sport(), 2000);
+      EXPECT_LE(o.sport(), 2003);
+    } else {
+      EXPECT_EQ(o.reason, DropReason::kPoolPortsExhausted);
+    }
+  }
+  // With two workers each owns half the ports, and only worker 0 creates inside flows here.
+  EXPECT_EQ(ok, workers() == 1 ? 4 : 2);
+  EXPECT_EQ(Drops(DropReason::kPoolPortsExhausted), static_cast<uint64_t>(10 - ok));
+  EXPECT_EQ(Send(kC2, UdpFrom("10.0.0.9", 3000)).action, Action::kToOutside);
+}
+
+TEST_P(EngineTest, FullTableDropsNewFlowsOnly) {
+  EngineConfig ec = engine_->config();
+  ec.max_sessions = 8 * ec.num_workers;
+  Restart(ec, TwoIslandConfig());
+  int created = 0;
+  for (uint16_t sport = 1000; sport < 1020; ++sport) {
+    Output o = Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Udp(sport, 53).Build());
+    if (o.action == Action::kToOutside) {
+      ++created;
+    } else {
+      EXPECT_EQ(o.reason, DropReason::kSessionTableFull);
+    }
+  }
+  EXPECT_EQ(created, 8);
+  EXPECT_EQ(Drops(DropReason::kSessionTableFull), 12u);
+  EXPECT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Udp(1000, 53).Build()).action,
+            Action::kToOutside);
+}
+
+TEST_P(EngineTest, ReloadRemovingAMappingFlushesOnlyItsSessions) {
+  auto a_out = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
+  auto b_out = PacketBuilder().Ipv4("10.0.0.6", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
+  auto a_in = PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5").Tcp(80, 40000, net::kTcpAck).Build();
+  auto b_in = PacketBuilder().Ipv4("198.51.100.9", "203.0.113.6").Tcp(80, 40000, net::kTcpAck).Build();
+  ASSERT_EQ(Send(kC1, a_out).action, Action::kToOutside);
+  ASSERT_EQ(Send(kC1, b_out).action, Action::kToOutside);
+
+  NatConfig nc = TwoIslandConfig();
+  nc.pod_mappings.erase(nc.pod_mappings.begin() + 1);  // c1/pod-b loses 203.0.113.6
+  ASSERT_TRUE(engine_->Apply(nc).ok());
+  EXPECT_EQ(Send(kOut, b_in).reason, DropReason::kNoMapping);
+  Output a = Send(kOut, a_in);
+  ASSERT_EQ(a.action, Action::kToInside);
+  EXPECT_EQ(a.dst(), Ip("10.0.0.5"));
+  EXPECT_EQ(Events(Event::kSessionsCreated), 2u);  // pod A's session survived the reload
+  Maintain(now_s_ + 1);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 1u);  // pod B's session is gone
+  engine_->ReclaimRetired();
+}
+
+TEST_P(EngineTest, RefusedReloadKeepsTheRunningPolicy) {
+  NatConfig bad = TwoIslandConfig();
+  bad.pod_mappings[1].external_ip = Ip("192.0.2.16");  // already a pool address
+  absl::Status s = engine_->Apply(bad);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("192.0.2.16"), std::string::npos) << s;
+  Output o = Send(kOut, PacketBuilder().Ipv4("198.51.100.9", "203.0.113.6").Tcp(1, 2, net::kTcpSyn).Build());
+  EXPECT_EQ(o.action, Action::kToInside);
+}
+
+}  // namespace
+}  // namespace natgw::nat::testing

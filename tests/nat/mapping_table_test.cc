@@ -1,0 +1,134 @@
+// Validation of translation policies, Maglev balance and stability, and the port allocator.
+#include "lib/nat/mapping_table.h"
+
+#include <set>
+
+#include "gtest/gtest.h"
+#include "lib/nat/maglev.h"
+#include "lib/nat/port_allocator.h"
+#include "tests/nat/engine_fixture.h"
+
+namespace natgw::nat::testing {
+namespace {
+
+absl::Status BuildStatus(const NatConfig& c) {
+  PortAllocatorRegistry reg(1);
+  return MappingTable::Build(c, 0, &reg).status();
+}
+
+struct BadConfig {
+  const char* description;
+  void (*mutate)(NatConfig&);
+  const char* message_part;
+};
+
+TEST(MappingTableTest, RefusesInconsistentPolicies) {
+  const BadConfig cases[] = {
+      {"unique address reused as a pool address",
+       [](NatConfig& c) { c.pod_mappings[0].external_ip = Ip("192.0.2.17"); }, "192.0.2.17"},
+      {"two pods with one external address",
+       [](NatConfig& c) { c.pod_mappings[1].external_ip = c.pod_mappings[0].external_ip; },
+       "already used"},
+      {"VIP equal to a unique address",
+       [](NatConfig& c) { c.services[0].vip = Ip("203.0.113.5"); }, "203.0.113.5"},
+      {"pod outside its island's CIDR",
+       [](NatConfig& c) { c.pod_mappings[0].pod_ip = Ip("172.16.0.5"); }, "outside the island"},
+      {"mapping for an unknown island", [](NatConfig& c) { c.pod_mappings[0].island = 7; },
+       "unknown island"},
+      {"pool port range below 1024", [](NatConfig& c) { c.egress_pools[0].port_min = 80; },
+       "port range"},
+      {"pool port range reversed",
+       [](NatConfig& c) {
+         c.egress_pools[0].port_min = 5000;
+         c.egress_pools[0].port_max = 4000;
+       },
+       "port range"},
+      {"island id out of range", [](NatConfig& c) { c.islands[0].id = 300; }, "out of range"},
+      {"island without pod CIDRs", [](NatConfig& c) { c.islands[0].pod_cidrs.clear(); },
+       "pod CIDR"},
+      {"gateway address reused as a pool address",
+       [](NatConfig& c) { c.outside_gateway_ip = Ip("192.0.2.32"); }, "192.0.2.32"},
+      {"backend outside any island", [](NatConfig& c) { c.services[0].backends[0].island = 5; },
+       "not a pod address"},
+      {"service defined twice",
+       [](NatConfig& c) { c.services.push_back(c.services[0]); }, "defined twice"},
+  };
+  ASSERT_TRUE(BuildStatus(TwoIslandConfig()).ok()) << BuildStatus(TwoIslandConfig());
+  for (const BadConfig& bc : cases) {
+    NatConfig c = TwoIslandConfig();
+    bc.mutate(c);
+    absl::Status s = BuildStatus(c);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bc.description;
+    EXPECT_NE(s.message().find(bc.message_part), std::string::npos)
+        << bc.description << ": " << s.message();
+  }
+}
+
+TEST(MappingTableTest, AnswersLookups) {
+  PortAllocatorRegistry reg(1);
+  auto t = MappingTable::Build(TwoIslandConfig(), 3, &reg);
+  ASSERT_TRUE(t.ok());
+  const MappingTable& mt = **t;
+  EXPECT_EQ(mt.generation(), 3);
+  EXPECT_EQ(mt.ExternalForPod(1, Ip("10.0.0.5")), Ip("203.0.113.5"));
+  EXPECT_EQ(mt.ExternalForPod(2, Ip("10.0.0.5")), Ip("198.51.100.7"));
+  EXPECT_EQ(mt.ExternalForPod(2, Ip("10.0.0.6")), 0u);
+  ASSERT_NE(mt.PodForExternal(Ip("198.51.100.7")), nullptr);
+  EXPECT_EQ(mt.PodForExternal(Ip("198.51.100.7"))->island, 2);
+  EXPECT_TRUE(mt.IsPodSource(1, Ip("10.0.255.1")));
+  EXPECT_FALSE(mt.IsPodSource(1, Ip("10.1.0.1")));
+  OwnedKind k;
+  ASSERT_TRUE(mt.Owned(Ip("192.0.2.17"), &k));
+  EXPECT_EQ(k, OwnedKind::kPoolAddress);
+  ASSERT_TRUE(mt.Owned(Ip("198.51.100.80"), &k));
+  EXPECT_EQ(k, OwnedKind::kVip);
+  EXPECT_FALSE(mt.Owned(Ip("203.0.113.200"), &k));
+  EXPECT_EQ(reg.size(), 3u);  // one allocator per pool address
+}
+
+TEST(MaglevTest, SpreadsEvenlyAndMovesFewFlowsWhenABackendLeaves) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 5; ++i) names.push_back("backend-" + std::to_string(i));
+  Maglev m(names);
+  ASSERT_GT(m.size(), 0u);
+  for (int i = 0; i < 5; ++i) {
+    double share = static_cast<double>(m.EntriesOf(i)) / static_cast<double>(m.size());
+    EXPECT_NEAR(share, 0.2, 0.02) << names[i];
+  }
+  std::vector<std::string> fewer(names.begin(), names.end() - 1);
+  Maglev m2(fewer);
+  int moved = 0, kept_total = 0;
+  for (uint32_t h = 0; h < 100000; h += 7) {
+    int a = m.Pick(h), b = m2.Pick(h);
+    if (a == 4) continue;  // flows of the removed backend must move
+    ++kept_total;
+    moved += a != b;
+  }
+  EXPECT_LT(static_cast<double>(moved) / kept_total, 0.1);
+  EXPECT_EQ(Maglev().Pick(1), -1);
+}
+
+TEST(PortAllocatorTest, WorkersGetDisjointSlicesAndRefcountsHoldPorts) {
+  PortAllocator a(Ip("192.0.2.16"), 1024, 1031, 2);  // 8 high ports: 4 per worker
+  std::set<uint16_t> w0, w1;
+  for (int i = 0; i < 4; ++i) w0.insert(a.Allocate(0, false));
+  for (int i = 0; i < 4; ++i) w1.insert(a.Allocate(1, false));
+  EXPECT_EQ(w0.size(), 4u);
+  EXPECT_EQ(w1.size(), 4u);
+  for (uint16_t p : w0) EXPECT_EQ(w1.count(p), 0u) << p;
+  EXPECT_EQ(a.Allocate(0, false), 0);  // worker 0's slice is exhausted
+  EXPECT_EQ(a.InUse(), 8u);
+  uint16_t p = *w0.begin();
+  EXPECT_TRUE(a.Ref(p));
+  a.Unref(p);
+  EXPECT_EQ(a.Allocate(0, false), 0);  // still held once
+  a.Unref(p);
+  EXPECT_FALSE(a.Ref(p));               // free ports cannot be re-referenced
+  EXPECT_EQ(a.Allocate(0, false), p);   // and come back to their worker
+  uint16_t low = a.Allocate(1, true);
+  EXPECT_GE(low, 1);
+  EXPECT_LT(low, 1024);
+}
+
+}  // namespace
+}  // namespace natgw::nat::testing
