@@ -38,7 +38,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 step "fuzzer (clang libFuzzer, bounded)"
 [ -f build-fuzz/build.ninja ] || CXX=clang++ CC=clang meson setup build-fuzz --buildtype=debugoptimized \
-  -Dtests=false -Dbenchmarks=false -Dfuzzers=true -Db_lundef=false
+  -Dtests=false -Dbenchmarks=false -Dfuzzers=true -Db_lundef=false -Db_sanitize=address,undefined
 meson compile -C build-fuzz -j "$jobs"
 meson test -C build-fuzz --print-errorlogs --num-processes 1 --suite fuzz
 

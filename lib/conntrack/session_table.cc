@@ -16,12 +16,14 @@
 #include "lib/conntrack/session_table.h"
 
 #include <nmmintrin.h>
+#include <smmintrin.h>
 #include <sys/mman.h>
 #include <xmmintrin.h>
 
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -51,8 +53,39 @@ inline uint32_t SlotTag(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
 inline uint32_t SlotRef(uint64_t v) { return static_cast<uint32_t>(v) - 1; }
 
 inline void Prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
+#ifndef BH
+#define BH _MM_HINT_T0
+#endif
+#ifndef SH
+#define SH _MM_HINT_T0
+#endif
+inline void PrefetchB(const void* p) { _mm_prefetch(static_cast<const char*>(p), BH); }
+inline void PrefetchS(const void* p) { _mm_prefetch(static_cast<const char*>(p), SH); }
 
 inline void CpuRelax() { _mm_pause(); }
+
+// Bit j set iff slot j of the 64-byte bucket at `bucket` holds `tag`. The bucket is read with
+// plain vector loads rather than per-slot atomic loads, so a slot may be seen mid-update: a match
+// is only a hint, and callers re-read the matching slot atomically before trusting it.
+inline uint32_t MatchTags(const void* bucket, uint32_t tag) {
+  const auto* p = static_cast<const __m128i*>(bucket);
+  const __m128 s01 = _mm_castsi128_ps(_mm_load_si128(p));      // slot0.lo slot0.hi slot1.lo ..
+  const __m128 s23 = _mm_castsi128_ps(_mm_load_si128(p + 1));
+  const __m128 s45 = _mm_castsi128_ps(_mm_load_si128(p + 2));
+  const __m128 s6m = _mm_castsi128_ps(_mm_load_si128(p + 3));  // slot6.lo slot6.hi lock overflow
+  const __m128i tags03 = _mm_castps_si128(_mm_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m128i tags47 = _mm_castps_si128(_mm_shuffle_ps(s45, s6m, _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m128i t = _mm_set1_epi32(static_cast<int>(tag));
+  const uint32_t m03 = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(tags03, t)));
+  const uint32_t m47 = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(tags47, t)));
+  return (m03 | (m47 << 4)) & 0x7f;  // lane 7 is the overflow count, not a tag
+}
+
+inline bool KeyEquals(const FlowKey& a, const FlowKey& b) {
+  const __m128i d = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&a)),
+                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(&b)));
+  return _mm_testz_si128(d, d) != 0;
+}
 
 // Anonymous memory, 2 MiB aligned and advised for transparent huge pages when large. The caller
 // constructs every object in it right away, which populates it (with huge pages where the kernel
@@ -128,6 +161,13 @@ inline SessionTable::KeyHash SessionTable::Hash(const FlowKey& key) {
   const uint32_t t = h.h1 ^ h.h2;
   h.tag = t + (t == 0);
   return h;
+}
+
+// The key a reference names: in_key at offset 0 of the session, out_key at offset 16.
+inline const FlowKey* SessionTable::SessionKey(uint32_t ref) const {
+  static_assert(offsetof(Session, in_key) == 0 && offsetof(Session, out_key) == sizeof(FlowKey));
+  return reinterpret_cast<const FlowKey*>(reinterpret_cast<const char*>(&sessions_[ref >> 1]) +
+                                          (ref & 1) * sizeof(FlowKey));
 }
 
 inline uint64_t SessionTable::PrimaryBucket(const KeyHash& h) const {
@@ -252,12 +292,11 @@ uint32_t SessionTable::OverflowForTest(uint64_t bucket) const {
 // Full-key search of one bucket; kMiss if absent.
 inline uint32_t SessionTable::FindInBucket(const Bucket& b, const FlowKey& key,
                                            uint32_t tag) const {
-  for (uint32_t j = 0; j < kSlotsPerBucket; ++j) {
-    const uint64_t v = b.slots[j].load(std::memory_order_acquire);
+  for (uint32_t m = MatchTags(&b, tag); m != 0; m &= m - 1) {
+    const uint64_t v = b.slots[__builtin_ctz(m)].load(std::memory_order_acquire);
     if (SlotTag(v) != tag) continue;
     const uint32_t ref = SlotRef(v);
-    const Session& s = sessions_[RefSession(ref)];
-    if ((RefIsOutKey(ref) ? s.out_key : s.in_key) == key) return ref;
+    if (KeyEquals(*SessionKey(ref), key)) return ref;
   }
   return kMiss;
 }
@@ -270,57 +309,52 @@ uint32_t SessionTable::Lookup(const FlowKey& key) const {
   return FindInBucket(buckets_[SecondaryBucket(h)], key, h.tag);
 }
 
-// Stages: (1) hash every key and prefetch its primary bucket; (2) match tags and prefetch the
-// first candidate session; (3) compare full keys; (4) rare: search secondary buckets of the keys
-// that missed in a primary whose overflow count is nonzero.
+// Stages: (1) hash every key and prefetch its primary bucket; (2) match tags with SIMD and prefetch
+// the candidate session; (3) compare full keys; (4) rare: search the secondary buckets of keys that
+// missed in a primary whose overflow count is nonzero.
 void SessionTable::LookupBulk(const FlowKey* const* keys, uint32_t n, uint32_t* refs) const {
   assert(n <= 64);
   KeyHash hash[64];
   const Bucket* bucket[64];
   uint32_t cand[64];  // ref of the first tag match, or kMiss
-  uint32_t more[64];  // bit j: slot j also matched the tag (after the first)
+  uint32_t mask[64];  // slots whose tag matched
 
   for (uint32_t i = 0; i < n; ++i) {
     hash[i] = Hash(*keys[i]);
     bucket[i] = &buckets_[PrimaryBucket(hash[i])];
-    Prefetch(bucket[i]);
+    PrefetchB(bucket[i]);
   }
 
   for (uint32_t i = 0; i < n; ++i) {
     const Bucket& b = *bucket[i];
     const uint32_t tag = hash[i].tag;
-    uint32_t mask = 0;
-    for (uint32_t j = 0; j < kSlotsPerBucket; ++j) {
-      mask |= static_cast<uint32_t>(SlotTag(b.slots[j].load(std::memory_order_relaxed)) == tag)
-              << j;
+    const uint32_t m = MatchTags(&b, tag);
+    uint32_t ref = kMiss;
+    if (ABSL_PREDICT_TRUE(m != 0)) {
+      const uint64_t v = b.slots[__builtin_ctz(m)].load(std::memory_order_acquire);
+      if (ABSL_PREDICT_TRUE(SlotTag(v) == tag)) {
+        ref = SlotRef(v);
+        PrefetchS(SessionKey(ref));
+      }
     }
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (mask != 0) {
-      const uint32_t j = static_cast<uint32_t>(__builtin_ctz(mask));
-      const uint64_t v = b.slots[j].load(std::memory_order_acquire);
-      cand[i] = SlotTag(v) == tag ? SlotRef(v) : kMiss;
-      more[i] = mask & (mask - 1);
-      if (cand[i] != kMiss) Prefetch(&sessions_[RefSession(cand[i])]);
-    } else {
-      cand[i] = kMiss;
-      more[i] = 0;
-    }
+    cand[i] = ref;
+    mask[i] = m;
   }
 
   uint64_t need_secondary = 0;
   for (uint32_t i = 0; i < n; ++i) {
-    const FlowKey& key = *keys[i];
-    uint32_t ref = cand[i];
-    if (ref != kMiss) {
-      const Session& s = sessions_[RefSession(ref)];
-      if (!((RefIsOutKey(ref) ? s.out_key : s.in_key) == key)) ref = kMiss;
+    const uint32_t ref = cand[i];
+    if (ABSL_PREDICT_TRUE(ref != kMiss) && KeyEquals(*SessionKey(ref), *keys[i])) {
+      refs[i] = ref;
+      continue;
     }
-    if (ABSL_PREDICT_FALSE(ref == kMiss && more[i] != 0)) {
-      // Another slot shares the tag (a 32-bit tag collision or a concurrent change): full search.
-      ref = FindInBucket(*bucket[i], key, hash[i].tag);
-    }
-    refs[i] = ref;
-    if (ref == kMiss && bucket[i]->overflow.load(std::memory_order_acquire) != 0) {
+    // No candidate, a 32-bit tag collision, or a slot changed under us: search the whole bucket
+    // if more than one slot matched, then the secondary if keys overflowed from this bucket.
+    const uint32_t r = (mask[i] & (mask[i] - 1)) != 0
+                           ? FindInBucket(*bucket[i], *keys[i], hash[i].tag)
+                           : kMiss;
+    refs[i] = r;
+    if (r == kMiss && bucket[i]->overflow.load(std::memory_order_acquire) != 0) {
       need_secondary |= uint64_t{1} << i;
     }
   }

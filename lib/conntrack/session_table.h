@@ -105,6 +105,7 @@ class SessionTable {
   static KeyHash Hash(const FlowKey& key);
   uint64_t PrimaryBucket(const KeyHash& h) const;
   uint64_t SecondaryBucket(const KeyHash& h) const;
+  const FlowKey* SessionKey(uint32_t ref) const;
   uint32_t FindInBucket(const Bucket& b, const FlowKey& key, uint32_t tag) const;
   uint32_t FindLocked(const FlowKey& key, const KeyHash& h) const;
   static std::atomic<uint64_t>* Reserve(Bucket& b, uint32_t ref);

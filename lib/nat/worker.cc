@@ -55,6 +55,7 @@ void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t
   mt_ = engine_->mappings();
   out->count = n;
   counters_.Count(Event::kRxPackets, n);
+  const bool unknown_island = !side.outside() && mt_->island(side.realm) == nullptr;
 
   Pkt batch[kMaxBurst];
   const FlowKey* keys[kMaxBurst];
@@ -79,7 +80,7 @@ void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t
       DropPacket(p, FromParseError(err), v);
       continue;
     }
-    if (ABSL_PREDICT_FALSE(!side.outside() && mt_->island(side.realm) == nullptr)) {
+    if (ABSL_PREDICT_FALSE(unknown_island)) {
       DropPacket(p, DropReason::kUnknownIsland, v);
       continue;
     }

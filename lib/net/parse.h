@@ -63,11 +63,11 @@ struct PacketInfo {
 // fragment (MF set, offset 0) the UDP length covers the whole datagram, so it is only required
 // to be >= 8. Bytes past the IPv4 total length (Ethernet padding) are ignored. On an error,
 // `info` is partially filled and must not be used.
-ParseError ParseFrame(const uint8_t* frame, uint32_t len, PacketInfo* info);
+inline ParseError ParseFrame(const uint8_t* frame, uint32_t len, PacketInfo* info);
 
 // Parses a bare IPv4 packet (no Ethernet header) of `len` bytes with the same checks as
 // ParseFrame. `info->l3_offset` is 0 and has_vlan is false.
-ParseError ParseIpv4(const uint8_t* ip, uint32_t len, PacketInfo* info);
+inline ParseError ParseIpv4(const uint8_t* ip, uint32_t len, PacketInfo* info);
 
 // Parses an IPv4 packet that starts at `ip` with `len` bytes available, as quoted inside an ICMP
 // error: the quote may be cut short, so only the IPv4 header (IHL validated, checksum verified)
@@ -76,8 +76,10 @@ ParseError ParseIpv4(const uint8_t* ip, uint32_t len, PacketInfo* info);
 // kBadTotalLength. For TCP, UDP and ICMP that are not later fragments, fewer than 8 quoted
 // transport bytes is kTruncatedTcp/kTruncatedUdp/kTruncatedIcmp; the TCP data offset and UDP
 // length are not checked (they may lie outside the quote).
-ParseError ParseQuotedIpv4(const uint8_t* ip, uint32_t len, PacketInfo* info);
+inline ParseError ParseQuotedIpv4(const uint8_t* ip, uint32_t len, PacketInfo* info);
 
 }  // namespace natgw::net
+
+#include "lib/net/parse_inl.h"  // IWYU pragma: export
 
 #endif  // NATGW_LIB_NET_PARSE_H_
