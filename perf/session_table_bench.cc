@@ -10,11 +10,14 @@
 // like run on a host with hugetlbfs, set NATGW_BENCH_EAL_ARGS, e.g. "--huge-dir=/dev/hugepages
 // -m 4096". Usage:
 //   natgw_table_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+#include <pthread.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -234,6 +237,8 @@ RteHashFixture& GetRteHash(uint32_t n) {
   p.hash_func_init_val = 0;
   p.socket_id = static_cast<int>(rte_socket_id());
   p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;
+  rte_malloc_socket_stats before{}, after{};
+  rte_malloc_get_socket_stats(p.socket_id, &before);
   f.hash = rte_hash_create(&p);
   if (f.hash == nullptr) {
     std::fprintf(stderr, "rte_hash_create(%u entries) failed: %s (raise -m?)\n", 2 * n,
@@ -250,6 +255,10 @@ RteHashFixture& GetRteHash(uint32_t n) {
       std::abort();
     }
   }
+  rte_malloc_get_socket_stats(p.socket_id, &after);
+  std::fprintf(stderr, "[rte_hash %u keys: %zu bytes, %.1f bytes/session]\n", 2 * n,
+               after.heap_allocsz_bytes - before.heap_allocsz_bytes,
+               static_cast<double>(after.heap_allocsz_bytes - before.heap_allocsz_bytes) / n);
   return f;
 }
 
@@ -282,8 +291,8 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
-  std::vector<std::string> eal_args = {"natgw_table_bench", "--no-pci",
-                                       "--no-telemetry", "--log-level=lib.eal:error",
+  std::vector<std::string> eal_args = {"natgw_table_bench", "--no-pci", "--no-telemetry",
+                                       "--log-level=lib.eal:error",
                                        "--file-prefix=natgw-bench-" + std::to_string(getpid())};
   const char* extra = std::getenv("NATGW_BENCH_EAL_ARGS");
   std::istringstream extra_args(extra != nullptr ? extra : "--no-huge --no-shconf -m 4096");
@@ -294,8 +303,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rte_eal_init failed\n");
     return 1;
   }
+  // The EAL pinned this thread to one core; benchmark threads inherit the mask, so without this
+  // ->Threads(2) would run both threads on the same core.
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; ++c) CPU_SET(c, &all);
+  pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   rte_eal_cleanup();
+  rmdir(runtime_dir.c_str());  // left behind, empty, unless --in-memory
   return 0;
 }

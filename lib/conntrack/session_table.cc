@@ -4,11 +4,18 @@
 // A slot holding tag 0 and a nonzero ref is a reservation made by an Insert that has not
 // published yet; readers never match it.
 //
+// Placement: a key goes to its primary bucket, else its secondary (the primary's overflow count
+// goes up), else Insert displaces one key that lives in either bucket as its primary to that key's
+// own secondary (one level of cuckoo; moves only ever go primary -> secondary, which lock-free
+// readers tolerate, see MakeRoom) and retries.
+//
 // Locking order: an Insert locks the primary buckets of both keys, in ascending bucket index (once
-// if they are the same bucket); an Unlink locks the primary bucket of one key at a time. Slots in
-// a secondary bucket are claimed with a CAS, so the secondary's lock is never needed: every writer
-// of a given key holds that key's primary lock, and a slot only ever goes empty -> reserved ->
-// published -> empty under the lock of the key it holds.
+// if they are the same bucket); displacement may additionally *try*-lock one more bucket and gives
+// up if it is busy, so it never waits while holding locks. An Unlink locks the primary bucket of
+// one key at a time. Slots in a secondary bucket are claimed with a CAS, so the secondary's lock is
+// not needed: every writer of a given key holds that key's primary lock, and a slot only goes
+// empty -> reserved -> published -> empty (or empty -> published, for a displaced key) under the
+// lock of the key it holds.
 //
 // Ordering: Insert publishes a slot with a release store after the caller wrote the session's keys,
 // and bumps the primary's overflow count before publishing into the secondary; readers load slots
@@ -63,7 +70,7 @@ inline void CpuRelax() { _mm_pause(); }
 // is only a hint, and callers re-read the matching slot atomically before trusting it.
 inline uint32_t MatchTags(const void* bucket, uint32_t tag) {
   const auto* p = static_cast<const __m128i*>(bucket);
-  const __m128 s01 = _mm_castsi128_ps(_mm_load_si128(p));      // slot0.lo slot0.hi slot1.lo ..
+  const __m128 s01 = _mm_castsi128_ps(_mm_load_si128(p));  // slot0.lo slot0.hi slot1.lo ..
   const __m128 s23 = _mm_castsi128_ps(_mm_load_si128(p + 1));
   const __m128 s45 = _mm_castsi128_ps(_mm_load_si128(p + 2));
   const __m128 s6m = _mm_castsi128_ps(_mm_load_si128(p + 3));  // slot6.lo slot6.hi lock overflow
@@ -133,7 +140,7 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free);
 // Per-worker free list: a LIFO stack of session indexes that only the owning worker touches.
 struct alignas(64) SessionTable::WorkerSlice {
   uint32_t* stack = nullptr;
-  uint32_t top = 0;  // number of free indexes on the stack
+  uint32_t top = 0;                 // number of free indexes on the stack
   std::atomic<uint32_t> in_use{0};  // written by the owner only, read relaxed by anyone
 };
 
@@ -196,20 +203,20 @@ absl::StatusOr<std::unique_ptr<SessionTable>> SessionTable::Create(
   t->num_workers_ = config.num_workers;
   t->slice_size_ = slice;
   const double slots = 2.0 * static_cast<double>(capacity) / kMaxSlotLoad;
-  t->num_buckets_ = std::max<uint64_t>(
-      2, static_cast<uint64_t>((slots + kSlotsPerBucket - 1) / kSlotsPerBucket));
+  t->num_buckets_ =
+      std::max<uint64_t>(2, static_cast<uint64_t>((slots + kSlotsPerBucket - 1) / kSlotsPerBucket));
 
-  t->buckets_ = static_cast<Bucket*>(
-      MapHuge(t->num_buckets_ * sizeof(Bucket), &t->index_bytes_));
+  t->buckets_ = static_cast<Bucket*>(MapHuge(t->num_buckets_ * sizeof(Bucket), &t->index_bytes_));
   t->sessions_ = static_cast<Session*>(MapHuge(capacity * sizeof(Session), &t->pool_bytes_));
   size_t stack_bytes = 0;
   auto* stack = static_cast<uint32_t*>(MapHuge(capacity * sizeof(uint32_t), &stack_bytes));
   if (t->buckets_ == nullptr || t->sessions_ == nullptr || stack == nullptr) {
+    const int err = errno;
     Unmap(stack, stack_bytes);
     return absl::ResourceExhaustedError(
         absl::StrFormat("cannot map %d bytes for %d sessions: %s",
                         t->num_buckets_ * sizeof(Bucket) + capacity * (sizeof(Session) + 4),
-                        capacity, std::strerror(errno)));
+                        capacity, std::strerror(err)));
   }
   static_assert(sizeof(Bucket) == 64, "a bucket is one cache line");
   // Value-initialised: every slot empty, every lock free, every overflow count 0.
@@ -344,9 +351,8 @@ void SessionTable::LookupBulk(const FlowKey* const* keys, uint32_t n, uint32_t* 
     }
     // No candidate, a 32-bit tag collision, or a slot changed under us: search the whole bucket
     // if more than one slot matched, then the secondary if keys overflowed from this bucket.
-    const uint32_t r = (mask[i] & (mask[i] - 1)) != 0
-                           ? FindInBucket(*bucket[i], *keys[i], hash[i].tag)
-                           : kMiss;
+    const uint32_t r =
+        (mask[i] & (mask[i] - 1)) != 0 ? FindInBucket(*bucket[i], *keys[i], hash[i].tag) : kMiss;
     refs[i] = r;
     if (r == kMiss && bucket[i]->overflow.load(std::memory_order_acquire) != 0) {
       need_secondary |= uint64_t{1} << i;

@@ -4,15 +4,18 @@
 // 7 slots (32-bit tag | 32-bit reference) and one meta word (writer lock, overflow count). Every
 // session is indexed twice, by its in_key and its out_key. A key lives in its primary bucket or, if
 // that is full, in its secondary bucket; the primary's overflow count tells readers when the
-// secondary must be searched. Keys are hashed with the CPU's CRC32 instruction.
+// secondary must be searched. Keys are hashed with the CPU's CRC32 instruction. The index is sized
+// for a slot load of 1/2 at full capacity (about 37 bytes per session, 105 with the pool).
 //
 // Concurrency:
 //  - Lookups are lock-free and write nothing. A reader must be an RCU reader of the rte_rcu_qsbr
 //    variable that the owning workers use to defer frees (see WorkerSessions), so a session it
 //    found is not freed under it. A hit has had its full key compared, so it is never a wrong flow.
-//  - Insert and Unlink take per-bucket spin locks (two at most, in bucket-index order) that
-//    readers never wait on. They may run on any thread, concurrently.
-//  - The pool is split into one slice per worker; Alloc/FreeUnpublished for worker w must only be
+//  - Insert and Unlink take per-bucket spin locks (two at most, in bucket-index order, plus a
+//    try-lock) that readers never wait on. They may run on any thread, concurrently. Like lookups,
+//    Insert reads the sessions that other slots refer to, so its caller must be an RCU reader too
+//    (or know that no session is freed meanwhile).
+//  - The pool is split into one slice per worker; Alloc/Free for worker w must only be
 //    called by worker w.
 // Memory: MemoryBytes() reports everything the table allocated (hugepage-backed where the kernel
 // allows transparent huge pages).

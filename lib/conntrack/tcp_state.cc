@@ -3,9 +3,12 @@
 // established (>= 2 h 4 min), so it follows flags, not sequence numbers.
 //
 // Each segment is classified into one event, by precedence RST > SYN > FIN > other:
-//   SYN_I  SYN without ACK from the initiator      SYN_R  SYN (with or without ACK) from the responder
-//   FIN_I  FIN from the initiator                  FIN_R  FIN from the responder
-//   ACK_I  any other segment from the initiator    ACK_R  any other segment from the responder
+//   SYN_I  SYN without ACK from the initiator
+//   SYN_R  SYN, with or without ACK, from the responder
+//   FIN_I  FIN from the initiator
+//   FIN_R  FIN from the responder
+//   ACK_I  any other segment from the initiator
+//   ACK_R  any other segment from the responder
 //   RST    RST from either side
 // (A SYN+ACK from the initiator is not an opening and counts as ACK_I.)
 //
@@ -89,14 +92,22 @@ bool TcpIsTransitory(TcpState s) {
 
 const char* TcpStateName(TcpState s) {
   switch (s) {
-    case TcpState::kNone: return "NONE";
-    case TcpState::kSynSent: return "SYN_SENT";
-    case TcpState::kSynReceived: return "SYN_RECEIVED";
-    case TcpState::kEstablished: return "ESTABLISHED";
-    case TcpState::kFinInitiator: return "FIN_INITIATOR";
-    case TcpState::kFinResponder: return "FIN_RESPONDER";
-    case TcpState::kClosing: return "CLOSING";
-    case TcpState::kReset: return "RESET";
+    case TcpState::kNone:
+      return "NONE";
+    case TcpState::kSynSent:
+      return "SYN_SENT";
+    case TcpState::kSynReceived:
+      return "SYN_RECEIVED";
+    case TcpState::kEstablished:
+      return "ESTABLISHED";
+    case TcpState::kFinInitiator:
+      return "FIN_INITIATOR";
+    case TcpState::kFinResponder:
+      return "FIN_RESPONDER";
+    case TcpState::kClosing:
+      return "CLOSING";
+    case TcpState::kReset:
+      return "RESET";
   }
   return "UNKNOWN";
 }

@@ -27,8 +27,8 @@ struct WorkerSessions::Pending {
   uint32_t tail = kNoSession;
   uint32_t count = 0;
   Batch batches[kMaxBatches];
-  uint32_t first = 0;  // oldest batch
-  uint32_t num = 0;    // batches in use
+  uint32_t first = 0;     // oldest batch
+  uint32_t num = 0;       // batches in use
   uint32_t unsealed = 0;  // sessions pushed since the last Seal
 
   void Push(SessionTable* table, uint32_t index) {

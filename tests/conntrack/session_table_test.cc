@@ -188,8 +188,13 @@ std::vector<FlowKey> KeysWhere(const SessionTable& t, uint32_t count, uint32_t* 
   std::vector<FlowKey> keys;
   while (keys.size() < count) {
     const uint32_t n = (*seed)++;
-    FlowKey k{.src_ip = 0xac100000u + n, .dst_ip = 0x01020304u, .src_port = 53,
-              .dst_port = static_cast<uint16_t>(n * 7), .realm = 2, .proto = 17, .flags = 0};
+    FlowKey k{.src_ip = 0xac100000u + n,
+              .dst_ip = 0x01020304u,
+              .src_port = 53,
+              .dst_port = static_cast<uint16_t>(n * 7),
+              .realm = 2,
+              .proto = 17,
+              .flags = 0};
     uint64_t p, s;
     t.KeyBucketsForTest(k, &p, &s);
     if (pred(p, s)) keys.push_back(k);
@@ -203,9 +208,8 @@ TEST(SessionTableTest, FullPrimaryOverflowsIntoSecondaryBucket) {
   uint32_t seed = 1;
   // Ten inside keys that all hash to `target` first; their outside keys stay clear of it and of
   // each other's secondaries so the test controls exactly what lands where.
-  std::vector<FlowKey> in = KeysWhere(*t, 10, &seed, [&](uint64_t p, uint64_t) {
-    return p == target;
-  });
+  std::vector<FlowKey> in =
+      KeysWhere(*t, 10, &seed, [&](uint64_t p, uint64_t) { return p == target; });
   std::vector<uint64_t> secondaries;
   for (const FlowKey& k : in) {
     uint64_t p, s;
@@ -219,9 +223,8 @@ TEST(SessionTableTest, FullPrimaryOverflowsIntoSecondaryBucket) {
     }
     return true;
   };
-  std::vector<FlowKey> out = KeysWhere(*t, 10, &seed, [&](uint64_t p, uint64_t s) {
-    return avoid(p) && avoid(s);
-  });
+  std::vector<FlowKey> out =
+      KeysWhere(*t, 10, &seed, [&](uint64_t p, uint64_t s) { return avoid(p) && avoid(s); });
 
   std::vector<uint32_t> idx;
   for (int i = 0; i < 10; ++i) {
@@ -261,9 +264,8 @@ TEST(SessionTableTest, FullWhenBothBucketsAreFullAndNothingCanMove) {
   // Fifteen keys that all hash to (p_bucket, s_bucket): the first seven fill p_bucket, the next
   // seven overflow into s_bucket, and none of them can be displaced (their other bucket is full
   // too), so the fifteenth has nowhere to go.
-  std::vector<FlowKey> keys = KeysWhere(*t, 16, &seed, [&](uint64_t p, uint64_t s) {
-    return p == p_bucket && s == s_bucket;
-  });
+  std::vector<FlowKey> keys = KeysWhere(
+      *t, 16, &seed, [&](uint64_t p, uint64_t s) { return p == p_bucket && s == s_bucket; });
   auto clear = [&](uint64_t pp, uint64_t ss) {
     return pp != p_bucket && pp != s_bucket && ss != p_bucket && ss != s_bucket;
   };
@@ -297,21 +299,17 @@ TEST(SessionTableTest, FullBucketsMakeRoomByDisplacingAKey) {
   uint32_t seed = 1;
   const uint64_t p_bucket = 5;
   const uint64_t s_bucket = 11;
-  const FlowKey victim = KeysWhere(*t, 1, &seed, [&](uint64_t p, uint64_t s) {
-    return p == p_bucket && s == s_bucket;
-  })[0];
+  const FlowKey victim = KeysWhere(
+      *t, 1, &seed, [&](uint64_t p, uint64_t s) { return p == p_bucket && s == s_bucket; })[0];
   auto elsewhere = [&](uint64_t b) { return b != p_bucket && b != s_bucket; };
   // Both buckets full of keys that live there as primaries and have room elsewhere.
-  std::vector<FlowKey> fill = KeysWhere(*t, 7, &seed, [&](uint64_t p, uint64_t s) {
-    return p == p_bucket && elsewhere(s);
-  });
-  std::vector<FlowKey> fill_s = KeysWhere(*t, 7, &seed, [&](uint64_t p, uint64_t s) {
-    return p == s_bucket && elsewhere(s);
-  });
+  std::vector<FlowKey> fill = KeysWhere(
+      *t, 7, &seed, [&](uint64_t p, uint64_t s) { return p == p_bucket && elsewhere(s); });
+  std::vector<FlowKey> fill_s = KeysWhere(
+      *t, 7, &seed, [&](uint64_t p, uint64_t s) { return p == s_bucket && elsewhere(s); });
   fill.insert(fill.end(), fill_s.begin(), fill_s.end());
-  std::vector<FlowKey> outs = KeysWhere(*t, 15, &seed, [&](uint64_t p, uint64_t s) {
-    return elsewhere(p) && elsewhere(s);
-  });
+  std::vector<FlowKey> outs = KeysWhere(
+      *t, 15, &seed, [&](uint64_t p, uint64_t s) { return elsewhere(p) && elsewhere(s); });
   std::vector<uint32_t> idx;
   for (int i = 0; i < 14; ++i) {
     idx.push_back(NewSession(*t, fill[i], outs[i]));
@@ -346,9 +344,13 @@ TEST(SessionTableTest, FillsToCapacityWithoutFull) {
     const uint32_t idx = t->Alloc(0);
     ASSERT_NE(idx, kNoSession);
     Session& s = t->session(idx);
-    s.in_key = FlowKey{.src_ip = static_cast<uint32_t>(a), .dst_ip = static_cast<uint32_t>(a >> 32),
-                       .src_port = static_cast<uint16_t>(b), .dst_port = 80, .realm = 1,
-                       .proto = 6, .flags = 0};
+    s.in_key = FlowKey{.src_ip = static_cast<uint32_t>(a),
+                       .dst_ip = static_cast<uint32_t>(a >> 32),
+                       .src_port = static_cast<uint16_t>(b),
+                       .dst_port = 80,
+                       .realm = 1,
+                       .proto = 6,
+                       .flags = 0};
     s.out_key = s.in_key;
     s.out_key.realm = kOutsideRealm;
     s.out_key.dst_port = static_cast<uint16_t>(b >> 16);
