@@ -194,27 +194,39 @@ void BM_TranslateEstablished(benchmark::State& state) {
 }
 BENCHMARK(BM_TranslateEstablished)->Arg(1000)->Arg(1000000)->Arg(10000000)->Unit(benchmark::kNanosecond);
 
-// New flows, each creating a binding and a flow session (policy, port allocation, both keys of
-// both sessions inserted). The table is rebuilt, untimed, when it fills.
-void BM_CreateEgressFlow(benchmark::State& state) {
+// New flows through the slow path, one burst of 32 new flows per iteration. kind 0: egress
+// flows, each creating a flow session and its endpoint-independent binding (policy, port
+// allocation, four keys inserted). kind 1: flows of pods with a 1:1 mapping (policy, one session,
+// both keys). The table is rebuilt, untimed, when it fills.
+void BM_CreateFlow(benchmark::State& state) {
+  const bool pod_mapping = state.range(0) == 1;
   constexpr uint32_t kCapacity = 1 << 20;
+  constexpr uint32_t kMappedPods = 4096;
   EngineConfig ec;
   ec.max_sessions = kCapacity;
   ec.num_workers = 1;
   ec.max_pods = 1 << 20;
+  NatConfig nc = BenchConfig();
+  if (pod_mapping) {
+    for (uint32_t i = 0; i < kMappedPods; ++i) {  // unique addresses 172.16.0.0/20 (in memory only)
+      const uint32_t ext = 172u << 24 | 16u << 16 | (i >> 8) << 8 | (i & 255);
+      nc.pod_mappings.push_back({1, PodIp(i * kPortsPerPod), rte_cpu_to_be_32(ext), ""});
+    }
+  }
   std::unique_ptr<Engine> engine;
   std::unique_ptr<uint8_t[]> frames(new (std::align_val_t{64}) uint8_t[kMaxBurst * kFrameBytes]);
-  const auto proto = net::PacketBuilder().Ipv4("10.0.0.2", "198.51.100.1").Udp(1024, 53)
+  const auto proto = net::PacketBuilder().Ipv4("10.0.0.2", "192.0.2.200").Udp(1024, 53)
                          .PayloadSize(kFrameBytes - 42).Build();
   FakeMbufs fm;
   BurstResult r;
   uint32_t flow = 0;
   uint64_t bad = 0;
+  const uint32_t flows_per_table = pod_mapping ? kCapacity - 1024 : kCapacity / 2 - 1024;
   for (auto _ : state) {
-    if (engine == nullptr || flow + kMaxBurst > kCapacity / 2 - 1024) {
+    if (engine == nullptr || flow + kMaxBurst > flows_per_table) {
       state.PauseTiming();
       engine.reset();
-      engine = std::move(*Engine::Create(ec, BenchConfig()));
+      engine = std::move(*Engine::Create(ec, nc));
       flow = 0;
       state.ResumeTiming();
     }
@@ -222,11 +234,13 @@ void BM_CreateEgressFlow(benchmark::State& state) {
       uint8_t* fr = frames.get() + i * kFrameBytes;
       std::memcpy(fr, proto.data(), kFrameBytes);
       auto* ip = reinterpret_cast<rte_ipv4_hdr*>(fr + 14);
-      const uint32_t src = PodIp(flow);
+      // Egress: every flow a new pod endpoint. 1:1: flows spread over the mapped pods.
+      const uint32_t src = pod_mapping ? PodIp((flow % kMappedPods) * kPortsPerPod) : PodIp(flow);
+      const uint16_t sport = static_cast<uint16_t>(
+          pod_mapping ? 1024 + flow / kMappedPods : 1024 + flow % kPortsPerPod);
       ip->hdr_checksum = net::CsumUpdate32(ip->hdr_checksum, ip->src_addr, src);
       ip->src_addr = src;
-      reinterpret_cast<rte_udp_hdr*>(ip + 1)->src_port =
-          rte_cpu_to_be_16(static_cast<uint16_t>(1024 + flow % kPortsPerPod));
+      reinterpret_cast<rte_udp_hdr*>(ip + 1)->src_port = rte_cpu_to_be_16(sport);
       fm.Point(i, fr);
     }
     engine->worker(0).ProcessBurst(Side::Inside(1), fm.ptrs, kMaxBurst, 1, &r);
@@ -234,11 +248,12 @@ void BM_CreateEgressFlow(benchmark::State& state) {
   }
   if (bad != 0) state.SkipWithError("new flows were dropped");
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kMaxBurst);
+  state.SetLabel(pod_mapping ? "1:1 pod mapping" : "egress pool");
   state.counters["ns_per_flow"] = benchmark::Counter(
       static_cast<double>(state.iterations()) * kMaxBurst,
       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_CreateEgressFlow)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_CreateFlow)->Arg(0)->Arg(1)->Unit(benchmark::kNanosecond);
 
 }  // namespace
 }  // namespace natgw::nat

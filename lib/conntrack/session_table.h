@@ -64,6 +64,8 @@ class SessionTable {
   // Thread context: any RCU reader; lock-free.
   void LookupBulk(const FlowKey* const* keys, uint32_t n, uint32_t* refs) const;
   uint32_t Lookup(const FlowKey& key) const;
+  // Prefetches the primary bucket of `key`, ahead of a Lookup or Insert that will need it.
+  void PrefetchKey(const FlowKey& key) const;
 
   Session& session(uint32_t index) { return sessions_[index]; }
   const Session& session(uint32_t index) const { return sessions_[index]; }

@@ -137,6 +137,20 @@ void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t
 
   if (nk != 0) engine_->table_->LookupBulk(keys, nk, refs);
 
+  // New flows from the inside will look up their endpoint-independent binding: fetch those
+  // buckets for the whole burst at once, so the slow path's cache misses overlap.
+  if (!side.outside()) {
+    for (uint32_t j = 0; j < nk; ++j) {
+      if (refs[j] != kMiss) continue;
+      FlowKey b = *keys[j];
+      if (b.proto == net::kProtoIcmp) continue;
+      b.dst_ip = 0;
+      b.dst_port = 0;
+      b.flags = conntrack::kBindingKey;
+      engine_->table_->PrefetchKey(b);
+    }
+  }
+
   for (uint32_t j = 0; j < nk; ++j) {
     Pkt& p = batch[lookup_idx[j]];
     PacketVerdict* v = &out->verdicts[lookup_idx[j]];

@@ -160,6 +160,9 @@ Worker::Binding Worker::FindOrCreateBinding(Pkt& p, uint16_t alloc_id, uint32_t 
   }
   const FlowKey out = MakeKey(conntrack::kOutsideRealm, k.proto, 0, 0, ext_ip,
                               rte_cpu_to_be_16(port), conntrack::kBindingKey);
+  // The flow that asked for this binding will insert this key next: fetch its bucket now.
+  table.PrefetchKey(MakeKey(conntrack::kOutsideRealm, k.proto, k.dst_ip, k.dst_port, ext_ip,
+                            rte_cpu_to_be_16(port)));
   ref = Publish(in, out, SessionKind::kBinding, false, false, alloc_id, TcpState::kNone, why);
   if (ref == kMiss) return Binding{0, 0, 0};
   // Ours, or the binding another worker created a moment earlier.
