@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -98,6 +99,17 @@ class Engine {
 
   // Sum of all workers' counters (racy snapshot; control thread).
   WorkerCounters SumCounters() const;
+
+  // Calls fn(index, session) for every session that is indexed (live) at the moment it is
+  // visited, bindings included (s.kind tells). A racy snapshot for `show` and `lookup`: sessions
+  // are never unmapped while the engine lives, so a session freed meanwhile is only stale.
+  // Control thread. Returns the number visited.
+  uint64_t ForEachSession(
+      const std::function<void(uint32_t index, const conntrack::Session& s)>& fn) const;
+
+  // Unlinks every live session (bindings included); their owners reclaim them. Returns how many.
+  // Control thread.
+  uint64_t FlushAll();
 
  private:
   friend class Worker;

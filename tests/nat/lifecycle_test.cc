@@ -149,5 +149,23 @@ TEST_P(EngineTest, RefusedReloadKeepsTheRunningPolicy) {
   EXPECT_EQ(o.action, Action::kToInside);
 }
 
+TEST_P(EngineTest, ControlThreadSeesLiveSessionsAndFlushesThem) {
+  ASSERT_EQ(Send(kC1, UdpFrom("10.0.0.9", 5000)).action, Action::kToOutside);  // flow + binding
+  ASSERT_EQ(Send(kC1, UdpFrom("10.0.0.5", 5000)).action, Action::kToOutside);  // 1:1
+  int flows = 0, bindings = 0;
+  engine_->ForEachSession([&](uint32_t, const conntrack::Session& s) {
+    (s.kind == conntrack::SessionKind::kBinding ? bindings : flows)++;
+  });
+  EXPECT_EQ(flows, 2);
+  EXPECT_EQ(bindings, 1);
+  EXPECT_EQ(engine_->FlushAll(), 3u);
+  EXPECT_EQ(engine_->ForEachSession([](uint32_t, const conntrack::Session&) {}), 0u);
+  Output reply = Send(kOut, PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5").Udp(53, 5000).Build());
+  EXPECT_EQ(reply.action, Action::kToInside);  // 1:1 re-creates a session on demand
+  Maintain(now_s_ + 1);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 3u);  // the flushed ones were reclaimed
+  EXPECT_EQ(engine_->table().InUse(), 1u);
+}
+
 }  // namespace
 }  // namespace natgw::nat::testing

@@ -1,0 +1,31 @@
+// Control-thread views of the session table: enumeration for `show`/`lookup`, and flush.
+#include "lib/nat/engine.h"
+
+namespace natgw::nat {
+
+uint64_t Engine::ForEachSession(
+    const std::function<void(uint32_t index, const conntrack::Session& s)>& fn) const {
+  uint64_t visited = 0;
+  const conntrack::SessionTable& t = *table_;
+  for (uint32_t i = 0; i < t.capacity(); ++i) {
+    const conntrack::Session& s = t.session(i);
+    // Free pool slots keep stale keys; a session is live iff its inside key leads back to it.
+    if (t.Lookup(s.in_key) != conntrack::MakeRef(i, false)) continue;
+    if (s.flags.load(std::memory_order_acquire) & conntrack::kSessionDead) continue;
+    fn(i, s);
+    ++visited;
+  }
+  return visited;
+}
+
+uint64_t Engine::FlushAll() {
+  std::vector<uint32_t> live;
+  ForEachSession([&](uint32_t index, const conntrack::Session&) { live.push_back(index); });
+  for (uint32_t index : live) {
+    table_->Unlink(index);
+    table_->session(index).flags.fetch_or(conntrack::kSessionDead, std::memory_order_acq_rel);
+  }
+  return live.size();
+}
+
+}  // namespace natgw::nat

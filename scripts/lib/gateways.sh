@@ -1,0 +1,48 @@
+# Starting and stopping natgw processes inside the topology (sourced after topology.sh).
+# gw_start NAME CONF: runs natgw in $NG-NAME-gw with its own control socket and log, waits until
+# it answers natgwctl. gw_stop NAME: SIGTERM by PID, waits, reports the exit code.
+
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${BUILD:-$ROOT/build}
+RUN_DIR=${RUN_DIR:-/run/natgw-$NG}
+declare -A GW_PID
+
+gw_sock() { echo "$RUN_DIR/$1.sock"; }
+gwctl() { local n=$1; shift; "$BUILD/gateway/natgwctl" --socket "$(gw_sock "$n")" "$@"; }
+
+gw_start() {
+  local n=$1 conf=$2
+  mkdir -p "$RUN_DIR"
+  ip netns exec "$NG-$n-gw" "$BUILD/gateway/natgw" --config "$conf" \
+    --control_socket "$(gw_sock "$n")" --eal_args "--file-prefix=$NG-$n ${NATGW_EXTRA_EAL:-}" \
+    >"$RUN_DIR/$n.log" 2>&1 &
+  GW_PID[$n]=$!
+  local i
+  for i in $(seq 1 100); do
+    if gwctl "$n" help >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "${GW_PID[$n]}" 2>/dev/null; then
+      echo "natgw $n exited during start-up:" >&2
+      cat "$RUN_DIR/$n.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "natgw $n did not open its control socket in 10 s:" >&2
+  cat "$RUN_DIR/$n.log" >&2
+  return 1
+}
+
+gw_stop() {
+  local n=$1 pid=${GW_PID[$1]:-}
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  local rc=0
+  wait "$pid" || rc=$?
+  unset "GW_PID[$n]"
+  return $rc
+}
+
+gw_stop_all() {
+  local n
+  for n in "${!GW_PID[@]}"; do gw_stop "$n" || true; done
+}
