@@ -8,7 +8,8 @@ PKGS=(
   libdpdk-dev dpdk-dev dpdk
   libabsl-dev libgflags-dev libgoogle-glog-dev
   libbenchmark-dev libgtest-dev libgmock-dev
-  libtomlplusplus-dev
+  libtomlplusplus-dev nlohmann-json3-dev
+  iputils-ping traceroute iperf3 curl python3
   clang libclang-rt-14-dev
   iproute2 ethtool
 )

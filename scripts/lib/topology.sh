@@ -18,16 +18,16 @@ _ns() { ip netns exec "$NG-$1" "${@:2}"; }
 
 # _host NS SWITCH_NS IFNAME ADDR/PREFIX GATEWAY: a host namespace attached to a bridge.
 _host() {
-  local ns=$1 sw=$2 ifn=$3 addr=$4 gw=$5
+  local ns=$1 sw=$2 ifn=$3 addr=$4 gw=$5 peer="p-$1"
   ip netns add "$NG-$ns"
-  ip link add "$ifn" netns "$NG-$ns" type veth peer name "$ifn-p" netns "$NG-$sw"
+  ip link add "$ifn" netns "$NG-$ns" type veth peer name "$peer" netns "$NG-$sw"
   _ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
   _ns "$ns" ip link set lo up
   _ns "$ns" ip addr add "$addr" dev "$ifn"
   _ns "$ns" ip link set "$ifn" up
   # Senders into net_af_packet must put real checksums on the wire.
   _ns "$ns" ethtool -K "$ifn" tx off >/dev/null
-  _ns "$sw" ip link set "$ifn-p" master br0 up
+  _ns "$sw" ip link set "$peer" master br0 up
   [ -n "$gw" ] && _ns "$ns" ip route add default via "$gw"
   return 0
 }

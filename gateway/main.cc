@@ -1,0 +1,239 @@
+// natgw: the NAT gateway appliance. Loads the conf file, starts DPDK's EAL and the ports, runs
+// one translation worker per worker lcore and the control thread (natgwctl, reload, counters) on
+// the main lcore. SIGHUP reloads the conf; SIGTERM and SIGINT stop cleanly.
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "gflags/gflags.h"
+#include "glog/logging.h"
+#include "lib/control/commands.h"
+#include "lib/control/ctl_socket.h"
+#include "lib/control/gateway_config.h"
+#include "lib/dataplane/dataplane.h"
+#include "lib/nat/engine.h"
+
+DEFINE_string(config, "", "the gateway's conf file (TOML; see conf/README.md). Required.");
+DEFINE_bool(check, false, "validate the conf file, print a summary and exit (0 valid, 1 not)");
+DEFINE_string(eal_args, "",
+              "extra EAL arguments, space-separated, appended after those the conf file gives "
+              "(so they win); everything after a lone -- is appended too");
+DEFINE_string(control_socket, "", "override [gateway] control_socket of the conf file");
+
+namespace natgw {
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
+
+void OnSignal(int sig) {
+  if (sig == SIGHUP) {
+    g_reload = true;
+  } else {
+    g_stop = true;
+  }
+}
+
+std::vector<std::string> EalArgs(const control::GatewayConfig& c, const std::vector<std::string>& extra) {
+  std::vector<std::string> a = {"natgw", "-l", c.dpdk.lcores,
+                                "--file-prefix=" + (c.dpdk.file_prefix.empty() ? "natgw-" + c.name : c.dpdk.file_prefix)};
+  if (c.dpdk.no_huge) a.push_back("--no-huge");
+  if (c.dpdk.memory_mb != 0) {
+    a.push_back("-m");
+    a.push_back(absl::StrCat(c.dpdk.memory_mb));
+  }
+  bool any_pci = false;
+  for (const auto& i : c.interfaces) {
+    if (i.vdev_args.empty() && i.device.find(':') != std::string::npos) {
+      a.push_back("-a");
+      a.push_back(i.device);
+      any_pci = true;
+    } else {
+      a.push_back(absl::StrCat("--vdev=", i.device, i.vdev_args.empty() ? "" : ",", i.vdev_args));
+    }
+  }
+  if (!any_pci) a.push_back("--no-pci");
+  for (const auto& e : c.dpdk.extra_args) a.push_back(e);
+  for (const auto& e : extra) a.push_back(e);
+  // Hugepage files are unlinked as soon as they are mapped, so none is left behind, whatever
+  // way the process ends.
+  if (std::find(a.begin(), a.end(), "--no-huge") == a.end()) a.push_back("--huge-unlink");
+  return a;
+}
+
+class Gateway {
+ public:
+  int Run(const std::string& path, const std::vector<std::string>& extra_eal) {
+    auto cfg = control::LoadConfigFile(path);
+    if (!cfg.ok()) {
+      LOG(ERROR) << cfg.status().message();
+      return 1;
+    }
+    config_ = std::make_unique<control::GatewayConfig>(std::move(*cfg));
+    if (!FLAGS_control_socket.empty()) config_->control_socket = FLAGS_control_socket;
+    path_ = path;
+
+    std::vector<std::string> eal = EalArgs(*config_, extra_eal);
+    LOG(INFO) << "natgw " << config_->name << ": EAL " << absl::StrJoin(eal, " ");
+    std::vector<char*> eal_argv;
+    for (auto& s : eal) eal_argv.push_back(s.data());
+    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+      LOG(ERROR) << "cannot start DPDK's EAL (" << rte_strerror(rte_errno)
+                 << "): check [dpdk] lcores, memory and hugepages";
+      return 1;
+    }
+    const uint32_t workers = rte_lcore_count() - 1;
+    if (workers != config_->engine.num_workers) {
+      LOG(ERROR) << "EAL gave " << workers << " worker lcores, the conf asks for " << config_->engine.num_workers;
+      rte_eal_cleanup();
+      return 1;
+    }
+    int rc = Serve();
+    rte_eal_cleanup();
+    LOG(INFO) << "natgw " << config_->name << " stopped";
+    return rc;
+  }
+
+ private:
+  int Serve() {
+    auto engine = nat::Engine::Create(config_->engine, config_->nat);
+    if (!engine.ok()) {
+      LOG(ERROR) << "engine: " << engine.status().message();
+      return 1;
+    }
+    engine_ = std::move(*engine);
+    auto dp = dataplane::Dataplane::Create(*config_, engine_.get());
+    if (!dp.ok()) {
+      LOG(ERROR) << "ports: " << dp.status().message();
+      return 1;
+    }
+    dataplane_ = std::move(*dp);
+    auto server = control::CtlServer::Listen(config_->control_socket);
+    if (!server.ok()) {
+      LOG(ERROR) << server.status().message();
+      return 1;
+    }
+    control::GatewayCommands commands(config_.get(), engine_.get(), dataplane_.get(),
+                                      {[this] { return Reload(); },
+                                       [this] { return dataplane_->NowSeconds(); }});
+    commands_ = &commands;
+
+    if (absl::Status s = dataplane_->LaunchWorkers(); !s.ok()) {
+      LOG(ERROR) << s.message();
+      return 1;
+    }
+    const uint32_t w = dataplane_->num_workers();
+    LOG(INFO) << "natgw " << config_->name << " running: " << w << " workers, "
+              << config_->interfaces.size() << " interfaces, control socket " << config_->control_socket;
+    if (absl::Status s = dataplane_->SendGratuitousArp(ExternalAddresses(*config_)); !s.ok()) {
+      LOG(WARNING) << "gratuitous ARP: " << s.message();
+    }
+
+    while (!g_stop) {
+      (*server)->Poll(100, commands);
+      if (g_reload.exchange(false)) {
+        absl::Status s = Reload();
+        if (!s.ok()) LOG(WARNING) << "reload refused, keeping the running configuration: " << s.message();
+      }
+      engine_->ReclaimRetired();
+    }
+    LOG(INFO) << "natgw " << config_->name << " stopping";
+    dataplane_->Stop();
+    rte_eal_mp_wait_lcore();
+    server->reset();
+    dataplane_.reset();  // closes the ports
+    engine_.reset();
+    return 0;
+  }
+
+  static std::vector<uint32_t> ExternalAddresses(const control::GatewayConfig& c) {
+    std::vector<uint32_t> out;
+    for (const auto& m : c.nat.pod_mappings) out.push_back(m.external_ip);
+    for (const auto& p : c.nat.egress_pools) out.insert(out.end(), p.addresses.begin(), p.addresses.end());
+    for (const auto& s : c.nat.services) out.push_back(s.vip);
+    return out;
+  }
+
+  absl::Status Reload() {
+    auto cfg = control::LoadConfigFile(path_);
+    if (!cfg.ok()) return cfg.status();
+    if (absl::Status s = engine_->Apply(cfg->nat); !s.ok()) return s;
+    std::vector<uint32_t> before = ExternalAddresses(*config_);
+    std::vector<uint32_t> added;
+    for (uint32_t a : ExternalAddresses(*cfg)) {
+      if (std::find(before.begin(), before.end(), a) == before.end()) added.push_back(a);
+    }
+    LOG(INFO) << "reloaded " << path_ << ": " << cfg->nat.pod_mappings.size() << " pod addresses ("
+              << static_cast<int64_t>(cfg->nat.pod_mappings.size()) - static_cast<int64_t>(config_->nat.pod_mappings.size())
+              << " change), " << cfg->nat.services.size() << " services, " << added.size()
+              << " new external addresses; interface, route and [dpdk] changes need a restart";
+    cfg->control_socket = config_->control_socket;
+    retired_configs_.push_back(std::move(config_));  // commands may still point at it this poll
+    config_ = std::make_unique<control::GatewayConfig>(std::move(*cfg));
+    commands_->set_config(config_.get());
+    if (!added.empty()) {
+      if (absl::Status s = dataplane_->SendGratuitousArp(added); !s.ok()) {
+        LOG(WARNING) << "gratuitous ARP: " << s.message();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  std::string path_;
+  std::unique_ptr<control::GatewayConfig> config_;
+  std::vector<std::unique_ptr<control::GatewayConfig>> retired_configs_;
+  std::unique_ptr<nat::Engine> engine_;
+  std::unique_ptr<dataplane::Dataplane> dataplane_;
+  control::GatewayCommands* commands_ = nullptr;
+};
+
+}  // namespace
+}  // namespace natgw
+
+int main(int argc, char** argv) {
+  gflags::SetUsageMessage(
+      "natgw --config FILE [--check] [--eal_args \"...\"] [-- EAL args]\n"
+      "The NAT gateway for Kubernetes island-mode clusters. The conf file (conf/README.md) names\n"
+      "the ports, islands, pools, mappings, services, routes and DPDK settings. Talk to a running\n"
+      "gateway with natgwctl. SIGHUP reloads the conf file; SIGTERM/SIGINT stop it.");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  if (FLAGS_config.empty()) {
+    std::fprintf(stderr, "natgw: --config FILE is required (try --help)\n");
+    return 2;
+  }
+  if (FLAGS_check) {
+    auto cfg = natgw::control::LoadConfigFile(FLAGS_config);
+    if (!cfg.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(cfg.status().message()).c_str());
+      return 1;
+    }
+    std::printf("%s: ok: gateway %s, %zu interfaces, %zu islands, %zu pod addresses, %zu egress pools, "
+                "%zu services, %u workers\n",
+                FLAGS_config.c_str(), cfg->name.c_str(), cfg->interfaces.size(), cfg->nat.islands.size(),
+                cfg->nat.pod_mappings.size(), cfg->nat.egress_pools.size(), cfg->nat.services.size(),
+                cfg->engine.num_workers);
+    return 0;
+  }
+  std::vector<std::string> extra = absl::StrSplit(FLAGS_eal_args, ' ', absl::SkipEmpty());
+  for (int i = 1; i < argc; ++i) extra.push_back(argv[i]);
+  struct sigaction sa{};
+  sa.sa_handler = natgw::OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGHUP, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  return natgw::Gateway().Run(FLAGS_config, extra);
+}

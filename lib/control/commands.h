@@ -1,0 +1,55 @@
+// The commands natgwctl sends to a running gateway: show, lookup, reload, flush. Runs on the
+// control thread; reads the engine's tables as racy snapshots (never blocks a worker).
+#ifndef NATGW_LIB_CONTROL_COMMANDS_H_
+#define NATGW_LIB_CONTROL_COMMANDS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "lib/control/ctl_socket.h"
+#include "lib/control/gateway_config.h"
+#include "lib/nat/engine.h"
+
+namespace natgw::dataplane {
+class Dataplane;
+}
+
+namespace natgw::control {
+
+class GatewayCommands : public CtlHandler {
+ public:
+  struct Hooks {
+    std::function<absl::Status()> reload;  // re-reads the conf file and applies it
+    std::function<uint32_t()> now_s;       // the workers' clock
+  };
+  // `dataplane` may be null (tests, or before ports are up): interface commands then say so.
+  GatewayCommands(const GatewayConfig* config, nat::Engine* engine,
+                  const dataplane::Dataplane* dataplane, Hooks hooks);
+
+  CtlReply Handle(const std::vector<std::string>& args, bool json) override;
+
+  // After a reload the gateway swaps in its new configuration.
+  void set_config(const GatewayConfig* config) { config_ = config; }
+
+ private:
+  CtlReply ShowStats(bool json);
+  CtlReply ShowInterfaces(bool json);
+  CtlReply ShowMappings(bool json);
+  CtlReply ShowSessions(const std::vector<std::string>& filters, bool json);
+  CtlReply ShowNeighbors(bool json);
+  CtlReply ShowRoutes(bool json);
+  CtlReply Lookup(const std::string& what, bool json);
+  std::string IslandName(uint16_t id) const;
+
+  const GatewayConfig* config_;
+  nat::Engine* engine_;
+  const dataplane::Dataplane* dataplane_;
+  Hooks hooks_;
+};
+
+}  // namespace natgw::control
+
+#endif  // NATGW_LIB_CONTROL_COMMANDS_H_

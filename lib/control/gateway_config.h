@@ -1,0 +1,84 @@
+// The whole configuration of one natgw gateway, as loaded from its TOML conf file
+// (conf/README.md documents every key). Plain data; LoadConfigFile validates it in one place.
+#ifndef NATGW_LIB_CONTROL_GATEWAY_CONFIG_H_
+#define NATGW_LIB_CONTROL_GATEWAY_CONFIG_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/nat/engine.h"
+#include "lib/nat/nat_config.h"
+
+namespace natgw::control {
+
+enum class InterfaceRole : uint8_t { kInside, kOutside };
+
+struct InterfaceConfig {
+  std::string name;       // conf name, used by routes and natgwctl ("c1-inside")
+  std::string device;     // DPDK device: a PCI address ("0000:03:00.0") or a vdev name
+  std::string vdev_args;  // for a vdev: its arguments ("iface=veth0"); empty for PCI devices
+  InterfaceRole role = InterfaceRole::kOutside;
+  uint16_t island = 0;    // island id, for inside interfaces
+  uint32_t address = 0;   // the interface's own address, network order
+  uint8_t prefix_len = 0;
+  uint16_t mtu = 1500;
+  int line = 0;           // where it was defined, for messages
+};
+
+struct RouteConfig {
+  nat::Cidr destination;
+  uint32_t via = 0;       // next hop, network order; 0 = destination is on-link
+  std::string interface;  // InterfaceConfig::name
+  int line = 0;
+};
+
+// A pool of addresses the gateway hands out: unique (1:1 pod addresses), egress (NAPT) or vip.
+enum class PoolKind : uint8_t { kUnique, kEgress, kVip };
+struct PoolConfig {
+  std::string name;
+  PoolKind kind = PoolKind::kEgress;
+  uint16_t island = 0;
+  std::vector<nat::Cidr> ranges;
+  uint16_t port_min = 1024;  // egress only
+  uint16_t port_max = 65535;
+  nat::Filtering filtering = nat::Filtering::kAddressAndPortDependent;
+  int line = 0;
+};
+
+struct DpdkConfig {
+  std::string lcores = "0,1";  // main lcore (control thread) first, then one per worker
+  std::vector<uint32_t> lcore_ids;  // `lcores` parsed, in the order written
+  uint32_t memory_mb = 0;      // 0: EAL default
+  bool no_huge = false;        // run without hugepages (tests, demos)
+  std::string file_prefix;     // default: natgw-<gateway name>
+  std::vector<std::string> extra_args;
+};
+
+struct GatewayConfig {
+  std::string name = "natgw";
+  std::string source;  // the file it came from
+  std::string control_socket = "/run/natgw/natgw.sock";
+  uint32_t idle_sleep_us = 0;  // worker back-off when a poll finds nothing; 0 = pure polling
+  bool answer_arp_for_external = true;  // proxy-ARP for unique addresses, pools and VIPs
+  DpdkConfig dpdk;
+  std::vector<InterfaceConfig> interfaces;
+  std::vector<RouteConfig> routes;
+  std::vector<PoolConfig> pools;
+  std::vector<std::string> island_names;  // index = island id
+  nat::NatConfig nat;        // islands, mappings, egress pools, services, timeouts, limits
+  nat::EngineConfig engine;  // sizing; num_workers follows dpdk.lcores
+};
+
+// Parses and validates a conf file. Errors name the file, the line and what to do, e.g.
+// "c1.toml:14: mapping: external address 198.51.100.9 is outside every unique pool of island c1;
+//  add it to a [[pool]] of kind \"unique\" or pick one from 203.0.113.0/24".
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
+absl::StatusOr<GatewayConfig> ParseConfig(std::string_view text, const std::string& source);
+
+}  // namespace natgw::control
+
+#endif  // NATGW_LIB_CONTROL_GATEWAY_CONFIG_H_

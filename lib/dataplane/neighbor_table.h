@@ -1,0 +1,117 @@
+// The neighbor (ARP) table shared by all workers: (interface, IPv4 address) -> MAC.
+//
+// Fixed size, open addressing with a short linear probe window, never resized. Each slot is one
+// cache line guarded by a sequence lock: readers never wait on a writer (a read that races a
+// write retries a few times, then reports the slot as busy), and writers take a slot with a
+// compare-and-swap and give up instead of waiting when another writer holds it. Writers are the
+// workers (ARP they receive, next hops they need); readers are the workers (every forwarded
+// frame) and the control thread (Snapshot). Slots are never emptied: a slot is reused (evicted)
+// only when its entry has expired or failed to resolve, so an empty slot ends a probe chain.
+//
+// Times are TSC cycles, passed in by the caller (tests advance them). An entry is:
+//   incomplete  created for a next hop, no ARP answer yet (or its answer expired);
+//   reachable   answered within `reachable_s`;
+//   stale       answered within `expire_s`: still used, but worth a refresh request;
+//   after `expire_s` without an answer it is incomplete again.
+#ifndef NATGW_LIB_DATAPLANE_NEIGHBOR_TABLE_H_
+#define NATGW_LIB_DATAPLANE_NEIGHBOR_TABLE_H_
+
+#include <rte_ether.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace natgw::dataplane {
+
+struct NeighborTableConfig {
+  uint32_t slots = 4096;                // rounded up to a power of two
+  uint64_t hz = 1;                      // TSC cycles per second
+  uint32_t reachable_s = 30;            // after this, a used entry is refreshed (ARP request)
+  uint32_t expire_s = 60;               // after this, the entry no longer resolves
+  uint32_t incomplete_s = 3;            // an unanswered entry older than this may be evicted
+  uint32_t request_interval_ms = 1000;  // at most one ARP request per entry per interval
+};
+
+class NeighborTable {
+ public:
+  enum class State : uint8_t { kAbsent, kBusy, kIncomplete, kReachable, kStale };
+  static constexpr uint32_t kNoSlot = 0xffffffffu;
+  static constexpr uint32_t kProbe = 8;
+
+  struct Result {
+    State state = State::kAbsent;
+    uint32_t slot = kNoSlot;
+    rte_ether_addr mac{};  // valid for kReachable and kStale
+  };
+
+  struct Entry {  // Snapshot row
+    uint16_t port_index;
+    uint32_t ip;  // network order
+    rte_ether_addr mac;
+    bool resolved;
+    uint64_t age_tsc;  // since the last answer, or since creation when never answered
+  };
+
+  // Control thread, at start.
+  explicit NeighborTable(const NeighborTableConfig& config);
+  NeighborTable(const NeighborTable&) = delete;
+  NeighborTable& operator=(const NeighborTable&) = delete;
+
+  // Any thread; no allocation. The entry of (port_index, ip), kAbsent if there is none.
+  Result Find(uint16_t port_index, uint32_t ip, uint64_t now_tsc) const;
+
+  // Worker. Like Find, but creates an incomplete entry when there is none. kAbsent means no slot
+  // could be had (every slot of the probe window holds a live entry) or a writer raced us.
+  Result FindOrCreate(uint16_t port_index, uint32_t ip, uint64_t now_tsc);
+
+  // Worker. True at most once per request interval per slot, across all workers: the caller
+  // that gets true sends the ARP request.
+  bool ClaimRequest(uint32_t slot, uint64_t now_tsc);
+
+  // Worker. Records an ARP answer: `ip` on `port_index` is at `mac`. Creates the entry only if
+  // `create` (the message was addressed to us); otherwise only refreshes an existing one.
+  // Returns true if an entry was written.
+  bool Learn(uint16_t port_index, uint32_t ip, const rte_ether_addr& mac, uint64_t now_tsc,
+             bool create);
+
+  // Control thread (any thread): every entry, racy but each row consistent. Allocates.
+  std::vector<Entry> Snapshot(uint64_t now_tsc) const;
+
+  uint32_t size() const { return mask_ + 1; }
+
+ private:
+  struct alignas(64) Slot {
+    std::atomic<uint32_t> seq{0};            // odd while a writer holds the slot
+    std::atomic<uint64_t> key{0};            // 0: empty
+    std::atomic<uint64_t> mac{0};            // MAC bytes in the low 48 bits, kResolved bit
+    std::atomic<uint64_t> since_tsc{0};      // last answer, or creation while incomplete
+    std::atomic<uint64_t> requested_tsc{0};  // last ARP request (outside the lock)
+  };
+  static constexpr uint64_t kResolved = uint64_t{1} << 63;
+
+  static uint64_t MakeKey(uint16_t port_index, uint32_t ip) {
+    return (uint64_t{port_index} + 1) << 32 | ip;
+  }
+  uint32_t Home(uint64_t key) const;
+  // A consistent read of a slot's key, MAC word and timestamp; false if a writer kept it busy.
+  bool Read(uint32_t i, uint64_t* key, uint64_t* mac, uint64_t* since) const;
+  bool TryLock(uint32_t i, uint32_t* seq);
+  void Unlock(uint32_t i, uint32_t seq);
+  Result Decode(uint32_t i, uint64_t mac, uint64_t since, uint64_t now_tsc) const;
+  // Probes for `key`; on a miss, *free_slot is a slot a new entry may take (kNoSlot if none).
+  Result Probe(uint64_t key, uint64_t now_tsc, uint32_t* free_slot) const;
+  bool Evictable(uint64_t mac, uint64_t since, uint64_t now_tsc) const;
+  // Takes `slot` for `key` (it must still look as Probe saw it). kNoSlot on a race.
+  uint32_t Claim(uint32_t slot, uint64_t key, uint64_t now_tsc);
+
+  NeighborTableConfig config_;
+  uint64_t reachable_tsc_, expire_tsc_, incomplete_tsc_, interval_tsc_;
+  uint32_t mask_;
+  std::unique_ptr<Slot[]> slots_;
+};
+
+}  // namespace natgw::dataplane
+
+#endif  // NATGW_LIB_DATAPLANE_NEIGHBOR_TABLE_H_

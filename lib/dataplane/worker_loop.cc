@@ -1,0 +1,321 @@
+// The worker side of the dataplane: the poll loop, ARP, forwarding (route, neighbor, hold
+// queue) and buffered transmit. Runs on worker threads only: no allocation, lock, syscall or
+// logging here (the optional idle sleep aside).
+#include <rte_cycles.h>
+#include <rte_prefetch.h>
+
+#include <cstring>
+
+#include "absl/base/optimization.h"
+#include "lib/dataplane/arp.h"
+#include "lib/dataplane/dataplane.h"
+#include "lib/dataplane/worker_state.h"
+
+namespace natgw::dataplane {
+namespace {
+
+const rte_ether_addr kBroadcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+const rte_ether_addr kZeroMac = {{0, 0, 0, 0, 0, 0}};
+
+rte_ether_hdr* Eth(rte_mbuf* m) { return rte_pktmbuf_mtod(m, rte_ether_hdr*); }
+
+}  // namespace
+
+void Dataplane::Tx(WorkerState& ws, uint16_t pi, rte_mbuf* m) {
+  ws.counters.Count(Event::kTxFrames);
+  rte_eth_tx_buffer(ports_[pi].port_id, static_cast<uint16_t>(ws.id), ws.tx[pi], m);
+}
+
+void Dataplane::RunWorker(uint32_t w) {
+  WorkerState& ws = *workers_[w];
+  nat::Worker& nw = *ws.engine_worker;
+  const uint32_t idle_sleep_us = config_.idle_sleep_us;
+  nw.Online();
+  uint64_t now = Now();
+  ws.last_drain_tsc = now;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    now = Now();
+    const uint32_t received = Poll(ws, now);
+    if (received == 0 || now - ws.last_drain_tsc >= drain_tsc_) Drain(ws, now);
+    nw.Maintain(static_cast<uint32_t>(now / hz_));
+    if (received == 0 && idle_sleep_us != 0) {
+      nw.Offline();
+      rte_delay_us_sleep(idle_sleep_us);
+      nw.Online();
+    }
+  }
+  Drain(ws, Now());
+  DiscardHeld(ws);
+  nw.Offline();
+}
+
+uint32_t Dataplane::PollOnceForTest(uint32_t w) {
+  WorkerState& ws = *workers_[w];
+  const uint64_t now = Now();
+  const uint32_t received = Poll(ws, now);
+  ws.engine_worker->Maintain(static_cast<uint32_t>(now / hz_));
+  Drain(ws, now);
+  return received;
+}
+
+uint32_t Dataplane::Poll(WorkerState& ws, uint64_t now) {
+  const uint16_t queue = static_cast<uint16_t>(ws.id);
+  const uint32_t now_s = static_cast<uint32_t>(now / hz_);
+  uint32_t total = 0;
+  for (uint16_t pi = 0; pi < ports_.size(); ++pi) {
+    const Port& port = ports_[pi];
+    const uint16_t n = rte_eth_rx_burst(port.port_id, queue, ws.rx, nat::kMaxBurst);
+    if (n == 0) continue;
+    total += n;
+    ws.counters.Count(Event::kRxFrames, n);
+    uint16_t nip = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      rte_mbuf* m = ws.rx[i];
+      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(ws.rx[i + 1], void*));
+      // Short frames go to the engine, which counts them (truncated_ethernet).
+      if (ABSL_PREDICT_TRUE(m->data_len >= sizeof(rte_ether_hdr))) {
+        const rte_ether_hdr* eth = Eth(m);
+        if (ABSL_PREDICT_FALSE(eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP))) {
+          HandleArp(ws, pi, m, now);
+          continue;
+        }
+        if (ABSL_PREDICT_FALSE(!rte_is_same_ether_addr(&eth->dst_addr, &port.mac))) {
+          ws.counters.Count(Drop::kL2OtherHost);
+          rte_pktmbuf_free(m);
+          continue;
+        }
+      }
+      ws.ip[nip++] = m;
+    }
+    if (nip == 0) continue;
+    nat::BurstResult& r = ws.result;
+    ws.engine_worker->ProcessBurst(nat::Side{port.realm}, ws.ip, nip, now_s, &r);
+    for (uint16_t k = 0; k < r.count; ++k) {
+      const nat::PacketVerdict& v = r.verdicts[k];
+      switch (v.action) {
+        case nat::Action::kToOutside:
+          Forward(ws, v.mbuf, conntrack::kOutsideRealm, now);
+          break;
+        case nat::Action::kToInside:
+          Forward(ws, v.mbuf, v.island, now);
+          break;
+        case nat::Action::kDrop:  // counted by the engine
+          rte_pktmbuf_free(v.mbuf);
+          break;
+        case nat::Action::kHeld:  // the engine owns it now
+          break;
+      }
+    }
+  }
+  return total;
+}
+
+void Dataplane::HandleArp(WorkerState& ws, uint16_t pi, rte_mbuf* m, uint64_t now) {
+  const Port& port = ports_[pi];
+  ArpMessage a;
+  if (!ParseArp(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, &a)) {
+    ws.counters.Count(Drop::kArpMalformed);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (ABSL_PREDICT_FALSE(rte_is_same_ether_addr(&a.sha, &port.mac))) {
+    ws.counters.Count(Drop::kArpNotForUs);  // our own frame, looped back by the link
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const bool for_us = a.tip == port.address || (port.outside && config_.answer_arp_for_external &&
+                                                engine_->mappings()->IsOwned(a.tip));
+  if (a.sip == a.tip) {  // gratuitous: an announcement
+    if (for_us) {
+      ws.counters.Count(Drop::kArpConflict);
+    } else {
+      if (neighbors_->Learn(pi, a.sip, a.sha, now, /*create=*/false)) {
+        ws.counters.Count(Event::kNeighborsLearned);
+      }
+      ws.counters.Count(Event::kArpGratuitousReceived);
+    }
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (!for_us) {
+    // RFC 826: refresh what we know about the sender, but learn nothing new.
+    if (a.sip != 0 && neighbors_->Learn(pi, a.sip, a.sha, now, /*create=*/false)) {
+      ws.counters.Count(Event::kNeighborsLearned);
+    }
+    ws.counters.Count(Drop::kArpNotForUs);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (a.sip != 0 && neighbors_->Learn(pi, a.sip, a.sha, now, /*create=*/true)) {
+    ws.counters.Count(Event::kNeighborsLearned);
+  }
+  if (a.op == RTE_ARP_OP_REPLY) {
+    ws.counters.Count(Event::kArpRepliesReceived);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // A request for one of our addresses: answer in place, padded to the Ethernet minimum.
+  if (m->data_len < kMinFrameLen) {
+    if (rte_pktmbuf_append(m, static_cast<uint16_t>(kMinFrameLen - m->data_len)) == nullptr) {
+      ws.counters.Count(Drop::kArpMalformed);  // no tailroom: not a frame we can answer with
+      rte_pktmbuf_free(m);
+      return;
+    }
+  } else if (m->pkt_len > kMinFrameLen) {
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(m->pkt_len - kMinFrameLen));
+  }
+  WriteArp(rte_pktmbuf_mtod(m, uint8_t*), a.sha, RTE_ARP_OP_REPLY, port.mac, a.tip, a.sha, a.sip);
+  ws.counters.Count(Event::kArpRequestsAnswered);
+  Tx(ws, pi, m);
+}
+
+void Dataplane::Forward(WorkerState& ws, rte_mbuf* m, uint16_t realm, uint64_t now) {
+  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  if (reinterpret_cast<rte_ether_hdr*>(frame)->ether_type == RTE_BE16(RTE_ETHER_TYPE_VLAN)) {
+    // Sent untagged: move the MACs over the tag.
+    std::memmove(frame + sizeof(rte_vlan_hdr), frame, 2 * RTE_ETHER_ADDR_LEN);
+    frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_adj(m, sizeof(rte_vlan_hdr)));
+  }
+  uint32_t dst;
+  std::memcpy(&dst, frame + sizeof(rte_ether_hdr) + offsetof(rte_ipv4_hdr, dst_addr), 4);
+  const Route* route = routes_->Lookup(realm, dst);
+  if (ABSL_PREDICT_FALSE(route == nullptr)) {
+    ws.counters.Count(Drop::kNoRoute);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const uint16_t pi = route->port_index;
+  const Port& port = ports_[pi];
+  if (ABSL_PREDICT_FALSE(m->pkt_len > port.max_frame_len)) {
+    ws.counters.Count(Drop::kMtuExceeded);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  rte_ether_hdr* eth = reinterpret_cast<rte_ether_hdr*>(frame);
+  eth->src_addr = port.mac;
+  const uint32_t next_hop = route->via != 0 ? route->via : dst;
+  const NeighborTable::Result n = neighbors_->FindOrCreate(pi, next_hop, now);
+  switch (n.state) {
+    case NeighborTable::State::kReachable:
+    case NeighborTable::State::kStale:
+      // Frames held for this hop go first, so a flow keeps its order.
+      if (ABSL_PREDICT_FALSE(ws.hold.num_pending() != 0)) ReleaseHeld(ws, pi, next_hop, n.mac);
+      eth->dst_addr = n.mac;
+      Tx(ws, pi, m);
+      if (ABSL_PREDICT_FALSE(n.state == NeighborTable::State::kStale)) {
+        RequestIfDue(ws, pi, next_hop, n.slot, now);
+      }
+      return;
+    case NeighborTable::State::kIncomplete:
+      Hold(ws, pi, next_hop, m, now);
+      RequestIfDue(ws, pi, next_hop, n.slot, now);
+      return;
+    case NeighborTable::State::kBusy:  // another worker is writing the entry right now
+      Hold(ws, pi, next_hop, m, now);
+      return;
+    case NeighborTable::State::kAbsent:
+      ws.counters.Count(Drop::kNeighborTableFull);
+      rte_pktmbuf_free(m);
+      return;
+  }
+}
+
+void Dataplane::Hold(WorkerState& ws, uint16_t pi, uint32_t next_hop, rte_mbuf* m, uint64_t now) {
+  if (!ws.hold.Add(pi, next_hop, m, now + hold_timeout_tsc_)) {
+    ws.counters.Count(Drop::kNeighborHoldFull);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  ws.counters.Count(Event::kHeld);
+}
+
+void Dataplane::ReleaseHeld(WorkerState& ws, uint16_t pi, uint32_t next_hop,
+                            const rte_ether_addr& mac) {
+  for (uint32_t i = 0; i < ws.hold.num_pending(); ++i) {
+    HoldQueue::Pending& p = ws.hold.pending(i);
+    if (p.next_hop != next_hop || p.port_index != pi) continue;
+    for (uint32_t k = 0; k < p.count; ++k) {
+      Eth(p.frames[k])->dst_addr = mac;
+      Tx(ws, pi, p.frames[k]);
+    }
+    ws.counters.Count(Event::kHeldReleased, p.count);
+    ws.hold.Remove(i);
+    return;
+  }
+}
+
+void Dataplane::RequestIfDue(WorkerState& ws, uint16_t pi, uint32_t ip, uint32_t slot,
+                             uint64_t now) {
+  if (slot == NeighborTable::kNoSlot || !neighbors_->ClaimRequest(slot, now)) return;
+  const Port& port = ports_[pi];
+  rte_mbuf* m =
+      BuildArpMbuf(port.pool, kBroadcast, RTE_ARP_OP_REQUEST, port.mac, port.address, kZeroMac, ip);
+  if (m == nullptr) {
+    ws.counters.Count(Event::kArpRequestAllocFailed);
+    return;
+  }
+  ws.counters.Count(Event::kArpRequestsSent);
+  Tx(ws, pi, m);
+}
+
+void Dataplane::ServiceHold(WorkerState& ws, uint64_t now) {
+  uint32_t i = 0;
+  while (i < ws.hold.num_pending()) {
+    HoldQueue::Pending& p = ws.hold.pending(i);
+    NeighborTable::Result n = neighbors_->Find(p.port_index, p.next_hop, now);
+    if (n.state == NeighborTable::State::kReachable || n.state == NeighborTable::State::kStale) {
+      for (uint32_t k = 0; k < p.count; ++k) {
+        Eth(p.frames[k])->dst_addr = n.mac;
+        Tx(ws, p.port_index, p.frames[k]);
+      }
+      ws.counters.Count(Event::kHeldReleased, p.count);
+      ws.hold.Remove(i);
+      continue;
+    }
+    if (now >= p.deadline_tsc) {
+      rte_pktmbuf_free_bulk(p.frames, p.count);
+      ws.counters.Count(Drop::kNeighborUnresolved, p.count);
+      ws.hold.Remove(i);
+      continue;
+    }
+    if (n.state == NeighborTable::State::kAbsent) {  // evicted meanwhile: ask again
+      n = neighbors_->FindOrCreate(p.port_index, p.next_hop, now);
+    }
+    if (n.state == NeighborTable::State::kIncomplete) {
+      RequestIfDue(ws, p.port_index, p.next_hop, n.slot, now);
+    }
+    ++i;
+  }
+}
+
+void Dataplane::DrainControlRing(WorkerState& ws) {
+  rte_mbuf* frames[nat::kMaxBurst];
+  const unsigned n = rte_ring_sc_dequeue_burst(control_ring_, reinterpret_cast<void**>(frames),
+                                               nat::kMaxBurst, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    const uint16_t pi = frames[i]->port;
+    frames[i]->port = RTE_MBUF_PORT_INVALID;
+    ws.counters.Count(Event::kGratuitousArpSent);
+    Tx(ws, pi, frames[i]);
+  }
+}
+
+void Dataplane::Drain(WorkerState& ws, uint64_t now) {
+  if (ws.hold.num_pending() != 0) ServiceHold(ws, now);
+  if (ws.id == 0 && !rte_ring_empty(control_ring_)) DrainControlRing(ws);
+  for (uint16_t pi = 0; pi < ports_.size(); ++pi) {
+    rte_eth_tx_buffer_flush(ports_[pi].port_id, static_cast<uint16_t>(ws.id), ws.tx[pi]);
+  }
+  ws.last_drain_tsc = now;
+}
+
+void Dataplane::DiscardHeld(WorkerState& ws) {
+  while (ws.hold.num_pending() != 0) {
+    HoldQueue::Pending& p = ws.hold.pending(0);
+    rte_pktmbuf_free_bulk(p.frames, p.count);
+    ws.counters.Count(Drop::kShutdown, p.count);
+    ws.hold.Remove(0);
+  }
+}
+
+}  // namespace natgw::dataplane

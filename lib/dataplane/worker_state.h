@@ -1,0 +1,39 @@
+// One worker's private state, shared by dataplane.cc (creation, snapshots) and worker_loop.cc.
+#ifndef NATGW_LIB_DATAPLANE_WORKER_STATE_H_
+#define NATGW_LIB_DATAPLANE_WORKER_STATE_H_
+
+#include <rte_ethdev.h>
+
+#include "lib/dataplane/dataplane.h"
+#include "lib/nat/worker.h"
+
+namespace natgw::dataplane {
+
+// Where the TX buffer of (worker, port) counts frames the queue refused.
+struct TxDropSink {
+  uint64_t* port_dropped;
+  DataplaneCounters* counters;
+};
+
+// Cache-aligned so no two workers share a line; written only by its worker (counters are read
+// racily by the control thread).
+struct alignas(64) Dataplane::WorkerState {
+  WorkerState(uint32_t worker_id, nat::Worker* nw, const DataplaneOptions& o)
+      : id(worker_id), engine_worker(nw), hold(o.hold_frames, o.hold_per_neighbor) {}
+
+  const uint32_t id;
+  nat::Worker* const engine_worker;
+  uint64_t last_drain_tsc = 0;
+  DataplaneCounters counters;
+  uint64_t tx_dropped[kMaxInterfaces] = {};
+  TxDropSink sinks[kMaxInterfaces] = {};
+  rte_eth_dev_tx_buffer* tx[kMaxInterfaces] = {};
+  rte_mbuf* rx[nat::kMaxBurst] = {};
+  rte_mbuf* ip[nat::kMaxBurst] = {};
+  nat::BurstResult result;
+  HoldQueue hold;
+};
+
+}  // namespace natgw::dataplane
+
+#endif  // NATGW_LIB_DATAPLANE_WORKER_STATE_H_

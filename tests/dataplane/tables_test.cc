@@ -1,0 +1,177 @@
+// The dataplane's tables on their own: the shared neighbor table (states, ageing, eviction,
+// request rate limit, concurrent writers and readers), the hold queue and the route table.
+#include <rte_cycles.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "lib/dataplane/hold_queue.h"
+#include "lib/dataplane/neighbor_table.h"
+#include "lib/dataplane/route_table.h"
+#include "lib/net/builder.h"
+
+namespace natgw::dataplane {
+namespace {
+
+using State = NeighborTable::State;
+
+constexpr uint64_t kHz = 1000;  // one tick per millisecond
+uint32_t Ip(const char* s) { return net::ParseIp(s); }
+rte_ether_addr Mac(uint8_t b) { return rte_ether_addr{{0x02, 0, 0, 0, 0, b}}; }
+
+NeighborTableConfig SmallTable(uint32_t slots = 64) {
+  NeighborTableConfig c;
+  c.slots = slots;
+  c.hz = kHz;
+  c.reachable_s = 30;
+  c.expire_s = 60;
+  c.incomplete_s = 3;
+  c.request_interval_ms = 1000;
+  return c;
+}
+
+TEST(NeighborTableTest, LearnedEntryAgesFromReachableToStaleToIncomplete) {
+  NeighborTable t(SmallTable());
+  const uint64_t t0 = 1000000;
+  EXPECT_EQ(t.Find(0, Ip("192.0.2.254"), t0).state, State::kAbsent);
+  ASSERT_TRUE(t.Learn(0, Ip("192.0.2.254"), Mac(1), t0, /*create=*/true));
+  auto r = t.Find(0, Ip("192.0.2.254"), t0 + 1);
+  EXPECT_EQ(r.state, State::kReachable);
+  EXPECT_TRUE(rte_is_same_ether_addr(&r.mac, &(const rte_ether_addr&)Mac(1)));
+  EXPECT_EQ(t.Find(0, Ip("192.0.2.254"), t0 + 31 * kHz).state, State::kStale);
+  EXPECT_EQ(t.Find(0, Ip("192.0.2.254"), t0 + 61 * kHz).state, State::kIncomplete);
+  // Keyed by interface too.
+  EXPECT_EQ(t.Find(1, Ip("192.0.2.254"), t0 + 1).state, State::kAbsent);
+}
+
+TEST(NeighborTableTest, LearnWithoutCreateOnlyRefreshes) {
+  NeighborTable t(SmallTable());
+  EXPECT_FALSE(t.Learn(0, Ip("10.0.0.5"), Mac(1), 5000, /*create=*/false));
+  EXPECT_EQ(t.Find(0, Ip("10.0.0.5"), 5000).state, State::kAbsent);
+  auto r = t.FindOrCreate(0, Ip("10.0.0.5"), 5000);
+  EXPECT_EQ(r.state, State::kIncomplete);
+  EXPECT_TRUE(t.Learn(0, Ip("10.0.0.5"), Mac(2), 5001, /*create=*/false));
+  EXPECT_EQ(t.Find(0, Ip("10.0.0.5"), 5002).state, State::kReachable);
+}
+
+TEST(NeighborTableTest, RequestsAreRateLimitedPerEntry) {
+  NeighborTable t(SmallTable());
+  auto r = t.FindOrCreate(0, Ip("10.0.0.5"), 5000);
+  ASSERT_NE(r.slot, NeighborTable::kNoSlot);
+  EXPECT_TRUE(t.ClaimRequest(r.slot, 5000));
+  EXPECT_FALSE(t.ClaimRequest(r.slot, 5500));
+  EXPECT_TRUE(t.ClaimRequest(r.slot, 6000));
+}
+
+TEST(NeighborTableTest, FullWindowEvictsOnlyDeadEntries) {
+  NeighborTable t(SmallTable(16));  // 16 slots, probe window of 8
+  const uint64_t t0 = 100000;
+  // Fill the table with live incomplete entries.
+  uint32_t created = 0;
+  for (uint32_t i = 1; i < 200 && created < 16; ++i) {
+    if (t.FindOrCreate(0, rte_cpu_to_be_32(0x0a000000 + i), t0).state == State::kIncomplete) {
+      ++created;
+    }
+  }
+  EXPECT_EQ(created, 16u);
+  EXPECT_EQ(t.FindOrCreate(0, Ip("192.0.2.1"), t0).state, State::kAbsent);  // full
+  // After incomplete_s, unanswered entries make room.
+  EXPECT_EQ(t.FindOrCreate(0, Ip("192.0.2.1"), t0 + 4 * kHz).state, State::kIncomplete);
+  EXPECT_EQ(t.Snapshot(t0 + 4 * kHz).size(), 16u);
+}
+
+TEST(NeighborTableTest, ConcurrentWritersNeverTearAnEntry) {
+  NeighborTable t(SmallTable());
+  const uint32_t ip = Ip("192.0.2.254");
+  // Two MACs whose halves differ: a torn read would mix them.
+  const rte_ether_addr a = {{0x02, 0x11, 0x11, 0x11, 0x11, 0x11}};
+  const rte_ether_addr b = {{0x02, 0x22, 0x22, 0x22, 0x22, 0x22}};
+  ASSERT_TRUE(t.Learn(0, ip, a, 1, true));
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> torn{0}, reads{0};
+  auto writer = [&](const rte_ether_addr& mac) {
+    uint64_t now = 2;
+    while (!stop.load(std::memory_order_relaxed)) t.Learn(0, ip, mac, now++, false);
+  };
+  std::thread w1(writer, a), w2(writer, b);
+  std::thread reader([&] {
+    for (int i = 0; i < 200000; ++i) {
+      auto r = t.Find(0, ip, 3);
+      if (r.state != State::kReachable && r.state != State::kStale) continue;
+      reads.fetch_add(1, std::memory_order_relaxed);
+      if (!rte_is_same_ether_addr(&r.mac, &a) && !rte_is_same_ether_addr(&r.mac, &b)) {
+        torn.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    stop = true;
+  });
+  reader.join();
+  w1.join();
+  w2.join();
+  EXPECT_EQ(torn.load(), 0u);
+  EXPECT_GT(reads.load(), 0u);
+}
+
+TEST(HoldQueueTest, BoundsPerNeighborAndInAll) {
+  HoldQueue q(5, 3);
+  rte_mbuf* fake[8];
+  for (int i = 0; i < 8; ++i) fake[i] = reinterpret_cast<rte_mbuf*>(uintptr_t{0x1000} * (i + 1));
+  EXPECT_TRUE(q.Add(0, 1, fake[0], 10));
+  EXPECT_TRUE(q.Add(0, 1, fake[1], 99));
+  EXPECT_TRUE(q.Add(0, 1, fake[2], 99));
+  EXPECT_FALSE(q.Add(0, 1, fake[3], 99));  // 3 per neighbor
+  EXPECT_TRUE(q.Add(1, 1, fake[4], 20));   // another interface: another neighbor
+  EXPECT_TRUE(q.Add(0, 2, fake[5], 30));
+  EXPECT_FALSE(q.Add(0, 3, fake[6], 40));  // 5 in all
+  EXPECT_EQ(q.num_pending(), 3u);
+  EXPECT_EQ(q.num_frames(), 5u);
+  EXPECT_EQ(q.pending(0).deadline_tsc, 10u);  // from the first frame
+  EXPECT_EQ(q.pending(0).frames[2], fake[2]);
+  q.Remove(0);
+  EXPECT_EQ(q.num_pending(), 2u);
+  EXPECT_EQ(q.num_frames(), 2u);
+  EXPECT_EQ(q.pending(0).next_hop, 2u);  // the last moved into the hole
+}
+
+TEST(RouteTableTest, LongestPrefixThenDefaultPerSide) {
+  std::vector<RouteSpec> specs = {
+      {conntrack::kOutsideRealm, {Ip("192.0.2.0"), 24}, {0, 0}, true, "connected"},
+      {conntrack::kOutsideRealm, {0, 0}, {0, Ip("192.0.2.254")}, false, "default"},
+      {conntrack::kOutsideRealm, {Ip("198.18.0.0"), 15}, {0, Ip("192.0.2.253")}, false, "bench"},
+      {1, {Ip("10.0.0.0"), 16}, {1, 0}, true, "c1"},
+  };
+  auto t = RouteTable::Create(specs, 9000, SOCKET_ID_ANY);
+  ASSERT_TRUE(t.ok()) << t.status();
+  const RouteTable& rt = **t;
+  const Route* r = rt.Lookup(conntrack::kOutsideRealm, Ip("198.19.255.1"));
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->via, Ip("192.0.2.253"));
+  r = rt.Lookup(conntrack::kOutsideRealm, Ip("192.0.2.9"));
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->via, 0u);
+  r = rt.Lookup(conntrack::kOutsideRealm, Ip("1.1.1.1"));
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->via, Ip("192.0.2.254"));
+  r = rt.Lookup(1, Ip("10.0.3.4"));
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->port_index, 1);
+  EXPECT_EQ(rt.Lookup(1, Ip("8.8.8.8")), nullptr);   // no default inside
+  EXPECT_EQ(rt.Lookup(2, Ip("10.0.3.4")), nullptr);  // another island
+}
+
+TEST(RouteTableTest, DuplicateDestinationOnOneSideIsRefused) {
+  std::vector<RouteSpec> specs = {
+      {1, {Ip("10.0.0.0"), 16}, {0, 0}, true, "c1.toml:3: interface a"},
+      {2, {Ip("10.0.0.0"), 16}, {1, 0}, true, "c1.toml:5: interface b"},  // other island: fine
+      {1, {Ip("10.0.0.0"), 16}, {0, Ip("10.0.0.9")}, false, "c1.toml:9: route"},
+  };
+  auto t = RouteTable::Create(specs, 9001, SOCKET_ID_ANY);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("c1.toml:9: route"), std::string::npos) << t.status();
+  EXPECT_NE(t.status().message().find("c1.toml:3"), std::string::npos) << t.status();
+}
+
+}  // namespace
+}  // namespace natgw::dataplane

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Integration test (root): the two-island topology with two real natgw processes on
+# net_af_packet ports, real clients and servers in network namespaces. Checks what a user would
+# check: what curl, ping, traceroute, iperf3 see, natgwctl's answers, counters, exit codes.
+# Usage: tests/integration/two_islands_test.sh BUILD_DIR
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$(cd "${1:-$ROOT/build}" && pwd)
+NG=ngt$$
+cd "$ROOT"
+source scripts/lib/topology.sh
+source scripts/lib/gateways.sh
+
+passed=0
+failed=0
+check() {  # check DESCRIPTION COMMAND...: passes if the command succeeds
+  local what=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "PASS $what"; else failed=$((failed + 1)); echo "FAIL $what"; fi
+}
+contains() { grep -q -- "$2" <<<"$1" || { echo "  expected '$2' in: $1"; return 1; }; }
+lacks() { ! grep -q -- "$2" <<<"$1" || { echo "  did not expect '$2' in: $1"; return 1; }; }
+
+PIDS=()
+WORK=$(mktemp -d)
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  gw_stop_all
+  topo_down
+  rm -rf "$RUN_DIR" "$WORK"
+}
+trap cleanup EXIT
+
+bg() { "$@" & PIDS+=($!); }
+in_ns() { ip netns exec "$NG-$1" "${@:2}"; }
+C="curl -s --max-time 5"
+
+EXTRA=""
+[ "$(scripts/hugepages.sh 512)" = ok ] || EXTRA="--no-huge"
+topo_up
+# A router in the flat network with a small-MTU link to a server behind it (path MTU case).
+ip netns add "$NG-rtr"
+ip link add eth0 netns "$NG-rtr" type veth peer name rtr-p netns "$NG-flat"
+ip netns exec "$NG-flat" ip link set rtr-p master br0 up
+ip netns exec "$NG-flat" ethtool -K rtr-p tx off >/dev/null
+ip netns add "$NG-far"
+ip link add eth1 netns "$NG-rtr" type veth peer name eth0 netns "$NG-far"
+in_ns rtr sysctl -qw net.ipv4.ip_forward=1
+in_ns rtr ip addr add 192.0.2.254/24 dev eth0
+in_ns rtr ip addr add 172.31.0.1/24 dev eth1
+in_ns rtr ip link set eth0 up; in_ns rtr ip link set eth1 up mtu 1000
+in_ns rtr ethtool -K eth0 tx off >/dev/null; in_ns rtr ethtool -K eth1 tx off >/dev/null
+in_ns rtr ip route add 203.0.113.0/24 via 192.0.2.1
+in_ns far ip addr add 172.31.0.10/24 dev eth0
+in_ns far ip link set eth0 up mtu 1000; in_ns far ip link set lo up
+in_ns far ethtool -K eth0 tx off >/dev/null
+in_ns far ip route add default via 172.31.0.1
+
+# c2 runs from a copy of its conf so the test can edit it for reloads.
+cp conf/examples/two-islands/c2.toml "$WORK/c2.toml"
+NATGW_EXTRA_EAL="$EXTRA" gw_start c1 conf/examples/two-islands/c1.toml || exit 1
+NATGW_EXTRA_EAL="$EXTRA" gw_start c2 "$WORK/c2.toml" || exit 1
+
+bg in_ns c1-a python3 scripts/lib/whoami_server.py pod-A 80
+bg in_ns c2-g python3 scripts/lib/whoami_server.py pod-G 80
+bg in_ns c2-h python3 scripts/lib/whoami_server.py pod-H 80
+bg in_ns c2-w1 python3 scripts/lib/whoami_server.py web-1 8080
+bg in_ns c2-w2 python3 scripts/lib/whoami_server.py web-2 8080
+bg in_ns server python3 scripts/lib/whoami_server.py server 80
+bg in_ns server python3 scripts/lib/udp_echo.py serve 7000
+bg in_ns c2-g iperf3 -s -p 5201
+bg in_ns far iperf3 -s -p 5201
+sleep 1
+
+# 1-2. pods with the same IP in two islands reach each other by unique addresses.
+out=$(in_ns c1-a $C http://198.51.100.7/)
+check "pod A reaches pod G; G sees A's unique address" contains "$out" "pod-G sees client 203.0.113.5:"
+out=$(in_ns c2-g $C http://203.0.113.5/)
+check "pod G reaches pod A; A sees G's unique address" contains "$out" "pod-A sees client 198.51.100.7:"
+# 3. egress pool.
+out=$(in_ns c1-b $C http://192.0.2.200/)
+check "pod without unique address reaches the server from c1's pool" contains "$out" "server sees client 192.0.2.[123][0-9]:"
+# 4. service VIP balances over two pods.
+out=$(for i in $(seq 1 12); do in_ns client $C http://198.51.100.130/; done)
+check "VIP reaches web-1" contains "$out" "web-1 sees client 192.0.2.150:"
+check "VIP reaches web-2" contains "$out" "web-2 sees client 192.0.2.150:"
+# 5. ping and traceroute.
+check "ping across both gateways" in_ns c1-a ping -c 3 -i 0.2 -W 2 198.51.100.7
+out=$(in_ns c1-a traceroute -n -q 1 -w 2 -m 5 198.51.100.7)
+check "traceroute hop 1 is natgw c1 (inside)" contains "$out" " 1  10.0.0.1 "
+check "traceroute hop 2 is natgw c2 (outside)" contains "$out" " 2  192.0.2.2 "
+check "traceroute ends at pod G's unique address" contains "$out" " 3  198.51.100.7 "
+# 6. natgwctl views.
+out=$(gwctl c1 show sessions)
+check "c1 show sessions lists pod A's session to G" contains "$out" "10.0.0.5:.*203.0.113.5:.*198.51.100.7:80"
+out=$(gwctl c2 show stats --json)
+check "c2 show stats --json counts service sessions" python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d['events']['service_sessions_created'] >= 2 else 1)" "$out"
+out=$(gwctl c1 lookup 203.0.113.5)
+check "c1 lookup names pod A" contains "$out" "pod 10.0.0.5 (default/pod-a) in island c1"
+out=$("$BUILD/gateway/natgwctl" --socket "$RUN_DIR/none.sock" show stats 2>&1); rc=$?
+check "natgwctl without a gateway exits 2 with a clear message" bash -c "[ $rc -eq 2 ] && grep -q 'natgw is not running' <<<'$out'"
+
+# iperf3 TCP for 5 s through both gateways.
+out=$(in_ns c1-a iperf3 -c 198.51.100.7 -p 5201 -t 5 -J 2>&1)
+check "iperf3 5 s A -> G completes without error" python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(1 if 'error' in d else 0 if d['end']['sum_received']['bytes'] > 0 else 1)" "$out"
+# UDP request/response through the egress pool.
+out=$(in_ns c1-b python3 scripts/lib/udp_echo.py ask 192.0.2.200 7000 hello)
+check "UDP request/response through the egress pool" contains "$out" "echo:hello from 192.0.2.[123][0-9]:"
+# Path MTU: the router's 1000-byte link sends "fragmentation needed"; natgw translates it.
+out=$(in_ns c1-a iperf3 -c 172.31.0.10 -p 5201 -n 1M -J 2>&1)
+check "1 MB upload over a smaller-MTU path completes (ICMP frag-needed translated)" python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(1 if 'error' in d else 0 if d['end']['sum_received']['bytes'] >= 1000000 else 1)" "$out"
+out=$(gwctl c1 show stats --json)
+check "c1 translated ICMP errors" python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d['events']['icmp_errors_translated'] >= 1 else 1)" "$out"
+# Hairpin: pod H reaches pod G (same island) by G's unique address.
+out=$(in_ns c2-h $C http://198.51.100.7/)
+check "hairpin: pod H reaches pod G by its unique address" contains "$out" "pod-G sees client 198.51.100.8:"
+# Unmapped outside destination dropped and counted.
+in_ns client ping -c 2 -i 0.2 -W 1 203.0.113.99 >/dev/null 2>&1
+out=$(gwctl c1 show stats --json)
+check "outside packet to an unmapped address is counted as no_mapping" python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d['drops']['no_mapping'] >= 2 else 1)" "$out"
+
+# Reload that removes pod H's mapping: H is cut off, A's open TCP connection to G survives.
+out=$(in_ns client $C http://198.51.100.8/)
+check "before the reload the client reaches pod H" contains "$out" "pod-H sees client 192.0.2.150:"
+in_ns c1-a iperf3 -c 198.51.100.7 -p 5201 -t 6 -J >"$WORK/long.json" 2>&1 &
+long=$!
+sleep 1
+python3 - "$WORK/c2.toml" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+s = re.sub(r'\[\[mapping\]\][^\[]*10\.0\.0\.6[^\[]*', '', s)
+open(p, 'w').write(s)
+PY
+out=$(gwctl c2 reload 2>&1)
+check "natgwctl reload applies the new conf" contains "$out" "reloaded"
+out=$(in_ns client $C http://198.51.100.8/)
+check "after the reload pod H's unique address no longer answers" lacks "$out" "pod-H"
+wait $long
+check "A's open TCP connection to G survived the reload" python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(1 if 'error' in d else 0)" "$WORK/long.json"
+# A bad conf is refused with its line number; the gateway keeps running.
+printf '\n[[mapping]]\nisland = "c2"\npod = "10.0.0.6"\nexternal = "not-an-address"\n' >>"$WORK/c2.toml"
+out=$(gwctl c2 reload 2>&1); rc=$?
+check "bad conf refused with exit 1" test "$rc" -eq 1
+check "refusal names file and line" contains "$out" "c2.toml:[0-9][0-9]*:"
+out=$(in_ns c1-a $C http://198.51.100.7/)
+check "gateway keeps translating after a refused reload" contains "$out" "pod-G sees client 203.0.113.5:"
+
+# Clean stop: SIGTERM -> exit 0.
+gw_stop c1; rc=$?
+check "natgw c1 exits 0 on SIGTERM" test "$rc" -eq 0
+gw_stop c2; rc=$?
+check "natgw c2 exits 0 on SIGTERM" test "$rc" -eq 0
+check "no hugepage files left behind" bash -c "! ls /dev/hugepages 2>/dev/null | grep -q '^$NG'"
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
