@@ -20,6 +20,9 @@ meson compile -C build -j "$jobs"
 step "unit tests"
 meson test -C build --print-errorlogs --num-processes "$jobs" --suite unit
 
+step "integration tests (network namespaces, real natgw processes; root)"
+meson test -C build --print-errorlogs --num-processes 1 --suite integration
+
 step "benchmark smoke run"
 meson test -C build --print-errorlogs --num-processes 1 --suite bench-smoke
 

@@ -23,6 +23,10 @@ namespace {
 
 std::atomic<uint32_t> g_instances{0};
 
+// SendGratuitousArp waits at most this long for worker 0 to make room in the control ring.
+constexpr uint32_t kControlWaitUs = 100;
+constexpr int kMaxControlWaits = 2000;
+
 // Counts and frees the frames a TX queue refused.
 void OnTxError(rte_mbuf** unsent, uint16_t count, void* userdata) {
   auto* sink = static_cast<TxDropSink*>(userdata);
@@ -201,6 +205,7 @@ absl::Status Dataplane::LaunchWorkers() {
   }
   if (!launch_args_.empty()) return absl::FailedPreconditionError("workers already launched");
   launch_args_.assign(n, LaunchArg{this, 0});
+  worker0_running_.store(true, std::memory_order_relaxed);  // about to: SendGratuitousArp may wait
   uint32_t w = 0;
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) {
@@ -223,6 +228,7 @@ absl::Status Dataplane::SendGratuitousArp(const std::vector<uint32_t>& addresses
   std::memset(broadcast.addr_bytes, 0xff, RTE_ETHER_ADDR_LEN);
   const rte_ether_addr zero{};
   uint32_t queued = 0;
+  int waits = 0;
   for (uint16_t i = 0; i < ports_.size(); ++i) {
     const Port& port = ports_[i];
     if (!port.outside) continue;
@@ -233,10 +239,14 @@ absl::Status Dataplane::SendGratuitousArp(const std::vector<uint32_t>& addresses
             absl::StrCat("gratuitous ARP: mbuf pool empty after ", queued, " frames"));
       }
       m->port = i;
-      if (rte_ring_mp_enqueue(control_ring_, m) != 0) {
-        rte_pktmbuf_free(m);
-        return absl::ResourceExhaustedError(
-            absl::StrCat("gratuitous ARP: control ring full after ", queued, " frames"));
+      // A running worker 0 drains the ring every drain interval: wait for room, a little.
+      while (rte_ring_mp_enqueue(control_ring_, m) != 0) {
+        if (!worker0_running_.load(std::memory_order_relaxed) || ++waits > kMaxControlWaits) {
+          rte_pktmbuf_free(m);
+          return absl::ResourceExhaustedError(
+              absl::StrCat("gratuitous ARP: control ring full after ", queued, " frames"));
+        }
+        rte_delay_us_sleep(kControlWaitUs);
       }
       ++queued;
     }

@@ -107,8 +107,8 @@ struct DataplaneOptions {
   uint32_t neighbor_slots = 65536;  // shared by all interfaces; 64 bytes each
   uint32_t neighbor_reachable_s = 30;
   uint32_t neighbor_expire_s = 60;
-  uint32_t arp_interval_ms = 1000;  // at most one ARP request per neighbor per interval
-  uint32_t control_ring_size = 256;
+  uint32_t arp_interval_ms = 1000;    // at most one ARP request per neighbor per interval
+  uint32_t control_ring_size = 1024;  // gratuitous ARP frames waiting for worker 0
 };
 
 class Dataplane {
@@ -153,7 +153,9 @@ class Dataplane {
 
   // Control thread: announces `addresses` (network order) with gratuitous ARP requests on every
   // outside port, through worker 0 (the frames go out at its next drain, or are freed by the
-  // destructor if no worker runs). ResourceExhausted if the mbuf pool or the ring is full.
+  // destructor if no worker runs). While worker 0 runs (or LaunchWorkers is starting it) and the
+  // ring is full, waits for it to drain (up to about 200 ms in all). ResourceExhausted if the
+  // mbuf pool is empty or the ring stays full; the frames queued before that are still sent.
   absl::Status SendGratuitousArp(const std::vector<uint32_t>& addresses);
 
   // Control thread; racy snapshots while workers run.
@@ -230,6 +232,8 @@ class Dataplane {
   uint64_t hold_timeout_tsc_;
   std::atomic<uint64_t> clock_offset_tsc_{0};
   std::atomic<bool> stop_{false};
+  // Worker 0 runs, or LaunchWorkers is starting it: SendGratuitousArp may wait for ring room.
+  std::atomic<bool> worker0_running_{false};
 
   std::vector<Port> ports_;
   std::vector<std::pair<int, rte_mempool*>> pools_;  // by socket id

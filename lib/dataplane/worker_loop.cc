@@ -31,6 +31,7 @@ void Dataplane::RunWorker(uint32_t w) {
   nat::Worker& nw = *ws.engine_worker;
   const uint32_t idle_sleep_us = config_.idle_sleep_us;
   nw.Online();
+  if (w == 0) worker0_running_.store(true, std::memory_order_relaxed);
   uint64_t now = Now();
   ws.last_drain_tsc = now;
   while (!stop_.load(std::memory_order_relaxed)) {
@@ -44,6 +45,7 @@ void Dataplane::RunWorker(uint32_t w) {
       nw.Online();
     }
   }
+  if (w == 0) worker0_running_.store(false, std::memory_order_relaxed);
   Drain(ws, Now());
   DiscardHeld(ws);
   nw.Offline();

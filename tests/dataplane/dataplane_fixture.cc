@@ -148,9 +148,9 @@ control::GatewayConfig DataplaneTest::MakeConfig(const Topology& t) {
 void DataplaneTest::Start(const Topology& t) {
   const std::string id = std::to_string(g_ports.fetch_add(1));
   const auto queues = static_cast<uint16_t>(t.workers);
-  out_ = std::make_unique<RingPort>("out" + id, queues);
-  c1_ = std::make_unique<RingPort>("c1_" + id, queues);
-  if (t.second_island) c2_ = std::make_unique<RingPort>("c2_" + id, queues);
+  out_ = std::make_unique<RingPort>("out" + id, queues, t.ring_size);
+  c1_ = std::make_unique<RingPort>("c1_" + id, queues, t.ring_size);
+  if (t.second_island) c2_ = std::make_unique<RingPort>("c2_" + id, queues, t.ring_size);
   control::GatewayConfig config = MakeConfig(t);
   auto engine = nat::Engine::Create(config.engine, config.nat);
   ASSERT_TRUE(engine.ok()) << engine.status();

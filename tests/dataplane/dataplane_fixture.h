@@ -45,6 +45,7 @@ struct Topology {
   bool specific_route = true;  // 198.18.0.0/15 via 192.0.2.253 dev out
   bool answer_arp_for_external = true;
   uint32_t idle_sleep_us = 0;
+  uint32_t ring_size = 1024;  // of every RX and TX ring of the test ports
   DataplaneOptions options = SmallOptions();
 
   static DataplaneOptions SmallOptions() {

@@ -24,13 +24,13 @@ void FreeAll(rte_ring* r) {
 
 }  // namespace
 
-RingPort::RingPort(const std::string& name, uint16_t queues)
+RingPort::RingPort(const std::string& name, uint16_t queues, uint32_t ring_size)
     : name_(name), device_("net_ring_" + name) {
   for (uint16_t q = 0; q < queues; ++q) {
     const std::string rx_name = name + "_rx" + std::to_string(q);
     const std::string tx_name = name + "_tx" + std::to_string(q);
-    rte_ring* rx = rte_ring_create(rx_name.c_str(), 1024, SOCKET_ID_ANY, 0);
-    rte_ring* tx = rte_ring_create(tx_name.c_str(), 1024, SOCKET_ID_ANY, 0);
+    rte_ring* rx = rte_ring_create(rx_name.c_str(), ring_size, SOCKET_ID_ANY, 0);
+    rte_ring* tx = rte_ring_create(tx_name.c_str(), ring_size, SOCKET_ID_ANY, 0);
     if (rx == nullptr || tx == nullptr) Fail("rte_ring_create " + rx_name);
     rx_.push_back(rx);
     tx_.push_back(tx);

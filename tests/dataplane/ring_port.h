@@ -20,9 +20,10 @@ rte_mempool* InjectPool();
 
 class RingPort {
  public:
-  // A port named "net_ring_<name>" with `queues` RX and TX rings (its MAC is whatever the
-  // Dataplane gives it: net_ring has none). Aborts the test binary on failure.
-  RingPort(const std::string& name, uint16_t queues);
+  // A port named "net_ring_<name>" with `queues` RX and TX rings of `ring_size` slots (a power
+  // of two; a ring holds one less). Its MAC is whatever the Dataplane gives it (net_ring has
+  // none). Aborts the test binary on failure.
+  RingPort(const std::string& name, uint16_t queues, uint32_t ring_size = 1024);
   // Frees what is left in the rings and removes the vdev (after the Dataplane closed the port).
   ~RingPort();
   RingPort(const RingPort&) = delete;

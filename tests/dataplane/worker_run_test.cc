@@ -160,6 +160,40 @@ TEST_F(WorkerRunTest, LaunchWorkersRunsOnEalLcoresAndSendsGratuitousArp) {
   rte_eal_mp_wait_lcore();
 }
 
+TEST_F(WorkerRunTest, ManyGratuitousArpsWaitForWorkerZeroToDrain) {
+  Topology t;
+  t.workers = 2;
+  t.idle_sleep_us = 20;
+  t.options.control_ring_size = 64;
+  t.ring_size = 2048;  // the whole announcement fits, however late the collector runs
+  Start(t);
+  StartThreads();
+  // Once this one is out, worker 0 is draining.
+  ASSERT_TRUE(dp_->SendGratuitousArp({Ip("192.0.2.16")}).ok());
+  ASSERT_EQ(Collect(*out_, 1).size(), 1u);
+  constexpr uint32_t kAddresses = 1500;  // far more than the ring holds
+  Frames got;
+  std::thread collector([&] { got = Collect(*out_, kAddresses); });
+  std::vector<uint32_t> addresses;
+  for (uint32_t i = 0; i < kAddresses; ++i) addresses.push_back(rte_cpu_to_be_32(0x64400000 + i));
+  absl::Status s = dp_->SendGratuitousArp(addresses);
+  collector.join();
+  EXPECT_TRUE(s.ok()) << s;
+  ASSERT_EQ(got.size(), kAddresses);
+  EXPECT_EQ(DecodeArp(got.back()).sip, addresses.back());
+  JoinThreads();
+  EXPECT_EQ(Events(Event::kGratuitousArpSent), kAddresses + 1);
+  EXPECT_EQ(dp_->SumCounters().TotalDrops(), 0u);
+}
+
+TEST_F(DataplaneTest, GratuitousArpFailsFastWhenNoWorkerDrains) {
+  Topology t;
+  t.options.control_ring_size = 16;
+  Start(t);
+  std::vector<uint32_t> addresses(100, Ip("203.0.113.5"));
+  EXPECT_EQ(dp_->SendGratuitousArp(addresses).code(), absl::StatusCode::kResourceExhausted);
+}
+
 TEST_F(WorkerRunTest, LaunchWorkersNeedsEnoughLcores) {
   Topology t;
   t.workers = 3;  // the test EAL has two worker lcores
