@@ -47,6 +47,7 @@ void OnSignal(int sig) {
 
 std::vector<std::string> EalArgs(const control::GatewayConfig& c, const std::vector<std::string>& extra) {
   std::vector<std::string> a = {"natgw", "-l", c.dpdk.lcores,
+                                absl::StrCat("--main-lcore=", c.dpdk.lcore_ids.empty() ? 0 : c.dpdk.lcore_ids[0]),
                                 "--file-prefix=" + (c.dpdk.file_prefix.empty() ? "natgw-" + c.name : c.dpdk.file_prefix)};
   if (c.dpdk.no_huge) a.push_back("--no-huge");
   if (c.dpdk.memory_mb != 0) {
@@ -106,7 +107,20 @@ class Gateway {
   }
 
  private:
+  // Runs until SIGTERM/SIGINT. Whatever happens, the engine and the ports are gone when it
+  // returns (before rte_eal_cleanup).
   int Serve() {
+    int rc = ServeUntilStopped();
+    if (dataplane_ != nullptr) {
+      dataplane_->Stop();
+      rte_eal_mp_wait_lcore();
+    }
+    engine_.reset();     // first: fragments it holds go back to the dataplane's mbuf pool
+    dataplane_.reset();  // stops and closes the ports
+    return rc;
+  }
+
+  int ServeUntilStopped() {
     auto engine = nat::Engine::Create(config_->engine, config_->nat);
     if (!engine.ok()) {
       LOG(ERROR) << "engine: " << engine.status().message();
@@ -128,18 +142,16 @@ class Gateway {
                                       {[this] { return Reload(); },
                                        [this] { return dataplane_->NowSeconds(); }});
     commands_ = &commands;
-
     if (absl::Status s = dataplane_->LaunchWorkers(); !s.ok()) {
       LOG(ERROR) << s.message();
       return 1;
     }
-    const uint32_t w = dataplane_->num_workers();
-    LOG(INFO) << "natgw " << config_->name << " running: " << w << " workers, "
-              << config_->interfaces.size() << " interfaces, control socket " << config_->control_socket;
+    LOG(INFO) << "natgw " << config_->name << " running: " << dataplane_->num_workers()
+              << " workers, " << config_->interfaces.size() << " interfaces, control socket "
+              << config_->control_socket;
     if (absl::Status s = dataplane_->SendGratuitousArp(ExternalAddresses(*config_)); !s.ok()) {
       LOG(WARNING) << "gratuitous ARP: " << s.message();
     }
-
     while (!g_stop) {
       (*server)->Poll(100, commands);
       if (g_reload.exchange(false)) {
@@ -149,11 +161,7 @@ class Gateway {
       engine_->ReclaimRetired();
     }
     LOG(INFO) << "natgw " << config_->name << " stopping";
-    dataplane_->Stop();
-    rte_eal_mp_wait_lcore();
-    server->reset();
-    dataplane_.reset();  // closes the ports
-    engine_.reset();
+    commands_ = nullptr;
     return 0;
   }
 
