@@ -146,6 +146,9 @@ printf '\n[[mapping]]\nisland = "c2"\npod = "10.0.0.6"\nexternal = "not-an-addre
 out=$(gwctl c2 reload 2>&1); rc=$?
 check "bad conf refused with exit 1" test "$rc" -eq 1
 check "refusal names file and line" contains "$out" "c2.toml:[0-9][0-9]*:"
+kill -HUP "${GW_PID[c2]}"
+sleep 0.5
+check "SIGHUP reloads too (and logs the refusal)" grep -q "reload refused, keeping the running configuration: .*c2.toml:[0-9]*:" "$RUN_DIR/c2.log"
 out=$(in_ns c1-a $C http://198.51.100.7/)
 check "gateway keeps translating after a refused reload" contains "$out" "pod-G sees client 203.0.113.5:"
 
