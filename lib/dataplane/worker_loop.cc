@@ -37,8 +37,14 @@ void Dataplane::RunWorker(uint32_t w) {
   while (!stop_.load(std::memory_order_relaxed)) {
     now = Now();
     const uint32_t received = Poll(ws, now);
-    if (received == 0 || now - ws.last_drain_tsc >= drain_tsc_) Drain(ws, now);
-    nw.Maintain(static_cast<uint32_t>(now / hz_));
+    // Quiescent every loop (so RCU grace periods stay short); the expiry sweep, which chases
+    // pointers through cold sessions, only with the drain: every drain interval or when idle.
+    if (received == 0 || now - ws.last_drain_tsc >= drain_tsc_) {
+      Drain(ws, now);
+      nw.Maintain(static_cast<uint32_t>(now / hz_));
+    } else {
+      nw.Quiescent();
+    }
     if (received == 0 && idle_sleep_us != 0) {
       nw.Offline();
       rte_delay_us_sleep(idle_sleep_us);

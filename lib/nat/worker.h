@@ -28,6 +28,9 @@ class Worker final : public conntrack::SessionPolicy {
   // sessions for expiry, frees sessions past their grace period and times out held fragments.
   void Maintain(uint32_t now_s);
 
+  // Reports an RCU quiescent state only (Maintain does it too). Call at least once per loop.
+  void Quiescent() { rte_rcu_qsbr_quiescent(engine_->qsbr(), id_); }
+
   // RCU reader state of this worker's thread.
   void Online();
   void Offline();
