@@ -1,6 +1,6 @@
 // natgw: the NAT gateway appliance. Loads the conf file, starts DPDK's EAL and the ports, runs
 // one translation worker per worker lcore and the control thread (natgwctl, reload, counters) on
-// the main lcore. SIGHUP reloads the conf; SIGTERM and SIGINT stop cleanly.
+// the main lcore (also the Prometheus endpoint, [metrics]). SIGHUP reloads the conf; SIGTERM and SIGINT stop cleanly.
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_lcore.h>
@@ -23,6 +23,7 @@
 #include "lib/control/gateway_config.h"
 #include "lib/dataplane/dataplane.h"
 #include "lib/nat/engine.h"
+#include "lib/telemetry/metrics.h"
 
 DEFINE_string(config, "", "the gateway's conf file (TOML; see conf/README.md). Required.");
 DEFINE_bool(check, false, "validate the conf file, print a summary and exit (0 valid, 1 not)");
@@ -138,6 +139,15 @@ class Gateway {
       LOG(ERROR) << server.status().message();
       return 1;
     }
+    std::unique_ptr<telemetry::MetricsServer> metrics;
+    if (config_->metrics.enabled) {
+      auto m = telemetry::MetricsServer::Listen(config_->metrics.address, config_->metrics.port);
+      if (!m.ok()) {
+        LOG(ERROR) << m.status().message();
+        return 1;
+      }
+      metrics = std::move(*m);
+    }
     control::GatewayCommands commands(config_.get(), engine_.get(), dataplane_.get(),
                                       {[this] { return Reload(); },
                                        [this] { return dataplane_->NowSeconds(); }});
@@ -148,12 +158,16 @@ class Gateway {
     }
     LOG(INFO) << "natgw " << config_->name << " running: " << dataplane_->num_workers()
               << " workers, " << config_->interfaces.size() << " interfaces, control socket "
-              << config_->control_socket;
+              << config_->control_socket << ", metrics "
+              << (metrics ? absl::StrCat("http://", metrics->address(), "/metrics") : "off");
     if (absl::Status s = dataplane_->SendGratuitousArp(ExternalAddresses(*config_)); !s.ok()) {
       LOG(WARNING) << "gratuitous ARP: " << s.message();
     }
+    const auto render = [this] { return telemetry::RenderMetrics(*engine_, dataplane_.get(), *config_); };
     while (!g_stop) {
-      (*server)->Poll(100, commands);
+      // At most ~100 ms per round between the two (plus a short deadline per client served).
+      (*server)->Poll(metrics ? 50 : 100, commands);
+      if (metrics) metrics->Poll(50, render);
       if (g_reload.exchange(false)) {
         absl::Status s = Reload();
         if (!s.ok()) LOG(WARNING) << "reload refused, keeping the running configuration: " << s.message();
@@ -185,8 +199,9 @@ class Gateway {
     LOG(INFO) << "reloaded " << path_ << ": " << cfg->nat.pod_mappings.size() << " pod addresses ("
               << static_cast<int64_t>(cfg->nat.pod_mappings.size()) - static_cast<int64_t>(config_->nat.pod_mappings.size())
               << " change), " << cfg->nat.services.size() << " services, " << added.size()
-              << " new external addresses; interface, route and [dpdk] changes need a restart";
+              << " new external addresses; interface, route, [dpdk] and [metrics] changes need a restart";
     cfg->control_socket = config_->control_socket;
+    cfg->metrics = config_->metrics;  // the endpoint stays where it was opened
     retired_configs_.push_back(std::move(config_));  // commands may still point at it this poll
     config_ = std::make_unique<control::GatewayConfig>(std::move(*cfg));
     commands_->set_config(config_.get());

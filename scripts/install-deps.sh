@@ -12,6 +12,7 @@ PKGS=(
   iputils-ping traceroute iperf3 curl python3
   clang libclang-rt-14-dev
   iproute2 ethtool
+  prometheus  # promtool: tests/integration checks /metrics with `promtool check metrics`
 )
 
 missing=()

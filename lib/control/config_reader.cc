@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -329,6 +330,45 @@ absl::Status ReadLimits(const Table& t, RawConfig* raw) {
   return absl::OkStatus();
 }
 
+// "a.b.c.d:port" with 1 <= port <= 65535.
+bool ParseListen(absl::string_view text, uint32_t* ip_be, uint16_t* port) {
+  const size_t colon = text.rfind(':');
+  if (colon == absl::string_view::npos) return false;
+  int64_t p = 0;
+  absl::string_view digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      !absl::SimpleAtoi(digits, &p) || p < 1 || p > 65535) {
+    return false;
+  }
+  if (!ParseIp(text.substr(0, colon), ip_be)) return false;
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+absl::Status ReadMetrics(const Table& t, RawConfig* raw) {
+  MetricsConfig& m = raw->base.metrics;
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Allow({"enabled", "listen", "allow_remote"}));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Bool("enabled", &m.enabled));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("listen", &m.listen));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Bool("allow_remote", &m.allow_remote));
+  if (m.listen.empty()) m.enabled = false;
+  if (m.listen.empty()) return absl::OkStatus();
+  if (!ParseListen(m.listen, &m.address, &m.port)) {
+    return t.Error("listen", absl::StrCat("listen \"", m.listen, "\" is not address:port"),
+                   "write an IPv4 address and a port 1..65535, e.g. listen = \"127.0.0.1:9469\" "
+                   "(or listen = \"\" to turn metrics off)");
+  }
+  if ((ntohl(m.address) >> 24) != 127 && !m.allow_remote) {
+    return t.Error("listen",
+                   absl::StrCat("listen \"", m.listen, "\" is not a loopback address; the metrics "
+                                "endpoint has no authentication"),
+                   "use 127.0.0.1 (scrape through a local agent or proxy), or add "
+                   "allow_remote = true to expose it on purpose");
+  }
+  return absl::OkStatus();
+}
+
 // Applies the defaults that depend on other keys and checks the lcore list.
 absl::Status Finish(const Errors& errors, RawConfig* raw) {
   GatewayConfig& g = raw->base;
@@ -352,6 +392,9 @@ absl::Status Finish(const Errors& errors, RawConfig* raw) {
                      "list 2..65 lcores (1..64 workers), e.g. \"0,1\"");
   }
   g.engine.num_workers = static_cast<uint32_t>(g.dpdk.lcore_ids.size() - 1);
+  if (g.metrics.address == 0 && !g.metrics.listen.empty()) {  // no [metrics]: the default
+    ParseListen(g.metrics.listen, &g.metrics.address, &g.metrics.port);
+  }
   return absl::OkStatus();
 }
 
@@ -367,7 +410,8 @@ absl::StatusOr<RawConfig> ReadToml(std::string_view text, const Errors& errors) 
   }
 
   // Unknown sections first, then each section in the order below.
-  const std::vector<absl::string_view> kTables = {"gateway", "dpdk", "timeouts", "limits"};
+  const std::vector<absl::string_view> kTables = {"gateway", "dpdk", "timeouts", "limits",
+                                                  "metrics"};
   const std::vector<absl::string_view> kLists = {"interface", "island",  "pool",
                                                  "mapping",   "service", "route"};
   std::vector<absl::string_view> known(kTables);
@@ -402,7 +446,7 @@ absl::StatusOr<RawConfig> ReadToml(std::string_view text, const Errors& errors) 
           absl::StrCat(close.empty() ? "remove it" : absl::StrCat("did you mean '", close, "'?"),
                        " (sections: [gateway], [dpdk], [[interface]], [[island]], "
                        "[[pool]], [[mapping]], [[service]], [[route]], [timeouts], "
-                       "[limits])"));
+                       "[limits], [metrics])"));
     }
   }
 
@@ -435,6 +479,9 @@ absl::StatusOr<RawConfig> ReadToml(std::string_view text, const Errors& errors) 
   }
   if (const toml::table* t = root["limits"].as_table()) {
     NATGW_CONFIG_RETURN_IF_ERROR(ReadLimits(Table(errors, *t, "limits"), &raw));
+  }
+  if (const toml::table* t = root["metrics"].as_table()) {
+    NATGW_CONFIG_RETURN_IF_ERROR(ReadMetrics(Table(errors, *t, "metrics"), &raw));
   }
   NATGW_CONFIG_RETURN_IF_ERROR(Finish(errors, &raw));
   return raw;

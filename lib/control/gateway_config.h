@@ -58,6 +58,15 @@ struct DpdkConfig {
   std::vector<std::string> extra_args;
 };
 
+// [metrics]: Prometheus text exposition served over HTTP by the control thread.
+struct MetricsConfig {
+  bool enabled = true;          // false (or listen = "") turns the endpoint off
+  std::string listen = "127.0.0.1:9469";  // as written in the conf
+  uint32_t address = 0;         // `listen` parsed, network order (127.0.0.1 by default)
+  uint16_t port = 9469;
+  bool allow_remote = false;    // a non-loopback `listen` address needs this
+};
+
 struct GatewayConfig {
   std::string name = "natgw";
   std::string source;  // the file it came from
@@ -65,6 +74,7 @@ struct GatewayConfig {
   uint32_t idle_sleep_us = 0;  // worker back-off when a poll finds nothing; 0 = pure polling
   bool answer_arp_for_external = true;  // proxy-ARP for unique addresses, pools and VIPs
   DpdkConfig dpdk;
+  MetricsConfig metrics;
   std::vector<InterfaceConfig> interfaces;
   std::vector<RouteConfig> routes;
   std::vector<PoolConfig> pools;

@@ -91,9 +91,11 @@ class Engine {
   Worker& worker(uint32_t i) { return *workers_[i]; }
   uint32_t num_workers() const { return static_cast<uint32_t>(workers_.size()); }
   conntrack::SessionTable& table() { return *table_; }
+  const conntrack::SessionTable& table() const { return *table_; }
   rte_rcu_qsbr* qsbr() { return qsbr_.get(); }
   const MappingTable* mappings() const { return current_.load(std::memory_order_acquire); }
   PortAllocatorRegistry& allocators() { return allocators_; }
+  const PortAllocatorRegistry& allocators() const { return allocators_; }
   PodCounters& pod_counters() { return pod_counters_; }
   const EngineConfig& config() const { return config_; }
 

@@ -44,6 +44,7 @@ _gateway() {
   local n=$1
   ip netns add "$NG-$n-gw"
   _ns "$n-gw" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  _ns "$n-gw" ip link set lo up  # metrics listen on loopback
   ip link add "${n}gw-in" netns "$NG-$n-gw" type veth peer name "${n}sw-gw" netns "$NG-$n-sw"
   ip link add "${n}gw-out" netns "$NG-$n-gw" type veth peer name "flat-$n" netns "$NG-flat"
   for i in "${n}gw-in" "${n}gw-out"; do

@@ -78,6 +78,7 @@ TEST(ConfigExamplesTest, TwoIslandsC1) {
   EXPECT_EQ(c->dpdk.memory_mb, 256u);
   EXPECT_EQ(c->dpdk.file_prefix, "natgw-c1");
   EXPECT_THAT(c->dpdk.lcore_ids, ElementsAre(0u, 1u));
+  EXPECT_EQ(c->metrics.port, 9469);
   EXPECT_EQ(c->engine.num_workers, 1u);
 
   ASSERT_EQ(c->interfaces.size(), 2u);
@@ -129,6 +130,7 @@ TEST(ConfigExamplesTest, TwoIslandsC2) {
   absl::StatusOr<GatewayConfig> c = LoadConfigFile(Example("two-islands/c2.toml"));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->control_socket, "/run/natgw/c2.sock");
+  EXPECT_EQ(c->metrics.listen, "127.0.0.1:9470");
   EXPECT_EQ(c->nat.outside_gateway_ip, Ip("192.0.2.2"));
   ASSERT_EQ(c->nat.pod_mappings.size(), 2u);
   EXPECT_EQ(c->nat.pod_mappings[1].pod_ip, Ip("10.0.0.6"));
@@ -215,6 +217,31 @@ TEST(ConfigTest, DefaultsApplied) {
   EXPECT_EQ(c->engine.num_workers, 1u);
   EXPECT_TRUE(c->nat.egress_pools.empty());
   EXPECT_TRUE(c->routes.empty());
+  EXPECT_TRUE(c->metrics.enabled);
+  EXPECT_EQ(c->metrics.listen, "127.0.0.1:9469");
+  EXPECT_EQ(c->metrics.address, Ip("127.0.0.1"));
+  EXPECT_EQ(c->metrics.port, 9469);
+  EXPECT_FALSE(c->metrics.allow_remote);
+}
+
+TEST(ConfigTest, Metrics) {
+  auto c = ParseConfig(std::string(kBase) + "[metrics]\nlisten = \"127.0.0.2:9100\"\n", "m.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->metrics.enabled);
+  EXPECT_EQ(c->metrics.address, Ip("127.0.0.2"));
+  EXPECT_EQ(c->metrics.port, 9100);
+  c = ParseConfig(std::string(kBase) + "[metrics]\nlisten = \"\"\n", "m.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->metrics.enabled);
+  c = ParseConfig(std::string(kBase) + "[metrics]\nenabled = false\n", "m.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->metrics.enabled);
+  c = ParseConfig(std::string(kBase) +
+                      "[metrics]\nlisten = \"0.0.0.0:9469\"\nallow_remote = true\n",
+                  "m.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->metrics.address, 0u);
+  EXPECT_EQ(c->metrics.port, 9469);
 }
 
 TEST(ConfigTest, NameDerivesSocketAndPrefix) {
@@ -510,6 +537,16 @@ std::vector<BadCase> BadCases() {
             "gateway: name \"my gateway\" is not a plain name"),
       Extra("relative control socket", "[gateway]\ncontrol_socket = \"natgw.sock\"\n", 2,
             "is not an absolute path"),
+      Extra("metrics listen without port", "[metrics]\nlisten = \"127.0.0.1\"\n", 2,
+            "metrics: listen \"127.0.0.1\" is not address:port"),
+      Extra("metrics port 0", "[metrics]\nlisten = \"127.0.0.1:0\"\n", 2,
+            "is not address:port"),
+      Extra("metrics port too big", "[metrics]\nlisten = \"127.0.0.1:65536\"\n", 2,
+            "is not address:port"),
+      Extra("metrics remote", "[metrics]\nlisten = \"0.0.0.0:9469\"\n", 2,
+            "is not a loopback address"),
+      Extra("metrics unknown key", "[metrics]\nlisten = \"127.0.0.1:9469\"\nport = 1\n", 3,
+            "metrics: unknown key 'port'"),
       Extra("args not strings", "[dpdk]\nargs = [\n  \"-v\",\n  3,\n]\n", 4,
             "dpdk: 'args' must hold strings, not an integer"),
   };

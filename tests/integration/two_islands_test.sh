@@ -74,6 +74,12 @@ bg in_ns c2-g iperf3 -s -p 5201
 bg in_ns far iperf3 -s -p 5201
 sleep 1
 
+# Prometheus metrics (c1: 127.0.0.1:9469 in its gateway namespace), before any traffic.
+metrics() { ip netns exec "$NG-c1-gw" curl -s --max-time 5 http://127.0.0.1:9469/metrics; }
+in2out() { metrics | awk '$1 == "natgw_packets_total{direction=\"in2out\"}" { print $2 }'; }
+in2out_before=$(in2out)
+check "c1 serves /metrics with natgw_packets_total" test -n "$in2out_before"
+
 # 1-2. pods with the same IP in two islands reach each other by unique addresses.
 out=$(in_ns c1-a $C http://198.51.100.7/)
 check "pod A reaches pod G; G sees A's unique address" contains "$out" "pod-G sees client 203.0.113.5:"
@@ -92,6 +98,21 @@ out=$(in_ns c1-a traceroute -n -q 1 -w 2 -m 5 198.51.100.7)
 check "traceroute hop 1 is natgw c1 (inside)" contains "$out" " 1  10.0.0.1 "
 check "traceroute hop 2 is natgw c2 (outside)" contains "$out" " 2  192.0.2.2 "
 check "traceroute ends at pod G's unique address" contains "$out" " 3  198.51.100.7 "
+# Metrics after traffic: valid exposition (promtool, when installed) and the counters moved.
+in2out_after=$(in2out)
+check "natgw_packets_total{direction=in2out} moved after traffic ($in2out_before -> $in2out_after)" \
+  test "${in2out_after:-0}" -gt "${in2out_before:-0}"
+out=$(metrics)
+check "metrics list every drop reason" contains "$out" 'natgw_drops_total{reason="fragment_timeout"}'
+check "metrics list interface counters" contains "$out" 'natgw_interface_rx_packets_total{interface="c1-outside"}'
+code=$(ip netns exec "$NG-c1-gw" curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:9469/other)
+check "metrics: another path is 404" test "$code" = 404
+if command -v promtool >/dev/null; then
+  check "promtool check metrics passes" bash -c '[ -n "$1" ] && promtool check metrics <<<"$1"' _ "$out"
+else
+  echo "SKIP promtool check metrics (promtool not installed: apt-get install prometheus)"
+fi
+
 # 6. natgwctl views.
 out=$(gwctl c1 show sessions)
 check "c1 show sessions lists pod A's session to G" contains "$out" "10.0.0.5:.*203.0.113.5:.*198.51.100.7:80"
