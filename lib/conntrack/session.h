@@ -18,6 +18,17 @@ enum class SessionKind : uint8_t {
   kBinding = 3,     // endpoint-independent binding (UDP EIM), no traffic of its own
 };
 
+// The kind as operators see it (natgwctl, metrics labels).
+constexpr const char* SessionKindName(SessionKind k) {
+  switch (k) {
+    case SessionKind::kPodMapping: return "pod_address";
+    case SessionKind::kEgressPool: return "egress_pool";
+    case SessionKind::kService: return "service";
+    case SessionKind::kBinding: return "binding";
+  }
+  return "unknown";
+}
+
 // Session::flags bits. kSessionOutsideInitiated is set before the session is published and never
 // changes; kSessionDead is set (fetch_or) by a flush, after which the owner reclaims the session.
 inline constexpr uint8_t kSessionDead = 0x01;

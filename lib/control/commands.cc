@@ -68,25 +68,6 @@ std::string Endpoint(uint32_t ip_be, uint16_t port_be, uint8_t proto) {
   return absl::StrCat(FormatIp(ip_be), proto == net::kProtoIcmp ? "#" : ":", rte_be_to_cpu_16(port_be));
 }
 
-std::string ProtoName(uint8_t p) {
-  switch (p) {
-    case net::kProtoTcp: return "tcp";
-    case net::kProtoUdp: return "udp";
-    case net::kProtoIcmp: return "icmp";
-  }
-  return absl::StrCat(p);
-}
-
-const char* KindName(conntrack::SessionKind k) {
-  switch (k) {
-    case conntrack::SessionKind::kPodMapping: return "pod-address";
-    case conntrack::SessionKind::kEgressPool: return "egress-pool";
-    case conntrack::SessionKind::kService: return "service";
-    case conntrack::SessionKind::kBinding: return "binding";
-  }
-  return "?";
-}
-
 std::string CidrString(const nat::Cidr& c) { return absl::StrCat(FormatIp(c.addr), "/", c.len); }
 
 bool ParseIpArg(const std::string& s, uint32_t* ip) {
@@ -104,13 +85,7 @@ GatewayCommands::GatewayCommands(const GatewayConfig* config, nat::Engine* engin
                                  const dataplane::Dataplane* dataplane, Hooks hooks)
     : config_(config), engine_(engine), dataplane_(dataplane), hooks_(std::move(hooks)) {}
 
-std::string GatewayCommands::IslandName(uint16_t id) const {
-  if (id == conntrack::kOutsideRealm) return "outside";
-  if (id < config_->island_names.size() && !config_->island_names[id].empty()) {
-    return config_->island_names[id];
-  }
-  return absl::StrCat(id);
-}
+std::string GatewayCommands::IslandName(uint16_t id) const { return control::IslandName(*config_, id); }
 
 CtlReply GatewayCommands::Handle(const std::vector<std::string>& args, bool json) {
   if (args.empty() || args[0] == "help") return Ok(kHelp);
@@ -144,7 +119,7 @@ CtlReply GatewayCommands::ShowStats(bool as_json) {
   engine_->ForEachSession([&](uint32_t, const conntrack::Session& s) {
     ++sessions_by_kind[s.kind == conntrack::SessionKind::kBinding
                            ? "bindings"
-                           : absl::StrCat(ProtoName(s.in_key.proto), "_", KindName(s.kind))];
+                           : absl::StrCat(net::ProtoName(s.in_key.proto), "_", conntrack::SessionKindName(s.kind))];
   });
   json j;
   j["gateway"] = config_->name;
@@ -230,7 +205,7 @@ CtlReply GatewayCommands::ShowMappings(bool as_json) {
     for (const auto& b : s.backends) {
       backends.push_back(absl::StrCat(IslandName(b.island), "/", FormatIp(b.pod_ip), ":", b.port));
     }
-    const std::string vip = absl::StrCat(FormatIp(s.vip), ":", s.port, "/", ProtoName(s.proto));
+    const std::string vip = absl::StrCat(FormatIp(s.vip), ":", s.port, "/", net::ProtoName(s.proto));
     svcs.Add({s.name, vip, absl::StrJoin(backends, ",")});
     j["services"].push_back({{"name", s.name}, {"vip", vip}, {"backends", backends}});
   }
@@ -288,12 +263,12 @@ CtlReply GatewayCommands::ShowSessions(const std::vector<std::string>& filters, 
     const std::string inside = Endpoint(s.in_key.src_ip, s.in_key.src_port, p);
     const std::string ext = Endpoint(s.out_key.dst_ip, s.out_key.dst_port, p);
     const std::string remote = Endpoint(s.out_key.src_ip, s.out_key.src_port, p);
-    t.Add({IslandName(s.in_key.realm), ProtoName(p), inside, ext, remote, KindName(s.kind), state,
+    t.Add({IslandName(s.in_key.realm), net::ProtoName(p), inside, ext, remote, conntrack::SessionKindName(s.kind), state,
            absl::StrCat(idle)});
-    rows.push_back({{"island", IslandName(s.in_key.realm)}, {"proto", ProtoName(p)},
+    rows.push_back({{"island", IslandName(s.in_key.realm)}, {"proto", net::ProtoName(p)},
                     {"inside", inside}, {"external", ext}, {"remote", remote},
                     {"remote_as_seen_inside", Endpoint(s.in_key.dst_ip, s.in_key.dst_port, p)},
-                    {"kind", KindName(s.kind)}, {"state", state}, {"idle_s", idle}});
+                    {"kind", conntrack::SessionKindName(s.kind)}, {"state", state}, {"idle_s", idle}});
   });
   if (as_json) return Json({{"sessions", rows}, {"matched", matched}});
   std::string out = t.Render();
@@ -329,7 +304,7 @@ CtlReply GatewayCommands::Lookup(const std::string& what, bool as_json) {
     std::vector<std::string> backends;
     for (const auto& b : s.backends) backends.push_back(absl::StrCat(IslandName(b.island), "/", FormatIp(b.pod_ip), ":", b.port));
     j["services"].push_back({{"name", s.name}, {"port", s.port}, {"backends", backends}});
-    absl::StrAppend(&out, FormatIp(ip), ":", s.port, "/", ProtoName(s.proto), " is service ", s.name,
+    absl::StrAppend(&out, FormatIp(ip), ":", s.port, "/", net::ProtoName(s.proto), " is service ", s.name,
                     " -> ", absl::StrJoin(backends, ", "), "\n");
   }
   if (kind == nat::OwnedKind::kGateway) absl::StrAppend(&out, FormatIp(ip), " is the gateway's own address\n");
@@ -344,9 +319,9 @@ CtlReply GatewayCommands::Lookup(const std::string& what, bool as_json) {
                                    ? "*"
                                    : Endpoint(s.out_key.src_ip, s.out_key.src_port, p);
     j["sessions"].push_back({{"island", IslandName(s.in_key.realm)}, {"inside", inside},
-                             {"proto", ProtoName(p)}, {"remote", remote}, {"kind", KindName(s.kind)}});
-    absl::StrAppend(&out, "  ", ProtoName(p), " ", Endpoint(s.out_key.dst_ip, s.out_key.dst_port, p),
-                    " <- island ", IslandName(s.in_key.realm), " ", inside, " (", KindName(s.kind),
+                             {"proto", net::ProtoName(p)}, {"remote", remote}, {"kind", conntrack::SessionKindName(s.kind)}});
+    absl::StrAppend(&out, "  ", net::ProtoName(p), " ", Endpoint(s.out_key.dst_ip, s.out_key.dst_port, p),
+                    " <- island ", IslandName(s.in_key.realm), " ", inside, " (", conntrack::SessionKindName(s.kind),
                     ", remote ", remote, ")\n");
   });
   if (out.empty()) out = absl::StrCat(FormatIp(ip), " belongs to this gateway but nothing holds it now\n");

@@ -45,4 +45,13 @@ absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
   return ParseConfig(text.str(), path);
 }
 
+std::string IslandName(const GatewayConfig& c, uint16_t id) {
+  if (id == conntrack::kOutsideRealm) return "outside";
+  if (id < c.island_names.size() && !c.island_names[id].empty()) return c.island_names[id];
+  for (const auto& i : c.nat.islands) {
+    if (i.id == id && !i.name.empty()) return i.name;
+  }
+  return absl::StrCat(id);
+}
+
 }  // namespace natgw::control

@@ -87,6 +87,9 @@ struct GatewayConfig {
 // "c1.toml:14: mapping: external address 198.51.100.9 is outside every unique pool of island c1;
 //  add it to a [[pool]] of kind \"unique\" or pick one from 203.0.113.0/24".
 absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
+
+// The name of island `id` ("outside" for the outside realm, the id itself if it has no name).
+std::string IslandName(const GatewayConfig& config, uint16_t id);
 absl::StatusOr<GatewayConfig> ParseConfig(std::string_view text, const std::string& source);
 
 }  // namespace natgw::control

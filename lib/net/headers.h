@@ -41,6 +41,16 @@ inline bool IsIcmpError(uint8_t type) {
          type == kIcmpParameterProblem;
 }
 
+// "tcp", "udp", "icmp" or "other": the protocols natgw keeps sessions for.
+constexpr const char* ProtoName(uint8_t proto) {
+  switch (proto) {
+    case kProtoTcp: return "tcp";
+    case kProtoUdp: return "udp";
+    case kProtoIcmp: return "icmp";
+  }
+  return "other";
+}
+
 // Builds a network-order IPv4 address from dotted parts: Ip4(192, 0, 2, 1).
 constexpr uint32_t Ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
   return RTE_BE32((uint32_t{a} << 24) | (uint32_t{b} << 16) | (uint32_t{c} << 8) | d);

@@ -62,34 +62,6 @@ class Writer {
   std::string out_;
 };
 
-std::string ProtoName(uint8_t p) {
-  switch (p) {
-    case net::kProtoTcp: return "tcp";
-    case net::kProtoUdp: return "udp";
-    case net::kProtoIcmp: return "icmp";
-  }
-  return absl::StrCat(p);
-}
-
-const char* KindName(conntrack::SessionKind k) {
-  switch (k) {
-    case conntrack::SessionKind::kPodMapping: return "pod_address";
-    case conntrack::SessionKind::kEgressPool: return "egress_pool";
-    case conntrack::SessionKind::kService: return "service";
-    case conntrack::SessionKind::kBinding: return "binding";
-  }
-  return "unknown";
-}
-
-std::string IslandName(const control::GatewayConfig& c, uint16_t id) {
-  if (id == conntrack::kOutsideRealm) return "outside";
-  if (id < c.island_names.size() && !c.island_names[id].empty()) return c.island_names[id];
-  for (const auto& i : c.nat.islands) {
-    if (i.id == id && !i.name.empty()) return i.name;
-  }
-  return absl::StrCat(id);
-}
-
 // The engine events that have a family of their own; the rest go to natgw_engine_events_total.
 const char* Direction(nat::Event e) {
   switch (e) {
@@ -194,7 +166,7 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
   // Live sessions (a racy walk of the table; fine at scrape rate on the control thread).
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> sessions;
   engine.ForEachSession([&](uint32_t, const conntrack::Session& s) {
-    ++sessions[{ProtoName(s.in_key.proto), KindName(s.kind), IslandName(config, s.in_key.realm)}];
+    ++sessions[{net::ProtoName(s.in_key.proto), conntrack::SessionKindName(s.kind), control::IslandName(config, s.in_key.realm)}];
   });
   w.Family("natgw_sessions", "gauge", "Live sessions by protocol, kind and island.");
   for (const auto& [key, n] : sessions) {
