@@ -143,6 +143,20 @@ in_ns client ping -c 2 -i 0.2 -W 1 203.0.113.99 >/dev/null 2>&1
 out=$(gwctl c1 show stats --json)
 check "outside packet to an unmapped address is counted as no_mapping" python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d['drops']['no_mapping'] >= 2 else 1)" "$out"
 
+# The rest of natgwctl's views, and flush.
+out=$(gwctl c1 show interfaces)
+check "show interfaces lists the outside port up" contains "$out" "c1-outside .*192.0.2.1/24 .* up "
+out=$(gwctl c1 show neighbors)
+check "show neighbors has natgw c2 resolved" contains "$out" "192.0.2.2 .*reachable"
+out=$(gwctl c1 show routes)
+check "show routes has the route to c2's addresses" contains "$out" "198.51.100.0/24 *192.0.2.2"
+out=$(gwctl c1 --json show sessions pod=10.0.0.5 proto=tcp)
+check "show sessions filters by pod and protocol (--json)" python3 -c "import json,sys; d=json.loads(sys.argv[1]); s=d['sessions']; sys.exit(0 if s and all(x['inside'].startswith('10.0.0.5:') and x['proto']=='tcp' for x in s) else 1)" "$out"
+out=$(gwctl c1 flush)
+check "flush drops sessions" contains "$out" "flushed [1-9][0-9]* sessions"
+out=$(in_ns c1-a $C http://198.51.100.7/)
+check "new flows work after a flush" contains "$out" "pod-G sees client 203.0.113.5:"
+
 # Reload that removes pod H's mapping: H is cut off, A's open TCP connection to G survives.
 out=$(in_ns client $C http://198.51.100.8/)
 check "before the reload the client reaches pod H" contains "$out" "pod-H sees client 192.0.2.150:"
