@@ -99,6 +99,23 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
     if (auto s = own(m.external_ip, OwnedKind::kPodAddress, what); !s.ok()) return s;
     t->external_to_pod_[m.external_ip] = PodRef{m.island, m.pod_ip};
   }
+  for (const PodIdentity& p : config.pods) {
+    t->pods_[(uint64_t{p.island} << 32) | p.pod_ip] = p;
+  }
+  for (const PodMappingConfig& m : config.pod_mappings) {
+    auto [it, inserted] = t->pods_.try_emplace((uint64_t{m.island} << 32) | m.pod_ip);
+    if (!inserted) continue;  // the cluster source's identity is the fuller one
+    PodIdentity& p = it->second;
+    p.island = m.island;
+    p.pod_ip = m.pod_ip;
+    p.uid = m.uid;
+    if (size_t slash = m.name.find('/'); slash != std::string::npos) {
+      p.ns = m.name.substr(0, slash);
+      p.name = m.name.substr(slash + 1);
+    } else {
+      p.name = m.name;
+    }
+  }
 
   for (const EgressPoolConfig& p : config.egress_pools) {
     std::string what = absl::StrCat("egress pool of island ", p.island);
@@ -189,6 +206,11 @@ uint32_t MappingTable::ExternalForPod(uint16_t island_id, uint32_t pod_ip) const
 const MappingTable::PodRef* MappingTable::PodForExternal(uint32_t external_ip) const {
   auto it = external_to_pod_.find(external_ip);
   return it == external_to_pod_.end() ? nullptr : &it->second;
+}
+
+const PodIdentity* MappingTable::FindPod(uint16_t island_id, uint32_t pod_ip) const {
+  auto it = pods_.find((uint64_t{island_id} << 32) | pod_ip);
+  return it == pods_.end() ? nullptr : &it->second;
 }
 
 uint32_t MappingTable::PairedAddressIndex(const PoolEntry& p, uint16_t island_id,

@@ -65,6 +65,10 @@ class MappingTable {
   };
   const PodRef* PodForExternal(uint32_t external_ip) const;
 
+  // Who holds pod address `pod_ip` of `island` now (NatConfig::pods, then the 1:1 mappings, whose
+  // "namespace/name" is split), or nullptr if nobody is known.
+  const PodIdentity* FindPod(uint16_t island, uint32_t pod_ip) const;
+
   const PoolEntry* pool(int index) const { return index < 0 ? nullptr : &pools_[index]; }
   // The pool of an island address (paired pooling: a pod always gets the same address).
   // Returns the index into PoolEntry::addresses.
@@ -89,6 +93,7 @@ class MappingTable {
   std::array<IslandEntry, kMaxIslands> islands_;
   absl::flat_hash_map<uint64_t, uint32_t> pod_to_external_;  // (island << 32 | ip) -> external
   absl::flat_hash_map<uint32_t, PodRef> external_to_pod_;
+  absl::flat_hash_map<uint64_t, PodIdentity> pods_;  // (island << 32 | ip) -> identity
   std::vector<PoolEntry> pools_;
   absl::flat_hash_map<uint32_t, std::pair<int, uint32_t>> pool_addresses_;
   absl::flat_hash_map<uint64_t, ServiceEntry> services_;

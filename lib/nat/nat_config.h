@@ -32,6 +32,17 @@ struct PodMappingConfig {
   uint32_t pod_ip = 0;
   uint32_t external_ip = 0;
   std::string name;  // namespace/name, for humans
+  std::string uid;   // Kubernetes metadata.uid when the mapping came from cluster state
+};
+
+// Who holds a pod address of an island: for the event log, natgwctl and metrics. Cluster sources
+// list every known pod here (with or without a unique address); static [[mapping]]s add theirs.
+struct PodIdentity {
+  uint16_t island = 0;
+  uint32_t pod_ip = 0;
+  std::string ns;    // Kubernetes namespace ("" when unknown)
+  std::string name;  // pod name, or the mapping's name
+  std::string uid;   // metadata.uid ("" for static mappings)
 };
 
 enum class Filtering : uint8_t {
@@ -70,6 +81,7 @@ struct LimitsConfig {
 struct NatConfig {
   std::vector<IslandConfig> islands;
   std::vector<PodMappingConfig> pod_mappings;
+  std::vector<PodIdentity> pods;  // pods known to the cluster sources (identity only)
   std::vector<EgressPoolConfig> egress_pools;
   std::vector<ServiceConfig> services;
   uint32_t outside_gateway_ip = 0;  // natgw's own outside address (ICMP errors, echo replies)

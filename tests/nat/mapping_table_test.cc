@@ -108,6 +108,30 @@ TEST(MaglevTest, SpreadsEvenlyAndMovesFewFlowsWhenABackendLeaves) {
   EXPECT_EQ(Maglev().Pick(1), -1);
 }
 
+TEST(MappingTableTest, FindsPodIdentityFromClusterPodsThenMappings) {
+  NatConfig c = TwoIslandConfig();
+  c.pods.push_back({1, Ip("10.0.0.5"), "shop", "cart-7", "uid-1"});
+  c.pods.push_back({1, Ip("10.0.0.77"), "shop", "web-1", "uid-2"});
+  PortAllocatorRegistry reg(1);
+  auto t = MappingTable::Build(c, 0, &reg);
+  ASSERT_TRUE(t.ok()) << t.status();
+  const PodIdentity* a = (*t)->FindPod(1, Ip("10.0.0.5"));  // also a 1:1 mapping: the pod entry wins
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->ns, "shop");
+  EXPECT_EQ(a->name, "cart-7");
+  EXPECT_EQ(a->uid, "uid-1");
+  const PodIdentity* w = (*t)->FindPod(1, Ip("10.0.0.77"));
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->name, "web-1");
+  const PodIdentity* b = (*t)->FindPod(1, Ip("10.0.0.6"));  // only a static mapping names it
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->ns, "c1");
+  EXPECT_EQ(b->name, "pod-b");
+  EXPECT_EQ(b->uid, "");
+  EXPECT_EQ((*t)->FindPod(2, Ip("10.0.0.77")), nullptr);  // same IP, other island: unknown
+  EXPECT_EQ((*t)->FindPod(1, Ip("10.0.0.99")), nullptr);
+}
+
 TEST(PortAllocatorTest, WorkersGetDisjointSlicesAndRefcountsHoldPorts) {
   PortAllocator a(Ip("192.0.2.16"), 1024, 1031, 2);  // 8 high ports: 4 per worker
   std::set<uint16_t> w0, w1;
