@@ -85,7 +85,8 @@ WorkerSessions::WorkerSessions(SessionTable* table, rte_rcu_qsbr* qsbr, uint32_t
       qsbr_(qsbr),
       worker_(worker),
       policy_(policy),
-      pending_(std::make_unique<Pending>()) {
+      pending_(std::make_unique<Pending>()),
+      counts_(std::make_unique<SessionCounts>()) {
   assert(worker < table->num_workers());
 }
 
@@ -95,9 +96,48 @@ WorkerSessions::~WorkerSessions() = default;
 
 uint32_t WorkerSessions::pending_free() const { return pending_->count; }
 
+void SessionCounts::AddSnapshot(const SessionCounts& other) {
+  for (int r = 0; r < kRealms; ++r) {
+    for (int k = 0; k < kKinds; ++k) {
+      for (int p = 0; p < kProtos; ++p) live[r][k][p] += __atomic_load_n(&other.live[r][k][p], __ATOMIC_RELAXED);
+    }
+  }
+  for (int i = 0; i < kTcpStates; ++i) tcp[i] += __atomic_load_n(&other.tcp[i], __ATOMIC_RELAXED);
+}
+
+uint64_t SessionCounts::Total() const {
+  uint64_t n = 0;
+  for (const auto& realm : live) {
+    for (const auto& kind : realm) {
+      for (uint64_t v : kind) n += v;
+    }
+  }
+  return n;
+}
+
+namespace {
+bool CountsTcpState(const Session& s) { return s.in_key.proto == 6 && s.kind != SessionKind::kBinding; }
+}  // namespace
+
 void WorkerSessions::Track(uint32_t index) {
   Session& s = table_->session(index);
   assert(s.owner == worker_);
+  assert(s.in_key.realm < SessionCounts::kRealms);
+  ++counts_->live[s.in_key.realm & 0xff][static_cast<int>(s.kind) & 3][SessionCounts::ProtoIndex(s.in_key.proto)];
+  if (CountsTcpState(s)) ++counts_->tcp[s.tcp_state.load(std::memory_order_relaxed) & 7];
+  Enqueue(index);
+}
+
+// Unlinked by its owner: no longer live. Marks the TCP state gone so that a reader still
+// translating a packet of it cannot move a state count any more.
+void WorkerSessions::Uncount(Session& s) {
+  --counts_->live[s.in_key.realm & 0xff][static_cast<int>(s.kind) & 3][SessionCounts::ProtoIndex(s.in_key.proto)];
+  const uint8_t state = s.tcp_state.exchange(kTcpStateGone, std::memory_order_relaxed);
+  if (CountsTcpState(s) && state != kTcpStateGone) --counts_->tcp[state & 7];
+}
+
+void WorkerSessions::Enqueue(uint32_t index) {
+  Session& s = table_->session(index);
   s.next = kNoSession;
   if (tail_ == kNoSession) {
     head_ = index;
@@ -120,10 +160,11 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
     if ((s.flags.load(std::memory_order_acquire) & kSessionDead) != 0 ||
         policy_->Expired(s, now_s)) {
       table_->Unlink(index);
+      Uncount(s);
       pending_->Push(table_, index);
       ++unlinked;
     } else {
-      Track(index);
+      Enqueue(index);
     }
   }
   if (unlinked != 0) pending_->Seal(qsbr_ != nullptr ? rte_rcu_qsbr_start(qsbr_) : 0);
@@ -136,6 +177,7 @@ void WorkerSessions::DrainAll(bool wait) {
     const uint32_t index = head_;
     head_ = table_->session(index).next;
     table_->Unlink(index);
+    Uncount(table_->session(index));
     pending_->Push(table_, index);
   }
   tail_ = kNoSession;

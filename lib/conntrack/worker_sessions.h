@@ -9,8 +9,37 @@
 #include <memory>
 
 #include "lib/conntrack/session_table.h"
+#include "lib/conntrack/tcp_state.h"
 
 namespace natgw::conntrack {
+
+// Live sessions of one worker (or a sum over workers), kept as they come and go so that
+// `show stats` and the metrics never walk the table. A session counts from Track (creation)
+// until its owner unlinks it (expiry, flush, reload); the dimensions are fixed at creation
+// (protocol, kind, island). TCP sessions are also counted by state: any worker that changes a
+// session's state moves one count in its own array (CountTcpTransition), so one worker's
+// per-state counts may wrap below zero; only the sum over workers is meaningful (unsigned
+// arithmetic makes it exact).
+struct SessionCounts {
+  static constexpr int kProtos = 4;  // tcp, udp, icmp, other (ProtoIndex)
+  static constexpr int kKinds = 4;   // SessionKind
+  static constexpr int kRealms = 256;
+  static constexpr int kTcpStates = 8;  // TcpState
+  uint64_t live[kRealms][kKinds][kProtos] = {};
+  uint64_t tcp[kTcpStates] = {};  // TCP sessions other than bindings, by state
+
+  static int ProtoIndex(uint8_t proto) { return proto == 6 ? 0 : proto == 17 ? 1 : proto == 1 ? 2 : 3; }
+  static constexpr uint8_t kProtoOf[kProtos] = {6, 17, 1, 0};  // 0: "other"
+  // Adds a racy (relaxed) snapshot of `other`, which its worker may be writing.
+  void AddSnapshot(const SessionCounts& other);
+  uint64_t Total() const;
+};
+
+static_assert(static_cast<int>(TcpState::kReset) + 1 == SessionCounts::kTcpStates);
+
+// Session::tcp_state once its owner has unlinked it: late state changes by readers that still
+// hold the session are not counted.
+inline constexpr uint8_t kTcpStateGone = 0xff;
 
 // Decides expiry and releases what a session holds (ports, per-pod counts). Implemented by the
 // NAT engine; called on the owning worker.
@@ -35,8 +64,17 @@ class WorkerSessions {
   WorkerSessions(SessionTable* table, rte_rcu_qsbr* qsbr, uint32_t worker, SessionPolicy* policy);
   ~WorkerSessions();
 
-  // Starts tracking a session this worker created and inserted.
+  // Starts tracking (and counting) a session this worker created and inserted.
   void Track(uint32_t index);
+
+  // Any worker that moved a TCP session from `from` to `to` (having won the compare-exchange on
+  // Session::tcp_state) counts it in its own counts.
+  void CountTcpTransition(TcpState from, TcpState to) {
+    --counts_->tcp[static_cast<int>(from)];
+    ++counts_->tcp[static_cast<int>(to)];
+  }
+  // This worker's counts (written by it only; read racily through SessionCounts::AddSnapshot).
+  const SessionCounts& counts() const { return *counts_; }
 
   // Examines at most `budget` tracked sessions in FIFO order with a resume cursor: expired or dead
   // ones are unlinked from the index and queued for freeing; live ones are requeued. Then frees
@@ -53,6 +91,8 @@ class WorkerSessions {
 
  private:
   struct Pending;
+  void Enqueue(uint32_t index);
+  void Uncount(Session& s);
   void Reclaim(bool all);
   SessionTable* table_;
   rte_rcu_qsbr* qsbr_;
@@ -62,6 +102,7 @@ class WorkerSessions {
   uint32_t tail_ = kNoSession;
   uint32_t tracked_ = 0;
   std::unique_ptr<Pending> pending_;
+  std::unique_ptr<SessionCounts> counts_;
 };
 
 }  // namespace natgw::conntrack

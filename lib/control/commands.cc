@@ -115,12 +115,21 @@ CtlReply GatewayCommands::Handle(const std::vector<std::string>& args, bool json
 
 CtlReply GatewayCommands::ShowStats(bool as_json) {
   const nat::WorkerCounters c = engine_->SumCounters();
+  // The workers' live counts: no walk of the table.
   std::map<std::string, uint64_t> sessions_by_kind;
-  engine_->ForEachSession([&](uint32_t, const conntrack::Session& s) {
-    ++sessions_by_kind[s.kind == conntrack::SessionKind::kBinding
-                           ? "bindings"
-                           : absl::StrCat(net::ProtoName(s.in_key.proto), "_", conntrack::SessionKindName(s.kind))];
-  });
+  const std::unique_ptr<conntrack::SessionCounts> live = engine_->SumSessionCounts();
+  for (const auto& realm : live->live) {
+    for (int k = 0; k < conntrack::SessionCounts::kKinds; ++k) {
+      const auto kind = static_cast<conntrack::SessionKind>(k);
+      for (int p = 0; p < conntrack::SessionCounts::kProtos; ++p) {
+        if (realm[k][p] == 0) continue;
+        sessions_by_kind[kind == conntrack::SessionKind::kBinding
+                             ? "bindings"
+                             : absl::StrCat(net::ProtoName(conntrack::SessionCounts::kProtoOf[p]), "_",
+                                            conntrack::SessionKindName(kind))] += realm[k][p];
+      }
+    }
+  }
   json j;
   j["gateway"] = config_->name;
   for (int i = 0; i < nat::kNumEvents; ++i) j["events"][nat::EventName(static_cast<nat::Event>(i))] = c.events[i];

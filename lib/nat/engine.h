@@ -101,6 +101,10 @@ class Engine {
 
   // Sum of all workers' counters (racy snapshot; control thread).
   WorkerCounters SumCounters() const;
+  // Live sessions by island, kind, protocol and TCP state, summed over the workers' counts
+  // (racy snapshot, no table walk; control thread). Sessions a flush marked dead count until
+  // their owner's next sweep unlinks them.
+  std::unique_ptr<conntrack::SessionCounts> SumSessionCounts() const;
 
   // Calls fn(index, session) for every session that is indexed (live) at the moment it is
   // visited, bindings included (s.kind tells). A racy snapshot for `show` and `lookup`: sessions

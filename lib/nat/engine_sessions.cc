@@ -1,5 +1,6 @@
 // Control-thread views of the session table: enumeration for `show`/`lookup`, and flush.
 #include "lib/nat/engine.h"
+#include "lib/nat/worker.h"
 
 namespace natgw::nat {
 
@@ -16,6 +17,12 @@ uint64_t Engine::ForEachSession(
     ++visited;
   }
   return visited;
+}
+
+std::unique_ptr<conntrack::SessionCounts> Engine::SumSessionCounts() const {
+  auto sum = std::make_unique<conntrack::SessionCounts>();
+  for (const auto& w : workers_) sum->AddSnapshot(w->sessions().counts());
+  return sum;
 }
 
 uint64_t Engine::FlushAll() {

@@ -185,13 +185,20 @@ void Worker::TranslateHit(Pkt& p, uint32_t ref, PacketVerdict* v) {
   if (p.info.proto == net::kProtoTcp) {
     // Established connections only change state on SYN, FIN or RST; the handshake also on ACK.
     const uint8_t flags = p.l4[13];
-    const auto cur = static_cast<conntrack::TcpState>(s.tcp_state.load(std::memory_order_relaxed));
-    if ((flags & (net::kTcpSyn | net::kTcpFin | net::kTcpRst)) ||
-        cur != conntrack::TcpState::kEstablished) {
+    uint8_t raw = s.tcp_state.load(std::memory_order_relaxed);
+    const auto cur = static_cast<conntrack::TcpState>(raw);
+    if (((flags & (net::kTcpSyn | net::kTcpFin | net::kTcpRst)) ||
+         cur != conntrack::TcpState::kEstablished) &&
+        raw != conntrack::kTcpStateGone) {
       const bool outside_initiated =
           (s.flags.load(std::memory_order_relaxed) & conntrack::kSessionOutsideInitiated) != 0;
       auto next = conntrack::TcpNextState(cur, flags, out2in == outside_initiated);
-      if (next != cur) s.tcp_state.store(static_cast<uint8_t>(next), std::memory_order_relaxed);
+      // Compare-exchange, so that of two workers moving the same session (or its owner
+      // unlinking it) exactly one counts the change.
+      if (next != cur && s.tcp_state.compare_exchange_strong(raw, static_cast<uint8_t>(next),
+                                                             std::memory_order_relaxed)) {
+        sessions_.CountTcpTransition(cur, next);
+      }
     }
   }
   Forward(p, s, out2in, v);

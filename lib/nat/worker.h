@@ -38,6 +38,7 @@ class Worker final : public conntrack::SessionPolicy {
   const WorkerCounters& counters() const { return counters_; }
   uint32_t id() const { return id_; }
   conntrack::WorkerSessions& sessions() { return sessions_; }
+  const conntrack::WorkerSessions& sessions() const { return sessions_; }
 
   // conntrack::SessionPolicy (called on this worker by its sweep).
   bool Expired(const conntrack::Session& s, uint32_t now_s) const override;
