@@ -96,6 +96,13 @@ struct RouteEntry {
   bool connected = false;  // from the interface's own address, not a configured route
 };
 
+// Where a worker's time went, in TSC cycles since it started: loops that received at least one
+// frame (and everything they did: translate, forward, drain, sweep) are busy.
+struct WorkerLoad {
+  uint64_t busy_cycles = 0;
+  uint64_t total_cycles = 0;
+};
+
 // Start-time tuning; the defaults suit production. Not reloadable.
 struct DataplaneOptions {
   uint16_t rx_descriptors = 1024;  // per RX queue (adjusted to what the device allows)
@@ -163,6 +170,8 @@ class Dataplane {
   std::vector<NeighborEntry> Neighbors() const;
   std::vector<RouteEntry> Routes() const;
   DataplaneCounters SumCounters() const;
+  std::vector<WorkerLoad> WorkerLoads() const;  // index = worker
+  uint64_t tsc_hz() const { return hz_; }
 
   // Any thread: the clock workers hand the engine (seconds of the TSC, plus the test offset).
   uint32_t NowSeconds() const { return static_cast<uint32_t>(Now() / hz_); }

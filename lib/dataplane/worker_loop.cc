@@ -34,9 +34,16 @@ void Dataplane::RunWorker(uint32_t w) {
   if (w == 0) worker0_running_.store(true, std::memory_order_relaxed);
   uint64_t now = Now();
   ws.last_drain_tsc = now;
+  uint64_t loop_start = now;
+  bool was_busy = false;
   while (!stop_.load(std::memory_order_relaxed)) {
     now = Now();
+    // The previous loop, from its start to this one's (its idle sleep included).
+    ws.load.total_cycles += now - loop_start;
+    if (was_busy) ws.load.busy_cycles += now - loop_start;
+    loop_start = now;
     const uint32_t received = Poll(ws, now);
+    was_busy = received != 0;
     // Quiescent every loop (so RCU grace periods stay short); the expiry sweep, which chases
     // pointers through cold sessions, only with the drain: every drain interval or when idle.
     if (received == 0 || now - ws.last_drain_tsc >= drain_tsc_) {
@@ -55,6 +62,15 @@ void Dataplane::RunWorker(uint32_t w) {
   Drain(ws, Now());
   DiscardHeld(ws);
   nw.Offline();
+}
+
+std::vector<WorkerLoad> Dataplane::WorkerLoads() const {
+  std::vector<WorkerLoad> out;
+  for (const auto& ws : workers_) {
+    out.push_back({__atomic_load_n(&ws->load.busy_cycles, __ATOMIC_RELAXED),
+                   __atomic_load_n(&ws->load.total_cycles, __ATOMIC_RELAXED)});
+  }
+  return out;
 }
 
 uint32_t Dataplane::PollOnceForTest(uint32_t w) {

@@ -24,6 +24,7 @@ struct alignas(64) Dataplane::WorkerState {
   const uint32_t id;
   nat::Worker* const engine_worker;
   uint64_t last_drain_tsc = 0;
+  WorkerLoad load;  // busy and total loop cycles
   DataplaneCounters counters;
   uint64_t tx_dropped[kMaxInterfaces] = {};
   TxDropSink sinks[kMaxInterfaces] = {};

@@ -10,11 +10,16 @@
 
 #include <cstring>
 #include <map>
-#include <tuple>
+#include <set>
+#include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "lib/conntrack/session.h"
+#include "lib/conntrack/tcp_state.h"
+#include "lib/conntrack/worker_sessions.h"
 #include "lib/dataplane/counters.h"
 #include "lib/nat/counters.h"
 #include "lib/net/builder.h"
@@ -56,6 +61,11 @@ class Writer {
   void SampleLabels(absl::string_view name, absl::string_view labels, uint64_t value) {
     absl::StrAppend(&out_, name, "{", labels, "} ", value, "\n");
   }
+  void SampleDouble(absl::string_view name, absl::string_view label, absl::string_view label_value,
+                    double value) {
+    absl::StrAppend(&out_, name, "{", label, "=\"", EscapeLabel(label_value), "\"} ",
+                    absl::StrFormat("%.6f", value), "\n");
+  }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -75,7 +85,95 @@ const char* Direction(nat::Event e) {
 }
 bool HasOwnFamily(nat::Event e) {
   return Direction(e) != nullptr || e == nat::Event::kRxPackets ||
-         e == nat::Event::kSessionsCreated || e == nat::Event::kSessionsExpired;
+         e == nat::Event::kSessionsCreated || e == nat::Event::kSessionsExpired ||
+         e == nat::Event::kPodMappingSessions || e == nat::Event::kEgressPoolSessions ||
+         e == nat::Event::kServiceSessions || e == nat::Event::kBindingsCreated;
+}
+
+constexpr std::pair<const char*, nat::Event> kCreatedByKind[] = {
+    {"pod_address", nat::Event::kPodMappingSessions},
+    {"egress_pool", nat::Event::kEgressPoolSessions},
+    {"service", nat::Event::kServiceSessions},
+    {"binding", nat::Event::kBindingsCreated},
+};
+
+const char* PoolKindName(control::PoolKind k) {
+  switch (k) {
+    case control::PoolKind::kUnique: return "unique";
+    case control::PoolKind::kEgress: return "egress";
+    case control::PoolKind::kVip: return "vip";
+  }
+  return "unknown";
+}
+
+bool InPool(const control::PoolConfig& p, uint32_t ip) {
+  for (const nat::Cidr& c : p.ranges) {
+    if (c.Contains(ip)) return true;
+  }
+  return false;
+}
+
+uint64_t PoolSize(const control::PoolConfig& p) {
+  uint64_t n = 0;
+  for (const nat::Cidr& c : p.ranges) n += uint64_t{1} << (32 - c.len);
+  return n;
+}
+
+// Pool utilisation: addresses per pool and how many are in use (unique: mapped to a pod;
+// egress: holding at least one port; vip: carrying a service), ports per egress address, and
+// the exhaustion events.
+void RenderPools(const nat::Engine& engine, const control::GatewayConfig& config,
+                 const nat::WorkerCounters& c, Writer* w) {
+  const nat::PortAllocatorRegistry& reg = engine.allocators();
+  std::map<uint32_t, std::pair<uint64_t, uint64_t>> ports;  // address -> (in use, capacity)
+  for (uint32_t i = 0; i < reg.size(); ++i) {
+    const nat::PortAllocator* a = reg.Get(static_cast<uint16_t>(i));
+    if (a == nullptr) continue;
+    auto& [in_use, capacity] = ports[a->address()];
+    in_use += a->InUse();
+    capacity = 1023 + (a->port_max() - a->port_min() + 1);
+  }
+  const nat::MappingTable* mt = engine.mappings();
+  w->Family("natgw_pool_addresses", "gauge", "Addresses of each configured pool.");
+  for (const control::PoolConfig& p : config.pools) {
+    w->SampleLabels("natgw_pool_addresses",
+                    absl::StrCat("pool=\"", EscapeLabel(p.name), "\",kind=\"", PoolKindName(p.kind), "\""),
+                    PoolSize(p));
+  }
+  w->Family("natgw_pool_addresses_in_use", "gauge",
+            "Pool addresses in use: unique ones mapped to a pod, egress ones holding a port, VIPs "
+            "carrying a service.");
+  for (const control::PoolConfig& p : config.pools) {
+    std::set<uint32_t> used;
+    if (mt != nullptr) {
+      if (p.kind == control::PoolKind::kUnique) {
+        for (const auto& m : mt->config().pod_mappings) {
+          if (InPool(p, m.external_ip)) used.insert(m.external_ip);
+        }
+      } else if (p.kind == control::PoolKind::kVip) {
+        for (const auto& s : mt->config().services) {
+          if (InPool(p, s.vip)) used.insert(s.vip);
+        }
+      }
+    }
+    if (p.kind == control::PoolKind::kEgress) {
+      for (const auto& [addr, n] : ports) {
+        if (n.first != 0 && InPool(p, addr)) used.insert(addr);
+      }
+    }
+    w->SampleLabels("natgw_pool_addresses_in_use",
+                    absl::StrCat("pool=\"", EscapeLabel(p.name), "\",kind=\"", PoolKindName(p.kind), "\""),
+                    used.size());
+  }
+  w->Family("natgw_pool_ports_in_use", "gauge", "Ports in use per egress pool address.");
+  for (const auto& [addr, n] : ports) w->Sample("natgw_pool_ports_in_use", "address", net::FormatIp(addr), n.first);
+  w->Family("natgw_pool_ports", "gauge", "Ports an egress pool address can hand out (1..1023 and its range).");
+  for (const auto& [addr, n] : ports) w->Sample("natgw_pool_ports", "address", net::FormatIp(addr), n.second);
+  w->Family("natgw_pool_exhausted_total", "counter",
+            "New flows refused because a pool ran out: ports of the pod's egress address, or "
+            "session table room.");
+  w->Sample("natgw_pool_exhausted_total", "resource", "ports", c.drop(nat::DropReason::kPoolPortsExhausted));
+  w->Sample("natgw_pool_exhausted_total", "resource", "sessions", c.drop(nat::DropReason::kSessionTableFull));
 }
 
 // ---- HTTP ----
@@ -126,7 +224,8 @@ std::string Response(absl::string_view status, absl::string_view content_type, a
 }  // namespace
 
 std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane* dataplane,
-                          const control::GatewayConfig& config) {
+                          const control::GatewayConfig& config,
+                          const std::vector<double>* busy_ratios) {
   Writer w;
   const nat::WorkerCounters c = engine.SumCounters();
 
@@ -158,35 +257,40 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
     if (!HasOwnFamily(e)) w.Sample("natgw_engine_events_total", "event", nat::EventName(e), c.events[i]);
   }
 
-  w.Family("natgw_sessions_created_total", "counter", "Sessions created.");
-  w.Sample("natgw_sessions_created_total", c.event(nat::Event::kSessionsCreated));
-  w.Family("natgw_sessions_expired_total", "counter", "Sessions expired after their idle timeout.");
+  w.Family("natgw_sessions_created_total", "counter",
+           "Sessions created (translations set up), by kind; binding = endpoint-independent binding.");
+  for (const auto& [kind, e] : kCreatedByKind) {
+    w.Sample("natgw_sessions_created_total", "kind", kind, c.event(e));
+  }
+  w.Family("natgw_sessions_expired_total", "counter",
+           "Sessions removed after their idle timeout, a flush or a reload.");
   w.Sample("natgw_sessions_expired_total", c.event(nat::Event::kSessionsExpired));
 
-  // Live sessions (a racy walk of the table; fine at scrape rate on the control thread).
-  std::map<std::tuple<std::string, std::string, std::string>, uint64_t> sessions;
-  engine.ForEachSession([&](uint32_t, const conntrack::Session& s) {
-    ++sessions[{net::ProtoName(s.in_key.proto), conntrack::SessionKindName(s.kind), control::IslandName(config, s.in_key.realm)}];
-  });
+  // Live sessions: the workers' own counts, no table walk.
+  const std::unique_ptr<conntrack::SessionCounts> live = engine.SumSessionCounts();
   w.Family("natgw_sessions", "gauge", "Live sessions by protocol, kind and island.");
-  for (const auto& [key, n] : sessions) {
-    const auto& [proto, kind, island] = key;
-    w.SampleLabels("natgw_sessions",
-                   absl::StrCat("protocol=\"", EscapeLabel(proto), "\",kind=\"", kind,
-                                "\",island=\"", EscapeLabel(island), "\""),
-                   n);
+  for (int r = 0; r < conntrack::SessionCounts::kRealms; ++r) {
+    for (int k = 0; k < conntrack::SessionCounts::kKinds; ++k) {
+      for (int p = 0; p < conntrack::SessionCounts::kProtos; ++p) {
+        const uint64_t n = live->live[r][k][p];
+        if (n == 0) continue;
+        w.SampleLabels("natgw_sessions",
+                       absl::StrCat("protocol=\"", net::ProtoName(conntrack::SessionCounts::kProtoOf[p]),
+                                    "\",kind=\"", conntrack::SessionKindName(static_cast<conntrack::SessionKind>(k)),
+                                    "\",island=\"", EscapeLabel(control::IslandName(config, static_cast<uint16_t>(r))), "\""),
+                       n);
+      }
+    }
+  }
+  w.Family("natgw_tcp_sessions", "gauge", "Live TCP sessions (bindings aside) by state.");
+  for (int i = 1; i < conntrack::SessionCounts::kTcpStates; ++i) {
+    w.Sample("natgw_tcp_sessions", "state",
+             absl::AsciiStrToLower(conntrack::TcpStateName(static_cast<conntrack::TcpState>(i))), live->tcp[i]);
   }
   w.Family("natgw_session_capacity", "gauge", "Size of the session table.");
   w.Sample("natgw_session_capacity", engine.table().capacity());
 
-  w.Family("natgw_pool_ports_in_use", "gauge", "Ports in use per egress pool address.");
-  const nat::PortAllocatorRegistry& reg = engine.allocators();
-  std::map<std::string, uint64_t> ports;  // one sample per address, even if listed twice
-  for (uint32_t i = 0; i < reg.size(); ++i) {
-    const nat::PortAllocator* a = reg.Get(static_cast<uint16_t>(i));
-    if (a != nullptr) ports[net::FormatIp(a->address())] += a->InUse();
-  }
-  for (const auto& [addr, n] : ports) w.Sample("natgw_pool_ports_in_use", "address", addr, n);
+  RenderPools(engine, config, c, &w);
 
   w.Family("natgw_mappings", "gauge", "Configured 1:1 pod addresses, egress pools and services.");
   if (const nat::MappingTable* m = engine.mappings()) {
@@ -238,7 +342,43 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
   }
   w.Family("natgw_interface_up", "gauge", "1 when the port's link is up.");
   for (const auto& i : ifs) w.Sample("natgw_interface_up", "interface", i.name, i.link_up ? 1 : 0);
+
+  const std::vector<dataplane::WorkerLoad> loads = dataplane->WorkerLoads();
+  w.Family("natgw_worker_busy_cycles_total", "counter",
+           "TSC cycles of worker loops that received at least one frame.");
+  for (size_t i = 0; i < loads.size(); ++i) {
+    w.Sample("natgw_worker_busy_cycles_total", "worker", absl::StrCat(i), loads[i].busy_cycles);
+  }
+  w.Family("natgw_worker_cycles_total", "counter", "TSC cycles of worker loops, busy or idle.");
+  for (size_t i = 0; i < loads.size(); ++i) {
+    w.Sample("natgw_worker_cycles_total", "worker", absl::StrCat(i), loads[i].total_cycles);
+  }
+  if (busy_ratios != nullptr) {
+    w.Family("natgw_worker_busy_ratio", "gauge",
+             "Share of a worker's cycles spent in loops that did work, over the last second or so.");
+    for (size_t i = 0; i < busy_ratios->size(); ++i) {
+      w.SampleDouble("natgw_worker_busy_ratio", "worker", absl::StrCat(i), (*busy_ratios)[i]);
+    }
+  }
+  w.Family("natgw_tsc_hz", "gauge", "TSC cycles per second (to turn cycle counters into seconds).");
+  w.Sample("natgw_tsc_hz", dataplane->tsc_hz());
   return w.Take();
+}
+
+void WorkerLoadTracker::Update(const std::vector<dataplane::WorkerLoad>& loads, int64_t now_ms) {
+  if (last_ms_ >= 0 && now_ms - last_ms_ < window_ms_ && last_.size() == loads.size()) return;
+  if (last_.size() == loads.size()) {
+    ratios_.assign(loads.size(), 0.0);
+    for (size_t i = 0; i < loads.size(); ++i) {
+      const uint64_t total = loads[i].total_cycles - last_[i].total_cycles;
+      const uint64_t busy = loads[i].busy_cycles - last_[i].busy_cycles;
+      ratios_[i] = total == 0 ? 0.0 : static_cast<double>(busy) / static_cast<double>(total);
+    }
+  } else {
+    ratios_.assign(loads.size(), 0.0);
+  }
+  last_ = loads;
+  last_ms_ = now_ms;
 }
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Listen(uint32_t address_be,

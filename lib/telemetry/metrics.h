@@ -7,16 +7,21 @@
 //   natgw_packets_total{direction}                 in2out, out2in, hairpin, stateless_in2out, ...
 //   natgw_drops_total{reason}                      every engine drop reason, zero included
 //   natgw_engine_events_total{event}               the other engine events (ICMP, fragments, ...)
-//   natgw_sessions_created_total, natgw_sessions_expired_total
+//   natgw_sessions_created_total{kind}, natgw_sessions_expired_total
 //   natgw_sessions{protocol,kind,island}           gauge: live sessions (bindings: kind="binding")
+//   natgw_tcp_sessions{state}                      gauge: live TCP sessions by state
 //   natgw_session_capacity                         gauge
-//   natgw_pool_ports_in_use{address}               gauge, per egress pool address
+//   natgw_pool_addresses{pool,kind}, natgw_pool_addresses_in_use{pool,kind}   gauges
+//   natgw_pool_ports_in_use{address}, natgw_pool_ports{address}   gauges, per egress address
+//   natgw_pool_exhausted_total{resource}           ports, sessions
 //   natgw_mappings{kind}                           gauge: pod_address, egress_pool, service
 // and with a dataplane:
 //   natgw_dataplane_drops_total{reason}            every dataplane drop reason, zero included
 //   natgw_dataplane_events_total{event}            rx_frames, tx_frames, ARP, hold queue, ...
 //   natgw_interface_{rx,tx}_{packets,bytes}_total{interface}, natgw_interface_rx_missed_total,
 //   natgw_interface_tx_dropped_total, natgw_interface_up (gauge)
+//   natgw_worker_busy_cycles_total{worker}, natgw_worker_cycles_total{worker},
+//   natgw_worker_busy_ratio{worker} (gauge), natgw_tsc_hz (gauge)
 #ifndef NATGW_LIB_TELEMETRY_METRICS_H_
 #define NATGW_LIB_TELEMETRY_METRICS_H_
 
@@ -24,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "lib/control/gateway_config.h"
@@ -36,8 +42,28 @@ inline constexpr const char* kContentType = "text/plain; version=0.0.4; charset=
 
 // Control thread: a racy snapshot of every counter (like `natgwctl show stats`). `dataplane` may
 // be null (engine-only tests): the dataplane and interface families are left out.
+// `busy_ratios` (per worker, from WorkerLoadTracker) may be null: natgw_worker_busy_ratio is then
+// left out.
 std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane* dataplane,
-                          const control::GatewayConfig& config);
+                          const control::GatewayConfig& config,
+                          const std::vector<double>* busy_ratios = nullptr);
+
+// Each worker's busy ratio over a recent window: Update is called often (every control loop);
+// it takes a new sample when at least `window_ms` have passed since the last and sets the
+// ratios to busy/total cycles between the two. Control thread.
+class WorkerLoadTracker {
+ public:
+  explicit WorkerLoadTracker(int64_t window_ms = 1000) : window_ms_(window_ms) {}
+  // `now_ms`: a monotonic clock (injected for tests).
+  void Update(const std::vector<dataplane::WorkerLoad>& loads, int64_t now_ms);
+  const std::vector<double>& ratios() const { return ratios_; }
+
+ private:
+  int64_t window_ms_;
+  int64_t last_ms_ = -1;
+  std::vector<dataplane::WorkerLoad> last_;
+  std::vector<double> ratios_;
+};
 
 // A tiny HTTP/1.0 server for one endpoint: GET (or HEAD) /metrics answers 200 with the body of
 // `render`, any other path 404, any other method 405. One request per connection, answered and

@@ -81,6 +81,13 @@ control::GatewayConfig TestGatewayConfig() {
   g.name = "gw-test";
   g.island_names = {"", "c1", "c2"};
   g.nat = TwoIslandConfig();
+  control::PoolConfig c1_egress{.name = "c1-egress", .kind = control::PoolKind::kEgress, .island = 1,
+                                .ranges = {{Ip("192.0.2.16"), 31}}};
+  control::PoolConfig c2_egress{.name = "c2-egress", .kind = control::PoolKind::kEgress, .island = 2,
+                                .ranges = {{Ip("192.0.2.32"), 32}}};
+  control::PoolConfig c1_unique{.name = "c1-unique", .kind = control::PoolKind::kUnique, .island = 1,
+                                .ranges = {{Ip("203.0.113.0"), 24}}};
+  g.pools = {c1_egress, c2_egress, c1_unique};
   return g;
 }
 
@@ -115,10 +122,21 @@ TEST_P(EngineTest, MetricsCountWhatPassedThrough) {
       << text;
   EXPECT_TRUE(HasLine(text, "natgw_sessions{protocol=\"tcp\",kind=\"egress_pool\",island=\"c1\"} 1"))
       << text;
-  EXPECT_TRUE(HasLine(text, "natgw_sessions_created_total " +
-                                std::to_string(Events(Event::kSessionsCreated))))
+  EXPECT_TRUE(HasLine(text, "natgw_sessions_created_total{kind=\"pod_address\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_sessions_created_total{kind=\"egress_pool\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_sessions_created_total{kind=\"service\"} 0")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_sessions_created_total{kind=\"binding\"} " +
+                                std::to_string(Events(Event::kSessionsCreated) - 2)))
       << text;
-  EXPECT_GE(Events(Event::kSessionsCreated), 2u);
+  EXPECT_TRUE(HasLine(text, "natgw_tcp_sessions{state=\"syn_sent\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_tcp_sessions{state=\"established\"} 0")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses{pool=\"c1-egress\",kind=\"egress\"} 2")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c1-egress\",kind=\"egress\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c2-egress\",kind=\"egress\"} 0")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses{pool=\"c1-unique\",kind=\"unique\"} 256")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c1-unique\",kind=\"unique\"} 2")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_ports{address=\"192.0.2.32\"} 65535")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_exhausted_total{resource=\"ports\"} 0")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_sessions_expired_total 0")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_session_capacity " + std::to_string(engine_->table().capacity())))
       << text;
@@ -135,6 +153,18 @@ TEST_P(EngineTest, MetricsCountWhatPassedThrough) {
   // Without a dataplane, no dataplane or interface families.
   EXPECT_THAT(text, ::testing::Not(HasSubstr("natgw_dataplane_")));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("natgw_interface_")));
+}
+
+TEST(WorkerLoadTrackerTest, RatioOfBusyCyclesOverTheLastWindow) {
+  telemetry::WorkerLoadTracker t(1000);
+  t.Update({{0, 0}, {0, 0}}, 0);
+  EXPECT_THAT(t.ratios(), ::testing::ElementsAre(0.0, 0.0));
+  t.Update({{500, 1000}, {0, 1000}}, 500);  // within the window: no new sample
+  EXPECT_THAT(t.ratios(), ::testing::ElementsAre(0.0, 0.0));
+  t.Update({{250, 1000}, {1000, 1000}}, 1000);
+  EXPECT_THAT(t.ratios(), ::testing::ElementsAre(0.25, 1.0));
+  t.Update({{250, 3000}, {1500, 2000}}, 2100);
+  EXPECT_THAT(t.ratios(), ::testing::ElementsAre(0.0, 0.5));
 }
 
 TEST_P(EngineTest, MetricsEscapeLabelValues) {
