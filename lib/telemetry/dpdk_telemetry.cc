@@ -41,20 +41,31 @@ const Section* Find(const TelemetrySnapshot& s, const std::string& command) {
   return nullptr;
 }
 
-// DPDK limits: 256 entries per dict, 512 per array, 128 bytes per string.
+// DPDK accepts only letters, digits, '_' and '/' in names: "c1-outside" becomes "c1_outside",
+// "192.0.2.16" becomes "192_0_2_16".
+std::string Key(const std::string& name) {
+  std::string k = name.substr(0, RTE_TEL_MAX_STRING_LEN - 1);
+  for (char& ch : k) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '/') ch = '_';
+  }
+  return k;
+}
+
+// DPDK limits: 256 entries per dict, 512 per array, 128 bytes per string, and containers one
+// level deep (a section's children carry values only).
 void Fill(const Section& s, rte_tel_data* d) {
   rte_tel_data_start_dict(d);
   int entries = 0;
   for (const auto& [k, v] : s.values) {
     if (++entries > RTE_TEL_MAX_DICT_ENTRIES) return;
-    rte_tel_data_add_dict_u64(d, k.c_str(), v);
+    rte_tel_data_add_dict_u64(d, Key(k).c_str(), v);
   }
   for (const auto& [k, child] : s.children) {
     if (++entries > RTE_TEL_MAX_DICT_ENTRIES) return;
     rte_tel_data* c = rte_tel_data_alloc();
     if (c == nullptr) return;
     Fill(child, c);
-    rte_tel_data_add_dict_container(d, k.c_str(), c, 0);  // DPDK frees c
+    rte_tel_data_add_dict_container(d, Key(k).c_str(), c, 0);  // DPDK frees c
   }
   if (s.list_name.empty() || ++entries > RTE_TEL_MAX_DICT_ENTRIES) return;
   rte_tel_data* list = rte_tel_data_alloc();
@@ -63,7 +74,7 @@ void Fill(const Section& s, rte_tel_data* d) {
   for (size_t i = 0; i < s.list.size() && i < RTE_TEL_MAX_ARRAY_ENTRIES; ++i) {
     rte_tel_data_add_array_string(list, s.list[i].substr(0, RTE_TEL_MAX_STRING_LEN - 1).c_str());
   }
-  rte_tel_data_add_dict_container(d, s.list_name.c_str(), list, 0);
+  rte_tel_data_add_dict_container(d, Key(s.list_name).c_str(), list, 0);
 }
 
 int Callback(const char* cmd, const char* /*params*/, rte_tel_data* d) {
@@ -81,9 +92,9 @@ int Callback(const char* cmd, const char* /*params*/, rte_tel_data* d) {
 
 nlohmann::json ToJson(const Section& s) {
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : s.values) j[k] = v;
-  for (const auto& [k, child] : s.children) j[k] = ToJson(child);
-  if (!s.list_name.empty()) j[s.list_name] = s.list;
+  for (const auto& [k, v] : s.values) j[Key(k)] = v;
+  for (const auto& [k, child] : s.children) j[Key(k)] = ToJson(child);
+  if (!s.list_name.empty()) j[Key(s.list_name)] = s.list;
   return j;
 }
 
@@ -181,17 +192,15 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
                {"session_capacity", engine.table().capacity()},
                {"engine_drops", engine_drops},
                {"dataplane_drops", dataplane_drops}};
-  if (dataplane != nullptr) {
-    Section ifs;
+  if (dataplane != nullptr) {  // one dict per interface, by name
     for (const dataplane::InterfaceStatus& i : dataplane->Interfaces()) {
       Section one;
       one.values = {{"rx_packets", i.rx_packets}, {"tx_packets", i.tx_packets},
                     {"rx_bytes", i.rx_bytes},     {"tx_bytes", i.tx_bytes},
                     {"rx_missed", i.rx_missed},   {"tx_dropped", i.tx_dropped},
                     {"link_up", i.link_up ? 1u : 0u}};
-      ifs.children.emplace_back(i.name, std::move(one));
+      st.children.emplace_back(i.name, std::move(one));
     }
-    st.children.emplace_back("interfaces", std::move(ifs));
   }
 
   // /natgw/sessions
@@ -243,7 +252,6 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
   }
 
   // /natgw/pools
-  Section ports;
   const nat::PortAllocatorRegistry& reg = engine.allocators();
   std::map<std::string, std::pair<uint64_t, uint64_t>> by_address;
   for (uint32_t i = 0; i < reg.size(); ++i) {
@@ -257,14 +265,13 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
   for (const auto& [addr, n] : by_address) {
     Section one;
     one.values = {{"ports_in_use", n.first}, {"ports", n.second}};
-    ports.children.emplace_back(addr, std::move(one));
+    out->pools.children.emplace_back(addr, std::move(one));
     ports_in_use += n.first;
   }
   out->pools.values = {{"egress_addresses", by_address.size()},
                        {"ports_in_use", ports_in_use},
                        {"ports_exhausted", c.drop(nat::DropReason::kPoolPortsExhausted)},
                        {"session_table_full", c.drop(nat::DropReason::kSessionTableFull)}};
-  out->pools.children.emplace_back("addresses", std::move(ports));
 
   // /natgw/mappings
   if (const nat::MappingTable* mt = engine.mappings()) {

@@ -1,13 +1,15 @@
 // The gateway's counters through DPDK telemetry: `dpdk-telemetry.py -f FILE_PREFIX` (or any
 // client of /var/run/dpdk/FILE_PREFIX/dpdk_telemetry.v2) shows these commands:
 //   /natgw/stats     packets received and translated by direction, sessions created/expired,
-//                    drop totals, live sessions, per-interface packets and bytes
+//                    drop totals, live sessions; per interface (by name) packets and bytes
 //   /natgw/sessions  live sessions: total, by kind, protocol and island, TCP by state
 //   /natgw/drops     every engine and dataplane drop reason, zero included
 //   /natgw/workers   per worker: busy and total loop cycles, busy ratio over the last second
-//   /natgw/pools     per egress address: ports in use and capacity; exhaustion events
+//   /natgw/pools     totals, exhaustion events; per egress address: ports in use and capacity
 //   /natgw/mappings  mapping counts and the 1:1 pod addresses ("c1/10.0.0.5 203.0.113.5 ns/name")
-// The values are those of the Prometheus endpoint (lib/telemetry/metrics.h).
+// The values are those of the Prometheus endpoint (lib/telemetry/metrics.h). DPDK allows only
+// letters, digits, '_' and '/' in names, so others become '_': interface "c1-outside" is
+// "c1_outside", address 192.0.2.16 is "192_0_2_16".
 //
 // Threads: DPDK runs the callbacks on its own telemetry thread, never on the control thread, so
 // they never touch the engine or the dataplane. The control thread copies the counters into a
@@ -33,7 +35,7 @@ namespace natgw::telemetry {
 
 struct TelemetrySnapshot {
   using Entries = std::vector<std::pair<std::string, uint64_t>>;
-  struct Section {  // a dict: numbers, then nested dicts, then one list of strings
+  struct Section {  // a dict: numbers, then dicts of numbers (one level), then a list of strings
     Entries values;
     std::vector<std::pair<std::string, Section>> children;
     std::string list_name;

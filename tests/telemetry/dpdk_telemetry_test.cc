@@ -55,7 +55,7 @@ TEST_P(EngineTest, TelemetryCommandsAnswerFromTheLatestSnapshot) {
   EXPECT_EQ(drops["engine"].size(), static_cast<size_t>(kNumDropReasons));
   const json pools = Query("/natgw/pools");
   EXPECT_EQ(pools["ports_in_use"], 1u);
-  EXPECT_EQ(pools["addresses"]["192.0.2.32"]["ports"], 65535u);
+  EXPECT_EQ(pools["192_0_2_32"]["ports"], 65535u);
   const json mappings = Query("/natgw/mappings");
   EXPECT_EQ(mappings["pod_addresses"], 3u);
   EXPECT_EQ(mappings["pods"][0], "c1/10.0.0.5 203.0.113.5 c1/pod-a");
