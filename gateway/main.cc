@@ -4,11 +4,14 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_lcore.h>
+#include <rte_pdump.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +26,7 @@
 #include "lib/control/gateway_config.h"
 #include "lib/dataplane/dataplane.h"
 #include "lib/nat/engine.h"
+#include "lib/telemetry/dpdk_telemetry.h"
 #include "lib/telemetry/metrics.h"
 
 DEFINE_string(config, "", "the gateway's conf file (TOML; see conf/README.md). Required.");
@@ -68,10 +72,29 @@ std::vector<std::string> EalArgs(const control::GatewayConfig& c, const std::vec
   if (!any_pci) a.push_back("--no-pci");
   for (const auto& e : c.dpdk.extra_args) a.push_back(e);
   for (const auto& e : extra) a.push_back(e);
-  // Hugepage files are unlinked as soon as they are mapped, so none is left behind, whatever
-  // way the process ends.
-  if (std::find(a.begin(), a.end(), "--no-huge") == a.end()) a.push_back("--huge-unlink");
+  // Hugepage files stay linked while natgw runs, so that secondary processes (dpdk-dumpcap,
+  // through rte_pdump) can map them; EAL removes a crashed run's files when the same
+  // --file-prefix starts again. With --no-huge or --in-memory there is no capture.
   return a;
+}
+
+// EAL keeps its hugepage files while it runs (see EalArgs) and leaves them behind at exit; this
+// removes this process's own (PREFIXmap_N in every hugetlbfs mount) after rte_eal_cleanup.
+void RemoveHugepageFiles(const std::string& prefix) {
+  std::ifstream mounts("/proc/mounts");
+  for (std::string line; std::getline(mounts, line);) {
+    const std::vector<std::string> f = absl::StrSplit(line, ' ');
+    if (f.size() < 3 || f[2] != "hugetlbfs") continue;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(f[1], ec)) {
+      const std::string name = e.path().filename().string();
+      const std::string rest = name.substr(std::min(name.size(), prefix.size() + 4));
+      if (name.starts_with(prefix + "map_") && !rest.empty() &&
+          rest.find_first_not_of("0123456789") == std::string::npos) {
+        std::filesystem::remove(e.path(), ec);
+      }
+    }
+  }
 }
 
 class Gateway {
@@ -95,14 +118,22 @@ class Gateway {
                  << "): check [dpdk] lcores, memory and hugepages";
       return 1;
     }
+    // Packet capture by secondary processes (dpdk-dumpcap --file-prefix=PREFIX -i PORT).
+    const bool pdump = rte_pdump_init() == 0;
+    if (!pdump) LOG(WARNING) << "rte_pdump_init failed (" << rte_strerror(rte_errno) << "): no dpdk-dumpcap capture";
+    if (absl::Status s = telemetry::RegisterTelemetryCommands(); !s.ok()) LOG(WARNING) << s.message();
     const uint32_t workers = rte_lcore_count() - 1;
     if (workers != config_->engine.num_workers) {
       LOG(ERROR) << "EAL gave " << workers << " worker lcores, the conf asks for " << config_->engine.num_workers;
+      if (pdump) rte_pdump_uninit();
       rte_eal_cleanup();
       return 1;
     }
+    const std::string prefix = std::filesystem::path(rte_eal_get_runtime_dir()).filename().string();
     int rc = Serve();
+    if (pdump) rte_pdump_uninit();
     rte_eal_cleanup();
+    if (!config_->dpdk.no_huge) RemoveHugepageFiles(prefix);
     LOG(INFO) << "natgw " << config_->name << " stopped";
     return rc;
   }
@@ -116,6 +147,7 @@ class Gateway {
       dataplane_->Stop();
       rte_eal_mp_wait_lcore();
     }
+    telemetry::PublishTelemetry(nullptr);  // the telemetry thread must not see them go
     engine_.reset();     // first: fragments it holds go back to the dataplane's mbuf pool
     dataplane_.reset();  // stops and closes the ports
     return rc;
@@ -163,8 +195,20 @@ class Gateway {
     if (absl::Status s = dataplane_->SendGratuitousArp(ExternalAddresses(*config_)); !s.ok()) {
       LOG(WARNING) << "gratuitous ARP: " << s.message();
     }
-    const auto render = [this] { return telemetry::RenderMetrics(*engine_, dataplane_.get(), *config_); };
+    telemetry::WorkerLoadTracker load;
+    const auto render = [&] {
+      return telemetry::RenderMetrics(*engine_, dataplane_.get(), *config_, &load.ratios());
+    };
+    int64_t published_ms = -1;
     while (!g_stop) {
+      // Busy ratios and the DPDK telemetry snapshot (read by DPDK's telemetry thread).
+      const int64_t now_ms = static_cast<int64_t>(rte_get_tsc_cycles() / (rte_get_tsc_hz() / 1000));
+      load.Update(dataplane_->WorkerLoads(), now_ms);
+      if (published_ms < 0 || now_ms - published_ms >= 250) {
+        telemetry::PublishTelemetry(
+            telemetry::BuildTelemetrySnapshot(*engine_, dataplane_.get(), *config_, &load.ratios()));
+        published_ms = now_ms;
+      }
       // At most ~100 ms per round between the two (plus a short deadline per client served).
       (*server)->Poll(metrics ? 50 : 100, commands);
       if (metrics) metrics->Poll(50, render);
