@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
       "  lookup EXTERNAL_IP[:PORT]   which pod is behind an external address\n"
       "  reload                      re-read the conf file (the running one stays if refused)\n"
       "  flush                       drop every session\n"
+      "  trace ISLAND/POD_IP | NAMESPACE/NAME\n"
+      "                              a pod's unique and egress addresses, services, sessions\n"
       "  help\n"
       "\n"
       "exit status: 0 done, 1 the gateway refused the command, 2 no gateway / bad usage");

@@ -33,6 +33,7 @@ constexpr const char* kHelp =
     "  lookup EXTERNAL_IP[:PORT]       which pod is behind an external address (and port)\n"
     "  reload                          re-read the conf file; the old one stays if it is refused\n"
     "  flush                           drop every session (flows restart)\n"
+    "  trace ISLAND/POD_IP | NAMESPACE/NAME   a pod's addresses, services and sessions\n"
     "add --json to any command for machine-readable output\n";
 
 // Left-aligned columns, two spaces apart.
@@ -106,6 +107,7 @@ CtlReply GatewayCommands::Handle(const std::vector<std::string>& args, bool json
     if (!s.ok()) return Error(absl::StrCat("reload refused, the running configuration stays: ", s.message()));
     return json ? Json({{"reloaded", true}}) : Ok("reloaded\n");
   }
+  if (cmd == "trace" && args.size() == 2) return Trace(args[1], json);
   if (cmd == "flush" && args.size() == 1) {
     const uint64_t n = engine_->FlushAll();
     return json ? Json({{"flushed", n}}) : Ok(absl::StrCat("flushed ", n, " sessions\n"));

@@ -42,6 +42,7 @@ class GatewayCommands : public CtlHandler {
   CtlReply ShowNeighbors(bool json);
   CtlReply ShowRoutes(bool json);
   CtlReply Lookup(const std::string& what, bool json);
+  CtlReply Trace(const std::string& pod, bool json);  // commands_trace.cc
   std::string IslandName(uint16_t id) const;
 
   const GatewayConfig* config_;
