@@ -273,7 +273,10 @@ int main(int argc, char** argv) {
       "natgw --config FILE [--check] [--eal_args \"...\"] [-- EAL args]\n"
       "The NAT gateway for Kubernetes island-mode clusters. The conf file (conf/README.md) names\n"
       "the ports, islands, pools, mappings, services, routes and DPDK settings. Talk to a running\n"
-      "gateway with natgwctl. SIGHUP reloads the conf file; SIGTERM/SIGINT stop it.");
+      "gateway with natgwctl. SIGHUP reloads the conf file; SIGTERM/SIGINT stop it.\n"
+      "Observability: Prometheus metrics ([metrics] in the conf), DPDK telemetry commands\n"
+      "/natgw/{stats,sessions,drops,workers,pools,mappings} (dpdk-telemetry.py -f FILE_PREFIX),\n"
+      "packet capture with dpdk-dumpcap --file-prefix=FILE_PREFIX -i PORT (needs hugepages).");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
