@@ -118,6 +118,7 @@ class Gateway {
                  << "): check [dpdk] lcores, memory and hugepages";
       return 1;
     }
+    const std::string prefix = std::filesystem::path(rte_eal_get_runtime_dir()).filename().string();
     // Packet capture by secondary processes (dpdk-dumpcap --file-prefix=PREFIX -i PORT).
     const bool pdump = rte_pdump_init() == 0;
     if (!pdump) LOG(WARNING) << "rte_pdump_init failed (" << rte_strerror(rte_errno) << "): no dpdk-dumpcap capture";
@@ -127,9 +128,9 @@ class Gateway {
       LOG(ERROR) << "EAL gave " << workers << " worker lcores, the conf asks for " << config_->engine.num_workers;
       if (pdump) rte_pdump_uninit();
       rte_eal_cleanup();
+      if (!config_->dpdk.no_huge) RemoveHugepageFiles(prefix);
       return 1;
     }
-    const std::string prefix = std::filesystem::path(rte_eal_get_runtime_dir()).filename().string();
     int rc = Serve();
     if (pdump) rte_pdump_uninit();
     rte_eal_cleanup();
