@@ -428,9 +428,9 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
     auto prev = services_.find(owner);
     if (prev == services_.end()) {
       changes->push_back(absl::StrCat(label, " got VIP ", Ip(*vip), " (", st.ready, " ready, ",
-                                      st.draining, " draining endpoints)"));
+                                      st.draining, " draining backends, all ports)"));
     } else if (prev->second.ready != st.ready || prev->second.draining != st.draining) {
-      changes->push_back(absl::StrCat(label, " endpoints: ", prev->second.ready, " -> ", st.ready,
+      changes->push_back(absl::StrCat(label, " backends: ", prev->second.ready, " -> ", st.ready,
                                       " ready, ", prev->second.draining, " -> ", st.draining,
                                       " draining"));
     }
