@@ -90,8 +90,12 @@ std::vector<AddressAllocator::Pool> AllocatorPools(const GatewayConfig& config) 
     AddressAllocator::Pool ap{p.name, {}};
     for (const nat::Cidr& c : p.ranges) {
       const uint32_t mask = c.len == 0 ? 0 : ~uint32_t{0} << (32 - c.len);
-      const uint64_t first = ntohl(c.addr) & mask;
-      const uint64_t last = first | ~mask;
+      uint64_t first = ntohl(c.addr) & mask;
+      uint64_t last = first | ~mask;
+      if (c.len <= 30) {  // a range's network and broadcast addresses are not handed out
+        ++first;
+        --last;
+      }
       for (uint64_t h = first; h <= last; ++h) ap.addresses.push_back(htonl(static_cast<uint32_t>(h)));
     }
     pools.push_back(std::move(ap));
