@@ -8,7 +8,8 @@ PKGS=(
   libdpdk-dev dpdk-dev dpdk
   libabsl-dev libgflags-dev libgoogle-glog-dev
   libbenchmark-dev libgtest-dev libgmock-dev
-  libtomlplusplus-dev nlohmann-json3-dev
+  libtomlplusplus-dev nlohmann-json3-dev libsimdjson-dev
+  libcurl4-openssl-dev libyaml-cpp-dev  # the Kubernetes API source: HTTPS, kubeconfig
   iputils-ping traceroute iperf3 curl python3
   clang libclang-rt-14-dev
   iproute2 ethtool
