@@ -121,7 +121,8 @@ uint64_t PoolSize(const control::PoolConfig& p) {
 
 // Pool utilisation: addresses per pool and how many are in use (unique: mapped to a pod;
 // egress: holding at least one port; vip: carrying a service), ports per egress address, and
-// the exhaustion events.
+// port exhaustion. The cluster allocator's own pool families (natgw_pool_addresses{pool,state},
+// natgw_pool_exhausted_total{pool}, lib/telemetry/cluster_metrics.h) use other names.
 void RenderPools(const nat::Engine& engine, const control::GatewayConfig& config,
                  const nat::WorkerCounters& c, Writer* w) {
   const nat::PortAllocatorRegistry& reg = engine.allocators();
@@ -134,9 +135,9 @@ void RenderPools(const nat::Engine& engine, const control::GatewayConfig& config
     capacity = 1023 + (a->port_max() - a->port_min() + 1);
   }
   const nat::MappingTable* mt = engine.mappings();
-  w->Family("natgw_pool_addresses", "gauge", "Addresses of each configured pool.");
+  w->Family("natgw_pool_size", "gauge", "Addresses of each configured pool.");
   for (const control::PoolConfig& p : config.pools) {
-    w->SampleLabels("natgw_pool_addresses",
+    w->SampleLabels("natgw_pool_size",
                     absl::StrCat("pool=\"", EscapeLabel(p.name), "\",kind=\"", PoolKindName(p.kind), "\""),
                     PoolSize(p));
   }
@@ -169,11 +170,10 @@ void RenderPools(const nat::Engine& engine, const control::GatewayConfig& config
   for (const auto& [addr, n] : ports) w->Sample("natgw_pool_ports_in_use", "address", net::FormatIp(addr), n.first);
   w->Family("natgw_pool_ports", "gauge", "Ports an egress pool address can hand out (1..1023 and its range).");
   for (const auto& [addr, n] : ports) w->Sample("natgw_pool_ports", "address", net::FormatIp(addr), n.second);
-  w->Family("natgw_pool_exhausted_total", "counter",
-            "New flows refused because a pool ran out: ports of the pod's egress address, or "
-            "session table room.");
-  w->Sample("natgw_pool_exhausted_total", "resource", "ports", c.drop(nat::DropReason::kPoolPortsExhausted));
-  w->Sample("natgw_pool_exhausted_total", "resource", "sessions", c.drop(nat::DropReason::kSessionTableFull));
+  // (natgw_pool_exhausted_total{pool} is the cluster allocator's: unique addresses refused.)
+  w->Family("natgw_pool_ports_exhausted_total", "counter",
+            "New flows refused because the pod's egress address had no free port.");
+  w->Sample("natgw_pool_ports_exhausted_total", c.drop(nat::DropReason::kPoolPortsExhausted));
 }
 
 // ---- HTTP ----

@@ -11,9 +11,9 @@
 //   natgw_sessions{protocol,kind,island}           gauge: live sessions (bindings: kind="binding")
 //   natgw_tcp_sessions{state}                      gauge: live TCP sessions by state
 //   natgw_session_capacity                         gauge
-//   natgw_pool_addresses{pool,kind}, natgw_pool_addresses_in_use{pool,kind}   gauges
+//   natgw_pool_size{pool,kind}, natgw_pool_addresses_in_use{pool,kind}   gauges
 //   natgw_pool_ports_in_use{address}, natgw_pool_ports{address}   gauges, per egress address
-//   natgw_pool_exhausted_total{resource}           ports, sessions
+//   natgw_pool_ports_exhausted_total               new flows refused for want of a port
 //   natgw_mappings{kind}                           gauge: pod_address, egress_pool, service
 // and with a dataplane:
 //   natgw_dataplane_drops_total{reason}            every dataplane drop reason, zero included

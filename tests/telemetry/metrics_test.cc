@@ -130,13 +130,13 @@ TEST_P(EngineTest, MetricsCountWhatPassedThrough) {
       << text;
   EXPECT_TRUE(HasLine(text, "natgw_tcp_sessions{state=\"syn_sent\"} 1")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_tcp_sessions{state=\"established\"} 0")) << text;
-  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses{pool=\"c1-egress\",kind=\"egress\"} 2")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_size{pool=\"c1-egress\",kind=\"egress\"} 2")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c1-egress\",kind=\"egress\"} 1")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c2-egress\",kind=\"egress\"} 0")) << text;
-  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses{pool=\"c1-unique\",kind=\"unique\"} 256")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_size{pool=\"c1-unique\",kind=\"unique\"} 256")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c1-unique\",kind=\"unique\"} 2")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_pool_ports{address=\"192.0.2.32\"} 65535")) << text;
-  EXPECT_TRUE(HasLine(text, "natgw_pool_exhausted_total{resource=\"ports\"} 0")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_ports_exhausted_total 0")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_sessions_expired_total 0")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_session_capacity " + std::to_string(engine_->table().capacity())))
       << text;
