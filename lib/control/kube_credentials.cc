@@ -27,13 +27,14 @@ std::string Resolve(const std::string& dir, const std::string& path) {
   return absl::StrCat(dir, "/", path);
 }
 
-// The entry named `name` of a kubeconfig list (clusters, users, contexts), its `field` map.
+// The entry named `name` of a kubeconfig list (clusters, users, contexts), its `field` map; a
+// null node when absent.
 YAML::Node Named(const YAML::Node& root, const char* list, const std::string& name,
                  const char* field) {
   YAML::Node l = root[list];
   if (!l || !l.IsSequence()) return YAML::Node();
   for (const YAML::Node& e : l) {
-    if (e["name"] && e["name"].as<std::string>() == name) return e[field];
+    if (e["name"] && e["name"].as<std::string>() == name && e[field].IsMap()) return e[field];
   }
   return YAML::Node();
 }
@@ -78,13 +79,13 @@ absl::StatusOr<KubeCredentials> FromKubeconfig(const YAML::Node& root, const std
   if (context.empty()) context = Str(root, "current-context");
   if (context.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": no current-context"));
   YAML::Node ctx = Named(root, "contexts", context, "context");
-  if (!ctx) {
+  if (!ctx.IsMap()) {
     return absl::NotFoundError(absl::StrCat(where, ": context \"", context, "\" not found"));
   }
   std::string cluster_name = Str(ctx, "cluster");
   std::string user_name = Str(ctx, "user");
   YAML::Node cluster = Named(root, "clusters", cluster_name, "cluster");
-  if (!cluster) {
+  if (!cluster.IsMap()) {
     return absl::NotFoundError(absl::StrCat(where, ": cluster \"", cluster_name, "\" not found"));
   }
   std::string dir;
@@ -103,10 +104,10 @@ absl::StatusOr<KubeCredentials> FromKubeconfig(const YAML::Node& root, const std
   if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat(c.origin, ": cluster ", st.message()));
 
   YAML::Node user = user_name.empty() ? YAML::Node() : Named(root, "users", user_name, "user");
-  if (!user_name.empty() && !user) {
+  if (!user_name.empty() && !user.IsMap()) {
     return absl::NotFoundError(absl::StrCat(where, ": user \"", user_name, "\" not found"));
   }
-  if (user) {
+  if (user.IsMap()) {
     if (user["exec"] || user["auth-provider"]) {
       return absl::UnimplementedError(absl::StrCat(
           c.origin, ": user \"", user_name,
