@@ -216,12 +216,16 @@ void KubeApiSource::Publish(Worker* w, ListWatch::Step* step) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     KubeKindStatus& st = w->status;
-    if (st.connected && !m.connected()) {
-      LOG(WARNING) << "kubernetes source: " << m.last_error() << "; keeping the last known state";
+    if (m.failures() > st.failures) {
+      // A new failure: said once per disconnection or change of reason, then at VLOG(1).
+      if (st.connected || m.last_error() != st.last_error) {
+        LOG(WARNING) << "kubernetes source: " << m.last_error() << "; retrying, "
+                     << (st.listed ? "keeping the last known state" : "nothing listed yet");
+      } else {
+        VLOG(1) << "kubernetes source: " << m.last_error();
+      }
     } else if (!st.connected && m.connected() && st.failures > 0) {
       LOG(INFO) << "kubernetes source: " << kube::KindName(m.kind()) << " connected again";
-    } else if (m.failures() > st.failures) {
-      VLOG(1) << "kubernetes source: " << m.last_error();
     }
     if (m.relists() > st.relists) LOG(INFO) << "kubernetes source: " << m.last_error();
     st.connected = m.connected();

@@ -19,6 +19,7 @@
 
 #include "gtest/gtest.h"
 #include "lib/control/cluster_source.h"
+#include "lib/control/kube_api_source.h"
 #include "nlohmann/json.hpp"
 
 namespace natgw::control::testing {
@@ -108,6 +109,16 @@ class FakeApiServer {
   pid_t pid_ = -1;
   int port_ = 0;
 };
+
+// Creates and starts a source (a test failure and nullptr when either refuses).
+inline std::unique_ptr<KubeApiSource> StartSource(const KubeApiConfig& config, UpdateQueue* q) {
+  auto src = KubeApiSource::Create(config, q);
+  EXPECT_TRUE(src.ok()) << src.status();
+  if (!src.ok()) return nullptr;
+  absl::Status st = (*src)->Start();
+  EXPECT_TRUE(st.ok()) << st;
+  return st.ok() ? *std::move(src) : nullptr;
+}
 
 // Collects a queue's updates until `done(all)` holds or `timeout` passes; returns everything.
 inline std::vector<SourceUpdate> CollectUntil(

@@ -27,6 +27,7 @@ using json = nlohmann::json;
 using testing::AtLeast;
 using testing::CollectUntil;
 using testing::FakeApiServer;
+using testing::StartSource;
 using testing::TempDir;
 namespace tj = kube::testjson;
 
@@ -89,9 +90,8 @@ TEST(KubeApiSourceTest, PagedListThenWatchWithEventsSplitAcrossChunks) {
   }));
   ASSERT_GT(server.port(), 0);
   UpdateQueue q;
-  auto src = KubeApiSource::Create(PodsAt(server), &q);
-  ASSERT_TRUE(src.ok()) << src.status();
-  ASSERT_TRUE((*src)->Start().ok());
+  auto src = StartSource(PodsAt(server), &q);
+  ASSERT_NE(src, nullptr);
   auto all = CollectUntil(q, AtLeast(5));
   EXPECT_EQ(Summaries(all), (std::vector<std::string>{
                                 "replace rv=100 [a,b,c]", "upsert rv=101 [d]", "upsert rv=102 [d]",
@@ -101,7 +101,7 @@ TEST(KubeApiSourceTest, PagedListThenWatchWithEventsSplitAcrossChunks) {
   EXPECT_EQ(all[0].kind, kube::Kind::kPod);
   EXPECT_EQ(std::get<kube::Pod>(all[2].objects[0]).ips[0], kube::ParseIpv4("10.0.0.14"));
 
-  KubeApiStatus st = (*src)->status();
+  KubeApiStatus st = src->status();
   EXPECT_TRUE(st.connected);
   ASSERT_EQ(st.kinds.size(), 1u);
   EXPECT_EQ(st.kinds[0].resource_version, "151");
@@ -111,7 +111,7 @@ TEST(KubeApiSourceTest, PagedListThenWatchWithEventsSplitAcrossChunks) {
 
   // Stop is prompt although the last watch is held open by the server.
   auto t0 = std::chrono::steady_clock::now();
-  (*src)->Stop();
+  src->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
   EXPECT_EQ(server.Paths(), (std::vector<std::string>{
                                 "/api/v1/pods?limit=2", "/api/v1/pods?limit=2&continue=c1",
@@ -132,19 +132,18 @@ TEST(KubeApiSourceTest, Gone410AsErrorEventAndAsStatusRelists) {
       {{"match", "/api/v1/pods?limit=2"}, {"body", tj::PodList("300", "", {tj::Pod("b", "110", "10.0.0.2")})}},
   }));
   UpdateQueue q;
-  auto src = KubeApiSource::Create(PodsAt(server), &q);
-  ASSERT_TRUE(src.ok()) << src.status();
-  ASSERT_TRUE((*src)->Start().ok());
+  auto src = StartSource(PodsAt(server), &q);
+  ASSERT_NE(src, nullptr);
   auto all = CollectUntil(q, AtLeast(4));
   EXPECT_EQ(Summaries(all), (std::vector<std::string>{"replace rv=100 [a]", "upsert rv=110 [b]",
                                                       "replace rv=200 [a,b]", "replace rv=300 [b]"}));
   CollectUntil(q, [&](auto&) { return server.Paths().size() >= 6; }, 3s);
-  (*src)->Stop();
+  src->Stop();
   EXPECT_EQ(server.Paths(), (std::vector<std::string>{
                                 "/api/v1/pods?limit=2", WatchPath("100"), "/api/v1/pods?limit=2",
                                 WatchPath("200"), "/api/v1/pods?limit=2", WatchPath("300")}));
-  EXPECT_EQ((*src)->status().kinds[0].relists, 2u);
-  EXPECT_EQ((*src)->status().kinds[0].failures, 0u);
+  EXPECT_EQ(src->status().kinds[0].relists, 2u);
+  EXPECT_EQ(src->status().kinds[0].failures, 0u);
 }
 
 TEST(KubeApiSourceTest, ClosedStreamRewatchesAndDroppedStreamReconnects) {
@@ -161,9 +160,8 @@ TEST(KubeApiSourceTest, ClosedStreamRewatchesAndDroppedStreamReconnects) {
        {"end", "hold"}},
   }));
   UpdateQueue q;
-  auto src = KubeApiSource::Create(PodsAt(server), &q);
-  ASSERT_TRUE(src.ok()) << src.status();
-  ASSERT_TRUE((*src)->Start().ok());
+  auto src = StartSource(PodsAt(server), &q);
+  ASSERT_NE(src, nullptr);
   auto all = CollectUntil(q, AtLeast(6));
   EXPECT_EQ(Summaries(all), (std::vector<std::string>{
                                 "replace rv=100 [a]", "upsert rv=120 [b]", "upsert rv=130 [c]",
@@ -171,12 +169,12 @@ TEST(KubeApiSourceTest, ClosedStreamRewatchesAndDroppedStreamReconnects) {
   ASSERT_GE(all.size(), 5u);
   EXPECT_NE(all[3].message.find("watch of Pods: " + server.url()), std::string::npos)
       << all[3].message;
-  KubeApiStatus st = (*src)->status();
+  KubeApiStatus st = src->status();
   EXPECT_TRUE(st.connected);
   EXPECT_EQ(st.kinds[0].failures, 1u);
   EXPECT_EQ(st.kinds[0].events, 3u);
   EXPECT_EQ(st.kinds[0].last_error, all[3].message);
-  (*src)->Stop();
+  src->Stop();
   EXPECT_EQ(server.Paths(), (std::vector<std::string>{"/api/v1/pods?limit=2", WatchPath("100"),
                                                       WatchPath("120"), WatchPath("130")}));
 }
@@ -189,9 +187,8 @@ TEST(KubeApiSourceTest, SlowServerDribblingBytes) {
       {{"match", WatchPath("100")}, {"chunks", {events}}, {"dribble_ms", 1}, {"end", "hold"}},
   }));
   UpdateQueue q;
-  auto src = KubeApiSource::Create(PodsAt(server), &q);
-  ASSERT_TRUE(src.ok()) << src.status();
-  ASSERT_TRUE((*src)->Start().ok());
+  auto src = StartSource(PodsAt(server), &q);
+  ASSERT_NE(src, nullptr);
   auto all = CollectUntil(q, AtLeast(3));
   EXPECT_EQ(Summaries(all), (std::vector<std::string>{"replace rv=100 []", "upsert rv=101 [slow]",
                                                       "status rv=105"}));
@@ -206,9 +203,8 @@ TEST(KubeApiSourceTest, ServerErrorsBackOffThenRecover) {
       {{"match", "/api/v1/pods?limit=2"}, {"body", tj::PodList("100", "", {tj::Pod("a", "90", "10.0.0.1")})}},
   }));
   UpdateQueue q;
-  auto src = KubeApiSource::Create(PodsAt(server), &q);
-  ASSERT_TRUE(src.ok()) << src.status();
-  ASSERT_TRUE((*src)->Start().ok());
+  auto src = StartSource(PodsAt(server), &q);
+  ASSERT_NE(src, nullptr);
   auto all = CollectUntil(q, AtLeast(3));
   EXPECT_EQ(Summaries(all), (std::vector<std::string>{"status rv= disconnected",
                                                       "status rv= disconnected", "replace rv=100 [a]"}));
@@ -217,8 +213,8 @@ TEST(KubeApiSourceTest, ServerErrorsBackOffThenRecover) {
   EXPECT_EQ(all[1].message, "list of Pods: HTTP 500: oops");
   EXPECT_GE(all[1].arrived - all[0].arrived, 15ms);  // backed off (20 ms, jittered down to 15)
   EXPECT_GE(all[2].arrived - all[1].arrived, 30ms);  // then 40 ms, jittered down to 30
-  EXPECT_EQ((*src)->status().kinds[0].failures, 2u);
-  EXPECT_TRUE((*src)->status().connected);
+  EXPECT_EQ(src->status().kinds[0].failures, 2u);
+  EXPECT_TRUE(src->status().connected);
 }
 
 TEST(KubeApiSourceTest, UnreachableServerSaysDisconnectedAndStopsPromptlyMidBackoff) {
@@ -236,9 +232,8 @@ TEST(KubeApiSourceTest, UnreachableServerSaysDisconnectedAndStopsPromptlyMidBack
   c.backoff_min_ms = 200;
   c.backoff_max_ms = 60000;
   UpdateQueue q;
-  auto src = KubeApiSource::Create(c, &q);
-  ASSERT_TRUE(src.ok()) << src.status();
-  ASSERT_TRUE((*src)->Start().ok());
+  auto src = StartSource(c, &q);
+  ASSERT_NE(src, nullptr);
   auto all = CollectUntil(q, [](const std::vector<SourceUpdate>& v) {
     size_t pods = 0;
     for (const auto& u : v) pods += u.kind == kube::Kind::kPod;
@@ -249,12 +244,12 @@ TEST(KubeApiSourceTest, UnreachableServerSaysDisconnectedAndStopsPromptlyMidBack
     EXPECT_FALSE(u.connected);
     EXPECT_NE(u.message.find(c.server), std::string::npos) << u.message;
   }
-  KubeApiStatus st = (*src)->status();
+  KubeApiStatus st = src->status();
   EXPECT_FALSE(st.connected);
   EXPECT_EQ(st.kinds.size(), 4u);
   for (const auto& k : st.kinds) EXPECT_GE(k.failures, 1u);
   auto t0 = std::chrono::steady_clock::now();
-  (*src)->Stop();  // the threads sleep in back-offs of up to a few seconds
+  src->Stop();  // the threads sleep in back-offs of up to a few seconds
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 300ms);
 }
 
@@ -267,11 +262,10 @@ TEST(KubeApiSourceTest, AllKindsUseTheirPathsNamespaceAndSelector) {
   c.label_selector = "natgw in (yes)";
   c.backoff_min_ms = c.backoff_max_ms = 5000;
   UpdateQueue q;
-  auto src = KubeApiSource::Create(c, &q);
-  ASSERT_TRUE(src.ok()) << src.status();
-  ASSERT_TRUE((*src)->Start().ok());
+  auto src = StartSource(c, &q);
+  ASSERT_NE(src, nullptr);
   CollectUntil(q, AtLeast(4));
-  (*src)->Stop();
+  src->Stop();
   auto paths = server.Paths();
   std::sort(paths.begin(), paths.end());
   EXPECT_EQ(paths, (std::vector<std::string>{
