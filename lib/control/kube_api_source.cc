@@ -263,7 +263,9 @@ void KubeApiSource::Run(Worker* w) {
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "natgw");
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);  // a dead peer ends a quiet watch
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 10L);
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, static_cast<long>(config_.connect_timeout_s));
     long timeout_s = w->request.watch ? static_cast<long>(w->request.timeout_s) + 30
@@ -324,6 +326,8 @@ void KubeApiSource::Run(Worker* w) {
     ListWatch::Step step;
     if (w->machine_aborted) {
       step.delay = w->abort_delay;
+    } else if (result == CURLE_OPERATION_TIMEDOUT && w->request.watch && w->http_status == 200) {
+      step = w->machine.OnWatchEnd(200, "");  // the server ignored timeoutSeconds: re-watch
     } else if (result != CURLE_OK) {
       std::string why = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(result);
       step = w->machine.OnTransportError(absl::StrCat(creds_.server, ": ", why));

@@ -159,8 +159,10 @@ ListWatch::Step ListWatch::Fail(std::string message) {
 ListWatch::Step ListWatch::Relist(std::string why) {
   Step step;
   ++relists_;
-  // A list that itself is answered 410 must not spin: only a watch's 410 re-lists at once.
-  if (phase_ == Phase::kList) step.delay = backoff_.Next(uniform01_());
+  // Must not spin: a 410 answering a list, or a watch's 410 with no event since the last one,
+  // re-lists after a back-off; a first watch 410 re-lists at once.
+  if (phase_ == Phase::kList || relists_in_row_ > 0) step.delay = backoff_.Next(uniform01_());
+  ++relists_in_row_;
   phase_ = Phase::kList;
   continue_.clear();
   pages_.clear();
@@ -239,6 +241,7 @@ ListWatch::Step ListWatch::OnWatchLine(std::string_view line) {
     case WatchEvent::Type::kModified:
     case WatchEvent::Type::kDeleted: {
       ++events_;
+      relists_in_row_ = 0;
       if (!ev->resource_version.empty()) rv_ = ev->resource_version;
       SourceUpdate u = Update(ev->type == WatchEvent::Type::kDeleted ? SourceUpdate::Type::kDelete
                                                                      : SourceUpdate::Type::kUpsert);
@@ -247,6 +250,7 @@ ListWatch::Step ListWatch::OnWatchLine(std::string_view line) {
       return step;
     }
     case WatchEvent::Type::kBookmark:
+      relists_in_row_ = 0;
       if (!ev->resource_version.empty()) rv_ = ev->resource_version;
       step.updates.push_back(Update(SourceUpdate::Type::kStatus));
       return step;

@@ -155,6 +155,7 @@ class ListWatch {
   std::string last_error_;
   uint64_t failures_ = 0;
   uint64_t relists_ = 0;
+  uint32_t relists_in_row_ = 0;  // 410s with no event in between
   uint64_t events_ = 0;
 };
 

@@ -262,6 +262,20 @@ TEST_F(ListWatchTest, HttpStatus410OnWatchRelists) {
   EXPECT_EQ(m_->Next().path, "/api/v1/pods?limit=2");
 }
 
+TEST_F(ListWatchTest, Repeated410WithoutEventsBacksOff) {
+  ListTwoPods();
+  m_->Next();
+  EXPECT_EQ(m_->OnWatchLine(tj::ErrorEvent(410, "gone")).delay, 0ms);
+  ListTwoPods("200");
+  m_->Next();
+  EXPECT_EQ(m_->OnWatchLine(tj::ErrorEvent(410, "gone")).delay, 500ms);  // no event in between
+  ListTwoPods("300");
+  m_->Next();
+  m_->OnWatchLine(tj::Bookmark("301"));
+  EXPECT_EQ(m_->OnWatchLine(tj::ErrorEvent(410, "gone")).delay, 0ms);
+  EXPECT_EQ(m_->relists(), 3u);
+}
+
 TEST_F(ListWatchTest, ExpiredContinueTokenRestartsTheListAfterABackoff) {
   m_->Next();
   m_->OnListResponse(200, tj::PodList("", "tok", {tj::Pod("a", "90", "10.0.0.1")}));
