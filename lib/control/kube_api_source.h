@@ -10,11 +10,11 @@
 //
 // Suggested conf keys (the control thread maps them to KubeApiConfig):
 //   [cluster.kubernetes]
-//   kubeconfig = "/etc/natgw/kubeconfig"  # or: in_cluster = true, or: server = "http://127.0.0.1:8001"
+//   kubeconfig = "/etc/natgw/kubeconfig"  # or in_cluster = true, or server alone
 //   context = "island-1"                  # kubeconfig context; default its current-context
-//   server = "https://10.0.0.1:6443"      # with kubeconfig: overrides its cluster's server
-//   namespace = "shop"                    # default: all namespaces (nodes are always cluster-wide)
-//   label_selector = "natgw=yes"          # server-side filter of pods/services/slices (not nodes)
+//   server = "http://127.0.0.1:8001"      # alone: kubectl proxy; else overrides the server
+//   namespace = "shop"                    # default all namespaces; nodes are cluster-wide
+//   label_selector = "natgw=yes"          # server-side filter of pods/services/slices
 //   kinds = ["pods", "services", "endpointslices", "nodes"]
 //   page_limit = 500
 //   watch_timeout_s = [240, 360]          # jittered timeoutSeconds of each watch
@@ -75,7 +75,7 @@ struct KubeKindStatus {
   bool listed = false;  // a full list has been pushed at least once
   std::string resource_version;
   std::chrono::steady_clock::time_point last_update{};  // last update pushed (zero: none yet)
-  uint64_t events = 0;    // watch events (added, modified, deleted)
+  uint64_t events = 0;                                  // watch events (added, modified, deleted)
   uint64_t failures = 0;  // failed requests, each followed by a back-off and a reconnect
   uint64_t relists = 0;   // 410 Gone
   std::string last_error;
@@ -83,7 +83,7 @@ struct KubeKindStatus {
 
 struct KubeApiStatus {
   std::string server;
-  std::string origin;  // "kubeconfig /etc/natgw/kubeconfig (context c)", "in-cluster ..."
+  std::string origin;      // "kubeconfig /etc/natgw/kubeconfig (context c)", "in-cluster ..."
   bool connected = false;  // every kind connected
   std::vector<KubeKindStatus> kinds;
 };

@@ -77,7 +77,8 @@ absl::StatusOr<KubeCredentials> FromKubeconfig(const YAML::Node& root, const std
   std::string where = absl::StrCat("kubeconfig ", path);
   std::string context = context_arg;
   if (context.empty()) context = Str(root, "current-context");
-  if (context.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": no current-context"));
+  if (context.empty())
+    return absl::InvalidArgumentError(absl::StrCat(where, ": no current-context"));
   YAML::Node ctx = Named(root, "contexts", context, "context");
   if (!ctx.IsMap()) {
     return absl::NotFoundError(absl::StrCat(where, ": context \"", context, "\" not found"));
@@ -95,13 +96,15 @@ absl::StatusOr<KubeCredentials> FromKubeconfig(const YAML::Node& root, const std
   c.origin = absl::StrCat(where, " (context ", context, ")");
   c.ns = Str(ctx, "namespace");
   auto server = NormalizeServer(Str(cluster, "server"));
-  if (!server.ok()) return absl::InvalidArgumentError(absl::StrCat(c.origin, ": ", server.status().message()));
+  if (!server.ok())
+    return absl::InvalidArgumentError(absl::StrCat(c.origin, ": ", server.status().message()));
   c.server = *server;
   c.tls_server_name = Str(cluster, "tls-server-name");
-  c.insecure_skip_tls_verify = cluster["insecure-skip-tls-verify"] &&
-                               cluster["insecure-skip-tls-verify"].as<bool>();
+  c.insecure_skip_tls_verify =
+      cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>();
   absl::Status st = Pem(cluster, "certificate-authority", dir, "certificate-authority", &c.ca_pem);
-  if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat(c.origin, ": cluster ", st.message()));
+  if (!st.ok())
+    return absl::InvalidArgumentError(absl::StrCat(c.origin, ": cluster ", st.message()));
 
   YAML::Node user = user_name.empty() ? YAML::Node() : Named(root, "users", user_name, "user");
   if (!user_name.empty() && !user.IsMap()) {
@@ -109,19 +112,21 @@ absl::StatusOr<KubeCredentials> FromKubeconfig(const YAML::Node& root, const std
   }
   if (user.IsMap()) {
     if (user["exec"] || user["auth-provider"]) {
-      return absl::UnimplementedError(absl::StrCat(
-          c.origin, ": user \"", user_name,
-          "\" uses an exec/auth-provider plugin; give natgw a token, tokenFile or client certificate"));
+      return absl::UnimplementedError(
+          absl::StrCat(c.origin, ": user \"", user_name,
+                       "\" uses an exec/auth-provider plugin; give natgw a token, tokenFile or "
+                       "client certificate"));
     }
     c.token = Str(user, "token");
     std::string token_file = Str(user, "tokenFile");
     if (!token_file.empty()) c.token_file = Resolve(dir, token_file);
     st = Pem(user, "client-certificate", dir, "client-certificate", &c.client_cert_pem);
     if (st.ok()) st = Pem(user, "client-key", dir, "client-key", &c.client_key_pem);
-    if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat(c.origin, ": user ", st.message()));
+    if (!st.ok())
+      return absl::InvalidArgumentError(absl::StrCat(c.origin, ": user ", st.message()));
     if (c.client_cert_pem.empty() != c.client_key_pem.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(c.origin, ": user \"", user_name, "\" has a client certificate or key but not both"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          c.origin, ": user \"", user_name, "\" has a client certificate or key but not both"));
     }
   }
   return c;
@@ -136,7 +141,8 @@ absl::StatusOr<std::string> KubeCredentials::BearerToken() const {
   return std::string(absl::StripAsciiWhitespace(*t));
 }
 
-absl::StatusOr<KubeCredentials> LoadKubeconfig(const std::string& path, const std::string& context) {
+absl::StatusOr<KubeCredentials> LoadKubeconfig(const std::string& path,
+                                               const std::string& context) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);

@@ -15,16 +15,16 @@
 namespace natgw::control::kube {
 
 struct KubeCredentials {
-  std::string server;            // https://host:port or http://127.0.0.1:8001, no trailing '/'
-  std::string ca_pem;            // empty: the system's CA store
+  std::string server;  // https://host:port or http://127.0.0.1:8001, no trailing '/'
+  std::string ca_pem;  // empty: the system's CA store
   bool insecure_skip_tls_verify = false;
-  std::string tls_server_name;   // optional SNI / verification name
-  std::string token;             // static bearer token
-  std::string token_file;        // re-read per connection; wins over `token`
-  std::string client_cert_pem;   // client certificate (with client_key_pem)
+  std::string tls_server_name;  // optional SNI / verification name
+  std::string token;            // static bearer token
+  std::string token_file;       // re-read per connection; wins over `token`
+  std::string client_cert_pem;  // client certificate (with client_key_pem)
   std::string client_key_pem;
-  std::string ns;                // the context's (or service account's) namespace, if any
-  std::string origin;            // "kubeconfig /path (context c)", "in-cluster", "url": messages
+  std::string ns;      // the context's (or service account's) namespace, if any
+  std::string origin;  // "kubeconfig /path (context c)", "in-cluster", "url": messages
 
   // The bearer token to send now (re-reads token_file); empty: none.
   absl::StatusOr<std::string> BearerToken() const;

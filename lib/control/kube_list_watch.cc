@@ -13,10 +13,14 @@ namespace {
 
 const char* Plural(Kind k) {
   switch (k) {
-    case Kind::kPod: return "Pods";
-    case Kind::kService: return "Services";
-    case Kind::kEndpointSlice: return "EndpointSlices";
-    case Kind::kNode: return "Nodes";
+    case Kind::kPod:
+      return "Pods";
+    case Kind::kService:
+      return "Services";
+    case Kind::kEndpointSlice:
+      return "EndpointSlices";
+    case Kind::kNode:
+      return "Nodes";
   }
   return "objects";
 }
@@ -53,7 +57,8 @@ bool LineSplitter::Feed(std::string_view data, const std::function<bool(std::str
 }
 
 std::chrono::milliseconds Backoff::Next(double uniform01) {
-  double base = static_cast<double>(min_.count()) * std::ldexp(1.0, static_cast<int>(std::min<uint32_t>(attempt_, 40)));
+  double base = static_cast<double>(min_.count()) *
+                std::ldexp(1.0, static_cast<int>(std::min<uint32_t>(attempt_, 40)));
   base = std::min(base, static_cast<double>(max_.count()));
   ++attempt_;
   double u = std::clamp(uniform01, 0.0, 1.0);
@@ -96,7 +101,8 @@ std::string StatusBodyMessage(std::string_view body) {
     return std::string(message);
   }
   std::string out;
-  for (char c : body.substr(0, 200)) out.push_back(std::isprint(static_cast<unsigned char>(c)) ? c : ' ');
+  for (char c : body.substr(0, 200))
+    out.push_back(std::isprint(static_cast<unsigned char>(c)) ? c : ' ');
   return out;
 }
 
@@ -210,8 +216,8 @@ ListWatch::Step ListWatch::OnListResponse(int http_status, std::string_view body
   SourceUpdate u = Update(SourceUpdate::Type::kReplace);
   u.objects = std::move(pages_);
   pages_.clear();
-  u.message = absl::StrCat("listed ", u.objects.size(), " ", Plural(kind_), " at resource version ",
-                           rv_);
+  u.message =
+      absl::StrCat("listed ", u.objects.size(), " ", Plural(kind_), " at resource version ", rv_);
   step.updates.push_back(std::move(u));
   return step;
 }
@@ -258,8 +264,8 @@ ListWatch::Step ListWatch::OnWatchLine(std::string_view line) {
       break;
   }
   if (ev->error_code == 410) {
-    return Relist(absl::StrCat("watch of ", Plural(kind_), ": resource version ", rv_,
-                               " is gone (", ev->error_message, "), listing again"));
+    return Relist(absl::StrCat("watch of ", Plural(kind_), ": resource version ", rv_, " is gone (",
+                               ev->error_message, "), listing again"));
   }
   return Fail(absl::StrCat("watch of ", Plural(kind_), ": ERROR event ", ev->error_code, ": ",
                            ev->error_message));

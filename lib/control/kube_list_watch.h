@@ -146,9 +146,9 @@ class ListWatch {
   std::function<double()> uniform01_;
   Backoff backoff_;
   Phase phase_ = Phase::kList;
-  std::string rv_;                 // last resource version seen (list, event or bookmark)
-  std::string continue_;           // list paging
-  std::vector<Object> pages_;      // objects of the pages so far
+  std::string rv_;             // last resource version seen (list, event or bookmark)
+  std::string continue_;       // list paging
+  std::vector<Object> pages_;  // objects of the pages so far
   bool connected_ = false;
   bool listed_ = false;
   bool watch_had_lines_ = false;

@@ -57,9 +57,9 @@ class FakeApiServer {
     std::string script = dir.Write("script.json", nlohmann::json{{"routes", routes}}.dump());
     int fds[2];
     if (pipe(fds) != 0) return;
-    std::vector<std::string> args = {"python3", std::string(NATGW_SOURCE_ROOT) +
-                                                    "/tests/control/fake_apiserver.py",
-                                     script, log_};
+    std::vector<std::string> args = {
+        "python3", std::string(NATGW_SOURCE_ROOT) + "/tests/control/fake_apiserver.py", script,
+        log_};
     args.insert(args.end(), tls_args.begin(), tls_args.end());
     pid_ = fork();
     if (pid_ == 0) {

@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-
 #include <chrono>
 #include <string>
 #include <vector>
@@ -75,27 +74,33 @@ TEST(KubeApiSourceTest, PagedListThenWatchWithEventsSplitAcrossChunks) {
   std::string bookmark = L(tj::Bookmark("150"));
   std::string stream = added + modified + bookmark;
   size_t cut1 = added.size() / 2, cut2 = added.size() + modified.size() + 10;
-  FakeApiServer server(dir, json::array({
-      {{"match", "/api/v1/pods?limit=2"},
-       {"body", tj::PodList("", "c1", {tj::Pod("a", "90", "10.0.0.1"), tj::Pod("b", "91", "10.0.0.2")})}},
-      {{"match", "/api/v1/pods?limit=2&continue=c1"},
-       {"chunks", {tj::PodList("100", "", {tj::Pod("c", "92", "10.0.0.3")}).substr(0, 40),
-                   tj::PodList("100", "", {tj::Pod("c", "92", "10.0.0.3")}).substr(40)}}},
-      // One event split in two chunks, the next event and a bookmark's start in one chunk.
-      {{"match", WatchPath("100")},
-       {"chunks", {stream.substr(0, cut1), stream.substr(cut1, cut2 - cut1), stream.substr(cut2)}},
-       {"delay_ms", 20}},
-      {{"match", WatchPath("150")},
-       {"chunks", {L(tj::Event("DELETED", tj::Pod("a", "151", "10.0.0.1")))}}, {"end", "hold"}},
-  }));
+  FakeApiServer server(
+      dir,
+      json::array({
+          {{"match", "/api/v1/pods?limit=2"},
+           {"body", tj::PodList("", "c1",
+                                {tj::Pod("a", "90", "10.0.0.1"), tj::Pod("b", "91", "10.0.0.2")})}},
+          {{"match", "/api/v1/pods?limit=2&continue=c1"},
+           {"chunks",
+            {tj::PodList("100", "", {tj::Pod("c", "92", "10.0.0.3")}).substr(0, 40),
+             tj::PodList("100", "", {tj::Pod("c", "92", "10.0.0.3")}).substr(40)}}},
+          // One event split in two chunks, the next event and a bookmark's start in one chunk.
+          {{"match", WatchPath("100")},
+           {"chunks",
+            {stream.substr(0, cut1), stream.substr(cut1, cut2 - cut1), stream.substr(cut2)}},
+           {"delay_ms", 20}},
+          {{"match", WatchPath("150")},
+           {"chunks", {L(tj::Event("DELETED", tj::Pod("a", "151", "10.0.0.1")))}},
+           {"end", "hold"}},
+      }));
   ASSERT_GT(server.port(), 0);
   UpdateQueue q;
   auto src = StartSource(PodsAt(server), &q);
   ASSERT_NE(src, nullptr);
   auto all = CollectUntil(q, AtLeast(5));
-  EXPECT_EQ(Summaries(all), (std::vector<std::string>{
-                                "replace rv=100 [a,b,c]", "upsert rv=101 [d]", "upsert rv=102 [d]",
-                                "status rv=150", "delete rv=151 [a]"}));
+  EXPECT_EQ(Summaries(all),
+            (std::vector<std::string>{"replace rv=100 [a,b,c]", "upsert rv=101 [d]",
+                                      "upsert rv=102 [d]", "status rv=150", "delete rv=151 [a]"}));
   ASSERT_GE(all.size(), 2u);
   EXPECT_EQ(all[0].source, "kubernetes");
   EXPECT_EQ(all[0].kind, kube::Kind::kPod);
@@ -113,59 +118,75 @@ TEST(KubeApiSourceTest, PagedListThenWatchWithEventsSplitAcrossChunks) {
   auto t0 = std::chrono::steady_clock::now();
   src->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
-  EXPECT_EQ(server.Paths(), (std::vector<std::string>{
-                                "/api/v1/pods?limit=2", "/api/v1/pods?limit=2&continue=c1",
-                                WatchPath("100"), WatchPath("150")}));
+  EXPECT_EQ(server.Paths(),
+            (std::vector<std::string>{"/api/v1/pods?limit=2", "/api/v1/pods?limit=2&continue=c1",
+                                      WatchPath("100"), WatchPath("150")}));
 }
 
 TEST(KubeApiSourceTest, Gone410AsErrorEventAndAsStatusRelists) {
   TempDir dir;
-  FakeApiServer server(dir, json::array({
-      {{"match", "/api/v1/pods?limit=2"}, {"body", tj::PodList("100", "", {tj::Pod("a", "90", "10.0.0.1")})}},
-      {{"match", WatchPath("100")},
-       {"chunks", {L(tj::Event("ADDED", tj::Pod("b", "110", "10.0.0.2"))),
-                   L(tj::ErrorEvent(410, "too old resource version: 100 (180)"))}},
-       {"end", "hold"}},
-      {{"match", "/api/v1/pods?limit=2"},
-       {"body", tj::PodList("200", "", {tj::Pod("a", "90", "10.0.0.1"), tj::Pod("b", "110", "10.0.0.2")})}},
-      {{"match", WatchPath("200")}, {"status", 410}, {"body", tj::Status(410, "Expired", "too old")}},
-      {{"match", "/api/v1/pods?limit=2"}, {"body", tj::PodList("300", "", {tj::Pod("b", "110", "10.0.0.2")})}},
-  }));
+  FakeApiServer server(
+      dir, json::array({
+               {{"match", "/api/v1/pods?limit=2"},
+                {"body", tj::PodList("100", "", {tj::Pod("a", "90", "10.0.0.1")})}},
+               {{"match", WatchPath("100")},
+                {"chunks",
+                 {L(tj::Event("ADDED", tj::Pod("b", "110", "10.0.0.2"))),
+                  L(tj::ErrorEvent(410, "too old resource version: 100 (180)"))}},
+                {"end", "hold"}},
+               {{"match", "/api/v1/pods?limit=2"},
+                {"body",
+                 tj::PodList("200", "",
+                             {tj::Pod("a", "90", "10.0.0.1"), tj::Pod("b", "110", "10.0.0.2")})}},
+               {{"match", WatchPath("200")},
+                {"status", 410},
+                {"body", tj::Status(410, "Expired", "too old")}},
+               {{"match", "/api/v1/pods?limit=2"},
+                {"body", tj::PodList("300", "", {tj::Pod("b", "110", "10.0.0.2")})}},
+           }));
   UpdateQueue q;
   auto src = StartSource(PodsAt(server), &q);
   ASSERT_NE(src, nullptr);
   auto all = CollectUntil(q, AtLeast(4));
-  EXPECT_EQ(Summaries(all), (std::vector<std::string>{"replace rv=100 [a]", "upsert rv=110 [b]",
-                                                      "replace rv=200 [a,b]", "replace rv=300 [b]"}));
-  CollectUntil(q, [&](auto&) { return server.Paths().size() >= 6; }, 3s);
+  EXPECT_EQ(Summaries(all),
+            (std::vector<std::string>{"replace rv=100 [a]", "upsert rv=110 [b]",
+                                      "replace rv=200 [a,b]", "replace rv=300 [b]"}));
+  CollectUntil(
+      q, [&](auto&) { return server.Paths().size() >= 6; }, 3s);
   src->Stop();
-  EXPECT_EQ(server.Paths(), (std::vector<std::string>{
-                                "/api/v1/pods?limit=2", WatchPath("100"), "/api/v1/pods?limit=2",
-                                WatchPath("200"), "/api/v1/pods?limit=2", WatchPath("300")}));
+  EXPECT_EQ(server.Paths(), (std::vector<std::string>{"/api/v1/pods?limit=2", WatchPath("100"),
+                                                      "/api/v1/pods?limit=2", WatchPath("200"),
+                                                      "/api/v1/pods?limit=2", WatchPath("300")}));
   EXPECT_EQ(src->status().kinds[0].relists, 2u);
   EXPECT_EQ(src->status().kinds[0].failures, 0u);
 }
 
 TEST(KubeApiSourceTest, ClosedStreamRewatchesAndDroppedStreamReconnects) {
   TempDir dir;
-  FakeApiServer server(dir, json::array({
-      {{"match", "/api/v1/pods?limit=2"}, {"body", tj::PodList("100", "", {tj::Pod("a", "90", "10.0.0.1")})}},
-      {{"match", WatchPath("100")}, {"chunks", {L(tj::Event("ADDED", tj::Pod("b", "120", "10.0.0.2")))}}},
-      // Dropped mid-event: the partial line is discarded, the watch resumes from 130.
-      {{"match", WatchPath("120")},
-       {"chunks", {L(tj::Event("ADDED", tj::Pod("c", "130", "10.0.0.3"))), "{\"type\":\"ADD"}},
-       {"end", "abort"}},
-      {{"match", WatchPath("130")},
-       {"chunks", {L(tj::Event("ADDED", tj::Pod("d", "140", "10.0.0.4")))}}, {"delay_ms", 50},
-       {"end", "hold"}},
-  }));
+  FakeApiServer server(
+      dir,
+      json::array({
+          {{"match", "/api/v1/pods?limit=2"},
+           {"body", tj::PodList("100", "", {tj::Pod("a", "90", "10.0.0.1")})}},
+          {{"match", WatchPath("100")},
+           {"chunks", {L(tj::Event("ADDED", tj::Pod("b", "120", "10.0.0.2")))}}},
+          // Dropped mid-event: the partial line is discarded, the watch resumes from 130.
+          {{"match", WatchPath("120")},
+           {"chunks", {L(tj::Event("ADDED", tj::Pod("c", "130", "10.0.0.3"))), "{\"type\":\"ADD"}},
+           {"end", "abort"}},
+          {{"match", WatchPath("130")},
+           {"chunks", {L(tj::Event("ADDED", tj::Pod("d", "140", "10.0.0.4")))}},
+           {"delay_ms", 50},
+           {"end", "hold"}},
+      }));
   UpdateQueue q;
   auto src = StartSource(PodsAt(server), &q);
   ASSERT_NE(src, nullptr);
   auto all = CollectUntil(q, AtLeast(6));
-  EXPECT_EQ(Summaries(all), (std::vector<std::string>{
-                                "replace rv=100 [a]", "upsert rv=120 [b]", "upsert rv=130 [c]",
-                                "status rv=130 disconnected", "status rv=130", "upsert rv=140 [d]"}));
+  EXPECT_EQ(Summaries(all),
+            (std::vector<std::string>{"replace rv=100 [a]", "upsert rv=120 [b]",
+                                      "upsert rv=130 [c]", "status rv=130 disconnected",
+                                      "status rv=130", "upsert rv=140 [d]"}));
   ASSERT_GE(all.size(), 5u);
   EXPECT_NE(all[3].message.find("watch of Pods: " + server.url()), std::string::npos)
       << all[3].message;
@@ -181,11 +202,14 @@ TEST(KubeApiSourceTest, ClosedStreamRewatchesAndDroppedStreamReconnects) {
 
 TEST(KubeApiSourceTest, SlowServerDribblingBytes) {
   TempDir dir;
-  std::string events = L(tj::Event("ADDED", tj::Pod("slow", "101", "10.0.0.9"))) + L(tj::Bookmark("105"));
-  FakeApiServer server(dir, json::array({
-      {{"match", "/api/v1/pods?limit=2"}, {"body", tj::PodList("100", "", {})}},
-      {{"match", WatchPath("100")}, {"chunks", {events}}, {"dribble_ms", 1}, {"end", "hold"}},
-  }));
+  std::string events =
+      L(tj::Event("ADDED", tj::Pod("slow", "101", "10.0.0.9"))) + L(tj::Bookmark("105"));
+  FakeApiServer server(
+      dir,
+      json::array({
+          {{"match", "/api/v1/pods?limit=2"}, {"body", tj::PodList("100", "", {})}},
+          {{"match", WatchPath("100")}, {"chunks", {events}}, {"dribble_ms", 1}, {"end", "hold"}},
+      }));
   UpdateQueue q;
   auto src = StartSource(PodsAt(server), &q);
   ASSERT_NE(src, nullptr);
@@ -196,18 +220,22 @@ TEST(KubeApiSourceTest, SlowServerDribblingBytes) {
 
 TEST(KubeApiSourceTest, ServerErrorsBackOffThenRecover) {
   TempDir dir;
-  FakeApiServer server(dir, json::array({
-      {{"match", "/api/v1/pods?limit=2"}, {"status", 503},
-       {"body", tj::Status(503, "ServiceUnavailable", "etcd leader changed")}},
-      {{"match", "/api/v1/pods?limit=2"}, {"status", 500}, {"body", "oops"}},
-      {{"match", "/api/v1/pods?limit=2"}, {"body", tj::PodList("100", "", {tj::Pod("a", "90", "10.0.0.1")})}},
-  }));
+  FakeApiServer server(dir,
+                       json::array({
+                           {{"match", "/api/v1/pods?limit=2"},
+                            {"status", 503},
+                            {"body", tj::Status(503, "ServiceUnavailable", "etcd leader changed")}},
+                           {{"match", "/api/v1/pods?limit=2"}, {"status", 500}, {"body", "oops"}},
+                           {{"match", "/api/v1/pods?limit=2"},
+                            {"body", tj::PodList("100", "", {tj::Pod("a", "90", "10.0.0.1")})}},
+                       }));
   UpdateQueue q;
   auto src = StartSource(PodsAt(server), &q);
   ASSERT_NE(src, nullptr);
   auto all = CollectUntil(q, AtLeast(3));
-  EXPECT_EQ(Summaries(all), (std::vector<std::string>{"status rv= disconnected",
-                                                      "status rv= disconnected", "replace rv=100 [a]"}));
+  EXPECT_EQ(Summaries(all),
+            (std::vector<std::string>{"status rv= disconnected", "status rv= disconnected",
+                                      "replace rv=100 [a]"}));
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[0].message, "list of Pods: HTTP 503: etcd leader changed");
   EXPECT_EQ(all[1].message, "list of Pods: HTTP 500: oops");
@@ -268,12 +296,13 @@ TEST(KubeApiSourceTest, AllKindsUseTheirPathsNamespaceAndSelector) {
   src->Stop();
   auto paths = server.Paths();
   std::sort(paths.begin(), paths.end());
-  EXPECT_EQ(paths, (std::vector<std::string>{
-                       "/api/v1/namespaces/shop/pods?limit=2&labelSelector=natgw%20in%20%28yes%29",
-                       "/api/v1/namespaces/shop/services?limit=2&labelSelector=natgw%20in%20%28yes%29",
-                       "/api/v1/nodes?limit=2",
-                       "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices?limit=2&"
-                       "labelSelector=natgw%20in%20%28yes%29"}));
+  EXPECT_EQ(paths,
+            (std::vector<std::string>{
+                "/api/v1/namespaces/shop/pods?limit=2&labelSelector=natgw%20in%20%28yes%29",
+                "/api/v1/namespaces/shop/services?limit=2&labelSelector=natgw%20in%20%28yes%29",
+                "/api/v1/nodes?limit=2",
+                "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices?limit=2&"
+                "labelSelector=natgw%20in%20%28yes%29"}));
 }
 
 TEST(KubeApiSourceTest, RefusesConfigWithoutAServer) {

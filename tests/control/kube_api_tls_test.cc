@@ -45,13 +45,13 @@ class KubeApiTlsTest : public ::testing::Test {
     pki_->Write("server.ext", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
     pki_->Write("client.ext", "extendedKeyUsage=clientAuth\n");
     std::string script = absl::StrCat(
-        "cd ", d, " && exec >openssl.log 2>&1",
-        " && openssl req -x509 ", ec, " -keyout ca.key -out ca.crt -days 2 -subj /CN=natgw-test-ca",
-        " && openssl req -x509 ", ec, " -keyout other.key -out other.crt -days 2 -subj /CN=other-ca",
-        " && openssl req ", ec, " -keyout server.key -out server.csr -subj /CN=127.0.0.1",
+        "cd ", d, " && exec >openssl.log 2>&1", " && openssl req -x509 ", ec,
+        " -keyout ca.key -out ca.crt -days 2 -subj /CN=natgw-test-ca", " && openssl req -x509 ", ec,
+        " -keyout other.key -out other.crt -days 2 -subj /CN=other-ca", " && openssl req ", ec,
+        " -keyout server.key -out server.csr -subj /CN=127.0.0.1",
         " && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial",
-        " -out server.crt -days 2 -extfile server.ext",
-        " && openssl req ", ec, " -keyout client.key -out client.csr -subj /CN=natgw-client",
+        " -out server.crt -days 2 -extfile server.ext", " && openssl req ", ec,
+        " -keyout client.key -out client.csr -subj /CN=natgw-client",
         " && openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial",
         " -out client.crt -days 2 -extfile client.ext");
     pki_ok_ = std::system(script.c_str()) == 0;
@@ -83,12 +83,12 @@ class KubeApiTlsTest : public ::testing::Test {
   }
   std::string Kubeconfig(const TempDir& dir, const FakeApiServer& server,
                          const std::string& cluster, const std::string& user) {
-    return dir.Write("config", absl::StrCat("apiVersion: v1\nkind: Config\n",
-                                            "current-context: c\ncontexts:\n",
-                                            "- name: c\n  context: {cluster: k, user: u}\n",
-                                            "clusters:\n- name: k\n  cluster:\n    server: ",
-                                            server.url("https"), "\n", cluster,
-                                            "users:\n- name: u\n  user:\n", user));
+    return dir.Write(
+        "config",
+        absl::StrCat("apiVersion: v1\nkind: Config\n", "current-context: c\ncontexts:\n",
+                     "- name: c\n  context: {cluster: k, user: u}\n",
+                     "clusters:\n- name: k\n  cluster:\n    server: ", server.url("https"), "\n",
+                     cluster, "users:\n- name: u\n  user:\n", user));
   }
   // Lists through `kubeconfig` and sees the watch start (the server holds it), then stops.
   void ExpectListedAndWatching(const std::string& kubeconfig, const FakeApiServer& server) {
@@ -120,8 +120,9 @@ TEST_F(KubeApiTlsTest, CaFileVerifiesServerAndBearerTokenIsSent) {
   TempDir dir;
   FakeApiServer server(dir, ListAndHold(), ServerTls());
   ASSERT_GT(server.port(), 0);
-  std::string kc = Kubeconfig(dir, server, "    certificate-authority: " + pki_->File("ca.crt") + "\n",
-                              "    token: s3cret-t0ken\n");
+  std::string kc =
+      Kubeconfig(dir, server, "    certificate-authority: " + pki_->File("ca.crt") + "\n",
+                 "    token: s3cret-t0ken\n");
   ExpectListedAndWatching(kc, server);
   auto reqs = server.Requests();
   for (const auto& r : reqs) EXPECT_EQ(r.authorization, "Bearer s3cret-t0ken");

@@ -39,11 +39,13 @@ contexts:
 clusters:
 - name: c1
   cluster:
-)", cluster, R"(
+)",
+                                            cluster, R"(
 users:
 - name: u1
   user:
-)", user, R"(
+)",
+                                            user, R"(
 - name: exec-user
   user:
     exec: {apiVersion: client.authentication.k8s.io/v1, command: get-token}
@@ -104,8 +106,8 @@ TEST_F(KubeCredentialsTest, RefusalsNameTheProblemAndNoSecret) {
   EXPECT_EQ(c.status().message(), absl::StrCat("kubeconfig ", path, ": cluster \"c9\" not found"));
   c = LoadKubeconfig(path, "absent");
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
-  c = LoadKubeconfig(Kubeconfig("    server: https://api:6443\n    certificate-authority-data: not*base64!",
-                                "    token: x"));
+  c = LoadKubeconfig(Kubeconfig(
+      "    server: https://api:6443\n    certificate-authority-data: not*base64!", "    token: x"));
   EXPECT_NE(c.status().message().find("certificate-authority-data is not valid base64"),
             std::string::npos);
   c = LoadKubeconfig(Kubeconfig("    server: api:6443", "    token: x"));

@@ -87,7 +87,7 @@ TEST(BackoffTest, DoublesFromMinAndCapsAtMax) {
 TEST(BackoffTest, JitterStaysWithinBounds) {
   Backoff b(500ms, 30000ms, 0.25);
   EXPECT_EQ(b.Next(0.999999).count(), 375);  // 500 * (1 - 0.25 * u)
-  EXPECT_EQ(b.Next(0.5).count(), 875);        // 1000 * (1 - 0.125)
+  EXPECT_EQ(b.Next(0.5).count(), 875);       // 1000 * (1 - 0.125)
   Backoff c(500ms, 30000ms, 0.25);
   for (int i = 0; i < 1000; ++i) {
     auto d = c.Next((i * 7919 % 1000) / 1000.0);
@@ -138,8 +138,9 @@ class ListWatchTest : public ::testing::Test {
 
 TEST_F(ListWatchTest, PagesWithContinueTokensThenOneReplace) {
   EXPECT_EQ(m_->Next().path, "/api/v1/pods?limit=2");
-  auto s = m_->OnListResponse(200, tj::PodList("", "eyJ2Ij0x=", {tj::Pod("a", "90", "10.0.0.1"),
-                                                                   tj::Pod("b", "91", "10.0.0.2")}));
+  auto s = m_->OnListResponse(
+      200, tj::PodList(
+               "", "eyJ2Ij0x=", {tj::Pod("a", "90", "10.0.0.1"), tj::Pod("b", "91", "10.0.0.2")}));
   EXPECT_TRUE(s.updates.empty());
   EXPECT_EQ(s.delay, 0ms);
   auto r = m_->Next();
@@ -163,8 +164,9 @@ TEST_F(ListWatchTest, PagesWithContinueTokensThenOneReplace) {
   EXPECT_EQ(m_->phase(), ListWatch::Phase::kWatch);
   r = m_->Next();
   EXPECT_TRUE(r.watch);
-  EXPECT_EQ(r.path, "/api/v1/pods?watch=1&resourceVersion=120&allowWatchBookmarks=true&"
-                    "timeoutSeconds=240");
+  EXPECT_EQ(r.path,
+            "/api/v1/pods?watch=1&resourceVersion=120&allowWatchBookmarks=true&"
+            "timeoutSeconds=240");
 }
 
 TEST_F(ListWatchTest, WatchTimeoutIsJitteredWithinRange) {

@@ -20,8 +20,8 @@ inline std::string Pod(const std::string& name, const std::string& rv, const std
 
 inline std::string PodList(const std::string& rv, const std::string& cont,
                            const std::vector<std::string>& items) {
-  return absl::StrCat(R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":")",
-                      rv, R"(")", cont.empty() ? "" : absl::StrCat(R"(,"continue":")", cont, "\""),
+  return absl::StrCat(R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":")", rv,
+                      R"(")", cont.empty() ? "" : absl::StrCat(R"(,"continue":")", cont, "\""),
                       R"(},"items":[)", absl::StrJoin(items, ","), "]}");
 }
 
@@ -30,13 +30,15 @@ inline std::string Event(const std::string& type, const std::string& object) {
 }
 
 inline std::string Bookmark(const std::string& rv) {
-  return Event("BOOKMARK", absl::StrCat(R"({"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":")",
-                                        rv, R"("}})"));
+  return Event("BOOKMARK",
+               absl::StrCat(R"({"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":")",
+                            rv, R"("}})"));
 }
 
 inline std::string Status(int code, const std::string& reason, const std::string& message) {
-  return absl::StrCat(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":")",
-                      message, R"(","reason":")", reason, R"(","code":)", code, "}");
+  return absl::StrCat(
+      R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":")", message,
+      R"(","reason":")", reason, R"(","code":)", code, "}");
 }
 
 inline std::string ErrorEvent(int code, const std::string& message) {
