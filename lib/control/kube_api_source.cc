@@ -244,11 +244,76 @@ void KubeApiSource::Publish(Worker* w, ListWatch::Step* step) {
   step->updates.clear();
 }
 
+// The options of one request; nullptr headers when the token cannot be read (`*error` says why).
+curl_slist* KubeApiSource::Prepare(Worker* w, char* errbuf, std::string* error) {
+  CURL* easy = w->easy;
+  curl_easy_reset(easy);
+  std::string url = creds_.server + w->request.path;
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, "natgw");
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);  // a dead peer ends a quiet watch
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 10L);
+  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, static_cast<long>(config_.connect_timeout_s));
+  long timeout_s = w->request.watch ? static_cast<long>(w->request.timeout_s) + 30
+                                    : static_cast<long>(config_.list_timeout_s);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT, timeout_s);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Worker::OnBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, w);
+  if (!creds_.ca_pem.empty()) SetBlob(easy, CURLOPT_CAINFO_BLOB, creds_.ca_pem);
+  if (creds_.insecure_skip_tls_verify) {
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (!creds_.client_cert_pem.empty()) {
+    curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+    SetBlob(easy, CURLOPT_SSLCERT_BLOB, creds_.client_cert_pem);
+    curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
+    SetBlob(easy, CURLOPT_SSLKEY_BLOB, creds_.client_key_pem);
+  }
+  auto token = creds_.BearerToken();  // re-read per request: service-account tokens rotate
+  if (!token.ok()) {
+    *error = std::string(token.status().message());
+    return nullptr;
+  }
+  curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
+  if (!token->empty()) {
+    headers = curl_slist_append(headers, absl::StrCat("Authorization: Bearer ", *token).c_str());
+  }
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+  return headers;
+}
+
+// Runs the prepared transfer until it ends or Stop() wakes it; its CURLcode.
+int KubeApiSource::Perform(Worker* w) {
+  curl_multi_add_handle(w->multi, w->easy);
+  CURLcode result = CURLE_OK;
+  bool done = false;
+  while (!done && !stopping_) {
+    int running = 0;
+    curl_multi_perform(w->multi, &running);
+    w->NoteStatus();  // a 200 watch is connected before its first event
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(w->multi, &queued)) {
+      if (msg->msg == CURLMSG_DONE) {
+        result = msg->data.result;
+        done = true;
+      }
+    }
+    if (!done) curl_multi_poll(w->multi, nullptr, 0, 1000, nullptr);
+  }
+  if (done) w->NoteStatus();
+  curl_multi_remove_handle(w->multi, w->easy);
+  return result;
+}
+
 void KubeApiSource::Run(Worker* w) {
-  CURL* easy = curl_easy_init();
-  w->easy = easy;
+  w->easy = curl_easy_init();
   char errbuf[CURL_ERROR_SIZE];
-  while (easy != nullptr && !stopping_) {
+  while (w->easy != nullptr && !stopping_) {
     w->request = w->machine.Next();
     w->http_status = 0;
     w->body.clear();
@@ -256,92 +321,35 @@ void KubeApiSource::Run(Worker* w) {
     w->machine_aborted = false;
     w->abort_delay = std::chrono::milliseconds(0);
     errbuf[0] = '\0';
-
-    curl_easy_reset(easy);
-    std::string url = creds_.server + w->request.path;
-    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "natgw");
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);  // a dead peer ends a quiet watch
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 10L);
-    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, static_cast<long>(config_.connect_timeout_s));
-    long timeout_s = w->request.watch ? static_cast<long>(w->request.timeout_s) + 30
-                                      : static_cast<long>(config_.list_timeout_s);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT, timeout_s);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Worker::OnBody);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, w);
-    if (!creds_.ca_pem.empty()) SetBlob(easy, CURLOPT_CAINFO_BLOB, creds_.ca_pem);
-    if (creds_.insecure_skip_tls_verify) {
-      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (!creds_.client_cert_pem.empty()) {
-      curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
-      SetBlob(easy, CURLOPT_SSLCERT_BLOB, creds_.client_cert_pem);
-      curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
-      SetBlob(easy, CURLOPT_SSLKEY_BLOB, creds_.client_key_pem);
-    }
-    curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
-    auto token = creds_.BearerToken();  // re-read per request: service-account tokens rotate
-    if (!token.ok()) {
-      curl_slist_free_all(headers);
-      ListWatch::Step step = w->machine.OnTransportError(std::string(token.status().message()));
-      Publish(w, &step);
-      if (!Sleep(step.delay)) break;
-      continue;
-    }
-    std::string auth;
-    if (!token->empty()) {
-      auth = absl::StrCat("Authorization: Bearer ", *token);
-      headers = curl_slist_append(headers, auth.c_str());
-    }
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-
-    // Run the transfer; learn the status as soon as the headers are in.
-    curl_multi_add_handle(w->multi, easy);
-    CURLcode result = CURLE_OK;
-    bool done = false;
-    while (!done && !stopping_) {
-      int running = 0;
-      curl_multi_perform(w->multi, &running);
-      w->NoteStatus();
-      int queued = 0;
-      while (CURLMsg* msg = curl_multi_info_read(w->multi, &queued)) {
-        if (msg->msg == CURLMSG_DONE) {
-          result = msg->data.result;
-          done = true;
-        }
-      }
-      if (!done) curl_multi_poll(w->multi, nullptr, 0, 1000, nullptr);
-    }
-    if (done) w->NoteStatus();
-    curl_multi_remove_handle(w->multi, easy);
-    curl_slist_free_all(headers);
-    std::fill(auth.begin(), auth.end(), '\0');
-    if (stopping_) break;
-
+    std::string error;
+    curl_slist* headers = Prepare(w, errbuf, &error);
     ListWatch::Step step;
-    if (w->machine_aborted) {
-      step.delay = w->abort_delay;
-    } else if (result == CURLE_OPERATION_TIMEDOUT && w->request.watch && w->http_status == 200) {
-      step = w->machine.OnWatchEnd(200, "");  // the server ignored timeoutSeconds: re-watch
-    } else if (result != CURLE_OK) {
-      std::string why = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(result);
-      step = w->machine.OnTransportError(absl::StrCat(creds_.server, ": ", why));
-    } else if (!w->request.watch) {
-      step = w->machine.OnListResponse(static_cast<int>(w->http_status), w->body);
-      w->body.clear();
-      w->body.shrink_to_fit();
+    if (headers == nullptr) {
+      step = w->machine.OnTransportError(error);
     } else {
-      step = w->machine.OnWatchEnd(static_cast<int>(w->http_status), w->body);
+      auto result = static_cast<CURLcode>(Perform(w));
+      curl_slist_free_all(headers);
+      if (stopping_) break;
+      if (w->machine_aborted) {
+        step.delay = w->abort_delay;  // its updates are out already
+      } else if (result == CURLE_OPERATION_TIMEDOUT && w->request.watch && w->http_status == 200) {
+        step = w->machine.OnWatchEnd(200, "");  // the server ignored timeoutSeconds: re-watch
+      } else if (result != CURLE_OK) {
+        std::string why = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(result);
+        step = w->machine.OnTransportError(absl::StrCat(creds_.server, ": ", why));
+      } else if (!w->request.watch) {
+        step = w->machine.OnListResponse(static_cast<int>(w->http_status), w->body);
+        w->body.clear();
+        w->body.shrink_to_fit();
+      } else {
+        step = w->machine.OnWatchEnd(static_cast<int>(w->http_status), w->body);
+      }
     }
     Publish(w, &step);
     if (step.delay.count() > 0 && !Sleep(step.delay)) break;
   }
-  if (easy != nullptr) curl_easy_cleanup(easy);
+  if (w->easy != nullptr) curl_easy_cleanup(w->easy);
+  w->easy = nullptr;
 }
 
 }  // namespace natgw::control

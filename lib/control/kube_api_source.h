@@ -45,6 +45,8 @@
 #include "lib/control/kube_list_watch.h"
 #include "lib/control/kube_objects.h"
 
+struct curl_slist;
+
 namespace natgw::control {
 
 struct KubeApiConfig {
@@ -108,6 +110,8 @@ class KubeApiSource {
   struct Worker;
   KubeApiSource(const KubeApiConfig& config, kube::KubeCredentials creds, UpdateQueue* queue);
   void Run(Worker* w);
+  curl_slist* Prepare(Worker* w, char* errbuf, std::string* error);
+  int Perform(Worker* w);  // a CURLcode
   void Publish(Worker* w, kube::ListWatch::Step* step);
   // Waits `d` or until Stop(); false when stopping.
   bool Sleep(std::chrono::milliseconds d);
