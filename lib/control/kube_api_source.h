@@ -58,7 +58,7 @@ struct KubeApiConfig {
   std::string in_cluster_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
   std::string server;  // alone: the URL; with kubeconfig/in_cluster: overrides their server
   // What.
-  std::string ns;              // empty: all namespaces
+  std::string ns;              // empty: all namespaces (a kubeconfig context's is not implied)
   std::string label_selector;  // empty: everything; never applied to nodes
   std::vector<kube::Kind> kinds = {std::begin(kube::kAllKinds), std::end(kube::kAllKinds)};
   uint32_t page_limit = 500;

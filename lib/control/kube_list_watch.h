@@ -6,8 +6,12 @@
 //   watch: GET <path>?watch=1&resourceVersion=RV&allowWatchBookmarks=true&timeoutSeconds=T
 //          (T jittered), a chunked stream of newline-delimited JSON events:
 //          ADDED/MODIFIED -> kUpsert, DELETED -> kDelete, BOOKMARK -> kStatus with the new RV.
-//   410 Gone (HTTP status, or an ERROR event with code 410)  -> re-list from scratch.
-//   the server ends the stream                               -> re-watch from the last RV.
+//   410 Gone (HTTP status, or an ERROR event with code 410)  -> re-list from scratch (at once;
+//          after a back-off when the list itself, e.g. an expired continue token, or a watch
+//          with no event since the last 410 got it, so a broken server is not hammered).
+//   the server ends the stream                               -> re-watch from the last RV (after
+//          a back-off if the stream carried nothing).
+//   an undecodable event                                     -> skipped, said in a kStatus.
 //   connection error, 5xx, 429, other ERROR event, bad body  -> back off (capped, jittered,
 //          exponential), push kStatus connected=false, then retry what failed (the list page or
 //          the watch from the last RV).

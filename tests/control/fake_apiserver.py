@@ -5,7 +5,7 @@ Usage: fake_apiserver.py SCRIPT.json REQUESTS.log [--cert C --key K [--client-ca
 
 Listens on 127.0.0.1 on an ephemeral port and prints the port on stdout. SCRIPT.json:
   {"routes": [{"match": "/api/v1/pods?limit=", "status": 200,
-               "chunks": ["...", "..."],   # each sent as one HTTP chunk (Transfer-Encoding: chunked)
+               "chunks": ["...", "..."],   # each one HTTP chunk (Transfer-Encoding: chunked)
                "body": "...",              # instead of chunks: one Content-Length body
                "delay_ms": 0,              # before each chunk
                "dribble_ms": 0,            # > 0: every byte its own chunk, this far apart
@@ -40,9 +40,9 @@ class Handler(BaseHTTPRequestHandler):
                     if key == "commonName":
                         client_cn = value
         with LOCK:
-            self.server.log.write(json.dumps({"path": self.path,
-                                              "authorization": self.headers.get("Authorization", ""),
-                                              "client_cn": client_cn}) + "\n")
+            seen = {"path": self.path, "authorization": self.headers.get("Authorization", ""),
+                    "client_cn": client_cn}
+            self.server.log.write(json.dumps(seen) + "\n")
             self.server.log.flush()
             route = None
             for r in self.server.routes:
@@ -70,7 +70,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             for chunk in route.get("chunks", []):
                 data = chunk.encode()
-                pieces = [data[i:i + 1] for i in range(len(data))] if route.get("dribble_ms") else [data]
+                pieces = [data]
+                if route.get("dribble_ms"):
+                    pieces = [data[i:i + 1] for i in range(len(data))]
                 for piece in pieces:
                     time.sleep((route.get("dribble_ms") or route.get("delay_ms", 0)) / 1000.0)
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
