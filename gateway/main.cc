@@ -4,10 +4,13 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_lcore.h>
+#include <poll.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -18,11 +21,15 @@
 #include "absl/strings/str_split.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
+#include "lib/control/cluster_source.h"
+#include "lib/control/cluster_sync.h"
 #include "lib/control/commands.h"
+#include "lib/control/dir_source.h"
 #include "lib/control/ctl_socket.h"
 #include "lib/control/gateway_config.h"
 #include "lib/dataplane/dataplane.h"
 #include "lib/nat/engine.h"
+#include "lib/telemetry/cluster_metrics.h"
 #include "lib/telemetry/metrics.h"
 
 DEFINE_string(config, "", "the gateway's conf file (TOML; see conf/README.md). Required.");
@@ -152,6 +159,11 @@ class Gateway {
                                       {[this] { return Reload(); },
                                        [this] { return dataplane_->NowSeconds(); }});
     commands_ = &commands;
+    if (absl::Status s = StartCluster(); !s.ok()) {
+      LOG(ERROR) << s.message();
+      return 1;
+    }
+    commands.set_cluster(cluster_.get());
     if (absl::Status s = dataplane_->LaunchWorkers(); !s.ok()) {
       LOG(ERROR) << s.message();
       return 1;
@@ -160,40 +172,129 @@ class Gateway {
               << " workers, " << config_->interfaces.size() << " interfaces, control socket "
               << config_->control_socket << ", metrics "
               << (metrics ? absl::StrCat("http://", metrics->address(), "/metrics") : "off");
-    if (absl::Status s = dataplane_->SendGratuitousArp(ExternalAddresses(*config_)); !s.ok()) {
+    if (absl::Status s = dataplane_->SendGratuitousArp(ExternalAddresses(config_->nat)); !s.ok()) {
       LOG(WARNING) << "gratuitous ARP: " << s.message();
     }
-    const auto render = [this] { return telemetry::RenderMetrics(*engine_, dataplane_.get(), *config_); };
+    const auto render = [this] {
+      std::string text = telemetry::RenderMetrics(*engine_, dataplane_.get(), *config_);
+      if (cluster_) text += telemetry::RenderClusterMetrics(*cluster_, *config_);
+      return text;
+    };
     while (!g_stop) {
-      // At most ~100 ms per round between the two (plus a short deadline per client served).
-      (*server)->Poll(metrics ? 50 : 100, commands);
-      if (metrics) metrics->Poll(50, render);
+      // One poll over every descriptor the control thread serves, so that a cluster event is
+      // applied as soon as it arrives; at most 100 ms per round.
+      std::vector<pollfd> fds = {{(*server)->fd(), POLLIN, 0}, {updates_.fd(), POLLIN, 0}};
+      if (metrics) fds.push_back({metrics->fd(), POLLIN, 0});
+      for (const auto& d : dir_sources_) fds.push_back({d->fd(), POLLIN, 0});
+      if (poll(fds.data(), fds.size(), 100) > 0) {
+        if (fds[0].revents != 0) (*server)->Poll(0, commands);
+        size_t next = 2;
+        if (metrics && fds[next++].revents != 0) metrics->Poll(0, render);
+        for (const auto& d : dir_sources_) {
+          if (fds[next++].revents != 0) d->Poll();
+        }
+      }
+      if (cluster_) SyncCluster();
       if (g_reload.exchange(false)) {
         absl::Status s = Reload();
         if (!s.ok()) LOG(WARNING) << "reload refused, keeping the running configuration: " << s.message();
       }
       engine_->ReclaimRetired();
     }
+    dir_sources_.clear();
     LOG(INFO) << "natgw " << config_->name << " stopping";
     commands_ = nullptr;
     return 0;
   }
 
-  static std::vector<uint32_t> ExternalAddresses(const control::GatewayConfig& c) {
+  static std::vector<uint32_t> ExternalAddresses(const nat::NatConfig& c) {
     std::vector<uint32_t> out;
-    for (const auto& m : c.nat.pod_mappings) out.push_back(m.external_ip);
-    for (const auto& p : c.nat.egress_pools) out.insert(out.end(), p.addresses.begin(), p.addresses.end());
-    for (const auto& s : c.nat.services) out.push_back(s.vip);
+    for (const auto& m : c.pod_mappings) out.push_back(m.external_ip);
+    for (const auto& p : c.egress_pools) out.insert(out.end(), p.addresses.begin(), p.addresses.end());
+    for (const auto& s : c.services) out.push_back(s.vip);
     return out;
+  }
+
+  // Cluster-state sync ([[cluster]] sections): the allocation state, the directory sources, and
+  // the first policy with what they found.
+  absl::Status StartCluster() {
+    if (config_->clusters.empty()) return absl::OkStatus();
+    cluster_ = std::make_unique<control::ClusterSync>(
+        *config_, control::ClusterSync::Clock{[this] { return dataplane_->NowSeconds(); },
+                                              [] { return static_cast<int64_t>(std::time(nullptr)); }});
+    LOG(INFO) << cluster_->LoadState();
+    for (const control::ClusterConfig& c : config_->clusters) {
+      if (!c.directory.empty()) {
+        const std::string name = "dir:" + c.directory;
+        cluster_->AddSource(c.island, name);
+        auto d = control::DirectorySource::Start(c.directory, name, &updates_);
+        if (!d.ok()) return d.status();
+        LOG(INFO) << "cluster " << control::IslandName(*config_, c.island) << ": watching "
+                  << c.directory;
+        dir_sources_.push_back(std::move(*d));
+      }
+      if (c.kubernetes.enabled) {
+        return absl::UnimplementedError(absl::StrCat(
+            config_->source, ":", c.line, ": cluster: the Kubernetes API source is not built into "
+            "this natgw; use directory = \"...\" (kubectl get ... -o json files)"));
+      }
+    }
+    SyncCluster();
+    return absl::OkStatus();
+  }
+
+  // Takes what the sources queued and, if the desired policy changed, publishes it.
+  void SyncCluster() {
+    std::vector<control::SourceUpdate> updates = updates_.Drain();
+    for (control::SourceUpdate& u : updates) {
+      if (u.arrived < first_arrival_ || !pending_) first_arrival_ = u.arrived;
+      pending_ = true;
+      cluster_->Handle(std::move(u));
+    }
+    if (!cluster_->dirty()) return;
+    std::vector<std::string> changes;
+    nat::NatConfig nc = cluster_->Build(config_->nat, &changes);
+    absl::Status s = engine_->Apply(nc);
+    cluster_->Applied(s.ok(), first_arrival_);
+    pending_ = false;
+    if (!s.ok()) {
+      LOG(ERROR) << "cluster state refused by the engine, the previous mappings stay: " << s.message();
+      return;
+    }
+    constexpr size_t kMaxLines = 100;
+    for (size_t i = 0; i < changes.size() && i < kMaxLines; ++i) LOG(INFO) << "cluster: " << changes[i];
+    if (changes.size() > kMaxLines) {
+      LOG(INFO) << "cluster: ... and " << changes.size() - kMaxLines
+                << " more changes (natgwctl show mappings lists them all)";
+    }
+    std::vector<uint32_t> added;
+    std::vector<uint32_t> now = ExternalAddresses(nc);
+    for (uint32_t a : now) {
+      if (std::find(published_.begin(), published_.end(), a) == published_.end()) added.push_back(a);
+    }
+    published_ = std::move(now);
+    if (!added.empty() && dataplane_ != nullptr) {
+      if (absl::Status g = dataplane_->SendGratuitousArp(added); !g.ok()) {
+        LOG(WARNING) << "gratuitous ARP: " << g.message();
+      }
+    }
+    if (absl::Status st = cluster_->SaveState(); !st.ok()) LOG(WARNING) << st.message();
   }
 
   absl::Status Reload() {
     auto cfg = control::LoadConfigFile(path_);
     if (!cfg.ok()) return cfg.status();
-    if (absl::Status s = engine_->Apply(cfg->nat); !s.ok()) return s;
-    std::vector<uint32_t> before = ExternalAddresses(*config_);
+    if (cluster_) {
+      std::vector<std::string> changes;
+      nat::NatConfig nc = cluster_->Build(cfg->nat, &changes);
+      if (absl::Status s = engine_->Apply(nc); !s.ok()) return s;
+      for (const std::string& c : changes) LOG(INFO) << "cluster: " << c;
+    } else if (absl::Status s = engine_->Apply(cfg->nat); !s.ok()) {
+      return s;
+    }
+    std::vector<uint32_t> before = ExternalAddresses(config_->nat);
     std::vector<uint32_t> added;
-    for (uint32_t a : ExternalAddresses(*cfg)) {
+    for (uint32_t a : ExternalAddresses(cfg->nat)) {
       if (std::find(before.begin(), before.end(), a) == before.end()) added.push_back(a);
     }
     LOG(INFO) << "reloaded " << path_ << ": " << cfg->nat.pod_mappings.size() << " pod addresses ("
@@ -219,6 +320,13 @@ class Gateway {
   std::unique_ptr<nat::Engine> engine_;
   std::unique_ptr<dataplane::Dataplane> dataplane_;
   control::GatewayCommands* commands_ = nullptr;
+  // Cluster-state sync.
+  control::UpdateQueue updates_;
+  std::unique_ptr<control::ClusterSync> cluster_;
+  std::vector<std::unique_ptr<control::DirectorySource>> dir_sources_;
+  std::chrono::steady_clock::time_point first_arrival_;
+  bool pending_ = false;
+  std::vector<uint32_t> published_;  // external addresses of the last cluster policy (for GARP)
 };
 
 }  // namespace

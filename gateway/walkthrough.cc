@@ -41,7 +41,7 @@ struct Gateway {
 nat::NatConfig C1() {
   nat::NatConfig c;
   c.islands = {{1, "c1", {{ParseIp("10.0.0.0"), 16}}, ParseIp("10.0.0.1")}};
-  c.pod_mappings = {{1, ParseIp("10.0.0.5"), ParseIp("203.0.113.5"), "default/pod-a"}};
+  c.pod_mappings = {{1, ParseIp("10.0.0.5"), ParseIp("203.0.113.5"), "default/pod-a", ""}};
   nat::EgressPoolConfig pool;
   pool.island = 1;
   for (int i = 16; i < 32; ++i) pool.addresses.push_back(ParseIp(absl::StrFormat("192.0.2.%d", i).c_str()));
@@ -54,7 +54,7 @@ nat::NatConfig C1() {
 nat::NatConfig C2() {
   nat::NatConfig c;
   c.islands = {{1, "c2", {{ParseIp("10.0.0.0"), 16}}, ParseIp("10.0.0.1")}};
-  c.pod_mappings = {{1, ParseIp("10.0.0.5"), ParseIp("198.51.100.7"), "default/pod-g"}};
+  c.pod_mappings = {{1, ParseIp("10.0.0.5"), ParseIp("198.51.100.7"), "default/pod-g", ""}};
   nat::EgressPoolConfig pool;
   pool.island = 1;
   pool.addresses = {ParseIp("192.0.2.48")};

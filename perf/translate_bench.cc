@@ -247,7 +247,7 @@ void BM_CreateFlow(benchmark::State& state) {
   if (pod_mapping) {
     for (uint32_t i = 0; i < kMappedPods; ++i) {  // unique addresses 172.16.0.0/20 (in memory only)
       const uint32_t ext = 172u << 24 | 16u << 16 | (i >> 8) << 8 | (i & 255);
-      nc.pod_mappings.push_back({1, PodIp(i * kPortsPerPod), rte_cpu_to_be_32(ext), ""});
+      nc.pod_mappings.push_back({1, PodIp(i * kPortsPerPod), rte_cpu_to_be_32(ext), "", ""});
     }
   }
   std::unique_ptr<Engine> engine;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "lib/conntrack/tcp_state.h"
+#include "lib/control/cluster_sync.h"
 #include "lib/dataplane/dataplane.h"
 #include "lib/net/builder.h"
 #include "lib/net/headers.h"
@@ -30,6 +31,7 @@ constexpr const char* kHelp =
     "  show sessions [island=NAME] [pod=IP] [external=IP] [proto=tcp|udp|icmp] [limit=N]\n"
     "  show neighbors                  ARP table\n"
     "  show routes                     routes per side\n"
+    "  show cluster                    cluster-state sources, allocations, pods without address\n"
     "  lookup EXTERNAL_IP[:PORT]       which pod is behind an external address (and port)\n"
     "  reload                          re-read the conf file; the old one stays if it is refused\n"
     "  flush                           drop every session (flows restart)\n"
@@ -98,6 +100,7 @@ CtlReply GatewayCommands::Handle(const std::vector<std::string>& args, bool json
     if (what == "sessions") return ShowSessions({args.begin() + 2, args.end()}, json);
     if (what == "neighbors") return ShowNeighbors(json);
     if (what == "routes") return ShowRoutes(json);
+    if (what == "cluster") return ShowCluster(json);
     return Error(absl::StrCat("unknown: show ", what, "\n", kHelp));
   }
   if (cmd == "lookup" && args.size() == 2) return Lookup(args[1], json);
@@ -184,7 +187,8 @@ CtlReply GatewayCommands::ShowMappings(bool as_json) {
   for (const auto& m : nc.pod_mappings) {
     pods.Add({IslandName(m.island), FormatIp(m.pod_ip), FormatIp(m.external_ip), m.name});
     j["pod_addresses"].push_back({{"island", IslandName(m.island)}, {"pod", FormatIp(m.pod_ip)},
-                                  {"external", FormatIp(m.external_ip)}, {"name", m.name}});
+                                  {"external", FormatIp(m.external_ip)}, {"name", m.name},
+                                  {"uid", m.uid}});
   }
   TextTable pools({"ISLAND", "ADDRESSES", "PORTS", "FILTERING"});
   for (const auto& p : nc.egress_pools) {
@@ -203,7 +207,8 @@ CtlReply GatewayCommands::ShowMappings(bool as_json) {
   for (const auto& s : nc.services) {
     std::vector<std::string> backends;
     for (const auto& b : s.backends) {
-      backends.push_back(absl::StrCat(IslandName(b.island), "/", FormatIp(b.pod_ip), ":", b.port));
+      backends.push_back(absl::StrCat(IslandName(b.island), "/", FormatIp(b.pod_ip), ":", b.port,
+                                      b.draining ? "(draining)" : ""));
     }
     const std::string vip = absl::StrCat(FormatIp(s.vip), ":", s.port, "/", net::ProtoName(s.proto));
     svcs.Add({s.name, vip, absl::StrJoin(backends, ",")});
@@ -370,6 +375,58 @@ CtlReply GatewayCommands::ShowRoutes(bool as_json) {
     rows.push_back({{"interface", r.interface}, {"destination", CidrString(r.destination)}, {"via", via}});
   }
   return as_json ? Json({{"routes", rows}}) : Ok(t.Render());
+}
+
+CtlReply GatewayCommands::ShowCluster(bool as_json) {
+  if (cluster_ == nullptr) {
+    return Error("no [[cluster]] in the conf file: mappings come from the conf file only");
+  }
+  const ClusterSync& c = *cluster_;
+  json j = json::object();
+  j["sources"] = json::array();
+  TextTable sources({"ISLAND", "SOURCE", "STATE", "PODS", "SERVICES", "SLICES", "NODES",
+                     "LAST EVENT", "RESOURCE VERSION", "MESSAGE"});
+  for (const ClusterSourceStatus& s : c.SourceStatus()) {
+    const char* state = !s.connected ? "disconnected" : (s.synced ? "synced" : "listing");
+    const std::string age = s.last_event_age_s < 0 ? "never" : absl::StrFormat("%.1fs ago", s.last_event_age_s);
+    sources.Add({IslandName(s.island), s.name, state, absl::StrCat(s.objects[0]),
+                 absl::StrCat(s.objects[1]), absl::StrCat(s.objects[2]), absl::StrCat(s.objects[3]),
+                 age, s.resource_version.empty() ? "-" : s.resource_version,
+                 s.message.empty() ? "-" : s.message});
+    j["sources"].push_back({{"island", IslandName(s.island)}, {"name", s.name}, {"state", state},
+                            {"connected", s.connected}, {"synced", s.synced},
+                            {"pods", s.objects[0]}, {"services", s.objects[1]},
+                            {"endpointslices", s.objects[2]}, {"nodes", s.objects[3]},
+                            {"last_event_age_s", s.last_event_age_s}, {"updates", s.updates},
+                            {"resource_version", s.resource_version}, {"message", s.message}});
+  }
+  TextTable pools({"POOL", "ADDRESSES", "IN USE", "QUARANTINED", "EXHAUSTED"});
+  j["pools"] = json::array();
+  for (const auto& u : c.PoolUsage()) {
+    pools.Add({u.pool, absl::StrCat(u.size), absl::StrCat(u.in_use), absl::StrCat(u.quarantined),
+               absl::StrCat(u.exhausted)});
+    j["pools"].push_back({{"pool", u.pool}, {"addresses", u.size}, {"in_use", u.in_use},
+                          {"quarantined", u.quarantined}, {"exhausted", u.exhausted}});
+  }
+  TextTable failures({"OBJECT", "WHY IT HAS NO ADDRESS"});
+  j["without_address"] = json::array();
+  for (const auto& [who, why] : c.failures()) {
+    failures.Add({who, why});
+    j["without_address"].push_back({{"object", who}, {"why", why}});
+  }
+  const ApplyLatency& l = c.apply_latency();
+  const ClusterCounters& k = c.counters();
+  j["applies"] = k.applies;
+  j["apply_failures"] = k.apply_failures;
+  j["last_apply_latency_s"] = l.last_s;
+  j["mean_apply_latency_s"] = l.count == 0 ? 0.0 : l.sum_s / static_cast<double>(l.count);
+  if (as_json) return Json(j);
+  return Ok(absl::StrCat(
+      "sources\n", sources.Render(), "\naddress pools\n", pools.Render(),
+      c.failures().empty() ? "\nevery pod and service that wants an address has one\n"
+                           : absl::StrCat("\nwithout an address\n", failures.Render()),
+      absl::StrFormat("\napplied %u changes (%u refused); last apply took %.2f ms\n", k.applies,
+                      k.apply_failures, l.last_s * 1e3)));
 }
 
 }  // namespace natgw::control

@@ -19,6 +19,8 @@ class Dataplane;
 
 namespace natgw::control {
 
+class ClusterSync;
+
 class GatewayCommands : public CtlHandler {
  public:
   struct Hooks {
@@ -33,6 +35,8 @@ class GatewayCommands : public CtlHandler {
 
   // After a reload the gateway swaps in its new configuration.
   void set_config(const GatewayConfig* config) { config_ = config; }
+  // The cluster-state sync, when the conf has [[cluster]] sections (`show cluster`).
+  void set_cluster(const ClusterSync* cluster) { cluster_ = cluster; }
 
  private:
   CtlReply ShowStats(bool json);
@@ -41,12 +45,14 @@ class GatewayCommands : public CtlHandler {
   CtlReply ShowSessions(const std::vector<std::string>& filters, bool json);
   CtlReply ShowNeighbors(bool json);
   CtlReply ShowRoutes(bool json);
+  CtlReply ShowCluster(bool json);
   CtlReply Lookup(const std::string& what, bool json);
   std::string IslandName(uint16_t id) const;
 
   const GatewayConfig* config_;
   nat::Engine* engine_;
   const dataplane::Dataplane* dataplane_;
+  const ClusterSync* cluster_ = nullptr;
   Hooks hooks_;
 };
 

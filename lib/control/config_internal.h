@@ -121,6 +121,12 @@ struct RawRoute {
   Lines at;
 };
 
+struct RawCluster {
+  ClusterConfig cfg;
+  std::string island;
+  Lines at;
+};
+
 struct RawConfig {
   // [gateway], [dpdk], [timeouts] and [limits], defaults applied; the rest is filled in by the
   // validator.
@@ -133,6 +139,8 @@ struct RawConfig {
   std::vector<RawMapping> mappings;
   std::vector<RawService> services;
   std::vector<RawRoute> routes;
+  std::vector<RawCluster> clusters;
+  Lines allocation_at;
 };
 
 absl::StatusOr<RawConfig> ReadToml(std::string_view text, const Errors& errors);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
 #include "lib/control/config_internal.h"
 #include "lib/control/config_table.h"
 #include "lib/nat/port_allocator.h"
@@ -330,6 +331,84 @@ absl::Status ReadLimits(const Table& t, RawConfig* raw) {
   return absl::OkStatus();
 }
 
+absl::Status ReadSelectors(const Table& t, const Errors& errors, absl::string_view key,
+                           std::vector<ClusterSelector>* out) {
+  constexpr absl::string_view kExample = "{ namespace = \"shop\", labels = { app = \"web\" } }";
+  std::vector<const toml::table*> tables;
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Tables(key, &tables, kExample));
+  for (const toml::table* st : tables) {
+    Table sel(errors, *st, absl::StrCat("cluster ", key));
+    NATGW_CONFIG_RETURN_IF_ERROR(sel.Allow({"namespace", "labels"}));
+    ClusterSelector c;
+    NATGW_CONFIG_RETURN_IF_ERROR(sel.String("namespace", &c.ns));
+    NATGW_CONFIG_RETURN_IF_ERROR(sel.StringMap("labels", &c.labels, "{ app = \"web\" }"));
+    out->push_back(std::move(c));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadCluster(const Table& t, const Errors& errors, RawConfig* raw) {
+  RawCluster r;
+  ClusterConfig& c = r.cfg;
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Allow({"island", "directory", "kubeconfig", "server", "in_cluster",
+                                        "namespace", "label_selector", "unique_pool", "vip_pool",
+                                        "unique_pods", "vip_services", "node_routes"}));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Require("island", "island = \"<name of an [[island]]>\""));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("island", &r.island));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("directory", &c.directory));
+  if (t.Has("directory") && (c.directory.empty() || c.directory[0] != '/')) {
+    return t.Error("directory", absl::StrCat("directory \"", c.directory, "\" is not an absolute path"),
+                   "write the directory the cluster's JSON files are put in, e.g. "
+                   "directory = \"/etc/natgw/c1-cluster\"");
+  }
+  KubernetesSourceConfig& k = c.kubernetes;
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("kubeconfig", &k.kubeconfig));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("server", &k.server));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Bool("in_cluster", &k.in_cluster));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("namespace", &k.ns));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("label_selector", &k.label_selector));
+  if (t.Has("server") && !absl::StartsWith(k.server, "http://") &&
+      !absl::StartsWith(k.server, "https://")) {
+    return t.Error("server", absl::StrCat("server \"", k.server, "\" is not an http(s) URL"),
+                   "write e.g. server = \"https://192.0.2.10:6443\" or \"http://127.0.0.1:8001\" "
+                   "(kubectl proxy)");
+  }
+  k.enabled = !k.kubeconfig.empty() || !k.server.empty() || k.in_cluster;
+  if (!k.enabled && c.directory.empty()) {
+    return t.Error("island", "a [[cluster]] without a source",
+                   "add directory = \"/path\" (kubectl JSON files) and/or kubeconfig = \"/path\", "
+                   "server = \"URL\" or in_cluster = true (the Kubernetes API)");
+  }
+  if (!k.enabled && (t.Has("namespace") || t.Has("label_selector"))) {
+    return t.Error(t.Has("namespace") ? "namespace" : "label_selector",
+                   "namespace and label_selector restrict the Kubernetes API source, which this "
+                   "[[cluster]] does not use",
+                   "add kubeconfig, server or in_cluster, or remove the key");
+  }
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("unique_pool", &c.unique_pool));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("vip_pool", &c.vip_pool));
+  NATGW_CONFIG_RETURN_IF_ERROR(ReadSelectors(t, errors, "unique_pods", &c.unique_pods));
+  NATGW_CONFIG_RETURN_IF_ERROR(ReadSelectors(t, errors, "vip_services", &c.vip_services));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Bool("node_routes", &c.node_routes));
+  c.line = t.lines().table;
+  r.at = t.lines();
+  raw->clusters.push_back(std::move(r));
+  return absl::OkStatus();
+}
+
+absl::Status ReadAllocation(const Table& t, RawConfig* raw) {
+  AllocationConfig& a = raw->base.allocation;
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Allow({"state_file", "quarantine_s"}));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("state_file", &a.state_file));
+  if (t.Has("state_file") && (a.state_file.empty() || a.state_file[0] != '/')) {
+    return t.Error("state_file", absl::StrCat("state_file \"", a.state_file, "\" is not an absolute path"),
+                   "write e.g. state_file = \"/var/lib/natgw/c1.allocations.json\"");
+  }
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Integer("quarantine_s", 0, 7 * 86400, &a.quarantine_s, " s"));
+  raw->allocation_at = t.lines();
+  return absl::OkStatus();
+}
+
 // "a.b.c.d:port" with 1 <= port <= 65535.
 bool ParseListen(absl::string_view text, uint32_t* ip_be, uint16_t* port) {
   const size_t colon = text.rfind(':');
@@ -375,6 +454,9 @@ absl::Status Finish(const Errors& errors, RawConfig* raw) {
   if (raw->gateway_at.keys.find("control_socket") == raw->gateway_at.keys.end()) {
     g.control_socket = absl::StrCat("/run/natgw/", g.name, ".sock");
   }
+  if (g.allocation.state_file.empty()) {
+    g.allocation.state_file = absl::StrCat("/var/lib/natgw/", g.name, ".allocations.json");
+  }
   if (raw->dpdk_at.keys.find("file_prefix") == raw->dpdk_at.keys.end()) {
     g.dpdk.file_prefix = absl::StrCat("natgw-", g.name);
   }
@@ -410,10 +492,10 @@ absl::StatusOr<RawConfig> ReadToml(std::string_view text, const Errors& errors) 
   }
 
   // Unknown sections first, then each section in the order below.
-  const std::vector<absl::string_view> kTables = {"gateway", "dpdk", "timeouts", "limits",
-                                                  "metrics"};
-  const std::vector<absl::string_view> kLists = {"interface", "island",  "pool",
-                                                 "mapping",   "service", "route"};
+  const std::vector<absl::string_view> kTables = {"gateway", "dpdk",    "timeouts",
+                                                  "limits",  "metrics", "allocation"};
+  const std::vector<absl::string_view> kLists = {"interface", "island", "pool",   "mapping",
+                                                 "service",   "route",  "cluster"};
   std::vector<absl::string_view> known(kTables);
   known.insert(known.end(), kLists.begin(), kLists.end());
   for (auto&& [key, node] : root) {
@@ -445,8 +527,8 @@ absl::StatusOr<RawConfig> ReadToml(std::string_view text, const Errors& errors) 
           absl::StrCat("unknown section or key '", Absl(first->str()), "'"),
           absl::StrCat(close.empty() ? "remove it" : absl::StrCat("did you mean '", close, "'?"),
                        " (sections: [gateway], [dpdk], [[interface]], [[island]], "
-                       "[[pool]], [[mapping]], [[service]], [[route]], [timeouts], "
-                       "[limits], [metrics])"));
+                       "[[pool]], [[mapping]], [[service]], [[route]], [[cluster]], "
+                       "[allocation], [timeouts], [limits], [metrics])"));
     }
   }
 
@@ -474,6 +556,11 @@ absl::StatusOr<RawConfig> ReadToml(std::string_view text, const Errors& errors) 
   NATGW_CONFIG_RETURN_IF_ERROR(
       each("service", [&](const Table& t) { return ReadService(t, errors, &raw); }));
   NATGW_CONFIG_RETURN_IF_ERROR(each("route", [&](const Table& t) { return ReadRoute(t, &raw); }));
+  NATGW_CONFIG_RETURN_IF_ERROR(
+      each("cluster", [&](const Table& t) { return ReadCluster(t, errors, &raw); }));
+  if (const toml::table* t = root["allocation"].as_table()) {
+    NATGW_CONFIG_RETURN_IF_ERROR(ReadAllocation(Table(errors, *t, "allocation"), &raw));
+  }
   if (const toml::table* t = root["timeouts"].as_table()) {
     NATGW_CONFIG_RETURN_IF_ERROR(ReadTimeouts(Table(errors, *t, "timeouts"), &raw));
   }

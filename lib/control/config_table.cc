@@ -180,6 +180,24 @@ absl::Status Table::CidrArray(absl::string_view key, bool allow_single, std::vec
   return absl::OkStatus();
 }
 
+absl::Status Table::StringMap(absl::string_view key, std::map<std::string, std::string>* out,
+                              absl::string_view example) const {
+  const toml::node* n = t_.get(Std(key));
+  if (n == nullptr) return absl::OkStatus();
+  std::string fix = absl::StrCat("write a table of quoted strings, e.g. ", key, " = ", example);
+  if (!n->is_table()) return WrongType(key, *n, "a table of strings", fix);
+  for (auto&& [k, v] : *n->as_table()) {
+    if (!v.is_string()) {
+      return errors_.At(LineOf(v), section_,
+                        absl::StrCat("'", key, ".", Absl(k.str()), "' must be a string, not ",
+                                     TypeName(v)),
+                        fix);
+    }
+    (*out)[std::string(k.str())] = v.as_string()->get();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Table::Tables(absl::string_view key, std::vector<const toml::table*>* out,
                            absl::string_view example) const {
   const toml::node* n = t_.get(Std(key));

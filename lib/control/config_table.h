@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -61,6 +62,9 @@ class Table {
   // if not null, receives the line of each.
   absl::Status CidrArray(absl::string_view key, bool allow_single, std::vector<nat::Cidr>* out,
                          std::vector<int>* lines) const;
+  // A table of string values ({ app = "web", tier = "front" }).
+  absl::Status StringMap(absl::string_view key, std::map<std::string, std::string>* out,
+                         absl::string_view example) const;
   // A list of tables, written inline ([{...}, {...}]) or as [[section.key]].
   absl::Status Tables(absl::string_view key, std::vector<const toml::table*>* out,
                       absl::string_view example) const;

@@ -54,6 +54,7 @@ class Validator {
     NATGW_CONFIG_RETURN_IF_ERROR(Services());
     NATGW_CONFIG_RETURN_IF_ERROR(Routes());
     NATGW_CONFIG_RETURN_IF_ERROR(SubnetEdges());
+    NATGW_CONFIG_RETURN_IF_ERROR(Clusters());
     Build();
     return std::move(raw_.base);
   }
@@ -363,6 +364,62 @@ class Validator {
   }
 
   // Network and broadcast addresses of the outside subnets cannot be handed out.
+  // A pool named in [[cluster]] `key`: it must exist and be of `kind` (and of the cluster's island
+  // for unique pools). Without the key, the only such pool is taken, if there is exactly one.
+  absl::Status ClusterPool(RawCluster& c, absl::string_view key, PoolKind kind, std::string* name) {
+    std::vector<const RawPool*> candidates;
+    for (const RawPool& p : raw_.pools) {
+      if (p.cfg.kind == kind && (kind == PoolKind::kVip || p.cfg.island == c.cfg.island)) {
+        candidates.push_back(&p);
+      }
+    }
+    std::vector<std::string> names;
+    for (const RawPool* p : candidates) names.push_back(p->cfg.name);
+    if (name->empty()) {
+      if (candidates.size() == 1) *name = candidates[0]->cfg.name;
+      return absl::OkStatus();
+    }
+    for (const RawPool* p : candidates) {
+      if (p->cfg.name == *name) return absl::OkStatus();
+    }
+    return errors_.At(
+        c.at(key), "cluster",
+        absl::StrCat(key, " \"", *name, "\" is not a ", KindName(kind), " pool",
+                     kind == PoolKind::kVip ? "" : absl::StrCat(" of island ", c.island)),
+        names.empty() ? absl::StrCat("define a [[pool]] of kind \"", KindName(kind), "\"")
+                      : absl::StrCat("use one of: ", absl::StrJoin(names, ", ")));
+  }
+
+  absl::Status Clusters() {
+    absl::flat_hash_map<uint16_t, const RawCluster*> of_island;
+    for (RawCluster& c : raw_.clusters) {
+      RawIsland* is;
+      NATGW_CONFIG_RETURN_IF_ERROR(Island(c.island, c.at("island"), "cluster", &is));
+      c.cfg.island = is->cfg.id;
+      auto [it, fresh] = of_island.try_emplace(c.cfg.island, &c);
+      if (!fresh) {
+        return errors_.At(c.at("island"), "cluster",
+                          absl::StrCat("island ", c.island, " already has a [[cluster]] (line ",
+                                       it->second->at.table, ")"),
+                          "give each island one [[cluster]] section; it may name several sources");
+      }
+      NATGW_CONFIG_RETURN_IF_ERROR(ClusterPool(c, "unique_pool", PoolKind::kUnique, &c.cfg.unique_pool));
+      NATGW_CONFIG_RETURN_IF_ERROR(ClusterPool(c, "vip_pool", PoolKind::kVip, &c.cfg.vip_pool));
+      if (!c.cfg.unique_pods.empty() && c.cfg.unique_pool.empty()) {
+        return errors_.At(c.at("unique_pods"), "cluster",
+                          absl::StrCat("unique_pods selects pods of island ", c.island,
+                                       ", which has no unique pool to give them addresses from"),
+                          "add a [[pool]] of kind \"unique\" for the island, or name it with unique_pool");
+      }
+      if (!c.cfg.vip_services.empty() && c.cfg.vip_pool.empty()) {
+        return errors_.At(c.at("vip_services"), "cluster",
+                          "vip_services selects services, but there is no vip pool to give them VIPs from",
+                          "add a [[pool]] of kind \"vip\", or name it with vip_pool");
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status SubnetEdges() {
     for (const RawInterface& ifc : raw_.interfaces) {
       if (ifc.cfg.role != InterfaceRole::kOutside || ifc.cfg.prefix_len > 30) continue;
@@ -438,6 +495,7 @@ class Validator {
     for (const RawMapping& m : raw_.mappings) nat.pod_mappings.push_back(m.cfg);
     for (RawService& s : raw_.services) nat.services.push_back(std::move(s.cfg));
     for (RawRoute& r : raw_.routes) g.routes.push_back(std::move(r.cfg));
+    for (RawCluster& c : raw_.clusters) g.clusters.push_back(std::move(c.cfg));
     for (const RawPool& p : raw_.pools) {
       g.pools.push_back(p.cfg);
       if (p.cfg.kind != PoolKind::kEgress) continue;

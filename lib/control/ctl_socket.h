@@ -38,6 +38,7 @@ class CtlServer {
   void Poll(int timeout_ms, CtlHandler& handler);
 
   const std::string& path() const { return path_; }
+  int fd() const { return fd_; }  // readable when a client connects
 
  private:
   CtlServer(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}

@@ -4,6 +4,7 @@
 #define NATGW_LIB_CONTROL_GATEWAY_CONFIG_H_
 
 #include <array>
+#include <map>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -67,6 +68,40 @@ struct MetricsConfig {
   bool allow_remote = false;    // a non-loopback `listen` address needs this
 };
 
+// [[cluster]]: where the mappings of one island's pods and services come from (issue 4), besides
+// the static [[mapping]]s and [[service]]s.
+struct ClusterSelector {
+  std::string ns;                             // "" = any namespace
+  std::map<std::string, std::string> labels;  // all must match; empty = any
+};
+
+struct KubernetesSourceConfig {
+  bool enabled = false;       // any of kubeconfig, server, in_cluster given
+  std::string kubeconfig;     // path of a kubeconfig file
+  std::string server;         // API URL ("http://127.0.0.1:8001" for kubectl proxy)
+  bool in_cluster = false;    // the pod's service account
+  std::string ns;             // watch one namespace only ("" = all)
+  std::string label_selector;
+};
+
+struct ClusterConfig {
+  uint16_t island = 0;
+  std::string directory;  // a directory of `kubectl get ... -o json` files ("" = none)
+  KubernetesSourceConfig kubernetes;
+  std::string unique_pool;  // pool pods get unique addresses from ("" = none)
+  std::string vip_pool;     // pool services get VIPs from ("" = none)
+  std::vector<ClusterSelector> unique_pods;   // pods that get a unique address without annotation
+  std::vector<ClusterSelector> vip_services;  // services that get a VIP without annotation
+  bool node_routes = true;  // nodes' pod CIDRs become inside routes via the node's InternalIP
+  int line = 0;
+};
+
+// [allocation]: how addresses handed out from pools to cluster objects are kept.
+struct AllocationConfig {
+  std::string state_file;     // default /var/lib/natgw/<gateway name>.allocations.json
+  uint32_t quarantine_s = 120;
+};
+
 struct GatewayConfig {
   std::string name = "natgw";
   std::string source;  // the file it came from
@@ -78,6 +113,8 @@ struct GatewayConfig {
   std::vector<InterfaceConfig> interfaces;
   std::vector<RouteConfig> routes;
   std::vector<PoolConfig> pools;
+  std::vector<ClusterConfig> clusters;
+  AllocationConfig allocation;
   std::vector<std::string> island_names;  // index = island id
   nat::NatConfig nat;        // islands, mappings, egress pools, services, timeouts, limits
   nat::EngineConfig engine;  // sizing; num_workers follows dpdk.lcores

@@ -1,5 +1,7 @@
 #include "lib/nat/mapping_table.h"
 
+#include <algorithm>
+
 #include <rte_byteorder.h>
 
 #include "absl/strings/str_cat.h"
@@ -99,6 +101,10 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
     if (auto s = own(m.external_ip, OwnedKind::kPodAddress, what); !s.ok()) return s;
     t->external_to_pod_[m.external_ip] = PodRef{m.island, m.pod_ip};
   }
+  for (const PodDeparture& d : config.departures) {
+    uint32_t& at = t->departures_[(uint64_t{d.island} << 32) | d.pod_ip];
+    at = std::max(at, d.at_s);
+  }
   for (const PodIdentity& p : config.pods) {
     t->pods_[(uint64_t{p.island} << 32) | p.pod_ip] = p;
   }
@@ -180,6 +186,10 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
             what, ": backend ", Ip(b.pod_ip), " is not a pod address of island ", b.island));
       }
       if (b.port == 0) return absl::InvalidArgumentError(absl::StrCat(what, ": backend port 0"));
+      if (b.draining) {
+        se.draining.push_back(b);
+        continue;
+      }
       se.backends.push_back(b);
       names.push_back(absl::StrCat(b.island, "/", Ip(b.pod_ip), ":", b.port));
     }

@@ -34,7 +34,8 @@ struct PoolEntry {
 
 struct ServiceEntry {
   std::string name;
-  std::vector<BackendConfig> backends;
+  std::vector<BackendConfig> backends;  // ready ones; Maglev picks among these
+  std::vector<BackendConfig> draining;  // keep their sessions, get no new ones
   Maglev maglev;
 };
 
@@ -68,6 +69,13 @@ class MappingTable {
   // Who holds pod address `pod_ip` of `island` now (NatConfig::pods, then the 1:1 mappings, whose
   // "namespace/name" is split), or nullptr if nobody is known.
   const PodIdentity* FindPod(uint16_t island, uint32_t pod_ip) const;
+  // When the holder of pod address `pod_ip` of `island` last changed (NatConfig::departures), or
+  // 0 if it did not.
+  uint32_t DepartedAt(uint16_t island, uint32_t pod_ip) const {
+    if (departures_.empty()) return 0;
+    auto it = departures_.find((uint64_t{island} << 32) | pod_ip);
+    return it == departures_.end() ? 0 : it->second;
+  }
 
   const PoolEntry* pool(int index) const { return index < 0 ? nullptr : &pools_[index]; }
   // The pool of an island address (paired pooling: a pod always gets the same address).
@@ -93,7 +101,8 @@ class MappingTable {
   std::array<IslandEntry, kMaxIslands> islands_;
   absl::flat_hash_map<uint64_t, uint32_t> pod_to_external_;  // (island << 32 | ip) -> external
   absl::flat_hash_map<uint32_t, PodRef> external_to_pod_;
-  absl::flat_hash_map<uint64_t, PodIdentity> pods_;  // (island << 32 | ip) -> identity
+  absl::flat_hash_map<uint64_t, PodIdentity> pods_;
+  absl::flat_hash_map<uint64_t, uint32_t> departures_;  // (island << 32 | ip) -> at_s  // (island << 32 | ip) -> identity
   std::vector<PoolEntry> pools_;
   absl::flat_hash_map<uint32_t, std::pair<int, uint32_t>> pool_addresses_;
   absl::flat_hash_map<uint64_t, ServiceEntry> services_;

@@ -63,6 +63,9 @@ struct BackendConfig {
   uint16_t island = 0;
   uint32_t pod_ip = 0;
   uint16_t port = 0;
+  // Not ready (terminating, or failing its readiness probe): gets no new sessions, but the
+  // sessions already pinned to it keep working.
+  bool draining = false;
 };
 
 // VIP:port/proto -> one of the backends (Maglev consistent hashing, pinned per session).
@@ -74,6 +77,15 @@ struct ServiceConfig {
   std::vector<BackendConfig> backends;
 };
 
+// A pod address whose holder changed at `at_s` (the engine's clock): the pod was deleted, or its
+// address went to a new pod. Sessions of that address created at or before then are flushed, so
+// no packet of the old pod's flows reaches the new one.
+struct PodDeparture {
+  uint16_t island = 0;
+  uint32_t pod_ip = 0;
+  uint32_t at_s = 0;
+};
+
 struct LimitsConfig {
   uint32_t max_sessions_per_pod = 0;  // 0: unlimited
 };
@@ -82,6 +94,7 @@ struct NatConfig {
   std::vector<IslandConfig> islands;
   std::vector<PodMappingConfig> pod_mappings;
   std::vector<PodIdentity> pods;  // pods known to the cluster sources (identity only)
+  std::vector<PodDeparture> departures;
   std::vector<EgressPoolConfig> egress_pools;
   std::vector<ServiceConfig> services;
   uint32_t outside_gateway_ip = 0;  // natgw's own outside address (ICMP errors, echo replies)

@@ -361,6 +361,9 @@ void Worker::Stateless(Pkt& p, PacketVerdict* v) {
 }
 
 bool Worker::Valid(const Session& s, const MappingTable& mt) const {
+  // The pod behind the session left (or its address went to another pod) after it was created.
+  const uint32_t departed = mt.DepartedAt(s.in_key.realm, s.in_key.src_ip);
+  if (departed != 0 && s.created_s <= departed) return false;
   switch (s.kind) {
     case SessionKind::kPodMapping:
       return mt.ExternalForPod(s.in_key.realm, s.in_key.src_ip) == s.out_key.dst_ip;
@@ -375,13 +378,16 @@ bool Worker::Valid(const Session& s, const MappingTable& mt) const {
       const ServiceEntry* svc =
           mt.FindService(s.out_key.dst_ip, s.out_key.proto, s.out_key.dst_port);
       if (svc == nullptr) return false;
-      for (const BackendConfig& b : svc->backends) {
-        if (b.island == s.in_key.realm && b.pod_ip == s.in_key.src_ip &&
-            rte_cpu_to_be_16(b.port) == s.in_key.src_port) {
-          return true;
+      auto pinned = [&](const std::vector<BackendConfig>& list) {
+        for (const BackendConfig& b : list) {
+          if (b.island == s.in_key.realm && b.pod_ip == s.in_key.src_ip &&
+              rte_cpu_to_be_16(b.port) == s.in_key.src_port) {
+            return true;
+          }
         }
-      }
-      return false;
+        return false;
+      };
+      return pinned(svc->backends) || pinned(svc->draining);
     }
   }
   return false;

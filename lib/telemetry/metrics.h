@@ -57,6 +57,7 @@ class MetricsServer {
   void Poll(int timeout_ms, const std::function<std::string()>& render);
 
   uint16_t port() const { return port_; }  // the bound port (useful after port 0)
+  int fd() const { return fd_; }           // readable when a client connects
   std::string address() const;             // "127.0.0.1:9469"
 
  private:

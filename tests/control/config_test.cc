@@ -549,7 +549,68 @@ std::vector<BadCase> BadCases() {
             "metrics: unknown key 'port'"),
       Extra("args not strings", "[dpdk]\nargs = [\n  \"-v\",\n  3,\n]\n", 4,
             "dpdk: 'args' must hold strings, not an integer"),
+      Extra("cluster without a source", "[[cluster]]\nisland = \"c1\"\n", 2,
+            "cluster: a [[cluster]] without a source; add directory"),
+      Extra("cluster of an unknown island", "[[cluster]]\nisland = \"c9\"\ndirectory = \"/x\"\n", 2,
+            "cluster: island \"c9\" is not defined"),
+      Extra("cluster directory relative", "[[cluster]]\nisland = \"c1\"\ndirectory = \"x\"\n", 3,
+            "directory \"x\" is not an absolute path"),
+      Extra("cluster server not a URL", "[[cluster]]\nisland = \"c1\"\nserver = \"10.0.0.1:6443\"\n", 3,
+            "server \"10.0.0.1:6443\" is not an http(s) URL"),
+      Extra("cluster namespace without API", "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nnamespace = \"a\"\n", 4,
+            "restrict the Kubernetes API source"),
+      Extra("cluster twice", "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\n[[cluster]]\nisland = \"c1\"\ndirectory = \"/y\"\n", 5,
+            "island c1 already has a [[cluster]] (line"),
+      Extra("cluster selects pods without a unique pool",
+            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nunique_pods = [{ namespace = \"a\" }]\n", 4,
+            "has no unique pool"),
+      Extra("cluster unique_pool of another kind",
+            "[[pool]]\nname = \"v\"\nkind = \"vip\"\naddresses = [\"203.0.113.0/30\"]\n"
+            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nunique_pool = \"v\"\n", 8,
+            "unique_pool \"v\" is not a unique pool of island c1"),
+      Extra("cluster selector label not a string",
+            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nvip_services = [{ labels = { app = 1 } }]\n", 4,
+            "'labels.app' must be a string"),
+      Extra("cluster selector unknown key",
+            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nunique_pods = [{ ns = \"a\" }]\n", 4,
+            "unknown key 'ns'"),
+      Extra("allocation state file relative", "[allocation]\nstate_file = \"a.json\"\n", 2,
+            "allocation: state_file \"a.json\" is not an absolute path"),
+      Extra("allocation quarantine too long", "[allocation]\nquarantine_s = 9999999\n", 2,
+            "out of range"),
   };
+}
+
+TEST(ConfigTest, ClusterSection) {
+  auto c = ParseConfig(std::string(kBase) +
+                           "[[pool]]\nname = \"u\"\nkind = \"unique\"\nisland = \"c1\"\n"
+                           "addresses = [\"203.0.113.0/28\"]\n"
+                           "[[pool]]\nname = \"v\"\nkind = \"vip\"\naddresses = [\"203.0.113.64/30\"]\n"
+                           "[[cluster]]\nisland = \"c1\"\ndirectory = \"/etc/natgw/c1\"\n"
+                           "server = \"http://127.0.0.1:8001\"\nnamespace = \"shop\"\n"
+                           "unique_pods = [{ namespace = \"shop\", labels = { app = \"cart\" } }, {}]\n"
+                           "vip_services = [{ labels = { expose = \"yes\" } }]\n"
+                           "node_routes = false\n"
+                           "[allocation]\nquarantine_s = 30\n",
+                       "c.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->clusters.size(), 1u);
+  const ClusterConfig& k = c->clusters[0];
+  EXPECT_EQ(k.island, 1);
+  EXPECT_EQ(k.directory, "/etc/natgw/c1");
+  EXPECT_TRUE(k.kubernetes.enabled);
+  EXPECT_EQ(k.kubernetes.server, "http://127.0.0.1:8001");
+  EXPECT_EQ(k.kubernetes.ns, "shop");
+  EXPECT_EQ(k.unique_pool, "u");  // the island's only unique pool
+  EXPECT_EQ(k.vip_pool, "v");     // the only vip pool
+  ASSERT_EQ(k.unique_pods.size(), 2u);
+  EXPECT_EQ(k.unique_pods[0].ns, "shop");
+  EXPECT_EQ(k.unique_pods[0].labels.at("app"), "cart");
+  EXPECT_TRUE(k.unique_pods[1].labels.empty());
+  EXPECT_EQ(k.vip_services[0].labels.at("expose"), "yes");
+  EXPECT_FALSE(k.node_routes);
+  EXPECT_EQ(c->allocation.quarantine_s, 30u);
+  EXPECT_EQ(c->allocation.state_file, "/var/lib/natgw/natgw.allocations.json");
 }
 
 TEST(ConfigTest, BadFilesNameLineAndFix) {

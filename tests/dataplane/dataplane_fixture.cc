@@ -15,14 +15,14 @@ std::atomic<int> g_ports{0};
 nat::NatConfig TestNatConfig(bool second_island) {
   nat::NatConfig c;
   c.islands.push_back({1, "c1", {nat::Cidr{Ip("10.0.0.0"), 16}}, Ip("10.0.0.1")});
-  c.pod_mappings.push_back({1, Ip("10.0.0.5"), Ip("203.0.113.5"), "c1/pod-a"});
+  c.pod_mappings.push_back({1, Ip("10.0.0.5"), Ip("203.0.113.5"), "c1/pod-a", ""});
   nat::EgressPoolConfig p1;
   p1.island = 1;
   p1.addresses = {Ip("192.0.2.16"), Ip("192.0.2.17")};
   c.egress_pools.push_back(p1);
   if (second_island) {
     c.islands.push_back({2, "c2", {nat::Cidr{Ip("10.0.0.0"), 16}}, Ip("10.0.0.1")});
-    c.pod_mappings.push_back({2, Ip("10.0.0.5"), Ip("198.51.100.7"), "c2/pod-g"});
+    c.pod_mappings.push_back({2, Ip("10.0.0.5"), Ip("198.51.100.7"), "c2/pod-g", ""});
     nat::EgressPoolConfig p2;
     p2.island = 2;
     p2.addresses = {Ip("192.0.2.32")};

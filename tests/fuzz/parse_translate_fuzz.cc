@@ -35,8 +35,8 @@ nat::NatConfig Config() {
   nat::NatConfig c;
   c.islands = {{1, "c1", {{ParseIp("10.0.0.0"), 16}}, ParseIp("10.0.0.1")},
                {2, "c2", {{ParseIp("10.0.0.0"), 16}}, ParseIp("10.0.0.1")}};
-  c.pod_mappings = {{1, ParseIp("10.0.0.5"), ParseIp("203.0.113.5"), "a"},
-                    {2, ParseIp("10.0.0.5"), ParseIp("198.51.100.7"), "g"}};
+  c.pod_mappings = {{1, ParseIp("10.0.0.5"), ParseIp("203.0.113.5"), "a", ""},
+                    {2, ParseIp("10.0.0.5"), ParseIp("198.51.100.7"), "g", ""}};
   nat::EgressPoolConfig p;
   p.island = 1;
   p.addresses = {ParseIp("192.0.2.16")};

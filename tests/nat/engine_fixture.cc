@@ -15,9 +15,9 @@ NatConfig TwoIslandConfig() {
   IslandConfig c2{2, "c2", {Cidr{Ip("10.0.0.0"), 16}}, Ip("10.0.0.1")};
   c.islands = {c1, c2};
   c.pod_mappings = {
-      {1, Ip("10.0.0.5"), Ip("203.0.113.5"), "c1/pod-a"},
-      {1, Ip("10.0.0.6"), Ip("203.0.113.6"), "c1/pod-b"},
-      {2, Ip("10.0.0.5"), Ip("198.51.100.7"), "c2/pod-g"},
+      {1, Ip("10.0.0.5"), Ip("203.0.113.5"), "c1/pod-a", ""},
+      {1, Ip("10.0.0.6"), Ip("203.0.113.6"), "c1/pod-b", ""},
+      {2, Ip("10.0.0.5"), Ip("198.51.100.7"), "c2/pod-g", ""},
   };
   EgressPoolConfig p1;
   p1.island = 1;

@@ -139,6 +139,67 @@ TEST_P(EngineTest, ReloadRemovingAMappingFlushesOnlyItsSessions) {
   engine_->ReclaimRetired();
 }
 
+TEST_P(EngineTest, DrainingBackendKeepsPinnedSessionsButGetsNoNewOnes) {
+  // Pin some flows to each backend of c2/web.
+  std::vector<uint16_t> on_7, on_8;
+  for (uint16_t port = 20000; port < 20040; ++port) {
+    Output in = Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "198.51.100.80")
+                               .Tcp(port, 80, net::kTcpSyn).Build());
+    ASSERT_EQ(in.action, Action::kToInside);
+    (in.dst() == Ip("10.0.0.8") ? on_8 : on_7).push_back(port);
+  }
+  ASSERT_FALSE(on_7.empty());
+  ASSERT_FALSE(on_8.empty());
+  NatConfig nc = TwoIslandConfig();
+  nc.services[0].backends[1].draining = true;  // 10.0.0.8 turns not-ready
+  ASSERT_TRUE(engine_->Apply(nc).ok());
+  for (uint16_t port : on_8) {  // its pinned flows still work, both ways
+    Output in = Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "198.51.100.80")
+                               .Tcp(port, 80, net::kTcpAck).Build());
+    ASSERT_EQ(in.action, Action::kToInside);
+    EXPECT_EQ(in.dst(), Ip("10.0.0.8"));
+    Output reply = Send(kC2, PacketBuilder().Ipv4("10.0.0.8", "198.51.100.50")
+                                 .Tcp(8080, port, net::kTcpAck).Build());
+    EXPECT_EQ(reply.action, Action::kToOutside);
+  }
+  for (uint16_t port = 30000; port < 30040; ++port) {  // new flows all go to 10.0.0.7
+    Output in = Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "198.51.100.80")
+                               .Tcp(port, 80, net::kTcpSyn).Build());
+    ASSERT_EQ(in.action, Action::kToInside);
+    EXPECT_EQ(in.dst(), Ip("10.0.0.7"));
+  }
+  nc.services[0].backends.pop_back();  // now it is gone from the endpoints: its flows end
+  ASSERT_TRUE(engine_->Apply(nc).ok());
+  Output gone = Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "198.51.100.80")
+                               .Tcp(on_8[0], 80, net::kTcpAck).Build());
+  EXPECT_EQ(gone.action, Action::kDrop);
+  engine_->ReclaimRetired();
+}
+
+TEST_P(EngineTest, DepartedPodLosesItsSessionsAndANewPodWithItsAddressStartsClean) {
+  // 10.0.0.9 of c1 has no 1:1 mapping: it goes out through the egress pool.
+  auto out = PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Udp(5000, 53).Build();
+  Output first = Send(kC1, out);
+  ASSERT_EQ(first.action, Action::kToOutside);
+  auto reply = PacketBuilder().Ipv4("198.51.100.9", net::FormatIp(first.src()).c_str())
+                   .Udp(53, first.sport()).Build();
+  ASSERT_EQ(Send(kOut, reply).action, Action::kToInside);
+  // The pod is deleted and its address given to a new pod.
+  NatConfig nc = TwoIslandConfig();
+  nc.departures.push_back({1, Ip("10.0.0.9"), now_s_});
+  ASSERT_TRUE(engine_->Apply(nc).ok());
+  Output late = Send(kOut, reply);  // a late reply for the old pod never reaches the new one
+  EXPECT_EQ(late.action, Action::kDrop);
+  // The same island address of another island is untouched; the new pod's flow is new.
+  now_s_ += 1;
+  Output fresh = Send(kC1, out);
+  ASSERT_EQ(fresh.action, Action::kToOutside);
+  auto fresh_reply = PacketBuilder().Ipv4("198.51.100.9", net::FormatIp(fresh.src()).c_str())
+                         .Udp(53, fresh.sport()).Build();
+  EXPECT_EQ(Send(kOut, fresh_reply).action, Action::kToInside);
+  engine_->ReclaimRetired();
+}
+
 TEST_P(EngineTest, RefusedReloadKeepsTheRunningPolicy) {
   NatConfig bad = TwoIslandConfig();
   bad.pod_mappings[1].external_ip = Ip("192.0.2.16");  // already a pool address
