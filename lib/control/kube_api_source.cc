@@ -236,6 +236,17 @@ void KubeApiSource::Publish(Worker* w, ListWatch::Step* step) {
     st.relists = m.relists();
     st.last_error = m.last_error();
     if (!step->updates.empty()) st.last_update = step->updates.back().arrived;
+    // The control thread keeps one status per source: every update carries the source's, which
+    // is disconnected while any kind is failing, with that kind's reason.
+    for (const auto& other : workers_) {
+      const KubeKindStatus& o = other->status;
+      if (o.connected || o.failures == 0) continue;
+      for (SourceUpdate& u : step->updates) {
+        u.connected = false;
+        if (u.message.empty() || other.get() != w) u.message = o.last_error;
+      }
+      break;
+    }
   }
   for (SourceUpdate& u : step->updates) {
     if (u.type == SourceUpdate::Type::kReplace) LOG(INFO) << "kubernetes source: " << u.message;

@@ -6,20 +6,24 @@
 // resource version (kUpsert/kDelete per event, kStatus per bookmark); 410 Gone re-lists; a closed
 // stream re-watches; failures back off (capped, jittered) and push kStatus connected=false with
 // the reason, so the control thread keeps translating with the last known state and says so. See
-// kube_list_watch.h for the protocol.
+// kube_list_watch.h for the protocol. `connected` on every update is the whole source's: false
+// while any kind is failing, the message then that kind's reason (status() has each kind's).
 //
-// Suggested conf keys (the control thread maps them to KubeApiConfig):
-//   [cluster.kubernetes]
+// Conf keys (in each [[cluster]], as config_reader.cc reads them into KubernetesSourceConfig;
+// map them 1:1 onto KubeApiConfig):
 //   kubeconfig = "/etc/natgw/kubeconfig"  # or in_cluster = true, or server alone
-//   context = "island-1"                  # kubeconfig context; default its current-context
-//   server = "http://127.0.0.1:8001"      # alone: kubectl proxy; else overrides the server
+//   server = "http://127.0.0.1:8001"      # alone: kubectl proxy; with kubeconfig: overrides it
+//   in_cluster = true                     # the pod's service account
 //   namespace = "shop"                    # default all namespaces; nodes are cluster-wide
 //   label_selector = "natgw=yes"          # server-side filter of pods/services/slices
+// Suggested further keys, with the defaults of KubeApiConfig (optional, for tuning and tests):
+//   context = "island-1"                  # kubeconfig context; default its current-context
 //   kinds = ["pods", "services", "endpointslices", "nodes"]
 //   page_limit = 500
 //   watch_timeout_s = [240, 360]          # jittered timeoutSeconds of each watch
 //   backoff_ms = [500, 30000]             # reconnect back-off, first and cap
 //   connect_timeout_s = 10
+// source_name: "kubernetes" by default; give each [[cluster]] its own (e.g. "kubernetes:c1").
 //
 // Usage:
 //   auto src = KubeApiSource::Create(cfg, &queue);   // resolves credentials; no I/O yet

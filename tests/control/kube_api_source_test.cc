@@ -281,6 +281,39 @@ TEST(KubeApiSourceTest, UnreachableServerSaysDisconnectedAndStopsPromptlyMidBack
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 300ms);
 }
 
+TEST(KubeApiSourceTest, OneFailingKindMakesEveryUpdateSayDisconnected) {
+  TempDir dir;
+  FakeApiServer server(
+      dir, json::array({
+               {{"match", "/api/v1/pods?limit=2"}, {"body", tj::PodList("100", "", {})}},
+               {{"match", WatchPath("100")},
+                {"chunks", {L(tj::Event("ADDED", tj::Pod("a", "101", "10.0.0.1")))}},
+                {"delay_ms", 300},
+                {"end", "hold"}},
+               // No route for services: every list of them is a 404.
+           }));
+  KubeApiConfig c = PodsAt(server);
+  c.kinds = {kube::Kind::kPod, kube::Kind::kService};
+  c.backoff_min_ms = c.backoff_max_ms = 5000;
+  UpdateQueue q;
+  auto src = StartSource(c, &q);
+  ASSERT_NE(src, nullptr);
+  auto all = CollectUntil(q, [](const std::vector<SourceUpdate>& v) {
+    return !v.empty() && v.back().type == SourceUpdate::Type::kUpsert;
+  });
+  ASSERT_FALSE(all.empty());
+  const SourceUpdate& upsert = all.back();
+  EXPECT_EQ(upsert.kind, kube::Kind::kPod);
+  EXPECT_FALSE(upsert.connected);
+  EXPECT_EQ(upsert.message, "list of Services: HTTP 404: no route");
+  KubeApiStatus st = src->status();
+  EXPECT_FALSE(st.connected);
+  ASSERT_EQ(st.kinds.size(), 2u);
+  EXPECT_TRUE(st.kinds[0].connected);
+  EXPECT_FALSE(st.kinds[1].connected);
+  EXPECT_EQ(st.kinds[1].last_error, "list of Services: HTTP 404: no route");
+}
+
 TEST(KubeApiSourceTest, AllKindsUseTheirPathsNamespaceAndSelector) {
   TempDir dir;
   FakeApiServer server(dir, json::array());  // every list 404s: the paths are what counts
