@@ -13,6 +13,7 @@ PKGS=(
   iputils-ping traceroute iperf3 curl python3
   clang libclang-rt-14-dev
   iproute2 ethtool
+  openssl  # tests/control/kube_api_tls_test.cc makes a throwaway CA and certificates
   prometheus  # promtool: tests/integration checks /metrics with `promtool check metrics`
 )
 
