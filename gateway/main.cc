@@ -329,6 +329,7 @@ class Gateway {
     if (!cfg.ok()) return cfg.status();
     if (cluster_) {
       std::vector<std::string> changes;
+      cluster_->ForceRebuild();  // the static policy the cluster's is merged with changed
       nat::NatConfig nc = cluster_->Build(cfg->nat, &changes);
       if (absl::Status s = engine_->Apply(nc); !s.ok()) return s;
       for (const std::string& c : changes) LOG(INFO) << "cluster: " << c;

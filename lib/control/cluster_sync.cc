@@ -215,7 +215,9 @@ void ClusterSync::Refuse(const std::string& key, const std::string& why,
 nat::NatConfig ClusterSync::Build(const nat::NatConfig& base, std::vector<std::string>* changes) {
   nat::NatConfig out = base;
   node_routes_.clear();
+  out.pod_directory = &directory_;
   for (const ClusterConfig& c : clusters_) BuildIsland(c, base, &out, changes);
+  force_ = false;
   // Departures live long enough for every old session to be revalidated against them.
   const int64_t now = clock_.wall_now();
   departures_.erase(std::remove_if(departures_.begin(), departures_.end(),
@@ -256,43 +258,49 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
   }
   absl::flat_hash_set<uint64_t> static_pods;
   for (const nat::PodMappingConfig& m : base.pod_mappings) {
-    static_pods.insert((uint64_t{m.island} << 32) | m.pod_ip);
+    if (m.uid.empty()) static_pods.insert((uint64_t{m.island} << 32) | m.pod_ip);
   }
 
-  const bool pods_listed = Listed(island, Kind::kPod);
+  // Each holder is evaluated again only when its pod report changed (or it is still waiting for
+  // an address, or the conf changed): a pod event costs one pod, not ten thousand.
   const std::string pod_prefix = absl::StrCat(iname, "/pod/");
-  absl::flat_hash_set<std::string> wanted;
-  absl::flat_hash_set<std::string> present;  // failure keys of the pods there now
-  absl::flat_hash_map<uint64_t, Holder> holders;
+  const std::string failure_prefix = absl::StrCat(iname, " pod ");
+  absl::flat_hash_map<uint64_t, Holder> next;
+  next.reserve(by_ip.size());
   for (const auto& [ip, cand] : by_ip) {
-    const kube::Pod& p = *cand.pod;
     const uint64_t hk = (uint64_t{island} << 32) | ip;
-    out->pods.push_back({island, ip, p.meta.ns, p.meta.name, p.meta.uid});
-    Holder h{Uid(p.meta), 0};
-    const std::string label = Label(p.meta);
-    present.insert(absl::StrCat(iname, " pod ", label));
+    auto prev = holders_.find(hk);
+    if (prev != holders_.end() && prev->second.seq == cand.seq && !prev->second.failed && !force_) {
+      Holder& h = prev->second;
+      if (h.external != 0) out->pod_mappings.push_back({island, ip, h.external, h.label, h.uid});
+      next.emplace(hk, std::move(h));
+      continue;
+    }
+    const kube::Pod& p = *cand.pod;
+    Holder h;
+    h.seq = cand.seq;
+    h.uid = Uid(p.meta);
+    h.label = Label(p.meta);
+    directory_.Set({island, ip, p.meta.ns, p.meta.name, p.meta.uid});
+    const std::string key = failure_prefix + h.label;
     Wish w = ReadWish(p.meta, kAnnotationExternalAddress, Selected(c.unique_pods, p.meta));
-    const std::string owner = pod_prefix + Uid(p.meta);
     if (!w.error.empty()) {
-      Refuse(absl::StrCat(iname, " pod ", label), w.error, changes);
+      Refuse(key, w.error, changes);
     } else if (w.wants && static_pods.contains(hk)) {
-      Refuse(absl::StrCat(iname, " pod ", label),
-             absl::StrCat("address ", Ip(ip), " has a static [[mapping]] in the conf file, which wins"),
+      Refuse(key, absl::StrCat("address ", Ip(ip), " has a static [[mapping]] in the conf file, which wins"),
              changes);
     } else if (w.wants && c.unique_pool.empty()) {
-      Refuse(absl::StrCat(iname, " pod ", label),
-             absl::StrCat("wants a unique address but island ", iname, " has no unique pool"), changes);
+      Refuse(key, absl::StrCat("wants a unique address but island ", iname, " has no unique pool"),
+             changes);
     } else if (w.wants) {
-      wanted.insert(owner);
-      auto ext = allocator_.Acquire(c.unique_pool, owner, label, w.want, wall);
+      h.owner = pod_prefix + h.uid;
+      auto ext = allocator_.Acquire(c.unique_pool, h.owner, h.label, w.want, wall);
       if (ext.ok()) {
         h.external = *ext;
-        out->pod_mappings.push_back({island, ip, *ext, label, p.meta.uid});
-        if (failures_.erase(absl::StrCat(iname, " pod ", label)) > 0) {
-          changes->push_back(absl::StrCat(iname, " pod ", label, " got an address after all"));
-        }
+        out->pod_mappings.push_back({island, ip, *ext, h.label, p.meta.uid});
+        if (failures_.erase(key) > 0) changes->push_back(absl::StrCat(key, " got an address after all"));
       } else {
-        const std::string key = absl::StrCat(iname, " pod ", label);
+        h.failed = true;
         std::string why = absl::StrCat(ext.status().message(),
                                        "; it reaches the outside through the egress pool");
         auto [it, fresh] = failures_.try_emplace(key, why);
@@ -303,57 +311,54 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
         }
       }
     }
-    holders[hk] = h;
-  }
-  // Owners that no longer want an address give it back (quarantined) — only once every source
-  // has listed the pods, so that a restart does not release what it has not seen yet.
-  if (pods_listed) {
-    for (const std::string& owner : allocator_.OwnersWithPrefix(pod_prefix)) {
-      if (wanted.contains(owner)) continue;
-      allocator_.Release(owner, wall);
+    const bool same = prev != holders_.end() && prev->second.uid == h.uid;
+    if (h.external != 0 && (!same || prev->second.external != h.external)) {
+      changes->push_back(absl::StrCat(key, " (uid ", h.uid, ") at ", Ip(ip), " got unique address ",
+                                      Ip(h.external)));
+    } else if (same && prev->second.external != 0 && h.external == 0) {
+      changes->push_back(absl::StrCat(key, " (uid ", h.uid, ") at ", Ip(ip), " lost unique address ",
+                                      Ip(prev->second.external)));
     }
-    const std::string failure_prefix = absl::StrCat(iname, " pod ");
+    next.emplace(hk, std::move(h));
+  }
+
+  // Addresses whose holder left: departures (their sessions are flushed).
+  const uint32_t engine_now = std::max<uint32_t>(1, clock_.engine_now());
+  const int64_t keep = std::max<int64_t>(allocator_.quarantine_s(), 120);
+  for (const auto& [hk, prev] : holders_) {
+    if ((hk >> 32) != island) continue;
+    auto now_it = next.find(hk);
+    if (now_it != next.end() && now_it->second.seq == prev.seq) continue;  // unchanged
+    if (now_it != next.end() && now_it->second.uid == prev.uid) continue;  // same pod, updated
+    const uint32_t ip = static_cast<uint32_t>(hk);
+    if (now_it == next.end()) directory_.Erase(island, ip);
+    departures_.push_back({{island, ip, engine_now}, wall + keep});
+    changes->push_back(absl::StrCat(iname, " pod address ", Ip(ip), " left by uid ", prev.uid,
+                                    prev.external != 0
+                                        ? absl::StrCat(", which loses unique address ", Ip(prev.external))
+                                        : "",
+                                    "; its sessions are flushed"));
+  }
+
+  // Owners that no longer want an address give it back (quarantined): only once every source
+  // has listed the pods, so that a restart does not release what it has not seen yet.
+  if (Listed(island, Kind::kPod)) {
+    absl::flat_hash_set<std::string> wanted;
+    absl::flat_hash_set<std::string> failing;
+    for (const auto& [hk, h] : next) {
+      if (!h.owner.empty()) wanted.insert(h.owner);
+      if (h.failed) failing.insert(failure_prefix + h.label);
+    }
+    for (const std::string& owner : allocator_.OwnersWithPrefix(pod_prefix)) {
+      if (!wanted.contains(owner)) allocator_.Release(owner, wall);
+    }
     for (auto it = failures_.begin(); it != failures_.end();) {
-      const bool gone = it->first.rfind(failure_prefix, 0) == 0 && !present.contains(it->first);
+      const bool gone = it->first.rfind(failure_prefix, 0) == 0 && !failing.contains(it->first);
       it = gone ? failures_.erase(it) : std::next(it);
     }
   }
-
-  // Departures and change lines, against what the previous Build published for this island.
-  const uint32_t engine_now = std::max<uint32_t>(1, clock_.engine_now());
-  const int64_t keep = std::max<int64_t>(allocator_.quarantine_s(), 120);
-  for (auto it = holders_.begin(); it != holders_.end();) {
-    if ((it->first >> 32) != island) {
-      ++it;
-      continue;
-    }
-    const uint32_t ip = static_cast<uint32_t>(it->first);
-    auto now_it = holders.find(it->first);
-    if (now_it == holders.end() || now_it->second.uid != it->second.uid) {
-      departures_.push_back({{island, ip, engine_now}, wall + keep});
-      changes->push_back(absl::StrCat(iname, " pod address ", Ip(ip), " left by uid ", it->second.uid,
-                                      it->second.external != 0
-                                          ? absl::StrCat(", which loses unique address ", Ip(it->second.external))
-                                          : "",
-                                      "; its sessions are flushed"));
-    }
-    ++it;
-  }
-  for (const auto& [hk, h] : holders) {
-    auto prev = holders_.find(hk);
-    const bool same = prev != holders_.end() && prev->second.uid == h.uid;
-    if (h.external != 0 && (!same || prev->second.external != h.external)) {
-      const kube::Pod* p = by_ip.at(static_cast<uint32_t>(hk)).pod;
-      changes->push_back(absl::StrCat(iname, " pod ", Label(p->meta), " (uid ", h.uid, ") at ",
-                                      Ip(static_cast<uint32_t>(hk)), " got unique address ",
-                                      Ip(h.external)));
-    } else if (same && prev->second.external != 0 && h.external == 0) {
-      changes->push_back(absl::StrCat(iname, " pod uid ", h.uid, " at ", Ip(static_cast<uint32_t>(hk)),
-                                      " lost unique address ", Ip(prev->second.external)));
-    }
-  }
   absl::erase_if(holders_, [&](const auto& e) { return (e.first >> 32) == island; });
-  holders_.insert(holders.begin(), holders.end());
+  for (auto& [hk, h] : next) holders_.emplace(hk, std::move(h));
 
   // ---- Services and their endpoint slices.
   std::map<std::string, const kube::Service*> services;

@@ -102,6 +102,14 @@ class ClusterSync {
   // Inside routes from nodes, as of the last Build.
   const std::vector<NodeRoute>& node_routes() const { return node_routes_; }
 
+  // Evaluates every object again at the next Build (the conf's static policy changed).
+  void ForceRebuild() {
+    force_ = true;
+    dirty_ = true;
+  }
+  // Who holds which pod address (also reachable as MappingTable::FindPod).
+  const nat::PodDirectory& directory() const { return directory_; }
+
   // Call after the engine accepted (ok) or refused the policy of the last Build.
   void Applied(bool ok, std::chrono::steady_clock::time_point first_arrival);
 
@@ -130,9 +138,14 @@ class ClusterSync {
     std::chrono::steady_clock::time_point last_event{};
     uint64_t updates = 0;
   };
+  // The pod holding an address, as evaluated at the last Build.
   struct Holder {
+    uint64_t seq = 0;   // of the pod report it was evaluated from
     std::string uid;
+    std::string label;  // namespace/name
+    std::string owner;  // allocator owner when it wants a unique address
     uint32_t external = 0;
+    bool failed = false;  // wanted an address and got none: evaluated again at every Build
   };
   struct ServiceState {
     uint32_t vip = 0;
@@ -155,6 +168,8 @@ class ClusterSync {
   std::vector<Source> sources_;
   uint64_t seq_ = 0;
   bool dirty_ = true;
+  bool force_ = true;
+  nat::PodDirectory directory_;
 
   // What the previous Build published, to tell changes.
   absl::flat_hash_map<uint64_t, Holder> holders_;               // (island << 32 | pod ip)

@@ -72,7 +72,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
 
 absl::Status Engine::Apply(const NatConfig& nat) {
   ReclaimRetired();
-  auto mt = MappingTable::Build(nat, static_cast<uint16_t>(generation_ + 1), &allocators_);
+  auto mt = MappingTable::Build(nat, static_cast<uint16_t>(generation_ + 1), &allocators_,
+                                current_.load(std::memory_order_relaxed));
   if (!mt.ok()) return mt.status();
   ++generation_;
   const MappingTable* old = current_.exchange(mt->release(), std::memory_order_acq_rel);

@@ -43,7 +43,8 @@ bool Cidr::Contains(uint32_t ip_be) const {
 }
 
 absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
-    const NatConfig& config, uint16_t generation, PortAllocatorRegistry* registry) {
+    const NatConfig& config, uint16_t generation, PortAllocatorRegistry* registry,
+    const MappingTable* previous) {
   std::unique_ptr<MappingTable> t(new MappingTable());
   t->generation_ = generation;
   t->config_ = config;
@@ -109,6 +110,7 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
     t->pods_[(uint64_t{p.island} << 32) | p.pod_ip] = p;
   }
   for (const PodMappingConfig& m : config.pod_mappings) {
+    if (!m.uid.empty()) continue;  // from the cluster: its identity is in the pod directory
     auto [it, inserted] = t->pods_.try_emplace((uint64_t{m.island} << 32) | m.pod_ip);
     if (!inserted) continue;  // the cluster source's identity is the fuller one
     PodIdentity& p = it->second;
@@ -193,7 +195,21 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
       se.backends.push_back(b);
       names.push_back(absl::StrCat(b.island, "/", Ip(b.pod_ip), ":", b.port));
     }
-    se.maglev = Maglev(names);
+    const ServiceEntry* before = nullptr;
+    if (previous != nullptr) {
+      auto it = previous->services_.find(key);
+      if (it != previous->services_.end()) before = &it->second;
+    }
+    auto same = [](const BackendConfig& a, const BackendConfig& b) {
+      return a.island == b.island && a.pod_ip == b.pod_ip && a.port == b.port;
+    };
+    if (before != nullptr && before->maglev != nullptr &&
+        std::equal(before->backends.begin(), before->backends.end(), se.backends.begin(),
+                   se.backends.end(), same)) {
+      se.maglev = before->maglev;
+    } else {
+      se.maglev = std::make_shared<const Maglev>(names);
+    }
     t->services_.emplace(key, std::move(se));
   }
   return std::unique_ptr<const MappingTable>(std::move(t));
@@ -219,6 +235,9 @@ const MappingTable::PodRef* MappingTable::PodForExternal(uint32_t external_ip) c
 }
 
 const PodIdentity* MappingTable::FindPod(uint16_t island_id, uint32_t pod_ip) const {
+  if (config_.pod_directory != nullptr) {
+    if (const PodIdentity* p = config_.pod_directory->Find(island_id, pod_ip)) return p;
+  }
   auto it = pods_.find((uint64_t{island_id} << 32) | pod_ip);
   return it == pods_.end() ? nullptr : &it->second;
 }

@@ -36,7 +36,7 @@ struct ServiceEntry {
   std::string name;
   std::vector<BackendConfig> backends;  // ready ones; Maglev picks among these
   std::vector<BackendConfig> draining;  // keep their sessions, get no new ones
-  Maglev maglev;
+  std::shared_ptr<const Maglev> maglev;  // shared with the previous table when unchanged
 };
 
 // What an external (outside-realm) address belongs to.
@@ -47,8 +47,11 @@ class MappingTable {
   // Validates `config` (islands exist, pod addresses inside their island's CIDRs, no external
   // address used twice across unique addresses, pools, VIPs and gateway addresses, sane ports) and
   // builds the lookup structures. New pool addresses get port allocators from `registry`.
+  // `previous` (the running table, may be null) lends its Maglev tables to services whose ready
+  // backends did not change, so a cluster event does not recompute a thousand of them.
   static absl::StatusOr<std::unique_ptr<const MappingTable>> Build(
-      const NatConfig& config, uint16_t generation, PortAllocatorRegistry* registry);
+      const NatConfig& config, uint16_t generation, PortAllocatorRegistry* registry,
+      const MappingTable* previous = nullptr);
 
   uint16_t generation() const { return generation_; }
   const NatConfig& config() const { return config_; }
@@ -66,8 +69,9 @@ class MappingTable {
   };
   const PodRef* PodForExternal(uint32_t external_ip) const;
 
-  // Who holds pod address `pod_ip` of `island` now (NatConfig::pods, then the 1:1 mappings, whose
-  // "namespace/name" is split), or nullptr if nobody is known.
+  // Who holds pod address `pod_ip` of `island` now (the pod directory, NatConfig::pods, then the
+  // static 1:1 mappings, whose "namespace/name" is split), or nullptr if nobody is known.
+  // Control thread only (the pod directory changes under it).
   const PodIdentity* FindPod(uint16_t island, uint32_t pod_ip) const;
   // When the holder of pod address `pod_ip` of `island` last changed (NatConfig::departures), or
   // 0 if it did not.

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+
 #include "lib/conntrack/session.h"
 
 namespace natgw::nat {
@@ -77,6 +79,24 @@ struct ServiceConfig {
   std::vector<BackendConfig> backends;
 };
 
+// Who holds which pod address, kept up to date event by event by the control thread's cluster
+// sync (so that a pod event does not copy ten thousand identities). Workers never read it; the
+// control thread reads it through MappingTable::FindPod.
+class PodDirectory {
+ public:
+  void Set(const PodIdentity& p) { map_[Key(p.island, p.pod_ip)] = p; }
+  void Erase(uint16_t island, uint32_t pod_ip) { map_.erase(Key(island, pod_ip)); }
+  const PodIdentity* Find(uint16_t island, uint32_t pod_ip) const {
+    auto it = map_.find(Key(island, pod_ip));
+    return it == map_.end() ? nullptr : &it->second;
+  }
+  size_t size() const { return map_.size(); }
+
+ private:
+  static uint64_t Key(uint16_t island, uint32_t ip) { return (uint64_t{island} << 32) | ip; }
+  absl::flat_hash_map<uint64_t, PodIdentity> map_;
+};
+
 // A pod address whose holder changed at `at_s` (the engine's clock): the pod was deleted, or its
 // address went to a new pod. Sessions of that address created at or before then are flushed, so
 // no packet of the old pod's flows reaches the new one.
@@ -93,7 +113,10 @@ struct LimitsConfig {
 struct NatConfig {
   std::vector<IslandConfig> islands;
   std::vector<PodMappingConfig> pod_mappings;
-  std::vector<PodIdentity> pods;  // pods known to the cluster sources (identity only)
+  std::vector<PodIdentity> pods;  // pods known besides the directory (identity only)
+  // The cluster sync's directory of pods (control thread; outlives every table built from this
+  // config), or null.
+  const PodDirectory* pod_directory = nullptr;
   std::vector<PodDeparture> departures;
   std::vector<EgressPoolConfig> egress_pools;
   std::vector<ServiceConfig> services;

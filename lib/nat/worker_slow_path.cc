@@ -255,7 +255,7 @@ uint32_t Worker::CreateService(Pkt& p, const ServiceEntry& svc, DropReason* why)
     *why = DropReason::kTcpNotSyn;
     return kMiss;
   }
-  const int b = svc.maglev.Pick(FlowHash(k));
+  const int b = svc.maglev->Pick(FlowHash(k));
   if (b < 0) {
     *why = DropReason::kNoBackend;
     return kMiss;

@@ -263,7 +263,7 @@ TEST_F(ClusterSyncTest, SelectedAndAnnotatedPodsGetUniqueAddressesOthersOnlyAnId
   EXPECT_EQ(ExternalOf(nc, "10.0.1.8"), 0u);
   EXPECT_EQ(ExternalOf(nc, "10.0.1.9"), 0u);
   EXPECT_EQ(nc.pod_mappings.size(), 3u);  // static + cart + probe
-  EXPECT_EQ(nc.pods.size(), 4u);          // not the host-network pod, not the stray one
+  EXPECT_EQ(sync_->directory().size(), 4u);  // not the host-network pod, not the stray one
   EXPECT_TRUE(Changed("pod shop/cart (uid u-cart) at 10.0.1.5 got unique address"));
   EXPECT_TRUE(Changed("shop/stray: address 172.16.0.5 is outside island c1"));
   // The mapping carries the identity the event log uses.
@@ -309,8 +309,8 @@ TEST_F(ClusterSyncTest, FinishedPodsReleaseTheirAddressAndTheNewestClaimWins) {
   Upsert(MakePod("jobs", "b", "u-b", "10.0.2.1"));
   nat::NatConfig nc = Build();
   EXPECT_EQ(ExternalOf(nc, "10.0.2.1"), 0u);
-  ASSERT_EQ(nc.pods.size(), 1u);
-  EXPECT_EQ(nc.pods[0].uid, "u-b");
+  ASSERT_EQ(sync_->directory().size(), 1u);
+  EXPECT_EQ(sync_->directory().Find(1, Ip("10.0.2.1"))->uid, "u-b");
   EXPECT_EQ(sync_->allocator().Find("c1/pod/u-a"), nullptr);
   EXPECT_EQ(sync_->PoolUsage()[0].quarantined + sync_->PoolUsage()[1].quarantined, 1u);
 }
@@ -349,7 +349,7 @@ TEST_F(ClusterSyncTest, ExhaustedPoolIsReportedAndThePodStillHasAnIdentity) {
   EXPECT_THAT(sync_->failures().begin()->second, HasSubstr("has no free address"));
   EXPECT_THAT(sync_->failures().begin()->second, HasSubstr("egress pool"));
   EXPECT_EQ(sync_->counters().allocation_failures, 2u);
-  EXPECT_EQ(nc.pods.size(), 4u);
+  EXPECT_EQ(sync_->directory().size(), 4u);
   Build();  // reported once, not on every build
   EXPECT_EQ(sync_->counters().allocation_failures, 2u);
 }
