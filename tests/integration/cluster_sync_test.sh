@@ -15,14 +15,7 @@ cd "$ROOT"
 source scripts/lib/topology.sh
 source scripts/lib/gateways.sh
 
-passed=0
-failed=0
-check() {
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "PASS $what"; else failed=$((failed + 1)); echo "FAIL $what"; fi
-}
-contains() { grep -q -- "$2" <<<"$1" || { echo "  expected '$2' in: $1"; return 1; }; }
-lacks() { ! grep -q -- "$2" <<<"$1" || { echo "  did not expect '$2' in: $1"; return 1; }; }
+source scripts/lib/checks.sh
 # eventually COMMAND...: retries for up to 5 s (cluster changes apply within milliseconds, but
 # the sweep that reclaims flushed sessions runs in the background).
 eventually() { local i; for i in $(seq 1 50); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; "$@"; }

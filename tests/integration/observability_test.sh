@@ -12,13 +12,7 @@ cd "$ROOT"
 source scripts/lib/topology.sh
 source scripts/lib/gateways.sh
 
-passed=0
-failed=0
-check() {  # check DESCRIPTION COMMAND...: passes if the command succeeds
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "PASS $what"; else failed=$((failed + 1)); echo "FAIL $what"; fi
-}
-contains() { grep -q -- "$2" <<<"$1" || { echo "  expected '$2' in: $1"; return 1; }; }
+source scripts/lib/checks.sh
 
 PIDS=()
 WORK=$(mktemp -d)
