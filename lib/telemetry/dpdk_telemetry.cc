@@ -64,7 +64,7 @@ void Fill(const Section& s, rte_tel_data* d) {
     if (++entries > RTE_TEL_MAX_DICT_ENTRIES) return;
     rte_tel_data* c = rte_tel_data_alloc();
     if (c == nullptr) return;
-    Fill(child, c);
+    Fill(Section{child, {}, {}, {}}, c);
     rte_tel_data_add_dict_container(d, Key(k).c_str(), c, 0);  // DPDK frees c
   }
   if (s.list_name.empty() || ++entries > RTE_TEL_MAX_DICT_ENTRIES) return;
@@ -93,7 +93,7 @@ int Callback(const char* cmd, const char* /*params*/, rte_tel_data* d) {
 nlohmann::json ToJson(const Section& s) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [k, v] : s.values) j[Key(k)] = v;
-  for (const auto& [k, child] : s.children) j[Key(k)] = ToJson(child);
+  for (const auto& [k, child] : s.children) j[Key(k)] = ToJson(Section{child, {}, {}, {}});
   if (!s.list_name.empty()) j[Key(s.list_name)] = s.list;
   return j;
 }
@@ -168,13 +168,13 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
     engine_section.values.emplace_back(nat::DropReasonName(static_cast<nat::DropReason>(i)), c.drops[i]);
     engine_drops += c.drops[i];
   }
-  out->drops.children.emplace_back("engine", std::move(engine_section));
+  out->drops.children.emplace_back("engine", std::move(engine_section.values));
   if (dataplane != nullptr) {
     for (int i = 0; i < dataplane::kNumDrops; ++i) {
       dataplane_section.values.emplace_back(dataplane::DropName(static_cast<dataplane::Drop>(i)), d.drops[i]);
       dataplane_drops += d.drops[i];
     }
-    out->drops.children.emplace_back("dataplane", std::move(dataplane_section));
+    out->drops.children.emplace_back("dataplane", std::move(dataplane_section.values));
   }
   out->drops.values = {{"engine_total", engine_drops}, {"dataplane_total", dataplane_drops}};
 
@@ -199,7 +199,7 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
                     {"rx_bytes", i.rx_bytes},     {"tx_bytes", i.tx_bytes},
                     {"rx_missed", i.rx_missed},   {"tx_dropped", i.tx_dropped},
                     {"link_up", i.link_up ? 1u : 0u}};
-      st.children.emplace_back(i.name, std::move(one));
+      st.children.emplace_back(i.name, std::move(one.values));
     }
   }
 
@@ -230,10 +230,10 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
     tcp.values.emplace_back(Lower(conntrack::TcpStateName(static_cast<conntrack::TcpState>(i))), live->tcp[i]);
   }
   out->sessions.values = {{"total", live->Total()}, {"capacity", engine.table().capacity()}};
-  out->sessions.children = {{"by_kind", std::move(kinds)},
-                            {"by_protocol", std::move(protos)},
-                            {"by_island", std::move(islands)},
-                            {"tcp_by_state", std::move(tcp)}};
+  out->sessions.children = {{"by_kind", std::move(kinds.values)},
+                            {"by_protocol", std::move(protos.values)},
+                            {"by_island", std::move(islands.values)},
+                            {"tcp_by_state", std::move(tcp.values)}};
 
   // /natgw/workers
   if (dataplane != nullptr) {
@@ -245,7 +245,7 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
       w.values = {{"busy_cycles", loads[i].busy_cycles},
                   {"total_cycles", loads[i].total_cycles},
                   {"busy_ppm", static_cast<uint64_t>(ratio * 1e6)}};  // no doubles in 22.11
-      out->workers.children.emplace_back(absl::StrCat(i), std::move(w));
+      out->workers.children.emplace_back(absl::StrCat(i), std::move(w.values));
     }
   } else {
     out->workers.values = {{"count", engine.num_workers()}};
@@ -265,7 +265,7 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
   for (const auto& [addr, n] : by_address) {
     Section one;
     one.values = {{"ports_in_use", n.first}, {"ports", n.second}};
-    out->pools.children.emplace_back(addr, std::move(one));
+    out->pools.children.emplace_back(addr, std::move(one.values));
     ports_in_use += n.first;
   }
   out->pools.values = {{"egress_addresses", by_address.size()},

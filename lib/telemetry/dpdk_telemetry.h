@@ -37,7 +37,7 @@ struct TelemetrySnapshot {
   using Entries = std::vector<std::pair<std::string, uint64_t>>;
   struct Section {  // a dict: numbers, then dicts of numbers (one level), then a list of strings
     Entries values;
-    std::vector<std::pair<std::string, Section>> children;
+    std::vector<std::pair<std::string, Entries>> children;
     std::string list_name;
     std::vector<std::string> list;
   };
