@@ -61,8 +61,10 @@ topo_up
 ip netns list | grep "^$NG-" | awk '{print "  namespace " $1}'
 
 step "starting natgw c1 and natgw c2 (conf/examples/two-islands/)"
-NATGW_EXTRA_EAL="$EXTRA" gw_start c1 conf/examples/two-islands/c1.toml
-NATGW_EXTRA_EAL="$EXTRA" gw_start c2 conf/examples/two-islands/c2.toml
+gw_conf conf/examples/two-islands/c1.toml "$RUN_DIR/c1.toml"
+gw_conf conf/examples/two-islands/c2.toml "$RUN_DIR/c2.toml"  # seeds its cluster directory
+NATGW_EXTRA_EAL="$EXTRA" gw_start c1 "$RUN_DIR/c1.toml"
+NATGW_EXTRA_EAL="$EXTRA" gw_start c2 "$RUN_DIR/c2.toml"
 echo "  natgw c1 pid ${GW_PID[c1]}, natgw c2 pid ${GW_PID[c2]}"
 
 step "starting HTTP servers in pods and on the external server"
@@ -71,7 +73,8 @@ ip netns exec "$NG-c2-g" python3 scripts/lib/whoami_server.py "pod-G(c2)" 80 &
 ip netns exec "$NG-c2-w1" python3 scripts/lib/whoami_server.py "web-1(c2)" 8080 &
 ip netns exec "$NG-c2-w2" python3 scripts/lib/whoami_server.py "web-2(c2)" 8080 &
 ip netns exec "$NG-server" python3 scripts/lib/whoami_server.py "external-server" 80 &
-sleep 1
+for n in c1-a c2-g server; do wait_listening $n tcp 80; done
+wait_listening c2-w1 tcp 8080; wait_listening c2-w2 tcp 8080
 
 C="curl -s --max-time 5"
 step "1. pod A (c1 10.0.0.5) fetches a page from pod G (c2 10.0.0.5) at G's unique address 198.51.100.7"
@@ -91,6 +94,21 @@ gwctl c1 show stats
 step "6. natgw c2: show sessions, show stats"
 gwctl c2 show sessions
 gwctl c2 show stats
+step "7. natgw c2 follows island c2's cluster state (kubectl JSON files in $RUN_DIR/c2-cluster)"
+gwctl c2 show cluster
+step "   pod H is deleted: the pods file is replaced atomically without it"
+python3 - "$RUN_DIR/c2-cluster/pods.json" <<'PY'
+import json, os, sys
+p = sys.argv[1]
+d = json.load(open(p))
+d["items"] = [i for i in d["items"] if i["metadata"]["name"] != "pod-h"]
+json.dump(d, open(p + ".tmp", "w"))
+os.rename(p + ".tmp", p)
+PY
+sleep 0.5
+run gwctl c2 show mappings
+printf '$ curl http://198.51.100.8/   (pod H'"'"'s old unique address, from the external client)\n'
+ip netns exec "$NG-client" $C http://198.51.100.8/ || echo "(no answer: the address went with the pod)"
 step "which pod was behind 203.0.113.5? (natgwctl lookup on c1)"
 gwctl c1 lookup 203.0.113.5
 echo

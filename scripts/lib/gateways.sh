@@ -46,3 +46,17 @@ gw_stop_all() {
   local n
   for n in "${!GW_PID[@]}"; do gw_stop "$n" || true; done
 }
+
+# gw_conf SRC DST: copies the conf SRC to DST with its /run/natgw/ paths moved into $RUN_DIR, so
+# that several copies of a topology can run side by side; a cluster directory
+# `directory = "/run/natgw/X"` is seeded with the JSON files of the directory X next to SRC
+# (conf/examples/two-islands/c2-cluster/ for c2.toml).
+gw_conf() {
+  local src=$1 dst=$2 d
+  mkdir -p "$RUN_DIR"
+  sed "s#\"/run/natgw/#\"$RUN_DIR/#g" "$src" >"$dst"
+  for d in $(sed -n 's#^directory *= *"/run/natgw/\([^"/]*\)".*#\1#p' "$src"); do
+    mkdir -p "$RUN_DIR/$d"
+    cp "$(dirname "$src")/$d"/*.json "$RUN_DIR/$d/"
+  done
+}

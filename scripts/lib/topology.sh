@@ -84,3 +84,21 @@ topo_down() {
     ip netns del "$ns" 2>/dev/null || true
   done
 }
+
+# wait_listening NODE PROTO PORT...: waits (up to 10 s) until every PORT has a listening PROTO
+# (tcp|udp) socket in $NG-NODE, so a test does not race a server that is still starting.
+wait_listening() {
+  local node=$1 proto=$2 port i
+  shift 2
+  for port in "$@"; do
+    for i in $(seq 1 100); do
+      if [ "$proto" = tcp ]; then
+        _ns "$node" ss -Hltn "sport = :$port" | grep -q . && break
+      else
+        _ns "$node" ss -Hlun "sport = :$port" | grep -q . && break
+      fi
+      sleep 0.1
+    done
+    [ "$i" -lt 100 ] || { echo "nothing listens on $proto port $port in $NG-$node" >&2; return 1; }
+  done
+}

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -495,6 +497,49 @@ TEST(DirectorySourceTest, InitialStateAtomicReplaceMalformedAndDeletedFiles) {
   EXPECT_EQ(updates[0].kind, kube::Kind::kNode);
   EXPECT_TRUE(updates[0].objects.empty());
   EXPECT_THAT(updates[0].message, HasSubstr("pods.json"));  // still refused
+  src->reset();
+  std::filesystem::remove_all(dir);
+}
+
+
+// The demo's island c2 (conf/examples/two-islands/c2.toml) takes pod G, pod H and service
+// default/web from the JSON files in conf/examples/two-islands/c2-cluster/: what natgw builds from
+// them is what the two-island test and the demo send traffic to.
+TEST(ClusterExampleTest, TwoIslandsC2FromItsClusterDirectory) {
+  const std::string root = std::string(NATGW_SOURCE_ROOT) + "/conf/examples/two-islands/";
+  auto c = LoadConfigFile(root + "c2.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string dir = TempDir("example");
+  c->allocation.state_file = dir + "/alloc.json";
+  ClusterSync sync(*c, ClusterSync::Clock{[] { return 50u; }, [] { return int64_t{1'000'000}; }});
+  sync.AddSource(c->clusters[0].island, "dir");
+  UpdateQueue q;
+  auto src = DirectorySource::Start(root + "c2-cluster", "dir", &q);
+  ASSERT_TRUE(src.ok()) << src.status();
+  for (SourceUpdate& u : q.Drain()) sync.Handle(std::move(u));
+  std::vector<std::string> changes;
+  const nat::NatConfig nc = sync.Build(c->nat, &changes);
+  std::map<std::string, std::pair<uint32_t, uint32_t>> pods;  // name -> pod, external
+  for (const auto& m : nc.pod_mappings) pods[m.name] = {m.pod_ip, m.external_ip};
+  EXPECT_EQ(pods.size(), 2u);
+  EXPECT_EQ(pods["default/pod-g"], std::make_pair(Ip("10.0.0.5"), Ip("198.51.100.7")));
+  EXPECT_EQ(pods["default/pod-h"], std::make_pair(Ip("10.0.0.6"), Ip("198.51.100.8")));
+  ASSERT_EQ(nc.services.size(), 1u);
+  const nat::ServiceConfig& web = nc.services[0];
+  EXPECT_EQ(web.vip, Ip("198.51.100.130"));
+  EXPECT_EQ(web.proto, 6);
+  EXPECT_EQ(web.port, 80);
+  ASSERT_EQ(web.backends.size(), 2u);
+  std::set<uint32_t> backends;
+  for (const auto& b : web.backends) {
+    EXPECT_EQ(b.island, 2);
+    EXPECT_EQ(b.port, 8080);
+    EXPECT_FALSE(b.draining);
+    backends.insert(b.pod_ip);
+  }
+  EXPECT_EQ(backends, (std::set<uint32_t>{Ip("10.0.0.7"), Ip("10.0.0.8")}));
+  nat::PortAllocatorRegistry reg(1);
+  EXPECT_TRUE(nat::MappingTable::Build(nc, 1, &reg).ok());
   src->reset();
   std::filesystem::remove_all(dir);
 }

@@ -80,7 +80,7 @@ check "the conf with a [[cluster]] section is valid" "$BUILD/gateway/natgw" --co
 NATGW_EXTRA_EAL="$EXTRA" gw_start c1 "$WORK/c1.toml" || exit 1
 in_ns c1-a python3 scripts/lib/whoami_server.py pod-A 80 >/dev/null 2>&1 & PIDS+=($!)
 in_ns c1-b python3 scripts/lib/whoami_server.py pod-B 80 >/dev/null 2>&1 & PIDS+=($!)
-sleep 0.5
+wait_listening c1-a tcp 80; wait_listening c1-b tcp 80
 
 out=$(gwctl c1 show cluster)
 check "show cluster lists the directory source, synced" contains "$out" "dir:$CLUSTER  synced"

@@ -36,7 +36,7 @@ cp conf/examples/two-islands/c1.toml "$WORK/c1.toml"
 NATGW_EXTRA_EAL="$EXTRA" gw_start c1 "$WORK/c1.toml" || exit 1
 PREFIX=$NG-c1
 bg in_ns server python3 scripts/lib/whoami_server.py server 80
-sleep 0.5
+wait_listening server tcp 80
 
 # ---- DPDK telemetry ----
 tel() {  # tel COMMAND: the JSON answer of the running gateway's telemetry socket

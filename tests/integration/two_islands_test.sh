@@ -50,7 +50,10 @@ in_ns far ip route add default via 172.31.0.1
 
 # c2 runs from a copy of its conf so the test can edit it for reloads; c1's copy adds a route
 # to the network behind the small-MTU router.
-cp conf/examples/two-islands/c2.toml "$WORK/c2.toml"
+# c2 takes its pods and service from its cluster directory (seeded from conf/examples/two-islands/
+# c2-cluster/); the copy adds a static mapping for web-1 that the reload below removes.
+gw_conf conf/examples/two-islands/c2.toml "$WORK/c2.toml"
+printf '\n[[mapping]]\nname = "default/web-1"\nisland = "c2"\npod = "10.0.0.7"\nexternal = "198.51.100.9"\n' >>"$WORK/c2.toml"
 cp conf/examples/two-islands/c1.toml "$WORK/c1.toml"
 printf '\n[[route]]\ndestination = "172.31.0.0/24"\nvia = "192.0.2.254"\ninterface = "c1-outside"\n' >>"$WORK/c1.toml"
 NATGW_EXTRA_EAL="$EXTRA" gw_start c1 "$WORK/c1.toml" || exit 1
@@ -65,7 +68,9 @@ bg in_ns server python3 scripts/lib/whoami_server.py server 80
 bg in_ns server python3 scripts/lib/udp_echo.py serve 7000
 bg in_ns c2-g iperf3 -s -p 5201
 bg in_ns far iperf3 -s -p 5201
-sleep 1
+for n in c1-a c2-g c2-h server; do wait_listening $n tcp 80; done
+wait_listening c2-w1 tcp 8080; wait_listening c2-w2 tcp 8080
+wait_listening c2-g tcp 5201; wait_listening far tcp 5201; wait_listening server udp 7000
 
 # Prometheus metrics (c1: 127.0.0.1:9469 in its gateway namespace), before any traffic.
 metrics() { ip netns exec "$NG-c1-gw" curl -s --max-time 5 http://127.0.0.1:9469/metrics; }
@@ -150,9 +155,12 @@ check "flush drops sessions" contains "$out" "flushed [1-9][0-9]* sessions"
 out=$(in_ns c1-a $C http://198.51.100.7/)
 check "new flows work after a flush" contains "$out" "pod-G sees client 203.0.113.5:"
 
-# Reload that removes pod H's mapping: H is cut off, A's open TCP connection to G survives.
+# A reload that removes web-1's static mapping cuts web-1's unique address off; pod H leaving
+# the cluster state cuts off H's; A's open TCP connection to G survives both.
+out=$(in_ns client $C http://198.51.100.9:8080/)
+check "before the reload the client reaches web-1 at its static unique address" contains "$out" "web-1 sees client 192.0.2.150:"
 out=$(in_ns client $C http://198.51.100.8/)
-check "before the reload the client reaches pod H" contains "$out" "pod-H sees client 192.0.2.150:"
+check "the client reaches pod H at the address its annotation asks for" contains "$out" "pod-H sees client 192.0.2.150:"
 in_ns c1-a iperf3 -c 198.51.100.7 -p 5201 -t 6 -J >"$WORK/long.json" 2>&1 &
 long=$!
 sleep 1
@@ -160,13 +168,25 @@ python3 - "$WORK/c2.toml" <<'PY'
 import re, sys
 p = sys.argv[1]
 s = open(p).read()
-s = re.sub(r'\[\[mapping\]\][^\[]*10\.0\.0\.6[^\[]*', '', s)
+s = re.sub(r'\[\[mapping\]\][^\[]*10\.0\.0\.7[^\[]*', '', s)
 open(p, 'w').write(s)
 PY
 out=$(gwctl c2 reload 2>&1)
 check "natgwctl reload applies the new conf" contains "$out" "reloaded"
+out=$(in_ns client $C http://198.51.100.9:8080/)
+check "after the reload web-1's static unique address no longer answers" lacks "$out" "web-1"
+python3 - "$RUN_DIR/c2-cluster/pods.json" <<'PY'
+import json, os, sys
+p = sys.argv[1]
+d = json.load(open(p))
+d["items"] = [i for i in d["items"] if i["metadata"]["name"] != "pod-h"]
+json.dump(d, open(p + ".tmp", "w"))
+os.rename(p + ".tmp", p)
+PY
+sleep 0.5
 out=$(in_ns client $C http://198.51.100.8/)
-check "after the reload pod H's unique address no longer answers" lacks "$out" "pod-H"
+check "after pod H leaves c2's cluster state its address no longer answers" lacks "$out" "pod-H"
+check "natgw c2 logged that pod H lost its address" grep -q "cluster: c2 pod address 10.0.0.6 left by uid 5d0c0e1a-0000-4000-8000-00000000c2a2, which loses unique address 198.51.100.8" "$RUN_DIR/c2.log"
 wait $long
 check "A's open TCP connection to G survived the reload" python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(1 if 'error' in d else 0)" "$WORK/long.json"
 # A bad conf is refused with its line number; the gateway keeps running.
