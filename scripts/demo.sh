@@ -97,14 +97,7 @@ gwctl c2 show stats
 step "7. natgw c2 follows island c2's cluster state (kubectl JSON files in $RUN_DIR/c2-cluster)"
 gwctl c2 show cluster
 step "   pod H is deleted: the pods file is replaced atomically without it"
-python3 - "$RUN_DIR/c2-cluster/pods.json" <<'PY'
-import json, os, sys
-p = sys.argv[1]
-d = json.load(open(p))
-d["items"] = [i for i in d["items"] if i["metadata"]["name"] != "pod-h"]
-json.dump(d, open(p + ".tmp", "w"))
-os.rename(p + ".tmp", p)
-PY
+cluster_drop_pod "$RUN_DIR/c2-cluster/pods.json" pod-h
 sleep 0.5
 run gwctl c2 show mappings
 printf '$ curl http://198.51.100.8/   (pod H'"'"'s old unique address, from the external client)\n'

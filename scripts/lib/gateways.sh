@@ -60,3 +60,17 @@ gw_conf() {
     cp "$(dirname "$src")/$d"/*.json "$RUN_DIR/$d/"
   done
 }
+
+# cluster_drop_pod FILE NAME: removes pod NAME from the `kubectl -o json` List in FILE the way a
+# sync tool would, by writing a new file and renaming it over the old one (one atomic change).
+cluster_drop_pod() {
+  python3 - "$1" "$2" <<'PY'
+import json, os, sys
+path, name = sys.argv[1], sys.argv[2]
+doc = json.load(open(path))
+doc["items"] = [i for i in doc["items"] if i["metadata"]["name"] != name]
+with open(path + ".tmp", "w") as f:
+    json.dump(doc, f)
+os.rename(path + ".tmp", path)
+PY
+}

@@ -175,15 +175,8 @@ out=$(gwctl c2 reload 2>&1)
 check "natgwctl reload applies the new conf" contains "$out" "reloaded"
 out=$(in_ns client $C http://198.51.100.9:8080/)
 check "after the reload web-1's static unique address no longer answers" lacks "$out" "web-1"
-python3 - "$RUN_DIR/c2-cluster/pods.json" <<'PY'
-import json, os, sys
-p = sys.argv[1]
-d = json.load(open(p))
-d["items"] = [i for i in d["items"] if i["metadata"]["name"] != "pod-h"]
-json.dump(d, open(p + ".tmp", "w"))
-os.rename(p + ".tmp", p)
-PY
-sleep 0.5
+cluster_drop_pod "$RUN_DIR/c2-cluster/pods.json" pod-h
+for _ in $(seq 1 50); do gwctl c2 show mappings | grep -q 198.51.100.8 || break; sleep 0.1; done
 out=$(in_ns client $C http://198.51.100.8/)
 check "after pod H leaves c2's cluster state its address no longer answers" lacks "$out" "pod-H"
 check "natgw c2 logged that pod H lost its address" grep -q "cluster: c2 pod address 10.0.0.6 left by uid 5d0c0e1a-0000-4000-8000-00000000c2a2, which loses unique address 198.51.100.8" "$RUN_DIR/c2.log"
