@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -155,30 +157,84 @@ void ClusterSync::Handle(SourceUpdate u) {
   }
   s.message = u.message;
   if (u.kind == Kind::kPod && !u.resource_version.empty()) s.pod_rv = u.resource_version;
+  const size_t si = static_cast<size_t>(it - sources_.begin());
+  Pending& pending = pending_[s.island];
   auto& objects = s.objects[K(u.kind)];
   switch (u.type) {
     case SourceUpdate::Type::kReplace:
+      for (const auto& [key, st] : objects) Note(si, u.kind, key, st.object, false);
       objects.clear();
       for (kube::Object& o : u.objects) {
         std::string key = kube::KeyOf(o);
+        Note(si, u.kind, key, o, true);
         objects[key] = Stored{std::move(o), ++seq_};
       }
       s.listed[K(u.kind)] = true;
+      // A (re-)list may also end what the previous state left (allocations of pods never seen
+      // again): every object of the kind is looked at again.
+      if (u.kind == Kind::kPod) pending.all_pods = true;
+      if (u.kind == Kind::kService || u.kind == Kind::kEndpointSlice) pending.all_services = true;
       dirty_ = true;
       break;
     case SourceUpdate::Type::kUpsert:
       for (kube::Object& o : u.objects) {
         std::string key = kube::KeyOf(o);
+        auto old = objects.find(key);
+        if (old != objects.end()) Note(si, u.kind, key, old->second.object, false);
+        Note(si, u.kind, key, o, true);
         objects[key] = Stored{std::move(o), ++seq_};
       }
       dirty_ = true;
       break;
     case SourceUpdate::Type::kDelete:
-      for (const kube::Object& o : u.objects) objects.erase(kube::KeyOf(o));
+      for (const kube::Object& o : u.objects) {
+        auto old = objects.find(kube::KeyOf(o));
+        if (old == objects.end()) continue;
+        Note(si, u.kind, old->first, old->second.object, false);
+        objects.erase(old);
+      }
       dirty_ = true;
       break;
     case SourceUpdate::Type::kStatus:
       break;
+  }
+}
+
+void ClusterSync::Note(size_t source, Kind kind, const std::string& key, const kube::Object& o,
+                       bool add) {
+  const uint16_t island = sources_[source].island;
+  Pending& pending = pending_[island];
+  const auto update = [&](std::vector<Ref>& refs) {
+    if (add) {
+      refs.emplace_back(source, key);
+    } else {
+      refs.erase(std::remove(refs.begin(), refs.end(), Ref{source, key}), refs.end());
+    }
+  };
+  if (kind == Kind::kPod) {
+    const kube::Pod& p = std::get<kube::Pod>(o);
+    if (p.ips.empty()) return;
+    pending.pod_ips.insert(p.ips[0]);
+    const uint64_t hk = (uint64_t{island} << 32) | p.ips[0];
+    if (add) {
+      update(pods_by_ip_[hk]);
+    } else if (auto r = pods_by_ip_.find(hk); r != pods_by_ip_.end()) {
+      update(r->second);
+      if (r->second.empty()) pods_by_ip_.erase(r);
+    }
+  } else if (kind == Kind::kService) {
+    pending.services.insert(key);
+  } else if (kind == Kind::kEndpointSlice) {
+    const kube::EndpointSlice& es = std::get<kube::EndpointSlice>(o);
+    if (es.service_name.empty()) return;
+    std::pair<uint16_t, std::string> sk{island, absl::StrCat(es.meta.ns, "/", es.service_name)};
+    pending.services.insert(sk.second);
+    if (add) {
+      update(slices_by_service_[sk]);
+    } else if (auto r = slices_by_service_.find(sk); r != slices_by_service_.end()) {
+      update(r->second);
+      if (r->second.empty()) slices_by_service_.erase(r);
+    }
   }
 }
 
@@ -231,29 +287,63 @@ nat::NatConfig ClusterSync::Build(const nat::NatConfig& base, std::vector<std::s
 void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base,
                               nat::NatConfig* out, std::vector<std::string>* changes) {
   const uint16_t island = c.island;
+  Pending& pending = pending_[island];
+  BuildPods(c, base, pending, out, changes);
+  BuildServices(c, base, pending, out, changes);
+  pending.all_pods = pending.all_services = false;
+  pending.pod_ips.clear();
+  pending.services.clear();
+
+  // ---- Nodes: pod CIDR via the node.
+  if (c.node_routes) {
+    for (const Source& s : sources_) {
+      if (s.island != island) continue;
+      for (const auto& [key, st] : s.objects[K(Kind::kNode)]) {
+        const auto& n = std::get<kube::Node>(st.object);
+        if (n.internal_ip == 0) continue;
+        for (const nat::Cidr& cidr : n.pod_cidrs) {
+          if (!InIsland(base, island, cidr.addr)) continue;
+          node_routes_.push_back({island, cidr, n.internal_ip, n.meta.name});
+        }
+      }
+    }
+  }
+}
+
+void ClusterSync::Depart(uint16_t island, uint32_t ip, const Holder& h,
+                         std::vector<std::string>* changes) {
+  const uint32_t engine_now = std::max<uint32_t>(1, clock_.engine_now());
+  const int64_t keep = std::max<int64_t>(allocator_.quarantine_s(), 120);
+  departures_.push_back({{island, ip, engine_now}, clock_.wall_now() + keep});
+  changes->push_back(absl::StrCat(IslandName(island), " pod address ", Ip(ip), " left by uid ", h.uid,
+                                  h.external != 0
+                                      ? absl::StrCat(", which loses unique address ", Ip(h.external))
+                                      : "",
+                                  "; its sessions are flushed"));
+}
+
+// Pods: one holder per address, the newest report wins. Only the addresses whose reports changed
+// (and holders still waiting for an address) are evaluated again: a pod event costs one pod.
+void ClusterSync::BuildPods(const ClusterConfig& c, const nat::NatConfig& base, Pending& pending,
+                            nat::NatConfig* out, std::vector<std::string>* changes) {
+  const uint16_t island = c.island;
   const std::string iname = IslandName(island);
   const int64_t wall = clock_.wall_now();
+  const bool all = pending.all_pods || force_;
+  const auto mine = [island](uint64_t hk) { return (hk >> 32) == island; };
 
-  // ---- Pods: one holder per address, the newest report wins.
-  struct Candidate {
-    const kube::Pod* pod;
-    uint64_t seq;
-  };
-  absl::flat_hash_map<uint32_t, Candidate> by_ip;
-  for (const Source& s : sources_) {
-    if (s.island != island) continue;
-    for (const auto& [key, st] : s.objects[K(Kind::kPod)]) {
-      const kube::Pod& p = std::get<kube::Pod>(st.object);
-      if (p.host_network || p.ips.empty() || p.phase == "Succeeded" || p.phase == "Failed") continue;
-      const uint32_t ip = p.ips[0];
-      if (!InIsland(base, island, ip)) {
-        Refuse(absl::StrCat(iname, " pod ", key),
-               absl::StrCat("address ", Ip(ip), " is outside island ", iname, "'s pod CIDRs; ignored"),
-               changes);
-        continue;
-      }
-      auto [it, fresh] = by_ip.try_emplace(ip, Candidate{&p, st.seq});
-      if (!fresh && st.seq > it->second.seq) it->second = Candidate{&p, st.seq};
+  absl::flat_hash_set<uint32_t> todo;
+  if (all) {
+    for (const auto& [hk, refs] : pods_by_ip_) {
+      if (mine(hk)) todo.insert(static_cast<uint32_t>(hk));
+    }
+    for (const auto& [hk, h] : holders_) {
+      if (mine(hk)) todo.insert(static_cast<uint32_t>(hk));
+    }
+  } else {
+    todo.swap(pending.pod_ips);
+    for (uint64_t hk : failed_holders_) {
+      if (mine(hk)) todo.insert(static_cast<uint32_t>(hk));
     }
   }
   absl::flat_hash_set<uint64_t> static_pods;
@@ -261,24 +351,51 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
     if (m.uid.empty()) static_pods.insert((uint64_t{m.island} << 32) | m.pod_ip);
   }
 
-  // Each holder is evaluated again only when its pod report changed (or it is still waiting for
-  // an address, or the conf changed): a pod event costs one pod, not ten thousand.
   const std::string pod_prefix = absl::StrCat(iname, "/pod/");
   const std::string failure_prefix = absl::StrCat(iname, " pod ");
-  absl::flat_hash_map<uint64_t, Holder> next;
-  next.reserve(by_ip.size());
-  for (const auto& [ip, cand] : by_ip) {
+  std::vector<std::string> released;     // owners whose holder left or changed
+  absl::flat_hash_set<std::string> held;  // owners of the holders evaluated now
+  for (const uint32_t ip : todo) {
     const uint64_t hk = (uint64_t{island} << 32) | ip;
+    const kube::Pod* pod = nullptr;
+    uint64_t seq = 0;
+    if (auto r = pods_by_ip_.find(hk); r != pods_by_ip_.end()) {
+      for (const auto& [si, key] : r->second) {
+        const auto& objects = sources_[si].objects[K(Kind::kPod)];
+        auto st = objects.find(key);
+        if (st == objects.end()) continue;
+        const kube::Pod& p = std::get<kube::Pod>(st->second.object);
+        if (p.host_network || p.phase == "Succeeded" || p.phase == "Failed") continue;
+        if (!InIsland(base, island, ip)) {
+          Refuse(absl::StrCat(iname, " pod ", key),
+                 absl::StrCat("address ", Ip(ip), " is outside island ", iname, "'s pod CIDRs; ignored"),
+                 changes);
+          continue;
+        }
+        if (pod == nullptr || st->second.seq > seq) {
+          pod = &p;
+          seq = st->second.seq;
+        }
+      }
+    }
     auto prev = holders_.find(hk);
-    if (prev != holders_.end() && prev->second.seq == cand.seq && !prev->second.failed && !force_) {
-      Holder& h = prev->second;
-      if (h.external != 0) out->pod_mappings.push_back({island, ip, h.external, h.label, h.uid});
-      next.emplace(hk, std::move(h));
+    if (pod == nullptr) {  // nobody holds the address any more
+      if (prev == holders_.end()) continue;
+      directory_.Erase(island, ip);
+      Depart(island, ip, prev->second, changes);
+      if (!prev->second.owner.empty()) released.push_back(prev->second.owner);
+      if (prev->second.failed) failures_.erase(failure_prefix + prev->second.label);
+      failed_holders_.erase(hk);
+      holders_.erase(prev);
       continue;
     }
-    const kube::Pod& p = *cand.pod;
+    if (prev != holders_.end() && prev->second.seq == seq && !prev->second.failed && !force_) {
+      if (!prev->second.owner.empty()) held.insert(prev->second.owner);
+      continue;  // the same report as last time
+    }
+    const kube::Pod& p = *pod;
     Holder h;
-    h.seq = cand.seq;
+    h.seq = seq;
     h.uid = Uid(p.meta);
     h.label = Label(p.meta);
     directory_.Set({island, ip, p.meta.ns, p.meta.name, p.meta.uid});
@@ -297,7 +414,6 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
       auto ext = allocator_.Acquire(c.unique_pool, h.owner, h.label, w.want, wall);
       if (ext.ok()) {
         h.external = *ext;
-        out->pod_mappings.push_back({island, ip, *ext, h.label, p.meta.uid});
         if (failures_.erase(key) > 0) changes->push_back(absl::StrCat(key, " got an address after all"));
       } else {
         h.failed = true;
@@ -319,163 +435,205 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
       changes->push_back(absl::StrCat(key, " (uid ", h.uid, ") at ", Ip(ip), " lost unique address ",
                                       Ip(prev->second.external)));
     }
-    next.emplace(hk, std::move(h));
-  }
-
-  // Addresses whose holder left: departures (their sessions are flushed).
-  const uint32_t engine_now = std::max<uint32_t>(1, clock_.engine_now());
-  const int64_t keep = std::max<int64_t>(allocator_.quarantine_s(), 120);
-  for (const auto& [hk, prev] : holders_) {
-    if ((hk >> 32) != island) continue;
-    auto now_it = next.find(hk);
-    if (now_it != next.end() && now_it->second.seq == prev.seq) continue;  // unchanged
-    if (now_it != next.end() && now_it->second.uid == prev.uid) continue;  // same pod, updated
-    const uint32_t ip = static_cast<uint32_t>(hk);
-    if (now_it == next.end()) directory_.Erase(island, ip);
-    departures_.push_back({{island, ip, engine_now}, wall + keep});
-    changes->push_back(absl::StrCat(iname, " pod address ", Ip(ip), " left by uid ", prev.uid,
-                                    prev.external != 0
-                                        ? absl::StrCat(", which loses unique address ", Ip(prev.external))
-                                        : "",
-                                    "; its sessions are flushed"));
+    if (prev != holders_.end()) {
+      const Holder& old = prev->second;
+      if (!same) Depart(island, ip, old, changes);  // another pod took the address
+      if (!old.owner.empty() && old.owner != h.owner) released.push_back(old.owner);
+      if (old.failed && (!h.failed || old.label != h.label)) failures_.erase(failure_prefix + old.label);
+    }
+    if (!h.owner.empty()) held.insert(h.owner);
+    if (h.failed) {
+      failed_holders_.insert(hk);
+    } else {
+      failed_holders_.erase(hk);
+    }
+    holders_.insert_or_assign(hk, std::move(h));
   }
 
   // Owners that no longer want an address give it back (quarantined): only once every source
   // has listed the pods, so that a restart does not release what it has not seen yet.
   if (Listed(island, Kind::kPod)) {
-    absl::flat_hash_set<std::string> wanted;
-    absl::flat_hash_set<std::string> failing;
-    for (const auto& [hk, h] : next) {
-      if (!h.owner.empty()) wanted.insert(h.owner);
-      if (h.failed) failing.insert(failure_prefix + h.label);
-    }
-    for (const std::string& owner : allocator_.OwnersWithPrefix(pod_prefix)) {
-      if (!wanted.contains(owner)) allocator_.Release(owner, wall);
-    }
-    for (auto it = failures_.begin(); it != failures_.end();) {
-      const bool gone = it->first.rfind(failure_prefix, 0) == 0 && !failing.contains(it->first);
-      it = gone ? failures_.erase(it) : std::next(it);
-    }
-  }
-  absl::erase_if(holders_, [&](const auto& e) { return (e.first >> 32) == island; });
-  for (auto& [hk, h] : next) holders_.emplace(hk, std::move(h));
-
-  // ---- Services and their endpoint slices.
-  std::map<std::string, const kube::Service*> services;
-  std::map<std::string, std::vector<const kube::EndpointSlice*>> slices;  // by ns/service
-  for (const Source& s : sources_) {
-    if (s.island != island) continue;
-    for (const auto& [key, st] : s.objects[K(Kind::kService)]) {
-      services.try_emplace(key, &std::get<kube::Service>(st.object));
-    }
-    for (const auto& [key, st] : s.objects[K(Kind::kEndpointSlice)]) {
-      const auto& es = std::get<kube::EndpointSlice>(st.object);
-      if (es.service_name.empty() || (es.address_type != "IPv4" && !es.address_type.empty())) continue;
-      slices[absl::StrCat(es.meta.ns, "/", es.service_name)].push_back(&es);
-    }
-  }
-  const std::string svc_prefix = absl::StrCat(iname, "/service/");
-  absl::flat_hash_set<std::string> wanted_vips;
-  std::map<std::string, ServiceState> service_states;
-  for (const auto& [key, svc] : services) {
-    if (svc->type == "ExternalName") continue;
-    Wish w = ReadWish(svc->meta, kAnnotationVip, Selected(c.vip_services, svc->meta));
-    const std::string label = absl::StrCat(iname, " service ", key);
-    if (!w.error.empty()) {
-      Refuse(label, w.error, changes);
-      continue;
-    }
-    if (!w.wants) continue;
-    if (c.vip_pool.empty()) {
-      Refuse(label, "wants a VIP but there is no vip pool", changes);
-      continue;
-    }
-    const std::string owner = svc_prefix + Uid(svc->meta);
-    wanted_vips.insert(owner);
-    auto vip = allocator_.Acquire(c.vip_pool, owner, key, w.want, wall);
-    if (!vip.ok()) {
-      std::string why = std::string(vip.status().message());
-      auto [it, fresh] = failures_.try_emplace(label, why);
-      if (fresh || it->second != why) {
-        it->second = why;
-        ++counters_.allocation_failures;
-        changes->push_back(absl::StrCat(label, " gets no VIP: ", why));
+    if (all) {  // also what the state file remembered of pods that are gone
+      absl::flat_hash_set<std::string> failing;
+      for (const auto& [hk, h] : holders_) {
+        if (!mine(hk)) continue;
+        if (!h.owner.empty()) held.insert(h.owner);
+        if (h.failed) failing.insert(failure_prefix + h.label);
       }
-      continue;
+      for (const std::string& owner : allocator_.OwnersWithPrefix(pod_prefix)) {
+        if (!held.contains(owner)) allocator_.Release(owner, wall);
+      }
+      for (auto it = failures_.begin(); it != failures_.end();) {
+        const bool gone = it->first.rfind(failure_prefix, 0) == 0 && !failing.contains(it->first);
+        it = gone ? failures_.erase(it) : std::next(it);
+      }
+    } else {
+      for (const std::string& owner : released) {
+        if (!held.contains(owner)) allocator_.Release(owner, wall);
+      }
     }
-    failures_.erase(label);
-    ServiceState st{*vip, 0, 0};
-    for (const kube::ServicePort& sp : svc->ports) {
-      if (sp.proto != 6 && sp.proto != 17) continue;
-      nat::ServiceConfig sc;
-      sc.name = svc->ports.size() > 1 && !sp.name.empty() ? absl::StrCat(key, ":", sp.name) : key;
-      sc.vip = *vip;
-      sc.proto = sp.proto;
-      sc.port = sp.port;
-      absl::flat_hash_set<uint64_t> seen;
-      for (const kube::EndpointSlice* es : slices[key]) {
-        for (const kube::EndpointPort& ep : es->ports) {
-          if (ep.name != sp.name || ep.proto != sp.proto || ep.port == 0) continue;
-          for (const kube::Endpoint& e : es->endpoints) {
-            const bool draining = !e.ready;
-            if (draining && !e.serving && !e.terminating) continue;
-            for (uint32_t a : e.addresses) {
-              if (!InIsland(base, island, a)) continue;
-              if (!seen.insert((uint64_t{a} << 16) | ep.port).second) continue;
-              sc.backends.push_back({island, a, ep.port, draining});
-              if (draining) {
-                ++st.draining;
-              } else {
-                ++st.ready;
+  }
+  for (const auto& [hk, h] : holders_) {
+    if (mine(hk) && h.external != 0) {
+      out->pod_mappings.push_back({island, static_cast<uint32_t>(hk), h.external, h.label, h.uid});
+    }
+  }
+}
+
+// Services and their endpoint slices: only those whose service or slices changed are evaluated
+// again; the others are published as they were.
+void ClusterSync::BuildServices(const ClusterConfig& c, const nat::NatConfig& base, Pending& pending,
+                                nat::NatConfig* out, std::vector<std::string>* changes) {
+  const uint16_t island = c.island;
+  const std::string iname = IslandName(island);
+  const int64_t wall = clock_.wall_now();
+  const bool all = pending.all_services || force_;
+  const std::string svc_prefix = absl::StrCat(iname, "/service/");
+  const bool listed = Listed(island, Kind::kService);
+
+  std::set<std::string> todo;
+  if (all) {
+    for (const Source& s : sources_) {
+      if (s.island != island) continue;
+      for (const auto& [key, st] : s.objects[K(Kind::kService)]) todo.insert(key);
+    }
+    for (auto it = service_owner_.lower_bound({island, ""});
+         it != service_owner_.end() && it->first.first == island; ++it) {
+      todo.insert(it->first.second);
+    }
+  } else {
+    todo.insert(pending.services.begin(), pending.services.end());
+    for (auto it = failed_services_.lower_bound({island, ""});
+         it != failed_services_.end() && it->first == island; ++it) {
+      todo.insert(it->second);  // still waiting for a VIP
+    }
+  }
+
+  absl::flat_hash_set<std::string> wanted;
+  for (const std::string& key : todo) {
+    const std::pair<uint16_t, std::string> sk{island, key};
+    const kube::Service* svc = nullptr;  // the first source that has it
+    for (const Source& s : sources_) {
+      if (s.island != island) continue;
+      auto it = s.objects[K(Kind::kService)].find(key);
+      if (it != s.objects[K(Kind::kService)].end()) {
+        svc = &std::get<kube::Service>(it->second.object);
+        break;
+      }
+    }
+    auto prev_owner = service_owner_.find(sk);
+    std::string owner;
+    std::optional<ServiceState> state;
+    const std::string label = absl::StrCat(iname, " service ", key);
+    if (svc != nullptr && svc->type != "ExternalName") {
+      Wish w = ReadWish(svc->meta, kAnnotationVip, Selected(c.vip_services, svc->meta));
+      if (!w.error.empty()) {
+        Refuse(label, w.error, changes);
+      } else if (w.wants && c.vip_pool.empty()) {
+        Refuse(label, "wants a VIP but there is no vip pool", changes);
+      } else if (w.wants) {
+        owner = svc_prefix + Uid(svc->meta);
+        wanted.insert(owner);
+        auto vip = allocator_.Acquire(c.vip_pool, owner, key, w.want, wall);
+        if (vip.ok()) {
+          failed_services_.erase(sk);
+          failures_.erase(label);
+          state = ServiceState{*vip, 0, 0, {}};
+        } else {
+          failed_services_.insert(sk);
+          std::string why = std::string(vip.status().message());
+          auto [it, fresh] = failures_.try_emplace(label, why);
+          if (fresh || it->second != why) {
+            it->second = why;
+            ++counters_.allocation_failures;
+            changes->push_back(absl::StrCat(label, " gets no VIP: ", why));
+          }
+        }
+      }
+    }
+    if (owner.empty()) {  // wants no VIP (any more)
+      failures_.erase(label);
+      failed_services_.erase(sk);
+    }
+    if (state) {
+      std::vector<const kube::EndpointSlice*> slices;
+      if (auto r = slices_by_service_.find(sk); r != slices_by_service_.end()) {
+        for (const auto& [si, skey] : r->second) {
+          const auto& objects = sources_[si].objects[K(Kind::kEndpointSlice)];
+          auto st = objects.find(skey);
+          if (st == objects.end()) continue;
+          const auto& es = std::get<kube::EndpointSlice>(st->second.object);
+          if (es.address_type != "IPv4" && !es.address_type.empty()) continue;
+          slices.push_back(&es);
+        }
+      }
+      for (const kube::ServicePort& sp : svc->ports) {
+        if (sp.proto != 6 && sp.proto != 17) continue;
+        nat::ServiceConfig sc;
+        sc.name = svc->ports.size() > 1 && !sp.name.empty() ? absl::StrCat(key, ":", sp.name) : key;
+        sc.vip = state->vip;
+        sc.proto = sp.proto;
+        sc.port = sp.port;
+        absl::flat_hash_set<uint64_t> seen;
+        for (const kube::EndpointSlice* es : slices) {
+          for (const kube::EndpointPort& ep : es->ports) {
+            if (ep.name != sp.name || ep.proto != sp.proto || ep.port == 0) continue;
+            for (const kube::Endpoint& e : es->endpoints) {
+              const bool draining = !e.ready;
+              if (draining && !e.serving && !e.terminating) continue;
+              for (uint32_t a : e.addresses) {
+                if (!InIsland(base, island, a)) continue;
+                if (!seen.insert((uint64_t{a} << 16) | ep.port).second) continue;
+                sc.backends.push_back({island, a, ep.port, draining});
+                if (draining) {
+                  ++state->draining;
+                } else {
+                  ++state->ready;
+                }
               }
             }
           }
         }
+        state->configs.push_back(std::move(sc));
       }
-      out->services.push_back(std::move(sc));
     }
-    auto prev = services_.find(owner);
-    if (prev == services_.end()) {
-      changes->push_back(absl::StrCat(label, " got VIP ", Ip(*vip), " (", st.ready, " ready, ",
-                                      st.draining, " draining backends, all ports)"));
-    } else if (prev->second.ready != st.ready || prev->second.draining != st.draining) {
-      changes->push_back(absl::StrCat(label, " backends: ", prev->second.ready, " -> ", st.ready,
-                                      " ready, ", prev->second.draining, " -> ", st.draining,
-                                      " draining"));
-    }
-    service_states[owner] = st;
-  }
-  for (auto it = services_.begin(); it != services_.end();) {
-    if (it->first.rfind(svc_prefix, 0) != 0) {
-      ++it;
-      continue;
-    }
-    if (!service_states.contains(it->first)) {
-      changes->push_back(absl::StrCat(iname, " service ", it->first.substr(svc_prefix.size()),
-                                      " lost VIP ", Ip(it->second.vip)));
-    }
-    it = services_.erase(it);
-  }
-  services_.insert(service_states.begin(), service_states.end());
-  if (Listed(island, Kind::kService)) {
-    for (const std::string& owner : allocator_.OwnersWithPrefix(svc_prefix)) {
-      if (!wanted_vips.contains(owner)) allocator_.Release(owner, wall);
-    }
-  }
 
-  // ---- Nodes: pod CIDR via the node.
-  if (c.node_routes) {
-    for (const Source& s : sources_) {
-      if (s.island != island) continue;
-      for (const auto& [key, st] : s.objects[K(Kind::kNode)]) {
-        const auto& n = std::get<kube::Node>(st.object);
-        if (n.internal_ip == 0) continue;
-        for (const nat::Cidr& cidr : n.pod_cidrs) {
-          if (!InIsland(base, island, cidr.addr)) continue;
-          node_routes_.push_back({island, cidr, n.internal_ip, n.meta.name});
-        }
+    // Tell what changed, and keep what is published now.
+    auto prev = prev_owner != service_owner_.end() ? services_.find(prev_owner->second) : services_.end();
+    if (state) {
+      if (prev == services_.end() || prev->first != owner) {
+        changes->push_back(absl::StrCat(label, " got VIP ", Ip(state->vip), " (", state->ready, " ready, ",
+                                        state->draining, " draining backends, all ports)"));
+      } else if (prev->second.ready != state->ready || prev->second.draining != state->draining) {
+        changes->push_back(absl::StrCat(label, " backends: ", prev->second.ready, " -> ", state->ready,
+                                        " ready, ", prev->second.draining, " -> ", state->draining,
+                                        " draining"));
       }
+    } else if (prev != services_.end()) {
+      changes->push_back(absl::StrCat(label, " lost VIP ", Ip(prev->second.vip)));
     }
+    if (prev_owner != service_owner_.end()) {
+      const std::string old_owner = prev_owner->second;
+      if (old_owner != owner) {
+        services_.erase(old_owner);
+        if (listed && !all) allocator_.Release(old_owner, wall);  // `all` releases below
+      }
+      service_owner_.erase(prev_owner);
+    }
+    if (state) {
+      services_.insert_or_assign(owner, std::move(*state));
+      service_owner_.emplace(sk, owner);
+    }
+  }
+  if (all && listed) {  // also what the state file remembered of services that are gone
+    for (const std::string& owner : allocator_.OwnersWithPrefix(svc_prefix)) {
+      if (!wanted.contains(owner)) allocator_.Release(owner, wall);
+    }
+  }
+  for (auto it = service_owner_.lower_bound({island, ""});
+       it != service_owner_.end() && it->first.first == island; ++it) {
+    const ServiceState& st = services_.at(it->second);
+    out->services.insert(out->services.end(), st.configs.begin(), st.configs.end());
   }
 }
 

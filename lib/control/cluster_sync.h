@@ -22,7 +22,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -151,10 +153,28 @@ class ClusterSync {
     uint32_t vip = 0;
     size_t ready = 0;
     size_t draining = 0;
+    std::vector<nat::ServiceConfig> configs;  // one per port, as last published
   };
+  // What changed since the last Build, per island: a Build looks at the pod addresses and the
+  // services that changed, not at every object (a re-list or a conf change looks at all).
+  struct Pending {
+    bool all_pods = true;
+    bool all_services = true;
+    absl::flat_hash_set<uint32_t> pod_ips;
+    absl::flat_hash_set<std::string> services;  // ns/name (a service or one of its slices changed)
+  };
+  using Ref = std::pair<size_t, std::string>;  // index in sources_, object key
 
+  // Keeps pods_by_ip_ / slices_by_service_ in step with a source's objects and notes the change.
+  void Note(size_t source, kube::Kind kind, const std::string& key, const kube::Object& o, bool add);
   void BuildIsland(const ClusterConfig& c, const nat::NatConfig& base, nat::NatConfig* out,
                    std::vector<std::string>* changes);
+  void BuildPods(const ClusterConfig& c, const nat::NatConfig& base, Pending& pending,
+                 nat::NatConfig* out, std::vector<std::string>* changes);
+  void BuildServices(const ClusterConfig& c, const nat::NatConfig& base, Pending& pending,
+                     nat::NatConfig* out, std::vector<std::string>* changes);
+  // A pod address lost its holder `h` (deleted, or taken by another pod): its sessions go.
+  void Depart(uint16_t island, uint32_t ip, const Holder& h, std::vector<std::string>* changes);
   bool Listed(uint16_t island, kube::Kind kind) const;
   bool InIsland(const nat::NatConfig& base, uint16_t island, uint32_t ip) const;
   void Refuse(const std::string& key, const std::string& why, std::vector<std::string>* changes);
@@ -171,9 +191,16 @@ class ClusterSync {
   bool force_ = true;
   nat::PodDirectory directory_;
 
+  std::map<uint16_t, Pending> pending_;  // by island
+  absl::flat_hash_map<uint64_t, std::vector<Ref>> pods_by_ip_;                 // island << 32 | ip
+  std::map<std::pair<uint16_t, std::string>, std::vector<Ref>> slices_by_service_;  // island, ns/svc
+
   // What the previous Build published, to tell changes.
   absl::flat_hash_map<uint64_t, Holder> holders_;               // (island << 32 | pod ip)
-  std::map<std::string, ServiceState> services_;                // "island/ns/name"
+  absl::flat_hash_set<uint64_t> failed_holders_;                // holders with failed set
+  std::map<std::string, ServiceState> services_;                // by allocator owner
+  std::map<std::pair<uint16_t, std::string>, std::string> service_owner_;  // island, ns/name
+  std::set<std::pair<uint16_t, std::string>> failed_services_;            // waiting for a VIP
   std::map<std::string, std::string> refused_;                  // key -> why (logged once)
   std::map<std::string, std::string> failures_;
   struct Departure {

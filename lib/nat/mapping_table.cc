@@ -49,17 +49,22 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
   t->generation_ = generation;
   t->config_ = config;
 
-  // Every outside address is owned by exactly one thing.
-  auto own = [&](uint32_t ip, OwnedKind kind, const std::string& what) -> absl::Status {
-    if (ip == 0) return absl::InvalidArgumentError(absl::StrCat(what, ": address 0.0.0.0"));
+  // Every outside address is owned by exactly one thing. `what()` names the owner in errors
+  // (built only then: a cluster event rebuilds thousands of mappings).
+  auto own = [&](uint32_t ip, OwnedKind kind, const auto& what) -> absl::Status {
+    if (ip == 0) return absl::InvalidArgumentError(absl::StrCat(what(), ": address 0.0.0.0"));
     auto [it, inserted] = t->owned_.try_emplace(ip, kind);
     if (!inserted) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": address ", Ip(ip), " is already used as ", OwnedKindName(it->second),
+          absl::StrCat(what(), ": address ", Ip(ip), " is already used as ", OwnedKindName(it->second),
                        "; external address sets must not overlap"));
     }
     return absl::OkStatus();
   };
+  t->owned_.reserve(config.pod_mappings.size() + config.services.size() + 64);
+  t->pod_to_external_.reserve(config.pod_mappings.size());
+  t->external_to_pod_.reserve(config.pod_mappings.size());
+  t->services_.reserve(config.services.size());
 
   for (const IslandConfig& is : config.islands) {
     if (is.id >= kMaxIslands) {
@@ -79,25 +84,26 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
     e.gateway_ip = is.gateway_ip;
   }
   if (config.outside_gateway_ip != 0) {
-    if (auto s = own(config.outside_gateway_ip, OwnedKind::kGateway, "outside gateway"); !s.ok()) {
+    if (auto s = own(config.outside_gateway_ip, OwnedKind::kGateway, [] { return "outside gateway"; });
+        !s.ok()) {
       return s;
     }
   }
 
   for (const PodMappingConfig& m : config.pod_mappings) {
-    std::string what = absl::StrCat("pod mapping ", m.name.empty() ? Ip(m.pod_ip) : m.name);
+    auto what = [&m] { return absl::StrCat("pod mapping ", m.name.empty() ? Ip(m.pod_ip) : m.name); };
     const IslandEntry* is = t->island(m.island);
     if (is == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": unknown island ", m.island));
+      return absl::InvalidArgumentError(absl::StrCat(what(), ": unknown island ", m.island));
     }
     if (!t->IsPodSource(m.island, m.pod_ip)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          what, ": pod address ", Ip(m.pod_ip), " is outside the island's pod CIDRs"));
+          what(), ": pod address ", Ip(m.pod_ip), " is outside the island's pod CIDRs"));
     }
     uint64_t key = (uint64_t{m.island} << 32) | m.pod_ip;
     if (!t->pod_to_external_.try_emplace(key, m.external_ip).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": pod ", Ip(m.pod_ip), " already has a unique external address"));
+          absl::StrCat(what(), ": pod ", Ip(m.pod_ip), " already has a unique external address"));
     }
     if (auto s = own(m.external_ip, OwnedKind::kPodAddress, what); !s.ok()) return s;
     t->external_to_pod_[m.external_ip] = PodRef{m.island, m.pod_ip};
@@ -126,20 +132,20 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
   }
 
   for (const EgressPoolConfig& p : config.egress_pools) {
-    std::string what = absl::StrCat("egress pool of island ", p.island);
+    auto what = [&p] { return absl::StrCat("egress pool of island ", p.island); };
     IslandEntry* is = p.island < kMaxIslands && t->islands_[p.island].present
                           ? &t->islands_[p.island]
                           : nullptr;
-    if (is == nullptr) return absl::InvalidArgumentError(absl::StrCat(what, ": unknown island"));
+    if (is == nullptr) return absl::InvalidArgumentError(absl::StrCat(what(), ": unknown island"));
     if (is->pool >= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": the island already has a pool"));
+      return absl::InvalidArgumentError(absl::StrCat(what(), ": the island already has a pool"));
     }
     if (p.addresses.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": needs at least one address"));
+      return absl::InvalidArgumentError(absl::StrCat(what(), ": needs at least one address"));
     }
     if (p.port_min < 1024 || p.port_min > p.port_max) {
       return absl::InvalidArgumentError(absl::StrCat(
-          what, ": port range ", p.port_min, "-", p.port_max,
+          what(), ": port range ", p.port_min, "-", p.port_max,
           " is invalid; it must satisfy 1024 <= port_min <= port_max <= 65535"));
     }
     PoolEntry pe;
@@ -151,7 +157,7 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
       if (auto s = own(p.addresses[i], OwnedKind::kPoolAddress, what); !s.ok()) return s;
       int id = registry->GetOrCreate(p.addresses[i], p.port_min, p.port_max);
       if (id < 0) {
-        return absl::ResourceExhaustedError(absl::StrCat(what, ": more than ",
+        return absl::ResourceExhaustedError(absl::StrCat(what(), ": more than ",
                                                          PortAllocatorRegistry::kMaxAllocators,
                                                          " pool addresses since start"));
       }
@@ -163,11 +169,11 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
   }
 
   for (const ServiceConfig& s : config.services) {
-    std::string what = absl::StrCat("service ", s.name);
+    auto what = [&s] { return absl::StrCat("service ", s.name); };
     if (s.proto != 6 && s.proto != 17) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": protocol must be tcp or udp"));
+      return absl::InvalidArgumentError(absl::StrCat(what(), ": protocol must be tcp or udp"));
     }
-    if (s.port == 0) return absl::InvalidArgumentError(absl::StrCat(what, ": port 0"));
+    if (s.port == 0) return absl::InvalidArgumentError(absl::StrCat(what(), ": port 0"));
     uint64_t key = ServiceKey(s.vip, s.proto, rte_cpu_to_be_16(s.port));
     OwnedKind existing;
     bool vip_known = t->Owned(s.vip, &existing);
@@ -177,23 +183,21 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
     if (!vip_known) t->owned_[s.vip] = OwnedKind::kVip;
     if (t->services_.contains(key)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": ", Ip(s.vip), ":", s.port, " is defined twice"));
+          absl::StrCat(what(), ": ", Ip(s.vip), ":", s.port, " is defined twice"));
     }
     ServiceEntry se;
     se.name = s.name;
-    std::vector<std::string> names;
     for (const BackendConfig& b : s.backends) {
       if (!t->IsPodSource(b.island, b.pod_ip)) {
         return absl::InvalidArgumentError(absl::StrCat(
-            what, ": backend ", Ip(b.pod_ip), " is not a pod address of island ", b.island));
+            what(), ": backend ", Ip(b.pod_ip), " is not a pod address of island ", b.island));
       }
-      if (b.port == 0) return absl::InvalidArgumentError(absl::StrCat(what, ": backend port 0"));
+      if (b.port == 0) return absl::InvalidArgumentError(absl::StrCat(what(), ": backend port 0"));
       if (b.draining) {
         se.draining.push_back(b);
         continue;
       }
       se.backends.push_back(b);
-      names.push_back(absl::StrCat(b.island, "/", Ip(b.pod_ip), ":", b.port));
     }
     const ServiceEntry* before = nullptr;
     if (previous != nullptr) {
@@ -208,6 +212,11 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
                    se.backends.end(), same)) {
       se.maglev = before->maglev;
     } else {
+      std::vector<std::string> names;
+      names.reserve(se.backends.size());
+      for (const BackendConfig& b : se.backends) {
+        names.push_back(absl::StrCat(b.island, "/", Ip(b.pod_ip), ":", b.port));
+      }
       se.maglev = std::make_shared<const Maglev>(names);
     }
     t->services_.emplace(key, std::move(se));
