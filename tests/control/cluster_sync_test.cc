@@ -226,6 +226,11 @@ class ClusterSyncTest : public ::testing::Test {
     EXPECT_TRUE(t.ok()) << t.status();
     return nc;
   }
+  // Build without the engine's check (for tests that build many times).
+  nat::NatConfig BuildOnly() {
+    changes_.clear();
+    return sync_->Build(config_.nat, &changes_);
+  }
   static uint32_t ExternalOf(const nat::NatConfig& nc, const char* pod) {
     for (const auto& m : nc.pod_mappings) {
       if (m.pod_ip == Ip(pod)) return m.external_ip;
@@ -513,9 +518,9 @@ TEST_F(ClusterSyncTest, IncrementalBuildsMatchAFullRebuild) {
       Delete(it->second);
       services.erase(it);
     }
-    const std::set<std::string> incremental = flat(Build());
+    const std::set<std::string> incremental = flat(BuildOnly());
     sync_->ForceRebuild();
-    const std::set<std::string> full = flat(Build());
+    const std::set<std::string> full = flat(BuildOnly());
     ASSERT_EQ(incremental, full) << "after step " << step;
     for (const std::string& c : changes_) {
       // The reason an object waits for an address names the pool's counts, which the releases at
