@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -354,7 +355,27 @@ class Gateway {
         LOG(WARNING) << "gratuitous ARP: " << g.message();
       }
     }
+    InstallNodeRoutes();
     if (absl::Status st = cluster_->SaveState(); !st.ok()) LOG(WARNING) << st.message();
+  }
+
+  // The nodes' pod CIDRs of the last Build into the dataplane's route tables (workers keep
+  // running); each route added, changed, deleted or refused is logged once.
+  void InstallNodeRoutes() {
+    std::vector<dataplane::ClusterRoute> routes;
+    for (const control::NodeRoute& r : cluster_->node_routes()) {
+      routes.push_back({r.island, r.destination, r.via, "node " + r.node});
+    }
+    std::vector<std::string> changes;
+    std::vector<std::string> refused;
+    absl::Status s = dataplane_->SetClusterRoutes(routes, &changes, &refused);
+    for (const std::string& c : changes) LOG(INFO) << "cluster: " << c;
+    std::set<std::string> now(refused.begin(), refused.end());
+    for (const std::string& r : now) {
+      if (!refused_routes_.contains(r)) LOG(WARNING) << "cluster: " << r;
+    }
+    refused_routes_ = std::move(now);
+    if (!s.ok()) LOG(WARNING) << "cluster: node routes: " << s.message();
   }
 
   absl::Status Reload() {
@@ -366,6 +387,7 @@ class Gateway {
       nat::NatConfig nc = cluster_->Build(cfg->nat, &changes);
       if (absl::Status s = engine_->Apply(nc); !s.ok()) return s;
       for (const std::string& c : changes) LOG(INFO) << "cluster: " << c;
+      InstallNodeRoutes();
     } else if (absl::Status s = engine_->Apply(cfg->nat); !s.ok()) {
       return s;
     }
@@ -405,6 +427,7 @@ class Gateway {
   std::chrono::steady_clock::time_point first_arrival_;
   bool pending_ = false;
   std::vector<uint32_t> published_;  // external addresses of the last cluster policy (for GARP)
+  std::set<std::string> refused_routes_;  // node routes not installed, as last logged
 };
 
 }  // namespace

@@ -379,11 +379,15 @@ CtlReply GatewayCommands::ShowNeighbors(bool as_json) {
 CtlReply GatewayCommands::ShowRoutes(bool as_json) {
   if (dataplane_ == nullptr) return Error("the dataplane is not running");
   json rows = json::array();
-  TextTable t({"INTERFACE", "DESTINATION", "VIA"});
+  TextTable t({"INTERFACE", "DESTINATION", "VIA", "FROM"});
   for (const auto& r : dataplane_->Routes()) {
     const std::string via = r.via == 0 ? "on-link" : FormatIp(r.via);
-    t.Add({r.interface, CidrString(r.destination), via});
-    rows.push_back({{"interface", r.interface}, {"destination", CidrString(r.destination)}, {"via", via}});
+    const std::string from = r.cluster ? absl::StrCat("cluster (", r.origin, ")")
+                                       : (r.connected ? "connected" : "conf");
+    t.Add({r.interface, CidrString(r.destination), via, from});
+    rows.push_back({{"interface", r.interface}, {"destination", CidrString(r.destination)},
+                    {"via", via}, {"from", r.cluster ? "cluster" : (r.connected ? "connected" : "conf")},
+                    {"origin", r.origin}});
   }
   return as_json ? Json({{"routes", rows}}) : Ok(t.Render());
 }

@@ -56,3 +56,27 @@ quarantine_s = 120
 open(sys.argv[1], "w").write(text)
 PY
 }
+
+# node_up: a Kubernetes node of island c1 in the topology, $NG-c1-node (10.0.0.20 on c1's
+# switch), routing its pod CIDR 10.0.200.0/24 to a pod namespace $NG-c1-np (10.0.200.5). natgw
+# reaches that pod only through a route to 10.0.200.0/24 via 10.0.0.20 (its connected /16 alone
+# would ask for 10.0.200.5 on the switch, where nobody answers).
+node_up() {
+  _host c1-node c1-sw eth0 10.0.0.20/16 10.0.0.1
+  _ns c1-node sysctl -qw net.ipv4.ip_forward=1
+  ip netns add "$NG-c1-np"
+  ip link add eth0 netns "$NG-c1-np" type veth peer name pods netns "$NG-c1-node"
+  _ns c1-node ip addr add 10.0.200.1/24 dev pods
+  _ns c1-np ip addr add 10.0.200.5/24 dev eth0
+  local ns
+  for ns in c1-node:pods c1-np:eth0 c1-np:lo; do
+    _ns "${ns%%:*}" ip link set "${ns#*:}" up
+    [ "${ns#*:}" = lo ] || _ns "${ns%%:*}" ethtool -K "${ns#*:}" tx off >/dev/null
+  done
+  _ns c1-np ip route add default via 10.0.200.1
+}
+node() {  # node NAME POD_CIDR INTERNAL_IP
+  printf '{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s","uid":"uid-%s"},"spec":{"podCIDR":"%s","podCIDRs":["%s"]},"status":{"addresses":[{"type":"InternalIP","address":"%s"}]}}' "$1" "$1" "$2" "$2" "$3"
+}
+routes_show() { contains "$(gwctl c1 show routes)" "$1"; }
+routes_lack() { lacks "$(gwctl c1 show routes)" "$1"; }

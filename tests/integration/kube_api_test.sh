@@ -5,7 +5,8 @@
 # watches, and a client on the flat network checks what answers. Checks: a new pod becomes
 # reachable at its unique address; its IP reused by a new pod (new uid) gets another address and
 # the old one reaches nothing; with the API server killed natgw keeps translating and says it is
-# disconnected (natgwctl, metrics); started again (with a pod added meanwhile) it reconnects and
+# disconnected (natgwctl, metrics); a pod behind a node namespace is reachable only through the
+# node's route (pod CIDR via the node) that natgw installs in its dataplane; started again (with a pod added meanwhile) it reconnects and
 # catches up; a deleted pod's address stops answering and its sessions are gone; after a restart
 # of natgw the surviving pod keeps its address.
 # Usage: tests/integration/kube_api_test.sh BUILD_DIR
@@ -60,6 +61,7 @@ print(json.dumps(s[sys.argv[1]]))" "$1"
 EXTRA=""
 [ "$(scripts/hugepages.sh 512)" = ok ] || EXTRA="--no-huge"
 topo_up
+node_up
 cat >"$WORK/kubeconfig" <<KC
 apiVersion: v1
 kind: Config
@@ -81,6 +83,7 @@ api_start
 NATGW_EXTRA_EAL="$EXTRA" gw_start c1 "$WORK/c1.toml" || exit 1
 in_ns c1-a python3 scripts/lib/whoami_server.py pod-A 80 >/dev/null 2>&1 & PIDS+=($!)
 in_ns c1-b python3 scripts/lib/whoami_server.py pod-B 80 >/dev/null 2>&1 & PIDS+=($!)
+in_ns c1-np python3 scripts/lib/whoami_server.py pod-N 80 >/dev/null 2>&1 & PIDS+=($!)
 
 check "show cluster: the kubernetes:c1 source is synced" \
   eventually cluster_shows "kubernetes:c1  synced  yes"
@@ -107,7 +110,26 @@ check "the client reaches b-2 at $Y" eventually answers "$Y" pod-B
 check "the old address $X no longer answers" silent "$X"
 check "no session is left on the old address $X" eventually no_sessions_on "$X"
 
-# 3. The API server goes away: natgw keeps translating with what it knows and says so.
+# 3. A pod behind a node (pod CIDR 10.0.200.0/24 via the node's InternalIP 10.0.0.20) is
+# reachable only while the node's route is in natgw's dataplane.
+api apply "$(pod n-1 uid-n1 10.0.200.5)"
+check "pod n-1 behind the node got a unique address" eventually has_ext 10.0.200.5
+N=$(ext_of 10.0.200.5)
+check "without the node route, n-1 at $N does not answer" silent "$N"
+api apply "$(node node-1 10.0.200.0/24 10.0.0.20)"
+check "show routes: the node's pod CIDR, from the cluster" \
+  eventually routes_show "10.0.200.0/24 *10.0.0.20 *cluster (node node-1)"
+check "the route is logged" grep -q "cluster: route 10.0.200.0/24 via 10.0.0.20 (node node-1) added" "$RUN_DIR/c1.log"
+check "through the node route the client reaches n-1 at $N" eventually answers "$N" pod-N
+api apply "$(node node-2 10.0.0.0/16 10.0.0.21)"
+check "a node route with a conf (connected) route's destination is refused and logged" \
+  eventually grep -q "route 10.0.0.0/16 via 10.0.0.21 (node node-2) not installed: the conf has a route" "$RUN_DIR/c1.log"
+api delete "$(node node-2 10.0.0.0/16 10.0.0.21)"
+api delete "$(node node-1 10.0.200.0/24 10.0.0.20)"
+check "the node is deleted: its route is gone" eventually routes_lack "cluster (node node-1)"
+check "without the node route n-1 no longer answers" eventually silent "$N"
+
+# 4. The API server goes away: natgw keeps translating with what it knows and says so.
 api_stop
 check "show cluster says the source is disconnected" \
   eventually cluster_shows "kubernetes:c1  disconnected  no"
@@ -131,7 +153,7 @@ json.dump(s, open(sys.argv[1], "w"))
 PY
 check "the last event ages while disconnected" python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 1.5 else 1)" "$age1"
 
-# 4. The API server is back: natgw reconnects, lists again and catches up.
+# 5. The API server is back: natgw reconnects, lists again and catches up.
 api_start
 check "show cluster: connected again" eventually eventually cluster_shows "kubernetes:c1  synced  yes"
 check "pod a-1, added while natgw was disconnected, got an address" eventually has_ext 10.0.0.5
@@ -143,13 +165,13 @@ check "metrics: one reconnection" metric natgw_cluster_source_reconnects_total 1
 check "metrics: the resource version" metric natgw_cluster_source_resource_version "[0-9]\+"
 check "show cluster --json counts the reconnection" test "$(source_json reconnects)" = 1
 
-# 5. The pod is deleted: its address stops answering, its sessions are gone.
+# 6. The pod is deleted: its address stops answering, its sessions are gone.
 api delete "$(pod b-2 uid-b2 10.0.0.9)"
 check "b-2's address is withdrawn" eventually ext_is 10.0.0.9 ""
 check "the deleted pod's address $Y no longer answers" silent "$Y"
 check "no session of the deleted pod is left" eventually no_sessions_on "$Y"
 
-# 6. natgw restarts: the surviving pod keeps its address; the API source threads stop cleanly.
+# 7. natgw restarts: the surviving pod keeps its address; the API source threads stop cleanly.
 metrics >"$WORK/metrics.txt"
 check "promtool accepts the metrics" bash -c "promtool check metrics <'$WORK/metrics.txt'"
 check "natgw stops cleanly (exit 0)" gw_stop c1
