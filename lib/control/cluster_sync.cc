@@ -162,6 +162,11 @@ void ClusterSync::Handle(SourceUpdate u) {
   s.message = u.message;
   if (u.kind == Kind::kPod && !u.resource_version.empty()) s.pod_rv = u.resource_version;
   auto& objects = s.objects[K(u.kind)];
+  if (u.type != SourceUpdate::Type::kStatus &&
+      (u.kind == Kind::kService || u.kind == Kind::kEndpointSlice)) {
+    services_dirty_.insert(s.island);
+  }
+  if (u.type == SourceUpdate::Type::kReplace && u.kind == Kind::kPod) pods_relisted_.insert(s.island);
   switch (u.type) {
     case SourceUpdate::Type::kReplace:
       objects.clear();
@@ -331,9 +336,13 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
   // Addresses whose holder left: departures (their sessions are flushed).
   const uint32_t engine_now = std::max<uint32_t>(1, clock_.engine_now());
   const int64_t keep = std::max<int64_t>(allocator_.quarantine_s(), 120);
+  std::vector<const std::string*> dropped_owners;  // owners of holders that left or changed
   for (const auto& [hk, prev] : holders_) {
     if ((hk >> 32) != island) continue;
     auto now_it = next.find(hk);
+    if (!prev.owner.empty() && (now_it == next.end() || now_it->second.owner != prev.owner)) {
+      dropped_owners.push_back(&prev.owner);
+    }
     if (now_it != next.end() && now_it->second.seq == prev.seq) continue;  // unchanged
     if (now_it != next.end() && now_it->second.uid == prev.uid) continue;  // same pod, updated
     const uint32_t ip = static_cast<uint32_t>(hk);
@@ -348,25 +357,78 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
 
   // Owners that no longer want an address give it back (quarantined): only once every source
   // has listed the pods, so that a restart does not release what it has not seen yet.
+  // After a fresh list (or a conf change) every owner of the allocator is checked, also those
+  // restored from the state file whose pods are gone; otherwise only the owners that left.
   if (Listed(island, Kind::kPod)) {
-    absl::flat_hash_set<std::string> wanted;
     absl::flat_hash_set<std::string> failing;
     for (const auto& [hk, h] : next) {
-      if (!h.owner.empty()) wanted.insert(h.owner);
       if (h.failed) failing.insert(failure_prefix + h.label);
     }
-    for (const std::string& owner : allocator_.OwnersWithPrefix(pod_prefix)) {
-      if (!wanted.contains(owner)) allocator_.Release(owner, wall);
+    if (force_ || pods_relisted_.contains(island)) {
+      absl::flat_hash_set<std::string> wanted;
+      for (const auto& [hk, h] : next) {
+        if (!h.owner.empty()) wanted.insert(h.owner);
+      }
+      for (const std::string& owner : allocator_.OwnersWithPrefix(pod_prefix)) {
+        if (!wanted.contains(owner)) allocator_.Release(owner, wall);
+      }
+      pods_relisted_.erase(island);
+    } else {
+      for (const std::string* owner : dropped_owners) {
+        const bool still = std::any_of(next.begin(), next.end(),
+                                       [&](const auto& e) { return e.second.owner == *owner; });
+        if (!still) allocator_.Release(*owner, wall);
+      }
     }
     for (auto it = failures_.begin(); it != failures_.end();) {
       const bool gone = it->first.rfind(failure_prefix, 0) == 0 && !failing.contains(it->first);
       it = gone ? failures_.erase(it) : std::next(it);
     }
   }
-  absl::erase_if(holders_, [&](const auto& e) { return (e.first >> 32) == island; });
-  for (auto& [hk, h] : next) holders_.emplace(hk, std::move(h));
+  if (clusters_.size() == 1) {
+    holders_.swap(next);  // every holder is this island's
+  } else {
+    absl::erase_if(holders_, [&](const auto& e) { return (e.first >> 32) == island; });
+    for (auto& [hk, h] : next) holders_.emplace(hk, std::move(h));
+  }
 
-  // ---- Services and their endpoint slices.
+  // ---- Services and their endpoint slices: evaluated again only when one of them changed (a
+  // pod event does not touch them), the conf changed, or a service is waiting for a VIP.
+  ServiceCache& cache = service_cache_[island];
+  if (force_ || !cache.valid || cache.retry || services_dirty_.contains(island)) {
+    const size_t first = out->services.size();
+    cache.retry = BuildServices(c, base, out, changes);
+    cache.services.assign(out->services.begin() + static_cast<long>(first), out->services.end());
+    cache.valid = true;
+    services_dirty_.erase(island);
+  } else {
+    out->services.insert(out->services.end(), cache.services.begin(), cache.services.end());
+  }
+
+  // ---- Nodes: pod CIDR via the node.
+  if (c.node_routes) {
+    for (const Source& s : sources_) {
+      if (s.island != island) continue;
+      for (const auto& [key, st] : s.objects[K(Kind::kNode)]) {
+        const auto& n = std::get<kube::Node>(st.object);
+        if (n.internal_ip == 0) continue;
+        for (const nat::Cidr& cidr : n.pod_cidrs) {
+          if (!InIsland(base, island, cidr.addr)) continue;
+          node_routes_.push_back({island, cidr, n.internal_ip, n.meta.name});
+        }
+      }
+    }
+  }
+}
+
+// The services of island c.island with a VIP and their backends, into out->services. True when
+// a service wants a VIP and got none (it is tried again at the next Build).
+bool ClusterSync::BuildServices(const ClusterConfig& c, const nat::NatConfig& base,
+                                nat::NatConfig* out, std::vector<std::string>* changes) {
+  const uint16_t island = c.island;
+  const std::string iname = IslandName(island);
+  const int64_t wall = clock_.wall_now();
+  bool waiting = false;
   std::map<std::string, const kube::Service*> services;
   std::map<std::string, std::vector<const kube::EndpointSlice*>> slices;  // by ns/service
   for (const Source& s : sources_) {
@@ -400,6 +462,7 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
     wanted_vips.insert(owner);
     auto vip = allocator_.Acquire(c.vip_pool, owner, key, w.want, wall);
     if (!vip.ok()) {
+      waiting = true;
       std::string why = std::string(vip.status().message());
       auto [it, fresh] = failures_.try_emplace(label, why);
       if (fresh || it->second != why) {
@@ -468,21 +531,7 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
       if (!wanted_vips.contains(owner)) allocator_.Release(owner, wall);
     }
   }
-
-  // ---- Nodes: pod CIDR via the node.
-  if (c.node_routes) {
-    for (const Source& s : sources_) {
-      if (s.island != island) continue;
-      for (const auto& [key, st] : s.objects[K(Kind::kNode)]) {
-        const auto& n = std::get<kube::Node>(st.object);
-        if (n.internal_ip == 0) continue;
-        for (const nat::Cidr& cidr : n.pod_cidrs) {
-          if (!InIsland(base, island, cidr.addr)) continue;
-          node_routes_.push_back({island, cidr, n.internal_ip, n.meta.name});
-        }
-      }
-    }
-  }
+  return waiting;
 }
 
 void ClusterSync::Applied(bool ok, std::chrono::steady_clock::time_point first_arrival) {

@@ -160,6 +160,8 @@ class ClusterSync {
 
   void BuildIsland(const ClusterConfig& c, const nat::NatConfig& base, nat::NatConfig* out,
                    std::vector<std::string>* changes);
+  bool BuildServices(const ClusterConfig& c, const nat::NatConfig& base, nat::NatConfig* out,
+                     std::vector<std::string>* changes);
   bool Listed(uint16_t island, kube::Kind kind) const;
   bool InIsland(const nat::NatConfig& base, uint16_t island, uint32_t ip) const;
   void Refuse(const std::string& key, const std::string& why, std::vector<std::string>* changes);
@@ -187,6 +189,15 @@ class ClusterSync {
   };
   std::vector<Departure> departures_;
   std::vector<NodeRoute> node_routes_;
+  // Each island's services as last built, reused while no service or slice changed.
+  struct ServiceCache {
+    std::vector<nat::ServiceConfig> services;
+    bool valid = false;
+    bool retry = false;  // a service waits for a VIP: build again every time
+  };
+  std::map<uint16_t, ServiceCache> service_cache_;
+  absl::flat_hash_set<uint16_t> services_dirty_;  // islands whose services or slices changed
+  absl::flat_hash_set<uint16_t> pods_relisted_;   // islands with a fresh pod list since Build
   ApplyLatency latency_;
   ClusterCounters counters_;
 };
