@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,9 +28,10 @@
 #include "lib/control/cluster_source.h"
 #include "lib/control/cluster_sync.h"
 #include "lib/control/commands.h"
-#include "lib/control/dir_source.h"
 #include "lib/control/ctl_socket.h"
+#include "lib/control/dir_source.h"
 #include "lib/control/gateway_config.h"
+#include "lib/control/kube_api_source.h"
 #include "lib/dataplane/dataplane.h"
 #include "lib/nat/engine.h"
 #include "lib/telemetry/cluster_metrics.h"
@@ -151,6 +153,7 @@ class Gateway {
   // returns (before rte_eal_cleanup).
   int Serve() {
     int rc = ServeUntilStopped();
+    StopClusterSources();  // also on a failed start: their threads end before anything else goes
     if (dataplane_ != nullptr) {
       dataplane_->Stop();
       rte_eal_mp_wait_lcore();
@@ -244,7 +247,7 @@ class Gateway {
       }
       engine_->ReclaimRetired();
     }
-    dir_sources_.clear();
+    StopClusterSources();
     LOG(INFO) << "natgw " << config_->name << " stopping";
     commands_ = nullptr;
     return 0;
@@ -277,13 +280,44 @@ class Gateway {
         dir_sources_.push_back(std::move(*d));
       }
       if (c.kubernetes.enabled) {
-        return absl::UnimplementedError(absl::StrCat(
-            config_->source, ":", c.line, ": cluster: the Kubernetes API source is not built into "
-            "this natgw; use directory = \"...\" (kubectl get ... -o json files)"));
+        control::KubeApiConfig k = KubeApiConfigOf(c);
+        cluster_->AddSource(c.island, k.source_name);
+        auto src = control::KubeApiSource::Create(k, &updates_);
+        if (!src.ok()) {
+          return absl::Status(src.status().code(),
+                              absl::StrCat(config_->source, ":", c.line, ": cluster ",
+                                           control::IslandName(*config_, c.island), ": ",
+                                           src.status().message()));
+        }
+        if (absl::Status s = (*src)->Start(); !s.ok()) return s;
+        kube_sources_.push_back(std::move(*src));
       }
     }
     SyncCluster();
     return absl::OkStatus();
+  }
+
+  // The Kubernetes API source of one [[cluster]]: named "kubernetes:ISLAND" (what natgwctl and
+  // the metrics show). kubeconfig wins over in_cluster; `server` alone is a plain URL (kubectl
+  // proxy), with either of the others it overrides their server.
+  control::KubeApiConfig KubeApiConfigOf(const control::ClusterConfig& c) const {
+    control::KubeApiConfig k;
+    k.source_name = "kubernetes:" + control::IslandName(*config_, c.island);
+    k.kubeconfig = c.kubernetes.kubeconfig;
+    k.context = c.kubernetes.context;
+    k.in_cluster = c.kubernetes.in_cluster;
+    k.server = c.kubernetes.server;
+    k.ns = c.kubernetes.ns;
+    k.label_selector = c.kubernetes.label_selector;
+    return k;
+  }
+
+  // Stops the sources' threads (the API source's are joined) and closes their descriptors; the
+  // last known cluster state stays applied. Idempotent.
+  void StopClusterSources() {
+    for (auto& k : kube_sources_) k->Stop();
+    kube_sources_.clear();
+    dir_sources_.clear();
   }
 
   // Takes what the sources queued and, if the desired policy changed, publishes it.
@@ -321,7 +355,27 @@ class Gateway {
         LOG(WARNING) << "gratuitous ARP: " << g.message();
       }
     }
+    InstallNodeRoutes();
     if (absl::Status st = cluster_->SaveState(); !st.ok()) LOG(WARNING) << st.message();
+  }
+
+  // The nodes' pod CIDRs of the last Build into the dataplane's route tables (workers keep
+  // running); each route added, changed, deleted or refused is logged once.
+  void InstallNodeRoutes() {
+    std::vector<dataplane::ClusterRoute> routes;
+    for (const control::NodeRoute& r : cluster_->node_routes()) {
+      routes.push_back({r.island, r.destination, r.via, "node " + r.node});
+    }
+    std::vector<std::string> changes;
+    std::vector<std::string> refused;
+    absl::Status s = dataplane_->SetClusterRoutes(routes, &changes, &refused);
+    for (const std::string& c : changes) LOG(INFO) << "cluster: " << c;
+    std::set<std::string> now(refused.begin(), refused.end());
+    for (const std::string& r : now) {
+      if (!refused_routes_.contains(r)) LOG(WARNING) << "cluster: " << r;
+    }
+    refused_routes_ = std::move(now);
+    if (!s.ok()) LOG(WARNING) << "cluster: node routes: " << s.message();
   }
 
   absl::Status Reload() {
@@ -333,6 +387,7 @@ class Gateway {
       nat::NatConfig nc = cluster_->Build(cfg->nat, &changes);
       if (absl::Status s = engine_->Apply(nc); !s.ok()) return s;
       for (const std::string& c : changes) LOG(INFO) << "cluster: " << c;
+      InstallNodeRoutes();
     } else if (absl::Status s = engine_->Apply(cfg->nat); !s.ok()) {
       return s;
     }
@@ -368,9 +423,11 @@ class Gateway {
   control::UpdateQueue updates_;
   std::unique_ptr<control::ClusterSync> cluster_;
   std::vector<std::unique_ptr<control::DirectorySource>> dir_sources_;
+  std::vector<std::unique_ptr<control::KubeApiSource>> kube_sources_;  // threads push to updates_
   std::chrono::steady_clock::time_point first_arrival_;
   bool pending_ = false;
   std::vector<uint32_t> published_;  // external addresses of the last cluster policy (for GARP)
+  std::set<std::string> refused_routes_;  // node routes not installed, as last logged
 };
 
 }  // namespace

@@ -143,9 +143,15 @@ void ClusterSync::Handle(SourceUpdate u) {
   }
   Source& s = *it;
   ++s.updates;
-  s.last_event = u.arrived;
+  // A failure report is no news from the cluster: while disconnected the age keeps growing.
+  if (u.connected || u.type != SourceUpdate::Type::kStatus) {
+    s.last_event = u.arrived;
+    s.any_event = true;
+  }
   const bool was_connected = s.connected;
   s.connected = u.connected;
+  if (was_connected && !u.connected) ++s.disconnects;
+  if (!was_connected && u.connected && s.disconnects > 0) ++s.reconnects;
   if (u.connected != was_connected || u.message != s.message) {
     if (!u.connected) {
       LOG(WARNING) << "cluster source " << s.name << " disconnected"
@@ -659,7 +665,9 @@ std::vector<ClusterSourceStatus> ClusterSync::SourceStatus() const {
     st.message = s.message;
     st.resource_version = s.pod_rv;
     st.updates = s.updates;
-    if (s.updates > 0) st.last_event_age_s = std::chrono::duration<double>(now - s.last_event).count();
+    st.disconnects = s.disconnects;
+    st.reconnects = s.reconnects;
+    if (s.any_event) st.last_event_age_s = std::chrono::duration<double>(now - s.last_event).count();
     for (size_t k = 0; k < 4; ++k) st.objects[k] = s.objects[k].size();
     out.push_back(std::move(st));
   }

@@ -54,8 +54,10 @@ struct ClusterSourceStatus {
   bool synced = false;       // every kind has been listed at least once
   std::string message;       // the last problem, if any
   std::string resource_version;  // of pods, when the source has one
-  double last_event_age_s = -1;  // -1: nothing received yet
+  double last_event_age_s = -1;  // since the last news (failures are not); -1: none yet
   uint64_t updates = 0;
+  uint64_t disconnects = 0;  // times it went from connected to disconnected
+  uint64_t reconnects = 0;   // times it came back after a disconnection
   std::array<size_t, 4> objects{};  // by kube::Kind
 };
 
@@ -137,8 +139,11 @@ class ClusterSync {
     bool connected = false;
     std::string message;
     std::string pod_rv;
-    std::chrono::steady_clock::time_point last_event{};
+    std::chrono::steady_clock::time_point last_event{};  // last news (not a failure report)
+    bool any_event = false;
     uint64_t updates = 0;
+    uint64_t disconnects = 0;
+    uint64_t reconnects = 0;
   };
   // The pod holding an address, as evaluated at the last Build.
   struct Holder {

@@ -379,11 +379,15 @@ CtlReply GatewayCommands::ShowNeighbors(bool as_json) {
 CtlReply GatewayCommands::ShowRoutes(bool as_json) {
   if (dataplane_ == nullptr) return Error("the dataplane is not running");
   json rows = json::array();
-  TextTable t({"INTERFACE", "DESTINATION", "VIA"});
+  TextTable t({"INTERFACE", "DESTINATION", "VIA", "FROM"});
   for (const auto& r : dataplane_->Routes()) {
     const std::string via = r.via == 0 ? "on-link" : FormatIp(r.via);
-    t.Add({r.interface, CidrString(r.destination), via});
-    rows.push_back({{"interface", r.interface}, {"destination", CidrString(r.destination)}, {"via", via}});
+    const std::string from = r.cluster ? absl::StrCat("cluster (", r.origin, ")")
+                                       : (r.connected ? "connected" : "conf");
+    t.Add({r.interface, CidrString(r.destination), via, from});
+    rows.push_back({{"interface", r.interface}, {"destination", CidrString(r.destination)},
+                    {"via", via}, {"from", r.cluster ? "cluster" : (r.connected ? "connected" : "conf")},
+                    {"origin", r.origin}});
   }
   return as_json ? Json({{"routes", rows}}) : Ok(t.Render());
 }
@@ -395,21 +399,24 @@ CtlReply GatewayCommands::ShowCluster(bool as_json) {
   const ClusterSync& c = *cluster_;
   json j = json::object();
   j["sources"] = json::array();
-  TextTable sources({"ISLAND", "SOURCE", "STATE", "PODS", "SERVICES", "SLICES", "NODES",
-                     "LAST EVENT", "RESOURCE VERSION", "MESSAGE"});
+  TextTable sources({"ISLAND", "SOURCE", "STATE", "CONNECTED", "PODS", "SERVICES", "SLICES",
+                     "NODES", "LAST EVENT", "RESOURCE VERSION", "RECONNECTS", "MESSAGE"});
   for (const ClusterSourceStatus& s : c.SourceStatus()) {
     const char* state = !s.connected ? "disconnected" : (s.synced ? "synced" : "listing");
     const std::string age = s.last_event_age_s < 0 ? "never" : absl::StrFormat("%.1fs ago", s.last_event_age_s);
-    sources.Add({IslandName(s.island), s.name, state, absl::StrCat(s.objects[0]),
-                 absl::StrCat(s.objects[1]), absl::StrCat(s.objects[2]), absl::StrCat(s.objects[3]),
-                 age, s.resource_version.empty() ? "-" : s.resource_version,
-                 s.message.empty() ? "-" : s.message});
+    sources.Add({IslandName(s.island), s.name, state, s.connected ? "yes" : "no",
+                 absl::StrCat(s.objects[0]), absl::StrCat(s.objects[1]),
+                 absl::StrCat(s.objects[2]), absl::StrCat(s.objects[3]), age,
+                 s.resource_version.empty() ? "-" : s.resource_version,
+                 absl::StrCat(s.reconnects), s.message.empty() ? "-" : s.message});
     j["sources"].push_back({{"island", IslandName(s.island)}, {"name", s.name}, {"state", state},
                             {"connected", s.connected}, {"synced", s.synced},
                             {"pods", s.objects[0]}, {"services", s.objects[1]},
                             {"endpointslices", s.objects[2]}, {"nodes", s.objects[3]},
                             {"last_event_age_s", s.last_event_age_s}, {"updates", s.updates},
-                            {"resource_version", s.resource_version}, {"message", s.message}});
+                            {"resource_version", s.resource_version},
+                            {"disconnects", s.disconnects}, {"reconnects", s.reconnects},
+                            {"message", s.message}});
   }
   TextTable pools({"POOL", "ADDRESSES", "IN USE", "QUARANTINED", "EXHAUSTED"});
   j["pools"] = json::array();
@@ -432,8 +439,13 @@ CtlReply GatewayCommands::ShowCluster(bool as_json) {
   j["last_apply_latency_s"] = l.last_s;
   j["mean_apply_latency_s"] = l.count == 0 ? 0.0 : l.sum_s / static_cast<double>(l.count);
   if (as_json) return Json(j);
+  bool all_connected = true;
+  for (const ClusterSourceStatus& s : c.SourceStatus()) all_connected = all_connected && s.connected;
   return Ok(absl::StrCat(
-      "sources\n", sources.Render(), "\naddress pools\n", pools.Render(),
+      "sources\n", sources.Render(),
+      all_connected ? ""
+                    : "a source is disconnected: translating with the last known state of its "
+                      "cluster\n", "\naddress pools\n", pools.Render(),
       c.failures().empty() ? "\nevery pod and service that wants an address has one\n"
                            : absl::StrCat("\nwithout an address\n", failures.Render()),
       absl::StrFormat("\napplied %u changes (%u refused); last apply took %.2f ms\n", k.applies,

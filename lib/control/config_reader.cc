@@ -350,8 +350,8 @@ absl::Status ReadSelectors(const Table& t, const Errors& errors, absl::string_vi
 absl::Status ReadCluster(const Table& t, const Errors& errors, RawConfig* raw) {
   RawCluster r;
   ClusterConfig& c = r.cfg;
-  NATGW_CONFIG_RETURN_IF_ERROR(t.Allow({"island", "directory", "kubeconfig", "server", "in_cluster",
-                                        "namespace", "label_selector", "unique_pool", "vip_pool",
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Allow({"island", "directory", "kubeconfig", "context", "server",
+                                        "in_cluster", "namespace", "label_selector", "unique_pool", "vip_pool",
                                         "unique_pods", "vip_services", "node_routes"}));
   NATGW_CONFIG_RETURN_IF_ERROR(t.Require("island", "island = \"<name of an [[island]]>\""));
   NATGW_CONFIG_RETURN_IF_ERROR(t.String("island", &r.island));
@@ -363,6 +363,7 @@ absl::Status ReadCluster(const Table& t, const Errors& errors, RawConfig* raw) {
   }
   KubernetesSourceConfig& k = c.kubernetes;
   NATGW_CONFIG_RETURN_IF_ERROR(t.String("kubeconfig", &k.kubeconfig));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("context", &k.context));
   NATGW_CONFIG_RETURN_IF_ERROR(t.String("server", &k.server));
   NATGW_CONFIG_RETURN_IF_ERROR(t.Bool("in_cluster", &k.in_cluster));
   NATGW_CONFIG_RETURN_IF_ERROR(t.String("namespace", &k.ns));
@@ -378,6 +379,10 @@ absl::Status ReadCluster(const Table& t, const Errors& errors, RawConfig* raw) {
     return t.Error("island", "a [[cluster]] without a source",
                    "add directory = \"/path\" (kubectl JSON files) and/or kubeconfig = \"/path\", "
                    "server = \"URL\" or in_cluster = true (the Kubernetes API)");
+  }
+  if (t.Has("context") && k.kubeconfig.empty()) {
+    return t.Error("context", "context picks a context of a kubeconfig, and there is none",
+                   "add kubeconfig = \"/path\" or remove context");
   }
   if (!k.enabled && (t.Has("namespace") || t.Has("label_selector"))) {
     return t.Error(t.Has("namespace") ? "namespace" : "label_selector",

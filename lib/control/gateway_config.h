@@ -78,6 +78,7 @@ struct ClusterSelector {
 struct KubernetesSourceConfig {
   bool enabled = false;       // any of kubeconfig, server, in_cluster given
   std::string kubeconfig;     // path of a kubeconfig file
+  std::string context;        // its context ("" = its current-context)
   std::string server;         // API URL ("http://127.0.0.1:8001" for kubectl proxy)
   bool in_cluster = false;    // the pod's service account
   std::string ns;             // watch one namespace only ("" = all)

@@ -123,7 +123,8 @@ absl::Status Dataplane::BuildRoutes() {
     s.origin = origin;
     specs.push_back(s);
   }
-  auto table = RouteTable::Create(specs, instance_, SOCKET_ID_ANY);
+  auto table = RouteTable::Create(specs, instance_, SOCKET_ID_ANY, engine_->num_workers(),
+                                  options_.max_cluster_routes);
   if (!table.ok()) return table.status();
   routes_ = std::move(*table);
   return absl::OkStatus();
@@ -309,14 +310,46 @@ std::vector<NeighborEntry> Dataplane::Neighbors() const {
   return out;
 }
 
+absl::Status Dataplane::SetClusterRoutes(const std::vector<ClusterRoute>& routes,
+                                         std::vector<std::string>* changes,
+                                         std::vector<std::string>* refused) {
+  std::vector<RouteSpec> specs;
+  for (const ClusterRoute& c : routes) {
+    const std::string what =
+        absl::StrCat("route ", net::FormatIp(c.destination.addr), "/", c.destination.len, " via ",
+                     net::FormatIp(c.via), " (", c.origin, ")");
+    // The island's inside interface whose subnet holds the next hop.
+    auto it = std::find_if(ports_.begin(), ports_.end(), [&](const Port& p) {
+      const control::InterfaceConfig& ic = *p.config;
+      return !p.outside && p.realm == c.island &&
+             nat::Cidr{ic.address & PrefixMask(ic.prefix_len), ic.prefix_len}.Contains(c.via);
+    });
+    if (it == ports_.end() || c.via == it->address) {
+      refused->push_back(absl::StrCat(what, " not installed: the next hop is not on an inside "
+                                            "interface's subnet of island ", c.island));
+      continue;
+    }
+    RouteSpec s;
+    s.realm = c.island;
+    s.destination = nat::Cidr{c.destination.addr & PrefixMask(c.destination.len), c.destination.len};
+    s.route = Route{static_cast<uint16_t>(it - ports_.begin()), c.via};
+    s.origin = c.origin;
+    s.cluster = true;
+    specs.push_back(std::move(s));
+  }
+  return routes_->SetClusterRoutes(specs, changes, refused);
+}
+
 std::vector<RouteEntry> Dataplane::Routes() const {
   std::vector<RouteEntry> out;
-  for (const RouteSpec& s : routes_->specs()) {
+  for (const RouteSpec& s : routes_->Specs()) {
     RouteEntry r;
     r.interface = ports_[s.route.port_index].config->name;
     r.destination = s.destination;
     r.via = s.route.via;
     r.connected = s.connected;
+    r.cluster = s.cluster;
+    if (s.cluster) r.origin = s.origin;
     out.push_back(std::move(r));
   }
   return out;

@@ -94,6 +94,16 @@ struct RouteEntry {
   nat::Cidr destination;
   uint32_t via = 0;        // network order; 0: on-link
   bool connected = false;  // from the interface's own address, not a configured route
+  bool cluster = false;    // from the cluster (a node's pod CIDR), not the conf
+  std::string origin;      // for cluster routes: "node NAME"
+};
+
+// A route the cluster asks for: a node's pod CIDR via the node's address (SetClusterRoutes).
+struct ClusterRoute {
+  uint16_t island = 0;
+  nat::Cidr destination;
+  uint32_t via = 0;    // network order
+  std::string origin;  // "node node-1"
 };
 
 // Where a worker's time went, in TSC cycles since it started: loops that received at least one
@@ -116,6 +126,7 @@ struct DataplaneOptions {
   uint32_t neighbor_expire_s = 60;
   uint32_t arp_interval_ms = 1000;    // at most one ARP request per neighbor per interval
   uint32_t control_ring_size = 1024;  // gratuitous ARP frames waiting for worker 0
+  uint32_t max_cluster_routes = RouteTable::kDefaultMaxClusterRoutes;  // nodes' pod CIDRs
 };
 
 class Dataplane {
@@ -169,6 +180,14 @@ class Dataplane {
   std::vector<InterfaceStatus> Interfaces() const;
   std::vector<NeighborEntry> Neighbors() const;
   std::vector<RouteEntry> Routes() const;
+
+  // Control thread, also while workers run (they never pause): makes the cluster's routes
+  // exactly `routes`, each on the inside interface of its island whose subnet holds its next
+  // hop. A route whose next hop is on no such subnet, or whose destination a conf or connected
+  // route has, is not installed (said in `refused`); `changes` lists each route added, changed
+  // or deleted. Errors as RouteTable::SetClusterRoutes.
+  absl::Status SetClusterRoutes(const std::vector<ClusterRoute>& routes,
+                                std::vector<std::string>* changes, std::vector<std::string>* refused);
   DataplaneCounters SumCounters() const;
   std::vector<WorkerLoad> WorkerLoads() const;  // index = worker
   uint64_t tsc_hz() const { return hz_; }

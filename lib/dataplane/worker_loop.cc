@@ -31,6 +31,7 @@ void Dataplane::RunWorker(uint32_t w) {
   nat::Worker& nw = *ws.engine_worker;
   const uint32_t idle_sleep_us = config_.idle_sleep_us;
   nw.Online();
+  routes_->ReaderOnline(w);
   if (w == 0) worker0_running_.store(true, std::memory_order_relaxed);
   uint64_t now = Now();
   ws.last_drain_tsc = now;
@@ -52,15 +53,19 @@ void Dataplane::RunWorker(uint32_t w) {
     } else {
       nw.Quiescent();
     }
+    routes_->ReaderQuiescent(w);
     if (received == 0 && idle_sleep_us != 0) {
       nw.Offline();
+      routes_->ReaderOffline(w);
       rte_delay_us_sleep(idle_sleep_us);
+      routes_->ReaderOnline(w);
       nw.Online();
     }
   }
   if (w == 0) worker0_running_.store(false, std::memory_order_relaxed);
   Drain(ws, Now());
   DiscardHeld(ws);
+  routes_->ReaderOffline(w);
   nw.Offline();
 }
 

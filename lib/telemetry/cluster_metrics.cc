@@ -1,5 +1,6 @@
 #include "lib/telemetry/cluster_metrics.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -54,6 +55,24 @@ std::string RenderClusterMetrics(const control::ClusterSync& cluster,
   for (const auto& s : sources) {
     absl::StrAppend(&o, "natgw_cluster_source_info{", labels(s), ",resource_version=\"",
                     Esc(s.resource_version), "\"} 1\n");
+  }
+  Head(&o, "natgw_cluster_source_resource_version", "gauge",
+       "the source's pod resource version, where it is a number (etcd's are)");
+  for (const auto& s : sources) {
+    uint64_t rv = 0;
+    if (absl::SimpleAtoi(s.resource_version, &rv)) {
+      absl::StrAppend(&o, "natgw_cluster_source_resource_version{", labels(s), "} ", rv, "\n");
+    }
+  }
+  Head(&o, "natgw_cluster_source_disconnects_total", "counter",
+       "times the source lost its connection (natgw kept the last known state)");
+  for (const auto& s : sources) {
+    absl::StrAppend(&o, "natgw_cluster_source_disconnects_total{", labels(s), "} ", s.disconnects, "\n");
+  }
+  Head(&o, "natgw_cluster_source_reconnects_total", "counter",
+       "times the source came back after losing its connection");
+  for (const auto& s : sources) {
+    absl::StrAppend(&o, "natgw_cluster_source_reconnects_total{", labels(s), "} ", s.reconnects, "\n");
   }
   Head(&o, "natgw_cluster_objects", "gauge", "objects the source reports, by kind");
   static constexpr const char* kKinds[] = {"pod", "service", "endpointslice", "node"};

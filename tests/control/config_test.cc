@@ -551,6 +551,9 @@ std::vector<BadCase> BadCases() {
             "directory \"x\" is not an absolute path"),
       Extra("cluster server not a URL", "[[cluster]]\nisland = \"c1\"\nserver = \"10.0.0.1:6443\"\n", 3,
             "server \"10.0.0.1:6443\" is not an http(s) URL"),
+      Extra("cluster context without kubeconfig",
+            "[[cluster]]\nisland = \"c1\"\nserver = \"http://127.0.0.1:8001\"\ncontext = \"a\"\n", 4,
+            "context picks a context of a kubeconfig, and there is none"),
       Extra("cluster namespace without API", "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nnamespace = \"a\"\n", 4,
             "restrict the Kubernetes API source"),
       Extra("cluster twice", "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\n[[cluster]]\nisland = \"c1\"\ndirectory = \"/y\"\n", 5,
@@ -595,6 +598,7 @@ TEST(ConfigTest, ClusterSection) {
   EXPECT_TRUE(k.kubernetes.enabled);
   EXPECT_EQ(k.kubernetes.server, "http://127.0.0.1:8001");
   EXPECT_EQ(k.kubernetes.ns, "shop");
+  EXPECT_TRUE(k.kubernetes.context.empty());
   EXPECT_EQ(k.unique_pool, "u");  // the island's only unique pool
   EXPECT_EQ(k.vip_pool, "v");     // the only vip pool
   ASSERT_EQ(k.unique_pods.size(), 2u);

@@ -3,6 +3,8 @@
 #include <rte_cycles.h>
 
 #include <atomic>
+#include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -171,6 +173,132 @@ TEST(RouteTableTest, DuplicateDestinationOnOneSideIsRefused) {
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("c1.toml:9: route"), std::string::npos) << t.status();
   EXPECT_NE(t.status().message().find("c1.toml:3"), std::string::npos) << t.status();
+}
+
+RouteSpec NodeRoute(const char* prefix, uint8_t len, const char* via, const char* node) {
+  RouteSpec s{1, {Ip(prefix), len}, {0, Ip(via)}, false, std::string("node ") + node};
+  s.cluster = true;
+  return s;
+}
+
+bool Contains(const std::vector<std::string>& lines, const std::string& what) {
+  for (const std::string& l : lines) {
+    if (l.find(what) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(RouteTableTest, ClusterRoutesComeAndGoButNeverOverrideTheConf) {
+  std::vector<RouteSpec> specs = {
+      {1, {Ip("10.0.0.0"), 16}, {0, 0}, true, "interface c1-inside"},
+      {1, {Ip("10.0.100.0"), 24}, {0, Ip("10.0.0.50")}, false, "c1.toml:9: route"},
+  };
+  auto t = RouteTable::Create(specs, 9002, SOCKET_ID_ANY, 1, 8);
+  ASSERT_TRUE(t.ok()) << t.status();
+  RouteTable& rt = **t;
+  std::vector<std::string> changes, refused;
+  ASSERT_TRUE(rt.SetClusterRoutes({NodeRoute("10.0.200.0", 24, "10.0.0.20", "n1"),
+                                   NodeRoute("10.0.100.0", 24, "10.0.0.21", "n2"),
+                                   NodeRoute("10.0.200.0", 24, "10.0.0.22", "n3"),
+                                   NodeRoute("0.0.0.0", 0, "10.0.0.23", "n4")},
+                                  &changes, &refused).ok());
+  EXPECT_TRUE(Contains(changes, "10.0.200.0/24 via 10.0.0.20 (node n1) added")) << changes[0];
+  EXPECT_EQ(changes.size(), 1u);
+  EXPECT_TRUE(Contains(refused, "(node n2) not installed: the conf has a route"));
+  EXPECT_TRUE(Contains(refused, "(node n3) not installed: node n1 has the same destination"));
+  EXPECT_TRUE(Contains(refused, "(node n4) not installed: a cluster route cannot be a default"));
+  const Route* r = rt.Lookup(1, Ip("10.0.200.7"));  // the node route, inside the connected /16
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->via, Ip("10.0.0.20"));
+  r = rt.Lookup(1, Ip("10.0.100.7"));  // the conf's
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->via, Ip("10.0.0.50"));
+  EXPECT_EQ(rt.Lookup(2, Ip("10.0.200.7")), nullptr);  // island 1's only
+  auto all = rt.Specs();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_TRUE(all[2].cluster);
+  EXPECT_EQ(all[2].origin, "node n1");
+
+  // Moved to another node, then gone: the connected route answers again.
+  changes.clear();
+  refused.clear();
+  ASSERT_TRUE(rt.SetClusterRoutes({NodeRoute("10.0.200.0", 24, "10.0.0.30", "n1")}, &changes,
+                                  &refused).ok());
+  EXPECT_TRUE(Contains(changes, "via 10.0.0.30 (node n1) replaces 10.0.200.0/24 via 10.0.0.20"));
+  EXPECT_EQ(rt.Lookup(1, Ip("10.0.200.7"))->via, Ip("10.0.0.30"));
+  changes.clear();
+  ASSERT_TRUE(rt.SetClusterRoutes({}, &changes, &refused).ok());
+  EXPECT_TRUE(Contains(changes, "10.0.200.0/24 via 10.0.0.30 (node n1) deleted"));
+  EXPECT_EQ(rt.Lookup(1, Ip("10.0.200.7"))->via, 0u);
+  EXPECT_EQ(rt.num_cluster_routes(), 0u);
+
+  // More than the table holds: refused, the rest installed.
+  std::vector<RouteSpec> many;
+  for (int i = 0; i < 10; ++i) {
+    many.push_back(NodeRoute(("10.0." + std::to_string(210 + i) + ".0").c_str(), 24, "10.0.0.20", "n"));
+  }
+  refused.clear();
+  EXPECT_FALSE(rt.SetClusterRoutes(many, &changes, &refused).ok());
+  EXPECT_EQ(rt.num_cluster_routes(), 8u);
+  EXPECT_EQ(refused.size(), 2u);
+}
+
+// One reader looks up without pause while the control thread adds, moves and deletes cluster
+// routes (a /24 in the first level, a /25 in a tbl8 group that is freed and reused): every lookup
+// gets the connected route or one of the node routes, never a torn or foreign one.
+TEST(RouteTableTest, ClusterRoutesChangeUnderAConcurrentReader) {
+  std::vector<RouteSpec> specs = {
+      {1, {Ip("10.0.0.0"), 16}, {0, 0}, true, "interface c1-inside"},
+      {1, {Ip("10.0.100.0"), 24}, {1, Ip("10.0.0.50")}, false, "conf"},
+  };
+  auto t = RouteTable::Create(specs, 9003, SOCKET_ID_ANY, 1, 16);
+  ASSERT_TRUE(t.ok()) << t.status();
+  RouteTable& rt = **t;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> lookups{0}, bad{0};
+  std::thread reader([&] {
+    rt.ReaderOnline(0);
+    const uint32_t a = Ip("10.0.200.7"), b = Ip("10.0.201.200"), c = Ip("10.0.100.1");
+    while (!stop.load(std::memory_order_relaxed)) {
+      for (uint32_t dst : {a, b}) {
+        const Route* r = rt.Lookup(1, dst);
+        const uint32_t via = r == nullptr ? 1 : r->via;
+        if (r == nullptr || r->port_index != 0 ||
+            (via != 0 && via != Ip("10.0.0.20") && via != Ip("10.0.0.21"))) {
+          bad.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      const Route* r = rt.Lookup(1, c);
+      if (r == nullptr || r->via != Ip("10.0.0.50")) bad.fetch_add(1, std::memory_order_relaxed);
+      lookups.fetch_add(3, std::memory_order_relaxed);
+      rt.ReaderQuiescent(0);
+    }
+    rt.ReaderOffline(0);
+  });
+  const std::vector<std::vector<RouteSpec>> steps = {
+      {NodeRoute("10.0.200.0", 24, "10.0.0.20", "n1"), NodeRoute("10.0.201.128", 25, "10.0.0.21", "n2")},
+      {NodeRoute("10.0.200.0", 24, "10.0.0.21", "n1"), NodeRoute("10.0.201.128", 25, "10.0.0.20", "n2")},
+      {NodeRoute("10.0.201.128", 25, "10.0.0.21", "n2")},
+      {},
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int applied = 0;
+  for (int i = 0; i < 2000 && std::chrono::steady_clock::now() < deadline; ++i) {
+    std::vector<std::string> changes, refused;
+    // Out of slots means the reader has not passed a quiescent state since: try again.
+    if (rt.SetClusterRoutes(steps[i % steps.size()], &changes, &refused).ok()) {
+      ++applied;
+      EXPECT_TRUE(refused.empty());
+    } else {
+      std::this_thread::yield();
+      --i;
+    }
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(applied, 2000);
+  EXPECT_GT(lookups.load(), 0u);
+  EXPECT_EQ(bad.load(), 0u) << "of " << lookups.load() << " lookups";
 }
 
 }  // namespace

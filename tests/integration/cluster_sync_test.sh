@@ -16,9 +16,7 @@ source scripts/lib/topology.sh
 source scripts/lib/gateways.sh
 
 source scripts/lib/checks.sh
-# eventually COMMAND...: retries for up to 5 s (cluster changes apply within milliseconds, but
-# the sweep that reclaims flushed sessions runs in the background).
-eventually() { local i; for i in $(seq 1 50); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; "$@"; }
+source tests/integration/cluster_lib.sh
 
 PIDS=()
 WORK=$(mktemp -d)
@@ -29,53 +27,15 @@ cleanup() {
   rm -rf "$RUN_DIR" "$WORK"
 }
 trap cleanup EXIT
-in_ns() { ip netns exec "$NG-$1" "${@:2}"; }
-curl_from_client() { in_ns client curl -s --max-time 2 "http://$1/"; }
-answers() { [[ "$(curl_from_client "$1")" == "$2 sees client "* ]]; }
-# Sessions whose external address is $1.
-sessions_on() { gwctl c1 show sessions external="$1" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['matched'])"; }
-silent() { ! curl_from_client "$1" >/dev/null; }
-
-# The unique address natgw gave pod IP $1 of island c1 ("" if none).
-ext_of() {
-  gwctl c1 show mappings --json | python3 -c "import json,sys
-d=json.load(sys.stdin)
-print(next((m['external'] for m in d['pod_addresses'] if m['pod']==sys.argv[1] and m['island']=='c1'), ''))" "$1"
-}
 # put FILE JSON: replaces a cluster-state file atomically (write, then rename), like a sync tool.
 put() { printf '%s\n' "$2" >"$CLUSTER/.$1.tmp" && mv "$CLUSTER/.$1.tmp" "$CLUSTER/$1"; }
-pod() {  # pod NAME UID IP: a running pod of namespace shop that asks for a unique address
-  printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"shop","uid":"%s","resourceVersion":"1","labels":{"natgw-test":"unique"}},"spec":{"nodeName":"node-1"},"status":{"phase":"Running","podIP":"%s","podIPs":[{"ip":"%s"}]}}' "$1" "$2" "$3" "$3"
-}
-pods() { local IFS=,; printf '{"apiVersion":"v1","kind":"List","items":[%s]}' "$*"; }
 
 EXTRA=""
 [ "$(scripts/hugepages.sh 512)" = ok ] || EXTRA="--no-huge"
 topo_up
 CLUSTER=$WORK/c1-cluster
 mkdir -p "$CLUSTER"
-# c1's conf without its static mapping, plus a vip pool and the cluster section.
-python3 - "$WORK/c1.toml" "$CLUSTER" "$WORK/alloc.json" <<'PY'
-import re, sys
-text = open("conf/examples/two-islands/c1.toml").read()
-text = re.sub(r"\[\[mapping\]\][^\[]*", "", text)
-text += f'''
-[[pool]]
-name = "c1-vips"
-kind = "vip"
-addresses = ["203.0.113.192/28"]
-
-[[cluster]]
-island = "c1"
-directory = "{sys.argv[2]}"
-unique_pods = [{{ namespace = "shop", labels = {{ natgw-test = "unique" }} }}]
-
-[allocation]
-state_file = "{sys.argv[3]}"
-quarantine_s = 120
-'''
-open(sys.argv[1], "w").write(text)
-PY
+cluster_conf "$WORK/c1.toml" "$WORK/alloc.json" "directory = \"$CLUSTER\""
 check "the conf with a [[cluster]] section is valid" "$BUILD/gateway/natgw" --config "$WORK/c1.toml" --check
 NATGW_EXTRA_EAL="$EXTRA" gw_start c1 "$WORK/c1.toml" || exit 1
 in_ns c1-a python3 scripts/lib/whoami_server.py pod-A 80 >/dev/null 2>&1 & PIDS+=($!)
@@ -88,7 +48,7 @@ check "an empty directory maps no pod" test -z "$(ext_of 10.0.0.9)"
 
 # 1. A new pod appears: it gets a unique address and the client reaches it there.
 put pods.json "$(pods "$(pod b-1 uid-b1 10.0.0.9)")"
-eventually test -n "$(ext_of 10.0.0.9)"
+eventually has_ext 10.0.0.9
 X=$(ext_of 10.0.0.9)
 check "new pod b-1 got a unique address ($X) from c1-unique (not the range's network address)" \
   contains "$X" "203.0.113.\([1-9]\|[1-9][0-9]\|1[01][0-9]\|12[0-6]\)$"
@@ -101,18 +61,18 @@ check "the client's sessions to $X are in the table" test "$(sessions_on "$X")" 
 put broken.json '{"kind":"List","items":[{"kind":"Pod","metadata":{}}]}'
 check "the malformed file is refused with its name in the log" \
   eventually grep -q "broken.json refused: items\[0\]: metadata.name missing" "$RUN_DIR/c1.log"
-check "show cluster names the refused file" eventually contains "$(gwctl c1 show cluster)" "broken.json: items\[0\]"
+check "show cluster names the refused file" eventually cluster_shows "broken.json: items\[0\]"
 check "pod b-1 still answers at $X" answers "$X" pod-B
 rm -f "$CLUSTER/broken.json"
 
 # 3. The IP is reused by a new pod (new uid): a new address; the old one reaches nothing.
 put pods.json "$(pods "$(pod b-2 uid-b2 10.0.0.9)")"
-eventually test "$(ext_of 10.0.0.9)" != "$X"
+eventually ext_changed 10.0.0.9 "$X"
 Y=$(ext_of 10.0.0.9)
 check "the new pod b-2 got another address ($Y, not $X)" test -n "$Y" -a "$Y" != "$X"
 check "the client reaches b-2 at $Y" eventually answers "$Y" pod-B
 check "the old address $X no longer answers" silent "$X"
-check "no session is left on the old address $X" eventually test "$(sessions_on "$X")" = 0
+check "no session is left on the old address $X" eventually no_sessions_on "$X"
 out=$(gwctl c1 show mappings)
 check "show mappings has b-2's address and not b-1's" bash -c "grep -q '$Y' <<<'$out' && ! grep -q '$X ' <<<'$out'"
 check "the departure of uid-b1 is logged" grep -q "pod address 10.0.0.9 left by uid uid-b1" "$RUN_DIR/c1.log"
@@ -121,22 +81,23 @@ check "the departure of uid-b1 is logged" grep -q "pod address 10.0.0.9 left by 
 put services.json '{"apiVersion":"v1","kind":"List","items":[
  {"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"shop","uid":"uid-svc","annotations":{"natgw.io/vip":"auto"}},"spec":{"type":"ClusterIP","ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":80}]}},
  {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"web-1","namespace":"shop","uid":"uid-es","labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4","ports":[{"name":"http","port":80,"protocol":"TCP"}],"endpoints":[{"addresses":["10.0.0.5"],"conditions":{"ready":true}}]}]}'
-eventually contains "$(gwctl c1 show mappings)" "shop/web"
+mappings_show() { contains "$(gwctl c1 show mappings)" "$1"; }
+eventually mappings_show "shop/web"
 VIP=$(gwctl c1 show mappings --json | python3 -c "import json,sys; print(next(s['vip'] for s in json.load(sys.stdin)['services'] if s['name']=='shop/web').split(':')[0])")
 check "service shop/web got a VIP from c1-vips ($VIP)" contains "$VIP" "203.0.113.\(19[3-9]\|20[0-6]\)$"
 check "the client reaches pod A through the VIP" eventually answers "$VIP" pod-A
 
 # 5. The pod is deleted: its address stops answering, its sessions are gone.
 put pods.json "$(pods)"
-check "b-2's address is withdrawn" eventually test -z "$(ext_of 10.0.0.9)"
+check "b-2's address is withdrawn" eventually ext_is 10.0.0.9 ""
 check "the deleted pod's address $Y no longer answers" silent "$Y"
-check "no session of the deleted pod is left" eventually test "$(sessions_on "$Y")" = 0
+check "no session of the deleted pod is left" eventually no_sessions_on "$Y"
 out=$(gwctl c1 show cluster)
 check "show cluster counts the quarantined addresses" contains "$out" "c1-unique .* 2 "
 
 # 6. Restart: a surviving pod keeps its address.
 put pods.json "$(pods "$(pod b-3 uid-b3 10.0.0.9)")"
-eventually test -n "$(ext_of 10.0.0.9)"
+eventually has_ext 10.0.0.9
 Z=$(ext_of 10.0.0.9)
 check "b-3 got an address that was not in quarantine ($Z)" test "$Z" != "$X" -a "$Z" != "$Y"
 metrics=$(in_ns c1-gw curl -s --max-time 2 http://127.0.0.1:9469/metrics)
@@ -151,7 +112,7 @@ check "natgw stops cleanly (exit 0)" gw_stop c1
 check "the allocation state file holds b-3's address" grep -q "\"$Z\"" "$WORK/alloc.json"
 NATGW_EXTRA_EAL="$EXTRA" gw_start c1 "$WORK/c1.toml" || exit 1
 check "the restart restored the allocation state" grep -q "addresses restored" "$RUN_DIR/c1.log"
-check "after the restart b-3 keeps $Z" eventually test "$(ext_of 10.0.0.9)" = "$Z"
+check "after the restart b-3 keeps $Z" eventually ext_is 10.0.0.9 "$Z"
 check "the client reaches b-3 at $Z after the restart" eventually answers "$Z" pod-B
 check "the service keeps its VIP after the restart" eventually answers "$VIP" pod-A
 
