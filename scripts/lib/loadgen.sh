@@ -76,7 +76,7 @@ CONF
 # output in $LG_DIR/NAME.log.
 lg_start() {
   local name=$1; shift
-  rm -f "$LG_DIR/in.sock" "$LG_DIR/out.sock" "$LG_DIR/$name.json"
+  rm -f "$LG_DIR/$name.json"
   "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/$name.json" "$@" -- \
     -l 0 --file-prefix="lg-$LG_TAG" --no-pci $LG_NO_HUGE -m "${LG_MEM_MB:-256}" \
     --log-level=pmd.net.memif:error \
@@ -85,7 +85,8 @@ lg_start() {
   LG_PID=$!
   local i
   for i in $(seq 1 100); do
-    [ -S "$LG_DIR/in.sock" ] && [ -S "$LG_DIR/out.sock" ] && return 0
+    # memif sockets are abstract (the PMD's default): look for the listeners, not for files.
+    [ "$(ss -xlH 2>/dev/null | grep -c -e "@$LG_DIR/in.sock " -e "@$LG_DIR/out.sock ")" -eq 2 ] && return 0
     kill -0 "$LG_PID" 2>/dev/null || { cat "$LG_DIR/$name.log" >&2; return 1; }
     sleep 0.1
   done
