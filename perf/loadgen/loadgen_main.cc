@@ -52,6 +52,8 @@ DEFINE_string(outside_gateway_ip, "192.0.2.1", "the gateway's outside address");
 DEFINE_string(outside_ip, "192.0.2.2", "the generator's outside address (the gateway's next hop)");
 DEFINE_string(inside_gateway_mac, "02:00:00:00:00:02", "with --noarp: destination MAC inside");
 DEFINE_string(outside_gateway_mac, "02:00:00:00:00:03", "with --noarp: destination MAC outside");
+DEFINE_uint32(rx_queues, 1, "RX queues per port, all polled (memif: as many as the peer has TX "
+              "queues; Open vSwitch uses PMD threads + 1)");
 DEFINE_uint32(mbufs, 32767, "mbufs in the generator's pool");
 DEFINE_uint32(descriptors, 1024, "RX and TX descriptors per port");
 DEFINE_double(link_timeout_s, 30, "how long to wait for both links to come up (the gateway "
@@ -70,12 +72,14 @@ int Fail(const std::string& what) {
   return 2;
 }
 
-bool SetUpPort(uint16_t port, rte_mempool* pool, std::string* err) {
+bool SetUpPort(uint16_t port, uint16_t rxq, rte_mempool* pool, std::string* err) {
   rte_eth_conf conf{};
-  int rc = rte_eth_dev_configure(port, 1, 1, &conf);
+  int rc = rte_eth_dev_configure(port, rxq, 1, &conf);
   uint16_t rxd = static_cast<uint16_t>(FLAGS_descriptors), txd = rxd;
   if (rc == 0) rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
-  if (rc == 0) rc = rte_eth_rx_queue_setup(port, 0, rxd, rte_eth_dev_socket_id(port), nullptr, pool);
+  for (uint16_t q = 0; rc == 0 && q < rxq; ++q) {
+    rc = rte_eth_rx_queue_setup(port, q, rxd, rte_eth_dev_socket_id(port), nullptr, pool);
+  }
   if (rc == 0) rc = rte_eth_tx_queue_setup(port, 0, txd, rte_eth_dev_socket_id(port), nullptr);
   if (rc == 0) rc = rte_eth_dev_start(port);
   if (rc != 0) {
@@ -151,6 +155,8 @@ int main(int argc, char** argv) {
   c.outside_gateway_mac = *out_mac;
   c.progress = FLAGS_progress;
   c.link_timeout_s = FLAGS_link_timeout_s;
+  if (FLAGS_rx_queues < 1 || FLAGS_rx_queues > 16) return Fail("--rx_queues must be 1..16");
+  c.rx_queues = static_cast<uint16_t>(FLAGS_rx_queues);
 
   std::vector<char*> eal = {argv[0]};
   for (int i = 1; i < argc; ++i) eal.push_back(argv[i]);
@@ -171,7 +177,8 @@ int main(int argc, char** argv) {
     rc = Fail(absl::StrCat("need two distinct ports; EAL found ", nports, " (give two --vdev)"));
   } else if (c.pool == nullptr) {
     rc = Fail(absl::StrCat("mbuf pool: ", rte_strerror(rte_errno)));
-  } else if (!SetUpPort(c.inside_port, c.pool, &err) || !SetUpPort(c.outside_port, c.pool, &err)) {
+  } else if (!SetUpPort(c.inside_port, c.rx_queues, c.pool, &err) ||
+             !SetUpPort(c.outside_port, c.rx_queues, c.pool, &err)) {
     rc = Fail(err);
   } else {
     const TrafficResult r = Run(c, &g_stop);

@@ -325,7 +325,8 @@ class Generator {
     rte_mbuf* pkts[kBurst];
     rte_mbuf* done[kBurst];
     uint16_t nd = 0;
-    const uint16_t n = rte_eth_rx_burst(c_.outside_port, 0, pkts, kBurst);
+    const uint16_t n = rte_eth_rx_burst(c_.outside_port, out_rxq_, pkts, kBurst);
+    if (++out_rxq_ == c_.rx_queues) out_rxq_ = 0;
     for (uint16_t i = 0; i < n; ++i) {
       if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
       rte_mbuf* m = pkts[i];
@@ -411,7 +412,8 @@ class Generator {
     rte_mbuf* pkts[kBurst];
     rte_mbuf* done[kBurst];
     uint16_t nd = 0;
-    const uint16_t n = rte_eth_rx_burst(c_.inside_port, 0, pkts, kBurst);
+    const uint16_t n = rte_eth_rx_burst(c_.inside_port, in_rxq_, pkts, kBurst);
+    if (++in_rxq_ == c_.rx_queues) in_rxq_ = 0;
     if (n == 0) return;
     const uint64_t now = rte_rdtsc();
     for (uint16_t i = 0; i < n; ++i) {
@@ -505,6 +507,7 @@ class Generator {
   rte_ether_addr inside_gw_mac_{}, outside_gw_mac_{};
   bool have_inside_gw_ = false, have_outside_gw_ = false;
   TxQueue in_tx_, out_tx_;
+  uint16_t in_rxq_ = 0, out_rxq_ = 0;  // the RX queue polled next
   TrafficResult r_;
 };
 

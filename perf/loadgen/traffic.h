@@ -46,7 +46,10 @@ struct TrafficConfig {
   rte_ether_addr inside_gateway_mac{};
   rte_ether_addr outside_gateway_mac{};
   bool progress = true;
-  double link_timeout_s = 30;  // how long to wait for both links (the peer connecting)
+  double link_timeout_s = 30;
+  // RX queues per port, all polled; TX uses queue 0. A memif client that transmits on more
+  // queues (Open vSwitch: one per PMD thread plus one) needs as many here.
+  uint16_t rx_queues = 1;  // how long to wait for both links (the peer connecting)
 };
 
 struct DirectionCounts {
