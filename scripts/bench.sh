@@ -173,9 +173,9 @@ kernel_up() {
   ip link add vb-in-$$ type veth peer name in netns "$NS"
   ip link add vb-out-$$ type veth peer name out netns "$NS"
   local i
-  for i in vb-in-$$ vb-out-$$; do ip link set "$i" up; ethtool -K "$i" tx off rx off >/dev/null 2>&1 || true; done
+  for i in vb-in-$$ vb-out-$$; do sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1" || true; ip link set "$i" up; ethtool -K "$i" tx off rx off >/dev/null 2>&1 || true; done
   ip netns exec "$NS" sh -e -c '
-    for i in in out; do ip link set "$i" up; ethtool -K "$i" tx off rx off >/dev/null 2>&1 || true; done
+    for i in in out; do sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1" || true; ip link set "$i" up; ethtool -K "$i" tx off rx off >/dev/null 2>&1 || true; done
     ip link set lo up
     ip addr add 10.0.0.1/16 dev in
     ip addr add 192.0.2.1/24 dev out

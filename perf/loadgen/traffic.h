@@ -73,6 +73,7 @@ struct TrafficResult {
   uint64_t warmup_delivered = 0;
   uint64_t tcp_opened = 0, tcp_established = 0, tcp_completed = 0;
   uint64_t arp_answered = 0;
+  uint64_t other_frames = 0;  // neither ARP nor IPv4 (e.g. IPv6 from a kernel peer): ignored
   LatencyHistogram latency;
   std::vector<SecondSample> timeline;
   std::string error;  // non-empty: the run did not happen (link down, no ARP answer)
