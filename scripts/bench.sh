@@ -50,7 +50,7 @@ meson compile -C "$BUILD" natgw natgw-loadgen
 
 step "hugepages"
 LG_NO_HUGE=""
-if [ "$(scripts/hugepages.sh 512)" != ok ]; then
+if [ "$(scripts/hugepages.sh 1024)" != ok ]; then
   echo "no hugepages: running everything with --no-huge (slower)"
   LG_NO_HUGE=--no-huge
 fi
@@ -59,7 +59,7 @@ OUT=$ROOT/bench-results/$(date -u +%Y-%m-%d-%H%M%S)
 mkdir -p "$OUT/runs"
 LG_DIR=$(mktemp -d /tmp/natgw-bench.XXXXXX)
 LG_TAG=bench$$
-LG_MEM_MB=256
+LG_MEM_MB=192
 NS=natgw-bench-$$
 OVS_DIR=$LG_DIR/ovs
 OVSDB_PID=""
@@ -86,11 +86,12 @@ flows_of() { case "$1" in *-1k) echo 1000 ;; *) echo 1048576 ;; esac; }
 
 run_natgw() {  # run_natgw SCENARIO ROUND [generator flags]
   local name=$1 round=$2; shift 2
-  lg_natgw_conf "$LG_DIR/natgw.toml" 1572864 768
+  lg_natgw_conf "$LG_DIR/natgw.toml" 1572864 512
   lg_start "$name" --expect_pool="$LG_POOL" "${LG_FLOW_ARGS[@]}" --duration_s="$dur" "$@" || true
   peer_natgw "$LG_DIR/natgw.toml"
   lg_wait || true
   peer_stop
+  cp "$LG_DIR/natgw.log" "$OUT/runs/$name-$round.natgw.log" 2>/dev/null || true
   keep "$name" "$round"
 }
 
@@ -203,7 +204,7 @@ run_kernel() {
   rm -f "$LG_DIR/$name.json"
   "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/$name.json" --expect_pool="$LG_POOL" \
     "${LG_FLOW_ARGS[@]}" --flows="$(flows_of "$name")" --duration_s="$dur" --warmup_pps=200000 -- \
-    -l 0 --file-prefix="lg-$LG_TAG" --no-pci $LG_NO_HUGE -m "$LG_MEM_MB" \
+    -l 0 --file-prefix="lg-$LG_TAG" --no-pci $(lg_mem_args) -m "$LG_MEM_MB" \
     --vdev="net_af_packet0,iface=vb-in-$$,qpairs=1" --vdev="net_af_packet1,iface=vb-out-$$,qpairs=1" \
     >"$LG_DIR/$name.log" 2>&1 &
   LG_PID=$!

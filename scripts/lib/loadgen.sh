@@ -9,6 +9,10 @@
 LG_PID=""
 PEER_PID=""
 
+# EAL memory arguments of the generator and testpmd: no hugepages, or hugepage files unlinked
+# at once so that nothing is left in /dev/hugepages (EAL refuses the two together).
+lg_mem_args() { if [ -n "$LG_NO_HUGE" ]; then echo --no-huge; else echo --huge-unlink; fi; }
+
 # Inside: pods 10.0.1.0-10.0.4.255 (1024) x ports 1024-2047 = 1,048,576 flows; outside: remote
 # server 198.51.100.10:9 behind next hop 192.0.2.2; natgw's egress pool 203.0.113.0/26.
 LG_FLOW_ARGS=(--pod_ips=10.0.1.0-10.0.4.255 --pod_ports=1024-2047 --remote_ips=198.51.100.10
@@ -78,7 +82,7 @@ lg_start() {
   local name=$1; shift
   rm -f "$LG_DIR/$name.json"
   "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/$name.json" "$@" -- \
-    -l 0 --file-prefix="lg-$LG_TAG" --no-pci $LG_NO_HUGE -m "${LG_MEM_MB:-256}" \
+    -l 0 --file-prefix="lg-$LG_TAG" --no-pci $(lg_mem_args) -m "${LG_MEM_MB:-256}" \
     --log-level=pmd.net.memif:error \
     --vdev="net_memif0,role=server,socket=$LG_DIR/in.sock" \
     --vdev="net_memif1,role=server,socket=$LG_DIR/out.sock" >"$LG_DIR/$name.log" 2>&1 &
@@ -110,7 +114,7 @@ peer_natgw() {
 
 # peer_testpmd: dpdk-testpmd io forwarding between the two sockets, forwarding on lcore 1.
 peer_testpmd() {
-  dpdk-testpmd -l 0,1 --file-prefix="tp-$LG_TAG" --no-pci $LG_NO_HUGE -m 256 \
+  dpdk-testpmd -l 0,1 --file-prefix="tp-$LG_TAG" --no-pci $(lg_mem_args) -m 256 \
     --vdev="net_memif0,role=client,socket=$LG_DIR/in.sock" \
     --vdev="net_memif1,role=client,socket=$LG_DIR/out.sock" -- \
     --forward-mode=io --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
