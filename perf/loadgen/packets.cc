@@ -174,7 +174,9 @@ void WriteUdpRequest(const FrameTemplate& tpl, const FlowTuple& t, uint32_t id, 
 
   const uint64_t addrs = uint64_t{t.pod_ip_be} + t.remote_ip_be;
   Store16(dst + kIpCsum, static_cast<uint16_t>(~Fold64(tpl.ip_sum + addrs)));
-  const uint64_t udp = tpl.udp_sum + addrs + Load32(dst + kL4Ports) + id_be +
+  // Ports from the tuple, not reloaded from the frame: a 32-bit load over two fresh 16-bit
+  // stores cannot be forwarded from the store buffer and stalls.
+  const uint64_t udp = tpl.udp_sum + addrs + t.sport_be + t.dport_be + id_be +
                        static_cast<uint32_t>(tsc) + static_cast<uint32_t>(tsc >> 32);
   const uint16_t c = static_cast<uint16_t>(~Fold64(udp));
   Store16(dst + kUdpCsum, c == 0 ? 0xffff : c);
