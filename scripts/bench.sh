@@ -119,6 +119,9 @@ ovs_up() {
   vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
     other_config:dpdk-lcore-mask=0x1 other_config:pmd-cpu-mask=0x2 other_config:dpdk-socket-mem=512 \
     "other_config:dpdk-extra=--no-pci --file-prefix=ovs-$LG_TAG"
+  # Conntrack timeouts of zone 1 as natgw's UDP timeout (300 s); OVS's default for UDP is 30 s.
+  vsctl --no-wait add-dp netdev -- add-zone-tp netdev zone=1 udp_first=300 udp_single=300 \
+    udp_multiple=300 || echo "  (OVS: zone timeout policy refused; default UDP timeouts apply)"
 }
 vsctl() { ovs-vsctl --db="unix:$OVS_DIR/db.sock" --timeout=30 "$@"; }
 ofctl() { ovs-ofctl "$@"; }
@@ -182,6 +185,9 @@ kernel_up() {
     ip addr add 192.0.2.1/24 dev out
     ip route add default via 192.0.2.2
     sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.in.rp_filter=0
+    # natgw'"'"'s UDP timeout (300 s), so a slow warm-up of 1M flows does not expire the first ones
+    sysctl -qw net.netfilter.nf_conntrack_udp_timeout=300 \
+      net.netfilter.nf_conntrack_udp_timeout_stream=300 || true
     nft -f - <<NFT
 table ip bench {
   chain post { type nat hook postrouting priority srcnat; oifname "out" snat to 203.0.113.0-203.0.113.63; }

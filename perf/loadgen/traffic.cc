@@ -236,8 +236,19 @@ class Generator {
     if (sent < n) {
       r_.in2out.tx_full += n - sent;
       rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+      Unsend(n - sent);
     }
     return sent;
+  }
+
+  // The port refused the last `k` frames: their flows (consecutive ids) go again next time, so
+  // a full ring neither skips flows nor, in one-pass modes, ends the pass early.
+  void Unsend(uint32_t k) {
+    if (c_.mode == Mode::kUdp) {
+      next_id_ = next_id_ >= k ? next_id_ - k : next_id_ + c_.num_flows - k;
+    } else {
+      next_id_ -= k;
+    }
   }
 
   // TCP: one SYN per new connection; the connection number is the SYN's sequence number.
@@ -257,6 +268,7 @@ class Generator {
     if (sent < n) {
       r_.in2out.tx_full += n - sent;
       rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+      Unsend(n - sent);
     }
     return sent;
   }
