@@ -120,26 +120,26 @@ ovs_up() {
     other_config:dpdk-lcore-mask=0x1 other_config:pmd-cpu-mask=0x2 other_config:dpdk-socket-mem=512 \
     "other_config:dpdk-extra=--no-pci --file-prefix=ovs-$LG_TAG"
   # Conntrack timeouts of zone 1 as natgw's UDP timeout (300 s); OVS's default for UDP is 30 s.
-  vsctl --no-wait add-dp netdev -- add-zone-tp netdev zone=1 udp_first=300 udp_single=300 \
-    udp_multiple=300 || echo "  (OVS: zone timeout policy refused; default UDP timeouts apply)"
+  vsctl --no-wait -- --id=@dp create Datapath datapath_version=0 \
+    -- set Open_vSwitch . datapaths:netdev=@dp
+  vsctl --no-wait add-zone-tp netdev zone=1 udp_first=300 udp_single=300 udp_multiple=300 ||
+    echo "  (OVS: zone timeout policy refused; default UDP timeouts apply)"
 }
 vsctl() { ovs-vsctl --db="unix:$OVS_DIR/db.sock" --timeout=30 "$@"; }
 ofctl() { ovs-ofctl "$@"; }
 
 # One run through OVS: ovs-vswitchd starts after the generator (memif client), adds both ports.
 run_ovs() {
-  local name=$1 round=$2 pid
+  local name=$1 round=$2
   lg_start "$name" --noarp --expect_pool="$LG_POOL" "${LG_FLOW_ARGS[@]}" \
     --flows="$(flows_of "$name")" --duration_s="$dur" --link_timeout_s=60 --rx_queues=2 || true
   /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk "unix:$OVS_DIR/db.sock" \
     --unixctl="$OVS_DIR/vswitchd.ctl" --log-file="$OVS_DIR/vswitchd.log" >/dev/null 2>&1 &
   PEER_PID=$!
+  # The flows go in before the ports: with the ports first, the bridge's default NORMAL flow
+  # would switch the first frames untranslated (the generator reports them as invalid).
   vsctl --if-exists del-br br0
-  vsctl add-br br0 -- set bridge br0 datapath_type=netdev \
-    -- add-port br0 in -- set Interface in type=dpdk ofport_request=1 \
-       "options:dpdk-devargs=net_memif0,role=client,socket=$LG_DIR/in.sock" options:n_rxq=1 \
-    -- add-port br0 out -- set Interface out type=dpdk ofport_request=2 \
-       "options:dpdk-devargs=net_memif1,role=client,socket=$LG_DIR/out.sock" options:n_rxq=1
+  vsctl add-br br0 -- set bridge br0 datapath_type=netdev fail_mode=secure
   local sw="unix:$OVS_DIR/br0.mgmt"
   ofctl del-flows "$sw"
   ofctl add-flows "$sw" - <<FLOWS
@@ -152,6 +152,10 @@ table=1,priority=0,actions=drop
 table=2,priority=10,ct_state=+est+trk,ip,actions=output:1
 table=2,priority=0,actions=drop
 FLOWS
+  vsctl add-port br0 in -- set Interface in type=dpdk ofport_request=1 \
+       "options:dpdk-devargs=net_memif0,role=client,socket=$LG_DIR/in.sock" options:n_rxq=1 \
+    -- add-port br0 out -- set Interface out type=dpdk ofport_request=2 \
+       "options:dpdk-devargs=net_memif1,role=client,socket=$LG_DIR/out.sock" options:n_rxq=1
   lg_wait || true
   vsctl --if-exists del-br br0 || true
   peer_stop

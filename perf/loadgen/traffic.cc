@@ -151,6 +151,7 @@ class Generator {
     uint64_t last_tsc = start;
     r_.timeline.reserve(static_cast<size_t>(c_.duration_s) + 2);
     bool pass_done = false;
+    const uint64_t max_debt = std::max<uint64_t>(4 * kBurst, static_cast<uint64_t>(c_.rate_pps / 100));
     for (;;) {
       const uint64_t now = rte_rdtsc();
       if (now >= end || *stop_ || pass_done) break;
@@ -158,8 +159,9 @@ class Generator {
       if (c_.rate_pps > 0) {
         const uint64_t allowed =
             static_cast<uint64_t>(static_cast<double>(now - start) * c_.rate_pps / static_cast<double>(hz_));
-        // A stall (the core taken away) does not turn into one huge burst afterwards.
-        if (allowed > sent + 4 * kBurst) sent = allowed - 4 * kBurst;
+        // A stall (the core taken away) is made up for at most 10 ms worth of packets, so that
+        // it does not turn into one huge burst afterwards.
+        if (allowed > sent + max_debt) sent = allowed - max_debt;
         n = allowed > sent ? std::min<uint64_t>(allowed - sent, kBurst) : 0;
       }
       if (c_.mode != Mode::kUdp) {
