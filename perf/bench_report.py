@@ -59,6 +59,7 @@ def summarize(rs):
         "in2out_loss": med([r["in2out"]["loss_ratio"] for r in ok]),
         "out2in_loss": med([r["out2in"]["loss_ratio"] for r in ok]),
         "invalid_total": sum(r["invalid_total"] for r in rs),
+        "invalid_reasons": sorted({k for r in rs for k, v in r["invalid"].items() if v}),
         "p50_us": med([r["latency_us"]["p50"] for r in ok if r["latency_us"]["samples"]]),
         "p99_us": med([r["latency_us"]["p99"] for r in ok if r["latency_us"]["samples"]]),
         "p999_us": med([r["latency_us"]["p999"] for r in ok if r["latency_us"]["samples"]]),
@@ -167,7 +168,8 @@ def main():
         v = s[name]
         lines.append(
             f"| {text} | {fmt(v['in2out_mpps'], 3)} | {fmt(v['out2in_mpps'], 3)} | "
-            f"{fmt(v['in2out_loss'], 4)} | {fmt(v['out2in_loss'], 4)} | {v['invalid_total']} | "
+            f"{fmt(v['in2out_loss'], 4)} | {fmt(v['out2in_loss'], 4)} | {v['invalid_total']}"
+            f"{' (' + ', '.join(v['invalid_reasons']) + ')' if v['invalid_reasons'] else ''} | "
             f"{fmt(v['p50_us'], 1)} | {fmt(v['p99_us'], 1)} | {fmt(v['p999_us'], 1)} | "
             f"{fmt(v['tcp_cps'], 0)} | {v['per_run_in2out_mpps']}"
             f"{' FAILED: ' + '; '.join(v['errors']) if v['errors'] else ''} |")
@@ -192,12 +194,16 @@ def main():
               "every check; *out2in* counts replies that came back to the right pod. Loss is "
               "offered minus delivered over offered.",
               "- *invalid* must be 0: any frame with a wrong checksum, a source outside the "
-              "pool, or a flow translated two ways is counted there and never as delivered.",
+              "pool, or a flow translated two ways is counted there (reasons in brackets, "
+              "details in runs/*.log) and never as delivered.",
               "- The ceiling is what the generator and memif carry with plain forwarding; a "
               "scenario near it is limited by the generator, not the NAT.",
               "- This machine's vCPUs are shared and move between host cores: differences under "
               "about 30% are noise (DESIGN.md section 7).", ""]
-    lines += [f"![{f}]({f})" for f in files]
+    if files:
+        lines += [f"![{f}]({f})" for f in files]
+    else:
+        lines.append("(no plots: matplotlib is not importable by this python3)")
     with open(os.path.join(a.out, "report.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

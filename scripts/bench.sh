@@ -250,7 +250,7 @@ for round in $(seq 1 "$rounds"); do
 done
 
 if want natgw; then
-  half=$(python3 perf/bench_report.py --half-rate "$OUT/runs" natgw-1m)
+  half=$(/usr/bin/python3 perf/bench_report.py --half-rate "$OUT/runs" natgw-1m)
   step "latency at half of natgw's median 1M-flow rate ($half pps per direction)"
   for round in $(seq 1 "$rounds"); do
     run_natgw natgw-half "$round" --flows=1048576 --rate_pps="$half"
@@ -258,7 +258,8 @@ if want natgw; then
 fi
 
 step "report"
-python3 perf/bench_report.py "$OUT" --rounds "$rounds" --duration "$dur" \
+# Debian's python3 (python3-matplotlib), not one earlier in PATH
+/usr/bin/python3 perf/bench_report.py "$OUT" --rounds "$rounds" --duration "$dur" \
   --note "$(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "report: $OUT/report.md"
