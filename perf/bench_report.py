@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Turns scripts/bench.sh's runs (runs/SCENARIO-ROUND.json, natgw-loadgen results) into
+results.json, report.md and PNG plots: medians over rounds, the issue's targets checked.
+
+  bench_report.py OUT_DIR [--rounds N] [--duration S] [--note TEXT]
+  bench_report.py --half-rate RUNS_DIR SCENARIO   # prints half the median in2out delivered pps
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+SCENARIOS = [
+    ("natgw-1k", "natgw, 1k established UDP flows"),
+    ("natgw-1m", "natgw, 1M established UDP flows"),
+    ("ceiling-1k", "ceiling: testpmd io forwarding, 1k flows"),
+    ("ceiling-1m", "ceiling: testpmd io forwarding, 1M flows"),
+    ("ovs-1k", "Open vSwitch DPDK ct(nat), 1k flows"),
+    ("ovs-1m", "Open vSwitch DPDK ct(nat), 1M flows"),
+    ("kernel-1k", "Linux nftables SNAT (af_packet/veth), 1k flows"),
+    ("kernel-1m", "Linux nftables SNAT (af_packet/veth), 1M flows"),
+    ("natgw-new", "natgw, every packet a new flow (1M)"),
+    ("natgw-tcp", "natgw, TCP connections on new flows"),
+    ("natgw-half", "natgw, 1M flows at half its max rate"),
+]
+
+
+def load_runs(runs_dir):
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(runs_dir, "*.json"))):
+        m = re.match(r"(.+)-(\d+)\.json$", os.path.basename(path))
+        if not m:
+            continue
+        try:
+            with open(path) as f:
+                r = json.load(f)
+        except (OSError, ValueError):
+            continue
+        runs.setdefault(m.group(1), []).append(r)
+    return runs
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarize(rs):
+    ok = [r for r in rs if not r.get("error")]
+    return {
+        "runs": len(rs),
+        "failed_runs": len(rs) - len(ok),
+        "in2out_mpps": med([r["in2out"]["delivered_pps"] / 1e6 for r in ok]),
+        "out2in_mpps": med([r["out2in"]["delivered_pps"] / 1e6 for r in ok]),
+        "in2out_offered_mpps": med([r["in2out"]["offered_pps"] / 1e6 for r in ok]),
+        "in2out_loss": med([r["in2out"]["loss_ratio"] for r in ok]),
+        "out2in_loss": med([r["out2in"]["loss_ratio"] for r in ok]),
+        "invalid_total": sum(r["invalid_total"] for r in rs),
+        "invalid_reasons": sorted({k for r in rs for k, v in r["invalid"].items() if v}),
+        "p50_us": med([r["latency_us"]["p50"] for r in ok if r["latency_us"]["samples"]]),
+        "p99_us": med([r["latency_us"]["p99"] for r in ok if r["latency_us"]["samples"]]),
+        "p999_us": med([r["latency_us"]["p999"] for r in ok if r["latency_us"]["samples"]]),
+        "tcp_cps": med([r["tcp"]["cps"] for r in ok]) if ok and ok[0]["mode"] == "tcp" else None,
+        "rate_pps": ok[0]["rate_pps"] if ok else None,
+        "per_run_in2out_mpps": [round(r["in2out"]["delivered_pps"] / 1e6, 3) for r in ok],
+        "per_run_out2in_mpps": [round(r["out2in"]["delivered_pps"] / 1e6, 3) for r in ok],
+        "errors": sorted({r["error"] for r in rs if r.get("error")}),
+    }
+
+
+def fmt(v, digits=2):
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def targets(s):
+    out = []
+    n, c, o, k = (s.get(x, {}) for x in ("natgw-1m", "ceiling-1m", "ovs-1m", "kernel-1m"))
+    for d in ("in2out", "out2in"):
+        key = d + "_mpps"
+        r = ratio(n.get(key), c.get(key))
+        out.append((f"natgw >= 0.8x ceiling, 1M flows, {d}", r, r is not None and r >= 0.8))
+        r = ratio(n.get(key), o.get(key))
+        out.append((f"natgw >= 3x Open vSwitch, 1M flows, {d}", r, r is not None and r >= 3))
+        r = ratio(n.get(key), k.get(key))
+        out.append((f"natgw > kernel NAT, 1M flows, {d}", r, r is not None and r > 1))
+    return out
+
+
+def plots(out_dir, s):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    names = [n for n, _ in SCENARIOS if n in s and n not in ("natgw-tcp", "natgw-half")]
+    files = []
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    x = range(len(names))
+    ax.bar([i - 0.2 for i in x], [s[n]["in2out_mpps"] or 0 for n in names], 0.4, label="in2out")
+    ax.bar([i + 0.2 for i in x], [s[n]["out2in_mpps"] or 0 for n in names], 0.4, label="out2in")
+    ax.set_xticks(list(x))
+    ax.set_xticklabels(names, rotation=30, ha="right")
+    ax.set_ylabel("delivered Mpps (median)")
+    ax.set_title("Delivered packets per second, 64-byte UDP (new: first packets of new flows)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "throughput.png"), dpi=100)
+    files.append("throughput.png")
+    plt.close(fig)
+    lat = [n for n, _ in SCENARIOS if n in s and s[n]["p99_us"] is not None]
+    if lat:
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        x = range(len(lat))
+        for off, key, label in ((-0.27, "p50_us", "p50"), (0, "p99_us", "p99"),
+                                (0.27, "p999_us", "p99.9")):
+            ax.bar([i + off for i in x], [s[n][key] or 0 for n in lat], 0.27, label=label)
+        ax.set_yscale("log")
+        ax.set_xticks(list(x))
+        ax.set_xticklabels(lat, rotation=30, ha="right")
+        ax.set_ylabel("round-trip latency, us (median of rounds)")
+        ax.set_title("Latency (inside -> outside -> reply -> inside)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(out_dir, "latency.png"), dpi=100)
+        files.append("latency.png")
+        plt.close(fig)
+    return files
+
+
+def main():
+    if len(sys.argv) >= 2 and sys.argv[1] == "--half-rate":
+        rs = load_runs(sys.argv[2]).get(sys.argv[3], [])
+        m = med([r["in2out"]["delivered_pps"] for r in rs if not r.get("error")])
+        print(max(1000, int((m or 2000) / 2)))
+        return
+    p = argparse.ArgumentParser()
+    p.add_argument("out")
+    p.add_argument("--rounds", type=int, default=0)
+    p.add_argument("--duration", type=float, default=0)
+    p.add_argument("--note", default="")
+    a = p.parse_args()
+    runs = load_runs(os.path.join(a.out, "runs"))
+    s = {name: summarize(rs) for name, rs in runs.items()}
+    t = targets(s)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump({"rounds": a.rounds, "duration_s": a.duration, "note": a.note, "scenarios": s,
+                   "targets": [{"what": w, "ratio": r, "met": m} for w, r, m in t]}, f, indent=1)
+    files = plots(a.out, s)
+    lines = [f"# natgw benchmark, {os.path.basename(a.out)}", "",
+             f"{a.rounds} rounds of {a.duration:g} s per scenario, alternating order; every "
+             "figure is the median over rounds. One natgw worker (lcore 1), the generator on "
+             "lcore 0, memif between them (kernel: net_af_packet on veth).", "",
+             f"Machine: {a.note}", "",
+             "| scenario | in2out Mpps | out2in Mpps | in2out loss | out2in loss | invalid | "
+             "p50 us | p99 us | p99.9 us | TCP conn/s | runs (in2out Mpps each) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, text in SCENARIOS:
+        if name not in s:
+            continue
+        v = s[name]
+        lines.append(
+            f"| {text} | {fmt(v['in2out_mpps'], 3)} | {fmt(v['out2in_mpps'], 3)} | "
+            f"{fmt(v['in2out_loss'], 4)} | {fmt(v['out2in_loss'], 4)} | {v['invalid_total']}"
+            f"{' (' + ', '.join(v['invalid_reasons']) + ')' if v['invalid_reasons'] else ''} | "
+            f"{fmt(v['p50_us'], 1)} | {fmt(v['p99_us'], 1)} | {fmt(v['p999_us'], 1)} | "
+            f"{fmt(v['tcp_cps'], 0)} | {v['per_run_in2out_mpps']}"
+            f"{' FAILED: ' + '; '.join(v['errors']) if v['errors'] else ''} |")
+    lines += ["", "## Targets (issue 5)", "", "| target | ratio | met |", "|---|---|---|"]
+    for w, r, m in t:
+        lines.append(f"| {w} | {fmt(r)} | {'yes' if m else 'NO'} |")
+    n = s.get("natgw-new")
+    tcp = s.get("natgw-tcp")
+    half = s.get("natgw-half")
+    lines += ["", "## Per worker", ""]
+    if n:
+        lines.append(f"- new flows per second (natgw-new, in2out delivered): "
+                     f"{fmt(n['in2out_mpps'] and n['in2out_mpps'] * 1e6, 0)}")
+    if tcp:
+        lines.append(f"- TCP connections per second (natgw-tcp): {fmt(tcp['tcp_cps'], 0)}")
+    if half:
+        lines.append(f"- latency at half of the max 1M-flow rate ({fmt(half['rate_pps'], 0)} pps "
+                     f"offered): p50 {fmt(half['p50_us'], 1)} us, p99 {fmt(half['p99_us'], 1)} us, "
+                     f"p99.9 {fmt(half['p999_us'], 1)} us")
+    lines += ["", "## How to read it", "",
+              "- *in2out* counts translated requests that reached the outside port and passed "
+              "every check; *out2in* counts replies that came back to the right pod. Loss is "
+              "offered minus delivered over offered.",
+              "- *invalid* must be 0: any frame with a wrong checksum, a source outside the "
+              "pool, or a flow translated two ways is counted there (reasons in brackets, "
+              "details in runs/*.log) and never as delivered.",
+              "- The ceiling is what the generator and memif carry with plain forwarding; a "
+              "scenario near it is limited by the generator, not the NAT.",
+              "- This machine's vCPUs are shared and move between host cores: differences under "
+              "about 30% are noise (DESIGN.md section 7).", ""]
+    if files:
+        lines += [f"![{f}]({f})" for f in files]
+    else:
+        lines.append("(no plots: matplotlib is not importable by this python3)")
+    with open(os.path.join(a.out, "report.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# natgw-loadgen against the real thing, a few seconds each (root; memif sockets, no hugepages):
+# dpdk-testpmd io forwarding (the ceiling wiring; sources must arrive unchanged), natgw with UDP
+# flows (every translation checked: in the egress pool, checksums valid, stable per flow; replies
+# back at the right pod) and natgw with TCP connections.
+# Usage: loadgen_smoke_test.sh BUILD_DIR
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$(cd "${1:-$ROOT/build}" && pwd)
+LG_DIR=$(mktemp -d /tmp/natgw-lg-smoke.XXXXXX)
+LG_TAG=smoke$$
+LG_NO_HUGE=--no-huge
+source "$ROOT/scripts/lib/checks.sh"
+source "$ROOT/scripts/lib/loadgen.sh"
+trap 'lg_stop_all; rm -rf "$LG_DIR"' EXIT
+
+no_invalid_both_ways() {
+  local j=$1
+  [ -f "$j" ] || { echo "  no result $j"; return 1; }
+  local v
+  v=$(lg_json "$j" 'r["invalid_total"] == 0 and r["in2out"]["delivered"] > 0 and r["out2in"]["delivered"] > 0 and r["error"] == ""')
+  [ "$v" = True ] || { echo "  result: $(head -c 1500 "$j")"; return 1; }
+}
+
+echo "== testpmd io forwarding"
+lg_start testpmd --noarp --expect_translation=false --flows=1000 --duration_s=2 --rate_pps=200000 \
+  --warmup_pps=0 "${LG_FLOW_ARGS[@]}"
+peer_testpmd
+rc=0; lg_wait || rc=$?
+peer_stop
+check "testpmd: generator exit 0" equals "$rc" 0
+check "testpmd: nothing invalid, delivered both ways" no_invalid_both_ways "$LG_DIR/testpmd.json"
+
+echo "== natgw, UDP, 1000 flows"
+lg_natgw_conf "$LG_DIR/natgw.toml" 65536 256
+lg_start natgw-udp --expect_pool="$LG_POOL" --flows=1000 --duration_s=2 --rate_pps=200000 \
+  --frame_size=imix "${LG_FLOW_ARGS[@]}"
+peer_natgw "$LG_DIR/natgw.toml"
+rc=0; lg_wait || rc=$?
+grep -v '^EAL\|^TELEMETRY' "$LG_DIR/natgw-udp.log" | tail -4 || true
+check "natgw udp: generator exit 0" equals "$rc" 0
+check "natgw udp: nothing invalid, delivered both ways" no_invalid_both_ways "$LG_DIR/natgw-udp.json"
+check "natgw udp: answered natgw's ARP" test "$(lg_json "$LG_DIR/natgw-udp.json" 'r["arp_answered"]')" -gt 0
+
+echo "== natgw, TCP connections (a fresh natgw)"
+lg_stop_all
+lg_start natgw-tcp --mode=tcp --expect_pool="$LG_POOL" --flows=20000 --duration_s=2 \
+  --rate_pps=10000 "${LG_FLOW_ARGS[@]}"
+peer_natgw "$LG_DIR/natgw.toml"
+rc=0; lg_wait || rc=$?
+peer_stop
+grep -v '^EAL\|^TELEMETRY' "$LG_DIR/natgw-tcp.log" | tail -3 || true
+check "natgw tcp: generator exit 0" equals "$rc" 0
+check "natgw tcp: nothing invalid, delivered both ways" no_invalid_both_ways "$LG_DIR/natgw-tcp.json"
+check "natgw tcp: connections completed" test "$(lg_json "$LG_DIR/natgw-tcp.json" 'r["tcp"]["completed"]')" -gt 1000
+checks_done

@@ -1,0 +1,549 @@
+#include "perf/loadgen/traffic.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "absl/base/optimization.h"
+#include "lib/dataplane/arp.h"
+#include "lib/net/headers.h"
+
+namespace natgw::loadgen {
+namespace {
+
+constexpr uint16_t kBurst = 32;
+constexpr uint32_t kTcpDataLen = 16;
+constexpr uint32_t kServerIsnKey = 0x5bd1e995;  // server ISN = connection number ^ key
+
+// A TX buffer of one port: frames queue up during a loop pass and leave in bursts.
+struct TxQueue {
+  uint16_t port = 0;
+  uint16_t n = 0;
+  rte_mbuf* pkts[4 * kBurst];
+};
+
+class Generator {
+ public:
+  Generator(const TrafficConfig& c, const volatile bool* stop)
+      : c_(c), stop_(stop), flows_(c.ranges), flows_mod_(c.num_flows) {
+    hz_ = rte_get_tsc_hz();
+    ns_per_tsc_ = 1e9 / static_cast<double>(hz_);
+    rte_eth_macaddr_get(c.inside_port, &inside_mac_);
+    rte_eth_macaddr_get(c.outside_port, &outside_mac_);
+    in_tx_.port = c.inside_port;
+    out_tx_.port = c.outside_port;
+    seen_.assign(c.num_flows, Translation{});
+    inside_gw_mac_ = c.inside_gateway_mac;
+    outside_gw_mac_ = c.outside_gateway_mac;
+  }
+
+  TrafficResult Go() {
+    if (!WaitLinks() || (c_.arp && !ResolveGateways())) return std::move(r_);
+    BuildTemplates();
+    if (c_.mode == Mode::kUdp) Warmup();
+    Measure();
+    return std::move(r_);
+  }
+
+ private:
+  bool WaitLinks() {
+    const uint64_t deadline =
+        rte_rdtsc() + static_cast<uint64_t>(c_.link_timeout_s * static_cast<double>(hz_));
+    while (rte_rdtsc() < deadline && !*stop_) {
+      rte_eth_link in{}, out{};
+      rte_eth_link_get_nowait(c_.inside_port, &in);
+      rte_eth_link_get_nowait(c_.outside_port, &out);
+      if (in.link_status == RTE_ETH_LINK_UP && out.link_status == RTE_ETH_LINK_UP) return true;
+      rte_delay_ms(50);
+    }
+    r_.error = "the link of the inside or outside port did not come up in time";
+    return false;
+  }
+
+  // ARP requests for both gateway addresses every 200 ms until both answered (10 s at most).
+  bool ResolveGateways() {
+    const uint64_t deadline = rte_rdtsc() + 10 * hz_;
+    uint64_t next = 0;
+    static const rte_ether_addr kBroadcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+    static const rte_ether_addr kZero = {{0, 0, 0, 0, 0, 0}};
+    while (!(have_inside_gw_ && have_outside_gw_)) {
+      const uint64_t now = rte_rdtsc();
+      if (now > deadline || *stop_) {
+        r_.error = "the gateway did not answer ARP for its inside and outside addresses";
+        return false;
+      }
+      if (now >= next) {
+        next = now + hz_ / 5;
+        if (!have_inside_gw_) {
+          rte_mbuf* m = dataplane::BuildArpMbuf(c_.pool, kBroadcast, RTE_ARP_OP_REQUEST, inside_mac_,
+                                                rte_cpu_to_be_32(c_.ranges.pod_ip_first), kZero,
+                                                c_.inside_gateway_ip_be);
+          if (m != nullptr) Queue(&in_tx_, m);
+        }
+        if (!have_outside_gw_) {
+          rte_mbuf* m = dataplane::BuildArpMbuf(c_.pool, kBroadcast, RTE_ARP_OP_REQUEST,
+                                                outside_mac_, c_.outside_ip_be, kZero,
+                                                c_.outside_gateway_ip_be);
+          if (m != nullptr) Queue(&out_tx_, m);
+        }
+      }
+      PollOutside();
+      PollInside();
+      Flush(&in_tx_, nullptr);
+      Flush(&out_tx_, nullptr);
+    }
+    return true;
+  }
+
+  void BuildTemplates() {
+    for (uint16_t len : c_.frame_lens) {
+      templates_.push_back(std::make_unique<FrameTemplate>(
+          FrameTemplate::Udp(len, inside_mac_, inside_gw_mac_)));
+    }
+  }
+
+  // kUdp: every flow once at warmup_pps, so the measured interval sees established flows only.
+  void Warmup() {
+    const uint64_t start = rte_rdtsc();
+    uint64_t sent = 0;
+    while (sent < c_.num_flows && !*stop_) {
+      const uint64_t now = rte_rdtsc();
+      uint64_t n = kBurst;
+      if (c_.warmup_pps > 0) {
+        const uint64_t allowed =
+            static_cast<uint64_t>(static_cast<double>(now - start) * c_.warmup_pps / static_cast<double>(hz_));
+        n = allowed > sent ? std::min<uint64_t>(allowed - sent, kBurst) : 0;
+      }
+      n = std::min<uint64_t>(n, c_.num_flows - sent);
+      if (n > 0) sent += SendUdp(static_cast<uint16_t>(n), now);
+      PollOutside();
+      PollInside();
+      Flush(&in_tx_, &r_.in2out);
+      Flush(&out_tx_, &r_.out2in);
+    }
+    Drain(hz_ / 2);
+    r_.warmup_delivered = r_.in2out.delivered;
+    // The measured interval starts clean. The translations seen so far stay (they must hold),
+    // and so do the invalid counts: a bad frame during the warm-up is an error too.
+    r_.in2out = DirectionCounts{};
+    r_.out2in = DirectionCounts{};
+    r_.latency.Reset();
+    next_id_ = 0;
+  }
+
+  void Measure() {
+    const uint64_t start = rte_rdtsc();
+    const uint64_t end = start + static_cast<uint64_t>(c_.duration_s * static_cast<double>(hz_));
+    uint64_t next_second = start + hz_;
+    uint64_t sent = 0;
+    DirectionCounts last_in = r_.in2out, last_out = r_.out2in;
+    uint64_t last_completed = 0;
+    uint64_t last_tsc = start;
+    r_.timeline.reserve(static_cast<size_t>(c_.duration_s) + 2);
+    bool pass_done = false;
+    const uint64_t max_debt = std::max<uint64_t>(4 * kBurst, static_cast<uint64_t>(c_.rate_pps / 100));
+    for (;;) {
+      const uint64_t now = rte_rdtsc();
+      if (now >= end || *stop_ || pass_done) break;
+      uint64_t n = kBurst;
+      if (c_.rate_pps > 0) {
+        const uint64_t allowed =
+            static_cast<uint64_t>(static_cast<double>(now - start) * c_.rate_pps / static_cast<double>(hz_));
+        // A stall (the core taken away) is made up for at most 10 ms worth of packets, so that
+        // it does not turn into one huge burst afterwards.
+        if (allowed > sent + max_debt) sent = allowed - max_debt;
+        n = allowed > sent ? std::min<uint64_t>(allowed - sent, kBurst) : 0;
+      }
+      if (c_.mode != Mode::kUdp) {
+        const uint64_t left = next_id_ < c_.num_flows ? c_.num_flows - next_id_ : 0;
+        n = std::min(n, left);
+        pass_done = left == 0;
+      }
+      if (n > 0) {
+        sent += c_.mode == Mode::kTcp ? SendSyns(static_cast<uint16_t>(n))
+                                      : SendUdp(static_cast<uint16_t>(n), now);
+      }
+      PollOutside();
+      PollInside();
+      Flush(&in_tx_, &r_.in2out);
+      Flush(&out_tx_, &r_.out2in);
+      if (now >= next_second) {
+        next_second += hz_;
+        const double dt = static_cast<double>(now - last_tsc) / static_cast<double>(hz_);
+        last_tsc = now;
+        SecondSample s{static_cast<double>(now - start) / static_cast<double>(hz_),
+                       static_cast<double>(r_.in2out.offered - last_in.offered) / dt,
+                       static_cast<double>(r_.in2out.delivered - last_in.delivered) / dt,
+                       static_cast<double>(r_.out2in.offered - last_out.offered) / dt,
+                       static_cast<double>(r_.out2in.delivered - last_out.delivered) / dt,
+                       static_cast<double>(r_.tcp_completed - last_completed) / dt};
+        last_in = r_.in2out;
+        last_out = r_.out2in;
+        last_completed = r_.tcp_completed;
+        r_.timeline.push_back(s);
+        if (c_.progress) PrintProgress(s);
+      }
+    }
+    r_.seconds = static_cast<double>(rte_rdtsc() - start) / static_cast<double>(hz_);
+    Drain(hz_ / 5);
+  }
+
+  void PrintProgress(const SecondSample& s) const {
+    std::printf("%5.1fs in2out %7.3f/%7.3f Mpps  out2in %7.3f/%7.3f Mpps (offered/delivered)",
+                s.t_s, s.in2out_offered_pps / 1e6, s.in2out_delivered_pps / 1e6,
+                s.out2in_offered_pps / 1e6, s.out2in_delivered_pps / 1e6);
+    if (c_.mode == Mode::kTcp) std::printf("  %8.0f conn/s", s.tcp_cps);
+    std::printf("  invalid %llu  p99 %.1f us\n", static_cast<unsigned long long>(r_.invalid_total),
+                static_cast<double>(r_.latency.Percentile(0.99)) / 1e3);
+    std::fflush(stdout);
+  }
+
+  // Receives and answers without sending anything new for `ticks`.
+  void Drain(uint64_t ticks) {
+    const uint64_t end = rte_rdtsc() + ticks;
+    while (rte_rdtsc() < end) {
+      PollOutside();
+      PollInside();
+      Flush(&in_tx_, &r_.in2out);
+      Flush(&out_tx_, &r_.out2in);
+    }
+  }
+
+  uint16_t SendUdp(uint16_t n, uint64_t tsc) {
+    rte_mbuf* pkts[kBurst];
+    if (rte_pktmbuf_alloc_bulk(c_.pool, pkts, n) != 0) return 0;
+    const size_t nt = templates_.size();
+    for (uint16_t i = 0; i < n; ++i) {
+      const FrameTemplate& tpl = *templates_[size_index_];
+      if (++size_index_ == nt) size_index_ = 0;
+      const uint32_t id = next_id_;
+      if (++next_id_ == c_.num_flows && c_.mode == Mode::kUdp) next_id_ = 0;
+      rte_mbuf* m = pkts[i];
+      WriteUdpRequest(tpl, flows_.Tuple(id), id, tsc, rte_pktmbuf_mtod(m, uint8_t*));
+      m->data_len = tpl.len;
+      m->pkt_len = tpl.len;
+    }
+    const uint16_t sent = rte_eth_tx_burst(c_.inside_port, 0, pkts, n);
+    r_.in2out.offered += sent;
+    if (sent < n) {
+      r_.in2out.tx_full += n - sent;
+      rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+      Unsend(n - sent);
+    }
+    return sent;
+  }
+
+  // The port refused the last `k` frames: their flows (consecutive ids) go again next time, so
+  // a full ring neither skips flows nor, in one-pass modes, ends the pass early.
+  void Unsend(uint32_t k) {
+    if (c_.mode == Mode::kUdp) {
+      next_id_ = next_id_ >= k ? next_id_ - k : next_id_ + c_.num_flows - k;
+    } else {
+      next_id_ -= k;
+    }
+  }
+
+  // TCP: one SYN per new connection; the connection number is the SYN's sequence number.
+  uint16_t SendSyns(uint16_t n) {
+    rte_mbuf* pkts[kBurst];
+    if (rte_pktmbuf_alloc_bulk(c_.pool, pkts, n) != 0) return 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      const uint32_t conn = next_id_++;
+      const FlowTuple t = flows_.Tuple(flows_mod_.Mod(conn));
+      SetLen(pkts[i], WriteTcpSegment(rte_pktmbuf_mtod(pkts[i], uint8_t*), inside_mac_,
+                                      inside_gw_mac_, t.pod_ip_be, t.remote_ip_be, t.sport_be,
+                                      t.dport_be, net::kTcpSyn, conn, 0, 0));
+    }
+    const uint16_t sent = rte_eth_tx_burst(c_.inside_port, 0, pkts, n);
+    r_.in2out.offered += sent;
+    r_.tcp_opened += sent;
+    if (sent < n) {
+      r_.in2out.tx_full += n - sent;
+      rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+      Unsend(n - sent);
+    }
+    return sent;
+  }
+
+  static void SetLen(rte_mbuf* m, uint16_t len) {
+    m->data_len = len;
+    m->pkt_len = len;
+  }
+
+  void Queue(TxQueue* q, rte_mbuf* m) {
+    if (q->n == RTE_DIM(q->pkts)) Flush(q, q == &in_tx_ ? &r_.in2out : &r_.out2in);
+    q->pkts[q->n++] = m;
+  }
+
+  void Flush(TxQueue* q, DirectionCounts* counts) {
+    if (q->n == 0) return;
+    const uint16_t sent = rte_eth_tx_burst(q->port, 0, q->pkts, q->n);
+    if (counts != nullptr) {
+      counts->offered += sent;
+      counts->tx_full += q->n - sent;
+    }
+    if (sent < q->n) rte_pktmbuf_free_bulk(q->pkts + sent, q->n - sent);
+    q->n = 0;
+  }
+
+  void CountInvalid(Invalid r) {
+    ++r_.invalid[static_cast<size_t>(r)];
+    ++r_.invalid_total;
+  }
+
+  // ARP on either side: answers requests for any address but the gateway's own (the generator
+  // plays every pod, server and next hop), learns the gateway's MAC from its replies. Returns
+  // true when `m` was consumed (queued as the answer).
+  bool HandleArp(rte_mbuf* m, bool inside) {
+    dataplane::ArpMessage a;
+    uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
+    if (!dataplane::ParseArp(f, m->data_len, &a)) return false;
+    const uint32_t gw = inside ? c_.inside_gateway_ip_be : c_.outside_gateway_ip_be;
+    if (a.op == RTE_ARP_OP_REPLY || a.sip == gw) {
+      if (a.sip == gw && c_.arp) {
+        if (inside) {
+          inside_gw_mac_ = a.sha;
+          have_inside_gw_ = true;
+        } else {
+          outside_gw_mac_ = a.sha;
+          have_outside_gw_ = true;
+        }
+      }
+    }
+    if (a.op != RTE_ARP_OP_REQUEST || a.tip == gw) return false;
+    if (m->buf_len - m->data_off < dataplane::kMinFrameLen) return false;
+    const rte_ether_addr& mine = inside ? inside_mac_ : outside_mac_;
+    dataplane::WriteArp(f, a.sha, RTE_ARP_OP_REPLY, mine, a.tip, a.sha, a.sip);
+    SetLen(m, dataplane::kMinFrameLen);
+    ++r_.arp_answered;
+    Queue(inside ? &in_tx_ : &out_tx_, m);
+    return true;
+  }
+
+  static bool IsArp(const rte_mbuf* m) {
+    return m->data_len >= 14 &&
+           rte_pktmbuf_mtod(m, const rte_ether_hdr*)->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP);
+  }
+  // Neither ARP nor IPv4 (IPv6 neighbour discovery, LLDP from a kernel peer): not part of the
+  // test, counted apart and dropped.
+  bool IsOther(const rte_mbuf* m) {
+    if (m->data_len >= 14 &&
+        rte_pktmbuf_mtod(m, const rte_ether_hdr*)->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+      return false;
+    }
+    ++r_.other_frames;
+    return true;
+  }
+
+  void PollOutside() {
+    rte_mbuf* pkts[kBurst];
+    rte_mbuf* done[kBurst];
+    uint16_t nd = 0;
+    const uint16_t n = rte_eth_rx_burst(c_.outside_port, out_rxq_, pkts, kBurst);
+    if (++out_rxq_ == c_.rx_queues) out_rxq_ = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+      rte_mbuf* m = pkts[i];
+      if (ABSL_PREDICT_FALSE(IsArp(m))) {
+        if (!HandleArp(m, false)) done[nd++] = m;
+        continue;
+      }
+      if (ABSL_PREDICT_FALSE(IsOther(m))) {
+        done[nd++] = m;
+        continue;
+      }
+      uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
+      if (c_.mode == Mode::kTcp) {
+        if (!OutsideTcp(m, f)) done[nd++] = m;
+        continue;
+      }
+      Checked ck;
+      const Invalid r = CheckUdpOutside(f, m->data_len, flows_, c_.num_flows, c_.expect,
+                                        seen_.data(), &ck);
+      if (r != Invalid::kNone) {
+        CountInvalid(r);
+        done[nd++] = m;
+        continue;
+      }
+      ++r_.in2out.delivered;
+      TurnUdpAround(f, outside_mac_, outside_gw_mac_);
+      Queue(&out_tx_, m);
+    }
+    if (nd > 0) rte_pktmbuf_free_bulk(done, nd);
+  }
+
+  // The server side of a connection. True when `m` was reused for an answer.
+  bool OutsideTcp(rte_mbuf* m, uint8_t* f) {
+    Checked ck;
+    Invalid r = CheckTcpHeaders(f, m->data_len, &ck);
+    if (r != Invalid::kNone) {
+      CountInvalid(r);
+      return false;
+    }
+    uint32_t conn;
+    const uint8_t flags = ck.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpFin | net::kTcpRst);
+    if (flags == net::kTcpSyn) {
+      conn = ck.seq;
+    } else if (flags == (net::kTcpFin | net::kTcpAck)) {
+      conn = ck.seq - 1 - kTcpDataLen;
+    } else if (flags == net::kTcpAck && (ck.tcp_flags & net::kTcpPsh) != 0) {
+      conn = ck.seq - 1;
+    } else if (flags == net::kTcpAck) {
+      conn = ck.seq - 2 - kTcpDataLen;
+    } else {
+      CountInvalid(Invalid::k_not_ours);
+      return false;
+    }
+    const uint32_t flow = flows_mod_.Mod(conn);
+    r = CheckTcpOutsideTuple(f, flows_.Tuple(flow), flow, c_.expect, seen_.data());
+    if (r != Invalid::kNone) {
+      CountInvalid(r);
+      return false;
+    }
+    ++r_.in2out.delivered;
+    uint8_t answer;
+    uint32_t seq, ack;
+    if (flags == net::kTcpSyn) {
+      answer = net::kTcpSyn | net::kTcpAck;
+      seq = conn ^ kServerIsnKey;
+      ack = conn + 1;
+    } else if (flags == (net::kTcpFin | net::kTcpAck)) {
+      answer = net::kTcpFin | net::kTcpAck;
+      seq = (conn ^ kServerIsnKey) + 1;
+      ack = ck.seq + 1;
+    } else {
+      return false;  // data and the last ACK are only counted
+    }
+    uint32_t src, dst;
+    uint16_t sport, dport;
+    std::memcpy(&src, f + 26, 4);
+    std::memcpy(&dst, f + 30, 4);
+    std::memcpy(&sport, f + 34, 2);
+    std::memcpy(&dport, f + 36, 2);
+    SetLen(m, WriteTcpSegment(f, outside_mac_, outside_gw_mac_, dst, src, dport, sport, answer, seq,
+                              ack, 0));
+    Queue(&out_tx_, m);
+    return true;
+  }
+
+  void PollInside() {
+    rte_mbuf* pkts[kBurst];
+    rte_mbuf* done[kBurst];
+    uint16_t nd = 0;
+    const uint16_t n = rte_eth_rx_burst(c_.inside_port, in_rxq_, pkts, kBurst);
+    if (++in_rxq_ == c_.rx_queues) in_rxq_ = 0;
+    if (n == 0) return;
+    const uint64_t now = rte_rdtsc();
+    for (uint16_t i = 0; i < n; ++i) {
+      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+      rte_mbuf* m = pkts[i];
+      if (ABSL_PREDICT_FALSE(IsArp(m))) {
+        if (!HandleArp(m, true)) done[nd++] = m;
+        continue;
+      }
+      if (ABSL_PREDICT_FALSE(IsOther(m))) {
+        done[nd++] = m;
+        continue;
+      }
+      uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
+      if (c_.mode == Mode::kTcp) {
+        if (!InsideTcp(m, f)) done[nd++] = m;
+        continue;
+      }
+      Checked ck;
+      const Invalid r = CheckUdpInside(f, m->data_len, flows_, c_.num_flows, &ck);
+      if (r != Invalid::kNone) {
+        CountInvalid(r);
+      } else {
+        ++r_.out2in.delivered;
+        if (now > ck.tsc) {
+          r_.latency.Record(static_cast<uint64_t>(static_cast<double>(now - ck.tsc) * ns_per_tsc_));
+        }
+      }
+      done[nd++] = m;
+    }
+    if (nd > 0) rte_pktmbuf_free_bulk(done, nd);
+  }
+
+  // The client side after the SYN. True when `m` was reused.
+  bool InsideTcp(rte_mbuf* m, uint8_t* f) {
+    Checked ck;
+    Invalid r = CheckTcpHeaders(f, m->data_len, &ck);
+    if (r != Invalid::kNone) {
+      CountInvalid(r);
+      return false;
+    }
+    const uint8_t flags = ck.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpFin | net::kTcpRst);
+    uint32_t conn;
+    if (flags == (net::kTcpSyn | net::kTcpAck)) {
+      conn = ck.ack - 1;
+    } else if (flags == (net::kTcpFin | net::kTcpAck)) {
+      conn = ck.ack - 2 - kTcpDataLen;
+    } else {
+      CountInvalid(Invalid::k_not_ours);
+      return false;
+    }
+    const FlowTuple t = flows_.Tuple(flows_mod_.Mod(conn));
+    r = CheckTcpInsideTuple(f, t);
+    if (r != Invalid::kNone) {
+      CountInvalid(r);
+      return false;
+    }
+    ++r_.out2in.delivered;
+    if (flags == (net::kTcpSyn | net::kTcpAck)) {
+      ++r_.tcp_established;
+      // ACK with data, then FIN; the received frame carries the first.
+      SetLen(m, WriteTcpSegment(f, inside_mac_, inside_gw_mac_, t.pod_ip_be, t.remote_ip_be,
+                                t.sport_be, t.dport_be, net::kTcpAck | net::kTcpPsh, conn + 1,
+                                ck.seq + 1, kTcpDataLen));
+      Queue(&in_tx_, m);
+      rte_mbuf* fin = rte_pktmbuf_alloc(c_.pool);
+      if (fin != nullptr) {
+        SetLen(fin, WriteTcpSegment(rte_pktmbuf_mtod(fin, uint8_t*), inside_mac_, inside_gw_mac_,
+                                    t.pod_ip_be, t.remote_ip_be, t.sport_be, t.dport_be,
+                                    net::kTcpFin | net::kTcpAck, conn + 1 + kTcpDataLen,
+                                    ck.seq + 1, 0));
+        Queue(&in_tx_, fin);
+      }
+      return true;
+    }
+    ++r_.tcp_completed;
+    SetLen(m, WriteTcpSegment(f, inside_mac_, inside_gw_mac_, t.pod_ip_be, t.remote_ip_be,
+                              t.sport_be, t.dport_be, net::kTcpAck, conn + 2 + kTcpDataLen,
+                              ck.seq + 1, 0));
+    Queue(&in_tx_, m);
+    return true;
+  }
+
+  const TrafficConfig& c_;
+  const volatile bool* stop_;
+  FlowSet flows_;
+  FastDivisor flows_mod_;
+  std::vector<Translation> seen_;
+  std::vector<std::unique_ptr<FrameTemplate>> templates_;
+  size_t size_index_ = 0;
+  uint32_t next_id_ = 0;
+  uint64_t hz_ = 0;
+  double ns_per_tsc_ = 0;
+  rte_ether_addr inside_mac_{}, outside_mac_{};
+  rte_ether_addr inside_gw_mac_{}, outside_gw_mac_{};
+  bool have_inside_gw_ = false, have_outside_gw_ = false;
+  TxQueue in_tx_, out_tx_;
+  uint16_t in_rxq_ = 0, out_rxq_ = 0;  // the RX queue polled next
+  TrafficResult r_;
+};
+
+}  // namespace
+
+TrafficResult Run(const TrafficConfig& c, const volatile bool* stop) {
+  auto g = std::make_unique<Generator>(c, stop);
+  return g->Go();
+}
+
+}  // namespace natgw::loadgen

@@ -1,0 +1,88 @@
+// The generator's packet loop: one lcore drives both ports. The inside port plays the pods
+// (requests, and in TCP mode the client side of every connection), the outside port plays the
+// remote servers (checks every translated frame and answers it). Counters, latency and the
+// per-second timeline are kept here and turned into the result by loadgen_main.cc.
+//
+// Run() is called on one lcore and is not thread-safe; nothing on its loop allocates from the
+// heap or makes a syscall (the progress line is printed once a second).
+#ifndef NATGW_PERF_LOADGEN_TRAFFIC_H_
+#define NATGW_PERF_LOADGEN_TRAFFIC_H_
+
+#include <rte_ether.h>
+#include <rte_mempool.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "perf/loadgen/flows.h"
+#include "perf/loadgen/histogram.h"
+#include "perf/loadgen/packets.h"
+
+namespace natgw::loadgen {
+
+enum class Mode : uint8_t {
+  kUdp,     // established UDP flows: every flow once (warm-up), then all of them in turn
+  kUdpNew,  // every packet a new flow: one pass over the flows, no warm-up
+  kTcp,     // connections: SYN, SYN-ACK, ACK+data, FIN, FIN-ACK, ACK; each on a new flow
+};
+
+struct TrafficConfig {
+  Mode mode = Mode::kUdp;
+  uint16_t inside_port = 0;
+  uint16_t outside_port = 1;
+  rte_mempool* pool = nullptr;
+  FlowRanges ranges;
+  uint32_t num_flows = 1000;
+  std::vector<uint16_t> frame_lens = {60};  // cycled per packet (IMIX: 7x60, 4x590, 1x1514)
+  double rate_pps = 0;                      // requests (TCP: connections) per second; 0 = max
+  double duration_s = 10;
+  double warmup_pps = 1e6;                  // kUdp: rate of the warm-up pass; 0 = max
+  ExpectedSource expect;
+  bool arp = true;  // resolve the gateway's MACs and answer ARP; else use the MACs below
+  uint32_t inside_gateway_ip_be = 0;
+  uint32_t outside_gateway_ip_be = 0;
+  uint32_t outside_ip_be = 0;  // the generator's own outside address (sender of its ARP)
+  rte_ether_addr inside_gateway_mac{};
+  rte_ether_addr outside_gateway_mac{};
+  bool progress = true;
+  double link_timeout_s = 30;
+  // RX queues per port, all polled; TX uses queue 0. A memif client that transmits on more
+  // queues (Open vSwitch: one per PMD thread plus one) needs as many here.
+  uint16_t rx_queues = 1;  // how long to wait for both links (the peer connecting)
+};
+
+struct DirectionCounts {
+  uint64_t offered = 0;    // accepted by the sending port
+  uint64_t delivered = 0;  // received and valid
+  uint64_t tx_full = 0;    // refused by the sending port (ring full), not offered
+};
+
+struct SecondSample {
+  double t_s;
+  double in2out_offered_pps, in2out_delivered_pps;
+  double out2in_offered_pps, out2in_delivered_pps;
+  double tcp_cps;
+};
+
+struct TrafficResult {
+  double seconds = 0;  // measured interval (warm-up excluded)
+  DirectionCounts in2out, out2in;
+  uint64_t invalid[kNumInvalid] = {};
+  uint64_t invalid_total = 0;
+  uint64_t warmup_delivered = 0;
+  uint64_t tcp_opened = 0, tcp_established = 0, tcp_completed = 0;
+  uint64_t arp_answered = 0;
+  uint64_t other_frames = 0;  // neither ARP nor IPv4 (e.g. IPv6 from a kernel peer): ignored
+  LatencyHistogram latency;
+  std::vector<SecondSample> timeline;
+  std::string error;  // non-empty: the run did not happen (link down, no ARP answer)
+};
+
+// Runs the configured traffic until duration_s has passed (kUdpNew: or the pass ended) or
+// *stop becomes true; then drains both ports for 200 ms. Ports must be started.
+TrafficResult Run(const TrafficConfig& c, const volatile bool* stop);
+
+}  // namespace natgw::loadgen
+
+#endif  // NATGW_PERF_LOADGEN_TRAFFIC_H_

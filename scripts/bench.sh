@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# The system benchmark (README "Benchmarking"): natgw with one worker on one core and
+# natgw-loadgen on the other, connected by memif, through these scenarios, in alternating rounds:
+#   natgw-1k / natgw-1m   established UDP flows, 64-byte frames, both directions, max rate
+#   natgw-new             every packet a new flow (1M flows, one pass): new flows/s per worker
+#   natgw-tcp             TCP connections (SYN..FIN) on new flows: connections/s per worker
+#   ceiling-1k / -1m      dpdk-testpmd io forwarding in natgw's place (same generator, wiring)
+#   ovs-1k / ovs-1m       Open vSwitch DPDK (netdev datapath, one PMD) with ct(commit,nat(src=))
+#   kernel-1k / -1m       Linux nftables SNAT in a namespace, fed through net_af_packet on veths
+#   natgw-half            natgw-1m at half of natgw-1m's median rate: latency
+# Writes bench-results/<date>/report.md, results.json, PNG plots and every run's JSON and log.
+#
+#   scripts/bench.sh [--quick] [--rounds N] [--only natgw,ceiling,ovs,kernel]
+# --quick: 3 rounds of 3 s (default 5 rounds of 10 s). Needs root and 2 cores (uses lcores 0, 1).
+# Everything it starts is stopped by PID, the namespace and OVS's private database removed.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+rounds=5; dur=10; only="natgw,ceiling,ovs,kernel"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) rounds=3; dur=3 ;;
+    --rounds) rounds=$2; shift ;;
+    --only) only=$2; shift ;;
+    *) echo "usage: scripts/bench.sh [--quick] [--rounds N] [--only natgw,ceiling,ovs,kernel]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$(id -u)" -eq 0 ] || { echo "bench.sh: run as root" >&2; exit 1; }
+want() { [[ ",$only," == *",$1,"* ]]; }
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+step "dependencies (build and test ones, then the benchmark's own)"
+scripts/install-deps.sh
+bench_pkgs=(openvswitch-switch-dpdk nftables python3-matplotlib)
+missing=()
+for p in "${bench_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+step "release build"
+BUILD=${BENCH_BUILD:-$ROOT/build-release}  # BENCH_BUILD=build reuses a debugoptimized build
+[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" --buildtype=release -Dwerror=true >/dev/null
+meson compile -C "$BUILD" natgw natgw-loadgen
+
+step "hugepages"
+LG_NO_HUGE=""
+if [ "$(scripts/hugepages.sh 1024)" != ok ]; then
+  echo "no hugepages: running everything with --no-huge (slower)"
+  LG_NO_HUGE=--no-huge
+fi
+
+OUT=$ROOT/bench-results/$(date -u +%Y-%m-%d-%H%M%S)
+mkdir -p "$OUT/runs"
+LG_DIR=$(mktemp -d /tmp/natgw-bench.XXXXXX)
+LG_TAG=bench$$
+LG_MEM_MB=192
+NS=natgw-bench-$$
+OVS_DIR=$LG_DIR/ovs
+OVSDB_PID=""
+source scripts/lib/loadgen.sh
+
+cleanup() {
+  lg_stop_all
+  ovs_down
+  kernel_down
+  rm -rf "$LG_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The result of one run is copied to $OUT/runs/SCENARIO-ROUND.json (and .log).
+keep() {
+  local name=$1 round=$2
+  cp "$LG_DIR/$name.json" "$OUT/runs/$name-$round.json" 2>/dev/null || echo "  $name: no result"
+  cp "$LG_DIR/$name.log" "$OUT/runs/$name-$round.log" 2>/dev/null || true
+  [ -f "$LG_DIR/$name.json" ] && grep '^natgw-loadgen:' "$LG_DIR/$name.log" | sed "s/^/  $name #$round /" || true
+}
+
+flows_of() { case "$1" in *-1k) echo 1000 ;; *) echo 1048576 ;; esac; }
+
+run_natgw() {  # run_natgw SCENARIO ROUND [generator flags]
+  local name=$1 round=$2; shift 2
+  lg_natgw_conf "$LG_DIR/natgw.toml" 1572864 512
+  lg_start "$name" --expect_pool="$LG_POOL" "${LG_FLOW_ARGS[@]}" --duration_s="$dur" "$@" || true
+  peer_natgw "$LG_DIR/natgw.toml"
+  lg_wait || true
+  peer_stop
+  cp "$LG_DIR/natgw.log" "$OUT/runs/$name-$round.natgw.log" 2>/dev/null || true
+  keep "$name" "$round"
+}
+
+run_ceiling() {
+  local name=$1 round=$2
+  lg_start "$name" --noarp --expect_translation=false "${LG_FLOW_ARGS[@]}" \
+    --flows="$(flows_of "$name")" --duration_s="$dur" || true
+  peer_testpmd
+  lg_wait || true
+  peer_stop
+  keep "$name" "$round"
+}
+
+# Open vSwitch with DPDK, private database and run directory, one PMD thread on lcore 1.
+ovs_up() {
+  mkdir -p "$OVS_DIR"
+  export OVS_RUNDIR=$OVS_DIR OVS_LOGDIR=$OVS_DIR OVS_DBDIR=$OVS_DIR
+  ovsdb-tool create "$OVS_DIR/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+  ovsdb-server "$OVS_DIR/conf.db" --remote="punix:$OVS_DIR/db.sock" --unixctl="$OVS_DIR/ovsdb.ctl" \
+    --log-file="$OVS_DIR/ovsdb.log" >/dev/null 2>&1 &
+  OVSDB_PID=$!
+  local i
+  for i in $(seq 1 50); do [ -S "$OVS_DIR/db.sock" ] && break; sleep 0.1; done
+  vsctl --no-wait init
+  vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
+    other_config:dpdk-lcore-mask=0x1 other_config:pmd-cpu-mask=0x2 other_config:dpdk-socket-mem=512 \
+    "other_config:dpdk-extra=--no-pci --file-prefix=ovs-$LG_TAG"
+  # Conntrack timeouts of zone 1 as natgw's UDP timeout (300 s); OVS's default for UDP is 30 s.
+  vsctl --no-wait -- --id=@dp create Datapath datapath_version=0 \
+    -- set Open_vSwitch . datapaths:netdev=@dp
+  vsctl --no-wait add-zone-tp netdev zone=1 udp_first=300 udp_single=300 udp_multiple=300 ||
+    echo "  (OVS: zone timeout policy refused; default UDP timeouts apply)"
+}
+vsctl() { ovs-vsctl --db="unix:$OVS_DIR/db.sock" --timeout=30 "$@"; }
+ofctl() { ovs-ofctl "$@"; }
+
+# One run through OVS: ovs-vswitchd starts after the generator (memif client), adds both ports.
+run_ovs() {
+  local name=$1 round=$2
+  lg_start "$name" --noarp --expect_pool="$LG_POOL" "${LG_FLOW_ARGS[@]}" \
+    --flows="$(flows_of "$name")" --duration_s="$dur" --link_timeout_s=60 --rx_queues=2 || true
+  /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk "unix:$OVS_DIR/db.sock" \
+    --unixctl="$OVS_DIR/vswitchd.ctl" --log-file="$OVS_DIR/vswitchd.log" >/dev/null 2>&1 &
+  PEER_PID=$!
+  # The flows go in before the ports: with the ports first, the bridge's default NORMAL flow
+  # would switch the first frames untranslated (the generator reports them as invalid).
+  vsctl --if-exists del-br br0
+  vsctl add-br br0 -- set bridge br0 datapath_type=netdev fail_mode=secure
+  local sw="unix:$OVS_DIR/br0.mgmt"
+  ofctl del-flows "$sw"
+  ofctl add-flows "$sw" - <<FLOWS
+table=0,priority=10,ip,in_port=1,actions=ct(table=1,zone=1,nat)
+table=0,priority=10,ip,in_port=2,actions=ct(table=2,zone=1,nat)
+table=0,priority=0,actions=drop
+table=1,priority=10,ct_state=+new+trk,ip,actions=ct(commit,zone=1,nat(src=203.0.113.0-203.0.113.63:1024-65535)),output:2
+table=1,priority=10,ct_state=+est+trk,ip,actions=output:2
+table=1,priority=0,actions=drop
+table=2,priority=10,ct_state=+est+trk,ip,actions=output:1
+table=2,priority=0,actions=drop
+FLOWS
+  vsctl add-port br0 in -- set Interface in type=dpdk ofport_request=1 \
+       "options:dpdk-devargs=net_memif0,role=client,socket=$LG_DIR/in.sock" options:n_rxq=1 \
+    -- add-port br0 out -- set Interface out type=dpdk ofport_request=2 \
+       "options:dpdk-devargs=net_memif1,role=client,socket=$LG_DIR/out.sock" options:n_rxq=1
+  lg_wait || true
+  vsctl --if-exists del-br br0 || true
+  peer_stop
+  cp "$OVS_DIR/vswitchd.log" "$OUT/runs/$name-$round.vswitchd.log" 2>/dev/null || true
+  rm -f "$OVS_DIR/vswitchd.log"
+  keep "$name" "$round"
+}
+ovs_down() {
+  [ -n "${PEER_PID:-}" ] && peer_stop
+  if [ -n "$OVSDB_PID" ]; then
+    kill -TERM "$OVSDB_PID" 2>/dev/null || true
+    wait "$OVSDB_PID" 2>/dev/null || true
+    OVSDB_PID=""
+  fi
+}
+
+# The kernel: a namespace routing between two veths with nftables SNAT to the same pool natgw
+# uses (masquerade would use the one interface address, whose 64k ports cannot hold 1M flows to
+# one server). The generator attaches to the host ends with net_af_packet.
+CT_MAX_OLD=""
+kernel_up() {
+  ip netns add "$NS"
+  ip link add vb-in-$$ type veth peer name in netns "$NS"
+  ip link add vb-out-$$ type veth peer name out netns "$NS"
+  local i
+  for i in vb-in-$$ vb-out-$$; do sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1" || true; ip link set "$i" up; ethtool -K "$i" tx off rx off >/dev/null 2>&1 || true; done
+  ip netns exec "$NS" sh -e -c '
+    for i in in out; do sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1" || true; ip link set "$i" up; ethtool -K "$i" tx off rx off >/dev/null 2>&1 || true; done
+    ip link set lo up
+    ip addr add 10.0.0.1/16 dev in
+    ip addr add 192.0.2.1/24 dev out
+    ip route add default via 192.0.2.2
+    sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.in.rp_filter=0
+    # natgw'"'"'s UDP timeout (300 s), so a slow warm-up of 1M flows does not expire the first ones
+    sysctl -qw net.netfilter.nf_conntrack_udp_timeout=300 \
+      net.netfilter.nf_conntrack_udp_timeout_stream=300 || true
+    nft -f - <<NFT
+table ip bench {
+  chain post { type nat hook postrouting priority srcnat; oifname "out" snat to 203.0.113.0-203.0.113.63; }
+}
+NFT'
+  CT_MAX_OLD=$(sysctl -n net.netfilter.nf_conntrack_max 2>/dev/null || echo "")
+  sysctl -qw net.netfilter.nf_conntrack_max=2097152 2>/dev/null || true
+}
+kernel_down() {
+  ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true
+  ip link del vb-in-$$ 2>/dev/null || true
+  ip link del vb-out-$$ 2>/dev/null || true
+  [ -n "$CT_MAX_OLD" ] && sysctl -qw net.netfilter.nf_conntrack_max="$CT_MAX_OLD" 2>/dev/null || true
+  CT_MAX_OLD=""
+}
+run_kernel() {
+  local name=$1 round=$2
+  ip netns exec "$NS" conntrack -F >/dev/null 2>&1 || true
+  rm -f "$LG_DIR/$name.json"
+  "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/$name.json" --expect_pool="$LG_POOL" \
+    "${LG_FLOW_ARGS[@]}" --flows="$(flows_of "$name")" --duration_s="$dur" --warmup_pps=200000 -- \
+    -l 0 --file-prefix="lg-$LG_TAG" --no-pci $(lg_mem_args) -m "$LG_MEM_MB" \
+    --vdev="net_af_packet0,iface=vb-in-$$,qpairs=1" --vdev="net_af_packet1,iface=vb-out-$$,qpairs=1" \
+    >"$LG_DIR/$name.log" 2>&1 &
+  LG_PID=$!
+  lg_wait || true
+  keep "$name" "$round"
+}
+
+if want ovs && [ -n "$LG_NO_HUGE" ]; then
+  echo "Open vSwitch DPDK runs --in-memory, which needs hugepages: OVS scenarios skipped"
+  only=${only//ovs/}
+fi
+want ovs && ovs_up
+want kernel && kernel_up
+
+for round in $(seq 1 "$rounds"); do
+  step "round $round of $rounds"
+  # Alternate the order: odd rounds natgw first, even rounds the others first.
+  order=(natgw ceiling ovs kernel)
+  [ $((round % 2)) -eq 0 ] && order=(kernel ovs ceiling natgw)
+  for what in "${order[@]}"; do
+    want "$what" || continue
+    case "$what" in
+      natgw)
+        run_natgw natgw-1k "$round" --flows=1000
+        run_natgw natgw-1m "$round" --flows=1048576
+        run_natgw natgw-new "$round" --mode=udp_new --flows=1048576
+        run_natgw natgw-tcp "$round" --mode=tcp --flows=1048576 ;;
+      ceiling) run_ceiling ceiling-1k "$round"; run_ceiling ceiling-1m "$round" ;;
+      ovs) run_ovs ovs-1k "$round"; run_ovs ovs-1m "$round" ;;
+      kernel) run_kernel kernel-1k "$round"; run_kernel kernel-1m "$round" ;;
+    esac
+  done
+done
+
+if want natgw; then
+  half=$(/usr/bin/python3 perf/bench_report.py --half-rate "$OUT/runs" natgw-1m)
+  step "latency at half of natgw's median 1M-flow rate ($half pps per direction)"
+  for round in $(seq 1 "$rounds"); do
+    run_natgw natgw-half "$round" --flows=1048576 --rate_pps="$half"
+  done
+fi
+
+step "report"
+# Debian's python3 (python3-matplotlib), not one earlier in PATH
+/usr/bin/python3 perf/bench_report.py "$OUT" --rounds "$rounds" --duration "$dur" \
+  --note "$(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "report: $OUT/report.md"

@@ -1,0 +1,149 @@
+# natgw-loadgen wiring shared by tests/integration and scripts/bench.sh (sourced). The generator
+# is the memif *server* of two sockets in $LG_DIR (in.sock, out.sock) and starts first; natgw,
+# dpdk-testpmd or ovs-vswitchd connect to them as clients with one queue pair each (memif pairs
+# rings by queue: both ends must agree, DESIGN.md section 7). Every process is stopped by its PID.
+#
+# Needs: BUILD (the meson build dir), LG_DIR (an empty run directory), LG_TAG (unique per run:
+# part of every --file-prefix), LG_NO_HUGE ("--no-huge" or "").
+
+LG_PID=""
+PEER_PID=""
+
+# EAL memory arguments of the generator and testpmd: no hugepages, or hugepage files unlinked
+# at once so that nothing is left in /dev/hugepages (EAL refuses the two together).
+lg_mem_args() { if [ -n "$LG_NO_HUGE" ]; then echo --no-huge; else echo --huge-unlink; fi; }
+
+# Inside: pods 10.0.1.0-10.0.4.255 (1024) x ports 1024-2047 = 1,048,576 flows; outside: remote
+# server 198.51.100.10:9 behind next hop 192.0.2.2; natgw's egress pool 203.0.113.0/26.
+LG_FLOW_ARGS=(--pod_ips=10.0.1.0-10.0.4.255 --pod_ports=1024-2047 --remote_ips=198.51.100.10
+  --remote_ports=9)
+LG_POOL=203.0.113.0/26
+
+# lg_natgw_conf FILE MAX_SESSIONS MEMORY_MB: natgw with one worker (lcore 1; control on 0),
+# inside/outside on the generator's memif sockets, one island, one egress pool.
+lg_natgw_conf() {
+  local f=$1 max=$2 mem=$3 nohuge=false
+  [ -n "$LG_NO_HUGE" ] && nohuge=true
+  cat >"$f" <<CONF
+# Written by scripts/lib/loadgen.sh: natgw between natgw-loadgen's memif sockets.
+[gateway]
+name = "bench-$LG_TAG"
+control_socket = "$LG_DIR/natgw.sock"
+idle_sleep_us = 0
+
+[metrics]
+enabled = false
+
+[dpdk]
+lcores = "0,1"
+no_huge = $nohuge
+memory_mb = $mem
+file_prefix = "natgw-$LG_TAG"
+
+[[interface]]
+name = "inside"
+device = "net_memif0"
+args = "role=client,socket=$LG_DIR/in.sock"
+role = "inside"
+island = "c1"
+address = "10.0.0.1/16"
+
+[[interface]]
+name = "outside"
+device = "net_memif1"
+args = "role=client,socket=$LG_DIR/out.sock"
+role = "outside"
+address = "192.0.2.1/24"
+
+[[island]]
+name = "c1"
+id = 1
+pod_cidrs = ["10.0.0.0/16"]
+
+[[pool]]
+name = "c1-egress"
+kind = "egress"
+island = "c1"
+addresses = ["$LG_POOL"]
+
+[[route]]
+destination = "0.0.0.0/0"
+via = "192.0.2.2"
+interface = "outside"
+
+[limits]
+max_sessions = $max
+CONF
+}
+
+# lg_start NAME ARGS...: the generator on lcore 0 as memif server; result in $LG_DIR/NAME.json,
+# output in $LG_DIR/NAME.log.
+lg_start() {
+  local name=$1; shift
+  rm -f "$LG_DIR/$name.json"
+  "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/$name.json" "$@" -- \
+    -l 0 --file-prefix="lg-$LG_TAG" --no-pci $(lg_mem_args) -m "${LG_MEM_MB:-256}" \
+    --log-level=pmd.net.memif:error \
+    --vdev="net_memif0,role=server,socket=$LG_DIR/in.sock" \
+    --vdev="net_memif1,role=server,socket=$LG_DIR/out.sock" >"$LG_DIR/$name.log" 2>&1 &
+  LG_PID=$!
+  local i
+  for i in $(seq 1 100); do
+    # memif sockets are abstract (the PMD's default): look for the listeners, not for files.
+    [ "$(ss -xlH 2>/dev/null | grep -c -e "@$LG_DIR/in.sock " -e "@$LG_DIR/out.sock ")" -eq 2 ] && return 0
+    kill -0 "$LG_PID" 2>/dev/null || { cat "$LG_DIR/$name.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "natgw-loadgen did not create its memif sockets" >&2
+  return 1
+}
+
+# lg_wait: waits for the generator; returns its exit code.
+lg_wait() {
+  local rc=0
+  wait "$LG_PID" || rc=$?
+  LG_PID=""
+  return $rc
+}
+
+# peer_natgw CONF: natgw connecting to the generator.
+peer_natgw() {
+  "$BUILD/gateway/natgw" --config "$1" >"$LG_DIR/natgw.log" 2>&1 &
+  PEER_PID=$!
+}
+
+# peer_testpmd: dpdk-testpmd io forwarding between the two sockets, forwarding on lcore 1.
+peer_testpmd() {
+  dpdk-testpmd -l 0,1 --file-prefix="tp-$LG_TAG" --no-pci $(lg_mem_args) -m 256 \
+    --vdev="net_memif0,role=client,socket=$LG_DIR/in.sock" \
+    --vdev="net_memif1,role=client,socket=$LG_DIR/out.sock" -- \
+    --forward-mode=io --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
+    --rxq=1 --txq=1 </dev/null >"$LG_DIR/testpmd.log" 2>&1 &
+  PEER_PID=$!
+}
+
+# peer_stop: SIGTERM to the peer by PID (SIGKILL after 10 s), then waits for it.
+peer_stop() {
+  [ -n "$PEER_PID" ] || return 0
+  kill -TERM "$PEER_PID" 2>/dev/null || true
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$PEER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$PEER_PID" 2>/dev/null || true
+  wait "$PEER_PID" 2>/dev/null || true
+  PEER_PID=""
+}
+
+lg_stop_all() {
+  peer_stop
+  if [ -n "$LG_PID" ]; then
+    kill -TERM "$LG_PID" 2>/dev/null || true
+    wait "$LG_PID" 2>/dev/null || true
+    LG_PID=""
+  fi
+}
+
+# lg_json FILE EXPR: a value from a result (python3 expression over `r`).
+lg_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
