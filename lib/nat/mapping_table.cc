@@ -85,21 +85,26 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
   }
 
   for (const PodMappingConfig& m : config.pod_mappings) {
-    std::string what = absl::StrCat("pod mapping ", m.name.empty() ? Ip(m.pod_ip) : m.name);
+    // Named only for a message: a cluster event rebuilds thousands of mappings.
+    const auto what = [&] {
+      return absl::StrCat("pod mapping ", m.name.empty() ? Ip(m.pod_ip) : m.name);
+    };
     const IslandEntry* is = t->island(m.island);
     if (is == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": unknown island ", m.island));
+      return absl::InvalidArgumentError(absl::StrCat(what(), ": unknown island ", m.island));
     }
     if (!t->IsPodSource(m.island, m.pod_ip)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          what, ": pod address ", Ip(m.pod_ip), " is outside the island's pod CIDRs"));
+          what(), ": pod address ", Ip(m.pod_ip), " is outside the island's pod CIDRs"));
     }
     uint64_t key = (uint64_t{m.island} << 32) | m.pod_ip;
     if (!t->pod_to_external_.try_emplace(key, m.external_ip).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": pod ", Ip(m.pod_ip), " already has a unique external address"));
+          absl::StrCat(what(), ": pod ", Ip(m.pod_ip), " already has a unique external address"));
     }
-    if (auto s = own(m.external_ip, OwnedKind::kPodAddress, what); !s.ok()) return s;
+    if (m.external_ip == 0 || !t->owned_.try_emplace(m.external_ip, OwnedKind::kPodAddress).second) {
+      if (auto s = own(m.external_ip, OwnedKind::kPodAddress, what()); !s.ok()) return s;
+    }
     t->external_to_pod_[m.external_ip] = PodRef{m.island, m.pod_ip};
   }
   for (const PodDeparture& d : config.departures) {
@@ -181,7 +186,6 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
     }
     ServiceEntry se;
     se.name = s.name;
-    std::vector<std::string> names;
     for (const BackendConfig& b : s.backends) {
       if (!t->IsPodSource(b.island, b.pod_ip)) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -193,7 +197,6 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
         continue;
       }
       se.backends.push_back(b);
-      names.push_back(absl::StrCat(b.island, "/", Ip(b.pod_ip), ":", b.port));
     }
     const ServiceEntry* before = nullptr;
     if (previous != nullptr) {
@@ -208,6 +211,10 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
                    se.backends.end(), same)) {
       se.maglev = before->maglev;
     } else {
+      std::vector<std::string> names;  // only for a new Maglev table: most are shared
+      for (const BackendConfig& b : se.backends) {
+        names.push_back(absl::StrCat(b.island, "/", Ip(b.pod_ip), ":", b.port));
+      }
       se.maglev = std::make_shared<const Maglev>(names);
     }
     t->services_.emplace(key, std::move(se));
