@@ -167,12 +167,19 @@ void ClusterSync::Handle(SourceUpdate u) {
     services_dirty_.insert(s.island);
   }
   if (u.type == SourceUpdate::Type::kReplace && u.kind == Kind::kPod) pods_relisted_.insert(s.island);
+  const bool pods = u.kind == Kind::kPod;
   switch (u.type) {
     case SourceUpdate::Type::kReplace:
+      if (pods) {
+        for (const auto& [key, st] : objects) IndexPod(s.island, &key, &st, false);
+      }
       objects.clear();
       for (kube::Object& o : u.objects) {
         std::string key = kube::KeyOf(o);
         objects[key] = Stored{std::move(o), ++seq_};
+      }
+      if (pods) {
+        for (const auto& [key, st] : objects) IndexPod(s.island, &key, &st, true);
       }
       s.listed[K(u.kind)] = true;
       dirty_ = true;
@@ -180,17 +187,40 @@ void ClusterSync::Handle(SourceUpdate u) {
     case SourceUpdate::Type::kUpsert:
       for (kube::Object& o : u.objects) {
         std::string key = kube::KeyOf(o);
-        objects[key] = Stored{std::move(o), ++seq_};
+        auto [it, fresh] = objects.try_emplace(std::move(key));
+        if (pods && !fresh) IndexPod(s.island, &it->first, &it->second, false);
+        it->second = Stored{std::move(o), ++seq_};
+        if (pods) IndexPod(s.island, &it->first, &it->second, true);
       }
       dirty_ = true;
       break;
     case SourceUpdate::Type::kDelete:
-      for (const kube::Object& o : u.objects) objects.erase(kube::KeyOf(o));
+      for (const kube::Object& o : u.objects) {
+        auto it = objects.find(kube::KeyOf(o));
+        if (it == objects.end()) continue;
+        if (pods) IndexPod(s.island, &it->first, &it->second, false);
+        objects.erase(it);
+      }
       dirty_ = true;
       break;
     case SourceUpdate::Type::kStatus:
       break;
   }
+}
+
+void ClusterSync::IndexPod(uint16_t island, const std::string* key, const Stored* st, bool add) {
+  const auto& p = std::get<kube::Pod>(st->object);
+  if (p.ips.empty()) return;
+  const uint64_t hk = (uint64_t{island} << 32) | p.ips[0];
+  dirty_pod_ips_.insert(hk);
+  auto& at = pod_index_[hk];
+  if (add) {
+    at.emplace_back(key, st);
+    return;
+  }
+  at.erase(std::remove_if(at.begin(), at.end(), [&](const auto& e) { return e.second == st; }),
+           at.end());
+  if (at.empty()) pod_index_.erase(hk);
 }
 
 bool ClusterSync::Listed(uint16_t island, Kind kind) const {
@@ -235,6 +265,7 @@ nat::NatConfig ClusterSync::Build(const nat::NatConfig& base, std::vector<std::s
                                    [&](const Departure& d) { return d.until <= now; }),
                     departures_.end());
   for (const Departure& d : departures_) out.departures.push_back(d.d);
+  dirty_pod_ips_.clear();
   dirty_ = false;
   return out;
 }
@@ -250,21 +281,43 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
     const kube::Pod* pod;
     uint64_t seq;
   };
+  // Everything after a fresh list or a conf change; otherwise only the addresses whose pods
+  // changed since the last Build (and those still waiting for an address): a pod event costs
+  // one pod, not ten thousand.
+  const bool full = force_ || pods_relisted_.contains(island);
+  absl::flat_hash_set<uint64_t> considered;  // (island << 32 | ip), when not full
+  if (!full) {
+    for (uint64_t hk : dirty_pod_ips_) {
+      if ((hk >> 32) == island) considered.insert(hk);
+    }
+    for (uint64_t hk : failed_holders_) {
+      if ((hk >> 32) == island) considered.insert(hk);
+    }
+  }
   absl::flat_hash_map<uint32_t, Candidate> by_ip;
-  for (const Source& s : sources_) {
-    if (s.island != island) continue;
-    for (const auto& [key, st] : s.objects[K(Kind::kPod)]) {
-      const kube::Pod& p = std::get<kube::Pod>(st.object);
-      if (p.host_network || p.ips.empty() || p.phase == "Succeeded" || p.phase == "Failed") continue;
-      const uint32_t ip = p.ips[0];
-      if (!InIsland(base, island, ip)) {
-        Refuse(absl::StrCat(iname, " pod ", key),
-               absl::StrCat("address ", Ip(ip), " is outside island ", iname, "'s pod CIDRs; ignored"),
-               changes);
-        continue;
-      }
-      auto [it, fresh] = by_ip.try_emplace(ip, Candidate{&p, st.seq});
-      if (!fresh && st.seq > it->second.seq) it->second = Candidate{&p, st.seq};
+  auto consider = [&](const std::string& key, const Stored& st) {
+    const kube::Pod& p = std::get<kube::Pod>(st.object);
+    if (p.host_network || p.ips.empty() || p.phase == "Succeeded" || p.phase == "Failed") return;
+    const uint32_t ip = p.ips[0];
+    if (!InIsland(base, island, ip)) {
+      Refuse(absl::StrCat(iname, " pod ", key),
+             absl::StrCat("address ", Ip(ip), " is outside island ", iname, "'s pod CIDRs; ignored"),
+             changes);
+      return;
+    }
+    auto [it, fresh] = by_ip.try_emplace(ip, Candidate{&p, st.seq});
+    if (!fresh && st.seq > it->second.seq) it->second = Candidate{&p, st.seq};
+  };
+  if (full) {
+    for (const Source& s : sources_) {
+      if (s.island != island) continue;
+      for (const auto& [key, st] : s.objects[K(Kind::kPod)]) consider(key, st);
+    }
+  } else {
+    for (uint64_t hk : considered) {
+      auto it = pod_index_.find(hk);
+      if (it == pod_index_.end()) continue;
+      for (const auto& [key, st] : it->second) consider(*key, *st);
     }
   }
   absl::flat_hash_set<uint64_t> static_pods;
@@ -282,6 +335,8 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
     const uint64_t hk = (uint64_t{island} << 32) | ip;
     auto prev = holders_.find(hk);
     if (prev != holders_.end() && prev->second.seq == cand.seq && !prev->second.failed && !force_) {
+      // Unchanged. (Not full: only here when its address was touched, e.g. a pod deleted that
+      // had lost it to this newer one.)
       Holder& h = prev->second;
       if (h.external != 0) out->pod_mappings.push_back({island, ip, h.external, h.label, h.uid});
       next.emplace(hk, std::move(h));
@@ -336,15 +391,14 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
   // Addresses whose holder left: departures (their sessions are flushed).
   const uint32_t engine_now = std::max<uint32_t>(1, clock_.engine_now());
   const int64_t keep = std::max<int64_t>(allocator_.quarantine_s(), 120);
-  std::vector<const std::string*> dropped_owners;  // owners of holders that left or changed
-  for (const auto& [hk, prev] : holders_) {
-    if ((hk >> 32) != island) continue;
+  std::vector<std::string> dropped_owners;  // owners of holders that left or changed
+  auto depart = [&](uint64_t hk, const Holder& prev) {
     auto now_it = next.find(hk);
     if (!prev.owner.empty() && (now_it == next.end() || now_it->second.owner != prev.owner)) {
-      dropped_owners.push_back(&prev.owner);
+      dropped_owners.push_back(prev.owner);
     }
-    if (now_it != next.end() && now_it->second.seq == prev.seq) continue;  // unchanged
-    if (now_it != next.end() && now_it->second.uid == prev.uid) continue;  // same pod, updated
+    if (now_it != next.end() && now_it->second.seq == prev.seq) return;  // unchanged
+    if (now_it != next.end() && now_it->second.uid == prev.uid) return;  // same pod, updated
     const uint32_t ip = static_cast<uint32_t>(hk);
     if (now_it == next.end()) directory_.Erase(island, ip);
     departures_.push_back({{island, ip, engine_now}, wall + keep});
@@ -353,6 +407,40 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
                                         ? absl::StrCat(", which loses unique address ", Ip(prev.external))
                                         : "",
                                     "; its sessions are flushed"));
+  };
+  if (full) {
+    for (const auto& [hk, prev] : holders_) {
+      if ((hk >> 32) == island) depart(hk, prev);
+    }
+  } else {
+    for (uint64_t hk : considered) {
+      if (auto it = holders_.find(hk); it != holders_.end()) depart(hk, it->second);
+    }
+  }
+
+  // The new holders in place: all of the island's (full), or those of the considered addresses.
+  if (full && clusters_.size() == 1) {
+    holders_.swap(next);  // every holder is this island's
+  } else {
+    if (full) {
+      absl::erase_if(holders_, [&](const auto& e) { return (e.first >> 32) == island; });
+    } else {
+      for (uint64_t hk : considered) holders_.erase(hk);
+    }
+    for (auto& [hk, h] : next) holders_.insert_or_assign(hk, std::move(h));
+  }
+  absl::erase_if(failed_holders_, [&](uint64_t hk) { return (hk >> 32) == island; });
+  absl::flat_hash_set<std::string> failing;
+  for (const auto& [hk, h] : holders_) {
+    if ((hk >> 32) != island) continue;
+    if (h.failed) {
+      failing.insert(failure_prefix + h.label);
+      failed_holders_.insert(hk);
+    }
+    // The unchanged holders' mappings (the evaluated ones were added above).
+    if (!full && h.external != 0 && !considered.contains(hk)) {
+      out->pod_mappings.push_back({island, static_cast<uint32_t>(hk), h.external, h.label, h.uid});
+    }
   }
 
   // Owners that no longer want an address give it back (quarantined): only once every source
@@ -360,36 +448,26 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
   // After a fresh list (or a conf change) every owner of the allocator is checked, also those
   // restored from the state file whose pods are gone; otherwise only the owners that left.
   if (Listed(island, Kind::kPod)) {
-    absl::flat_hash_set<std::string> failing;
-    for (const auto& [hk, h] : next) {
-      if (h.failed) failing.insert(failure_prefix + h.label);
-    }
-    if (force_ || pods_relisted_.contains(island)) {
+    if (full) {
       absl::flat_hash_set<std::string> wanted;
-      for (const auto& [hk, h] : next) {
-        if (!h.owner.empty()) wanted.insert(h.owner);
+      for (const auto& [hk, h] : holders_) {
+        if ((hk >> 32) == island && !h.owner.empty()) wanted.insert(h.owner);
       }
       for (const std::string& owner : allocator_.OwnersWithPrefix(pod_prefix)) {
         if (!wanted.contains(owner)) allocator_.Release(owner, wall);
       }
       pods_relisted_.erase(island);
     } else {
-      for (const std::string* owner : dropped_owners) {
-        const bool still = std::any_of(next.begin(), next.end(),
-                                       [&](const auto& e) { return e.second.owner == *owner; });
-        if (!still) allocator_.Release(*owner, wall);
+      for (const std::string& owner : dropped_owners) {
+        const bool still = std::any_of(holders_.begin(), holders_.end(),
+                                       [&](const auto& e) { return e.second.owner == owner; });
+        if (!still) allocator_.Release(owner, wall);
       }
     }
     for (auto it = failures_.begin(); it != failures_.end();) {
       const bool gone = it->first.rfind(failure_prefix, 0) == 0 && !failing.contains(it->first);
       it = gone ? failures_.erase(it) : std::next(it);
     }
-  }
-  if (clusters_.size() == 1) {
-    holders_.swap(next);  // every holder is this island's
-  } else {
-    absl::erase_if(holders_, [&](const auto& e) { return (e.first >> 32) == island; });
-    for (auto& [hk, h] : next) holders_.emplace(hk, std::move(h));
   }
 
   // ---- Services and their endpoint slices: evaluated again only when one of them changed (a

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -162,6 +163,8 @@ class ClusterSync {
                    std::vector<std::string>* changes);
   bool BuildServices(const ClusterConfig& c, const nat::NatConfig& base, nat::NatConfig* out,
                      std::vector<std::string>* changes);
+  // Keeps pod_index_ in step with a source's pods (add, or remove before the object goes).
+  void IndexPod(uint16_t island, const std::string* key, const Stored* st, bool add);
   bool Listed(uint16_t island, kube::Kind kind) const;
   bool InIsland(const nat::NatConfig& base, uint16_t island, uint32_t ip) const;
   void Refuse(const std::string& key, const std::string& why, std::vector<std::string>* changes);
@@ -198,6 +201,12 @@ class ClusterSync {
   std::map<uint16_t, ServiceCache> service_cache_;
   absl::flat_hash_set<uint16_t> services_dirty_;  // islands whose services or slices changed
   absl::flat_hash_set<uint16_t> pods_relisted_;   // islands with a fresh pod list since Build
+  // Every source's pods by (island << 32 | address), and the addresses whose pods changed since
+  // the last Build: a pod event evaluates only those.
+  absl::flat_hash_map<uint64_t, std::vector<std::pair<const std::string*, const Stored*>>>
+      pod_index_;
+  absl::flat_hash_set<uint64_t> dirty_pod_ips_;
+  absl::flat_hash_set<uint64_t> failed_holders_;  // holders waiting for an address
   ApplyLatency latency_;
   ClusterCounters counters_;
 };

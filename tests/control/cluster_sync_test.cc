@@ -354,6 +354,42 @@ TEST_F(ClusterSyncTest, ExhaustedPoolIsReportedAndThePodStillHasAnIdentity) {
   EXPECT_EQ(sync_->counters().allocation_failures, 2u);
 }
 
+// After the list, each event is evaluated for the addresses it touched (and the pods waiting for
+// an address): a freed address goes to a waiting pod once out of quarantine, and a pod that moves
+// to another IP keeps its external address while its old IP departs.
+TEST_F(ClusterSyncTest, EventsAfterTheListTouchOnlyTheirAddresses) {
+  ListAll();
+  for (int i = 0; i < 4; ++i) {
+    std::string ip = "10.0.3." + std::to_string(i + 1);
+    Upsert(MakePod("shop", "p" + std::to_string(i), "u" + std::to_string(i), ip.c_str(),
+                   {{"unique", "yes"}}));
+  }
+  nat::NatConfig nc = Build();
+  ASSERT_EQ(sync_->failures().size(), 2u);  // two addresses for four pods
+  const uint32_t p0 = ExternalOf(nc, "10.0.3.1");
+  const uint32_t p1 = ExternalOf(nc, "10.0.3.2");
+  ASSERT_NE(p0, 0u);
+  ASSERT_NE(p1, 0u);
+  Delete(MakePod("shop", "p0", "u0", "10.0.3.1"));
+  nc = Build();
+  EXPECT_EQ(ExternalOf(nc, "10.0.3.1"), 0u);
+  EXPECT_TRUE(Changed("pod address 10.0.3.1 left by uid u0"));
+  EXPECT_EQ(sync_->failures().size(), 2u);  // p0's address is in quarantine
+  wall_now_ += 3600;
+  nc = Build();
+  EXPECT_TRUE(Changed("got an address after all"));
+  EXPECT_EQ(sync_->failures().size(), 1u);
+  EXPECT_EQ(nc.pod_mappings.size(), 3u);  // the static one, p1 and a waiting pod
+  // p1 moves to 10.0.3.9: same uid, same external address; its old IP departs.
+  Upsert(MakePod("shop", "p1", "u1", "10.0.3.9", {{"unique", "yes"}}));
+  nc = Build();
+  EXPECT_EQ(ExternalOf(nc, "10.0.3.9"), p1);
+  EXPECT_EQ(ExternalOf(nc, "10.0.3.2"), 0u);
+  EXPECT_TRUE(Changed("pod address 10.0.3.2 left by uid u1"));
+  EXPECT_EQ(nc.pod_mappings.size(), 3u);
+  EXPECT_NE(sync_->allocator().Find("c1/pod/u1"), nullptr);
+}
+
 TEST_F(ClusterSyncTest, ServicesGetVipsWithReadyAndDrainingBackends) {
   ListAll();
   kube::Service svc;
