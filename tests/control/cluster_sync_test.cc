@@ -210,6 +210,14 @@ class ClusterSyncTest : public ::testing::Test {
     u.objects.push_back(std::move(o));
     sync_->Handle(std::move(u));
   }
+  // Pods shop/p0.. (uid u0..) at 10.0.3.1.., each selected for a unique address.
+  void UpsertUniquePods(int n) {
+    for (int i = 0; i < n; ++i) {
+      std::string ip = "10.0.3." + std::to_string(i + 1);
+      Upsert(MakePod("shop", "p" + std::to_string(i), "u" + std::to_string(i), ip.c_str(),
+                     {{"unique", "yes"}}));
+    }
+  }
   void ListAll() {
     for (kube::Kind k : kube::kAllKinds) Replace(k, {});
   }
@@ -337,11 +345,7 @@ TEST_F(ClusterSyncTest, NothingIsReleasedBeforeThePodsAreListed) {
 
 TEST_F(ClusterSyncTest, ExhaustedPoolIsReportedAndThePodStillHasAnIdentity) {
   ListAll();
-  for (int i = 0; i < 4; ++i) {
-    std::string ip = "10.0.3." + std::to_string(i + 1);
-    Upsert(MakePod("shop", "p" + std::to_string(i), "u" + std::to_string(i), ip.c_str(),
-                   {{"unique", "yes"}}));
-  }
+  UpsertUniquePods(4);
   nat::NatConfig nc = Build();
   // 203.0.113.8/30: .8 is the network address (and static), .11 the broadcast address: two left.
   EXPECT_EQ(nc.pod_mappings.size(), 3u);
@@ -359,11 +363,7 @@ TEST_F(ClusterSyncTest, ExhaustedPoolIsReportedAndThePodStillHasAnIdentity) {
 // to another IP keeps its external address while its old IP departs.
 TEST_F(ClusterSyncTest, EventsAfterTheListTouchOnlyTheirAddresses) {
   ListAll();
-  for (int i = 0; i < 4; ++i) {
-    std::string ip = "10.0.3." + std::to_string(i + 1);
-    Upsert(MakePod("shop", "p" + std::to_string(i), "u" + std::to_string(i), ip.c_str(),
-                   {{"unique", "yes"}}));
-  }
+  UpsertUniquePods(4);
   nat::NatConfig nc = Build();
   ASSERT_EQ(sync_->failures().size(), 2u);  // two addresses for four pods
   const uint32_t p0 = ExternalOf(nc, "10.0.3.1");
