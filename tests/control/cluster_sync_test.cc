@@ -365,29 +365,35 @@ TEST_F(ClusterSyncTest, EventsAfterTheListTouchOnlyTheirAddresses) {
   ListAll();
   UpsertUniquePods(4);
   nat::NatConfig nc = Build();
-  ASSERT_EQ(sync_->failures().size(), 2u);  // two addresses for four pods
-  const uint32_t p0 = ExternalOf(nc, "10.0.3.1");
-  const uint32_t p1 = ExternalOf(nc, "10.0.3.2");
-  ASSERT_NE(p0, 0u);
-  ASSERT_NE(p1, 0u);
-  Delete(MakePod("shop", "p0", "u0", "10.0.3.1"));
+  ASSERT_EQ(sync_->failures().size(), 2u);  // two addresses for four pods: which two is open
+  std::vector<int> served;
+  for (int i = 0; i < 4; ++i) {
+    if (ExternalOf(nc, ("10.0.3." + std::to_string(i + 1)).c_str()) != 0) served.push_back(i);
+  }
+  ASSERT_EQ(served.size(), 2u);
+  const std::string gone_ip = "10.0.3." + std::to_string(served[0] + 1);
+  const std::string moved_ip = "10.0.3." + std::to_string(served[1] + 1);
+  const std::string moved = std::to_string(served[1]);
+  const uint32_t moved_ext = ExternalOf(nc, moved_ip.c_str());
+  Delete(MakePod("shop", "p" + std::to_string(served[0]), "u" + std::to_string(served[0]),
+                 gone_ip.c_str()));
   nc = Build();
-  EXPECT_EQ(ExternalOf(nc, "10.0.3.1"), 0u);
-  EXPECT_TRUE(Changed("pod address 10.0.3.1 left by uid u0"));
-  EXPECT_EQ(sync_->failures().size(), 2u);  // p0's address is in quarantine
+  EXPECT_EQ(ExternalOf(nc, gone_ip.c_str()), 0u);
+  EXPECT_TRUE(Changed("pod address " + gone_ip + " left by uid u" + std::to_string(served[0])));
+  EXPECT_EQ(sync_->failures().size(), 2u);  // the freed address is in quarantine
   wall_now_ += 3600;
   nc = Build();
   EXPECT_TRUE(Changed("got an address after all"));
   EXPECT_EQ(sync_->failures().size(), 1u);
-  EXPECT_EQ(nc.pod_mappings.size(), 3u);  // the static one, p1 and a waiting pod
-  // p1 moves to 10.0.3.9: same uid, same external address; its old IP departs.
-  Upsert(MakePod("shop", "p1", "u1", "10.0.3.9", {{"unique", "yes"}}));
+  EXPECT_EQ(nc.pod_mappings.size(), 3u);  // the static one, the moving pod and a waiting pod
+  // The other served pod moves to 10.0.3.9: same uid, same external address; its old IP departs.
+  Upsert(MakePod("shop", "p" + moved, "u" + moved, "10.0.3.9", {{"unique", "yes"}}));
   nc = Build();
-  EXPECT_EQ(ExternalOf(nc, "10.0.3.9"), p1);
-  EXPECT_EQ(ExternalOf(nc, "10.0.3.2"), 0u);
-  EXPECT_TRUE(Changed("pod address 10.0.3.2 left by uid u1"));
+  EXPECT_EQ(ExternalOf(nc, "10.0.3.9"), moved_ext);
+  EXPECT_EQ(ExternalOf(nc, moved_ip.c_str()), 0u);
+  EXPECT_TRUE(Changed("pod address " + moved_ip + " left by uid u" + moved));
   EXPECT_EQ(nc.pod_mappings.size(), 3u);
-  EXPECT_NE(sync_->allocator().Find("c1/pod/u1"), nullptr);
+  EXPECT_NE(sync_->allocator().Find("c1/pod/u" + moved), nullptr);
 }
 
 TEST_F(ClusterSyncTest, ServicesGetVipsWithReadyAndDrainingBackends) {
