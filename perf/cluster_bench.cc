@@ -4,9 +4,11 @@
 // workers (target p99 <= 10 ms over 1,000 events).
 //   ./build-rel/perf/natgw_cluster_bench --benchmark_repetitions=5
 // Counters: the initial sync's parse_ms / build_ms / apply_ms; each pod event's latency p50/p99
-// and the p50 of its ClusterSync::Build and Engine::Apply. Measured on the shared 2-vCPU box
-// (load ~6, release build, 2026-11-27): pod event p50 2.8 ms, p99 8.0-8.7 ms (Build 0.7 ms,
-// Apply 1.7 ms); initial sync 188 ms CPU, 240-310 ms wall (parse 100, Build 46, Apply 56).
+// and the p50 of its ClusterSync::Build and Engine::Apply. Measured on the shared 2-vCPU box,
+// release build, 2026-11-27, where wall time was about twice CPU time (load 6 to 11):
+//   pod event: p50 2.8-6.3 ms, p99 8.0-12.3 ms wall, about 3 ms CPU per event (Build 0.7 ms,
+//   Apply 1.7 ms); before (full rebuild per event): p50 29 ms, p99 50 ms, 16 ms CPU.
+//   initial sync: 153-188 ms CPU, 240-310 ms wall (parse 100-150, Build 46-65, Apply 50).
 #include <arpa/inet.h>
 
 #include <algorithm>
