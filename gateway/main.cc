@@ -399,7 +399,7 @@ class Gateway {
     LOG(INFO) << "reloaded " << path_ << ": " << cfg->nat.pod_mappings.size() << " pod addresses ("
               << static_cast<int64_t>(cfg->nat.pod_mappings.size()) - static_cast<int64_t>(config_->nat.pod_mappings.size())
               << " change), " << cfg->nat.services.size() << " services, " << added.size()
-              << " new external addresses; interface, route, [dpdk] and [metrics] changes need a restart";
+              << " new external addresses; interface, route, [dpdk], [metrics] and [[cluster]] changes need a restart";
     cfg->control_socket = config_->control_socket;
     cfg->metrics = config_->metrics;  // the endpoint stays where it was opened
     retired_configs_.push_back(std::move(config_));  // commands may still point at it this poll

@@ -29,22 +29,25 @@ Maglev::Maglev(const std::vector<std::string>& names) {
       break;
     }
   }
-  std::vector<uint32_t> offset(n), skip(n), next(n, 0);
+  // Backend i's j-th preference is (offset + j * skip) % m; `pos` walks it by adding skip (< m)
+  // and wrapping once, instead of a 64-bit modulo per probe (a cluster may bring a thousand
+  // services at once). MaglevTest.TableIsThePreferenceListFormula checks it is the same table.
+  std::vector<uint32_t> pos(n), skip(n);
   for (size_t i = 0; i < n; ++i) {
-    offset[i] = static_cast<uint32_t>(SeededHash(names[i], 0x6d61676c) % m);
+    pos[i] = static_cast<uint32_t>(SeededHash(names[i], 0x6d61676c) % m);
     skip[i] = static_cast<uint32_t>(SeededHash(names[i], 0x65763031) % (m - 1)) + 1;
   }
+  auto advance = [&](size_t i) {
+    pos[i] += skip[i];
+    if (pos[i] >= m) pos[i] -= m;
+  };
   table_.assign(m, -1);
   uint32_t filled = 0;
   while (true) {
     for (size_t i = 0; i < n; ++i) {
-      uint32_t c = static_cast<uint32_t>((offset[i] + uint64_t{next[i]} * skip[i]) % m);
-      while (table_[c] >= 0) {
-        ++next[i];
-        c = static_cast<uint32_t>((offset[i] + uint64_t{next[i]} * skip[i]) % m);
-      }
-      table_[c] = static_cast<int32_t>(i);
-      ++next[i];
+      while (table_[pos[i]] >= 0) advance(i);
+      table_[pos[i]] = static_cast<int32_t>(i);
+      advance(i);
       if (++filled == m) return;
     }
   }

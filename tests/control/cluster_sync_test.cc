@@ -214,6 +214,14 @@ class ClusterSyncTest : public ::testing::Test {
     u.objects.push_back(std::move(o));
     sync_->Handle(std::move(u));
   }
+  // Pods shop/p0.. (uid u0..) at 10.0.3.1.., each selected for a unique address.
+  void UpsertUniquePods(int n) {
+    for (int i = 0; i < n; ++i) {
+      std::string ip = "10.0.3." + std::to_string(i + 1);
+      Upsert(MakePod("shop", "p" + std::to_string(i), "u" + std::to_string(i), ip.c_str(),
+                     {{"unique", "yes"}}));
+    }
+  }
   void ListAll() {
     for (kube::Kind k : kube::kAllKinds) Replace(k, {});
   }
@@ -347,11 +355,7 @@ TEST_F(ClusterSyncTest, NothingIsReleasedBeforeThePodsAreListed) {
 
 TEST_F(ClusterSyncTest, ExhaustedPoolIsReportedAndThePodStillHasAnIdentity) {
   ListAll();
-  for (int i = 0; i < 4; ++i) {
-    std::string ip = "10.0.3." + std::to_string(i + 1);
-    Upsert(MakePod("shop", "p" + std::to_string(i), "u" + std::to_string(i), ip.c_str(),
-                   {{"unique", "yes"}}));
-  }
+  UpsertUniquePods(4);
   nat::NatConfig nc = Build();
   // 203.0.113.8/30: .8 is the network address (and static), .11 the broadcast address: two left.
   EXPECT_EQ(nc.pod_mappings.size(), 3u);
@@ -362,6 +366,44 @@ TEST_F(ClusterSyncTest, ExhaustedPoolIsReportedAndThePodStillHasAnIdentity) {
   EXPECT_EQ(sync_->directory().size(), 4u);
   Build();  // reported once, not on every build
   EXPECT_EQ(sync_->counters().allocation_failures, 2u);
+}
+
+// After the list, each event is evaluated for the addresses it touched (and the pods waiting for
+// an address): a freed address goes to a waiting pod once out of quarantine, and a pod that moves
+// to another IP keeps its external address while its old IP departs.
+TEST_F(ClusterSyncTest, EventsAfterTheListTouchOnlyTheirAddresses) {
+  ListAll();
+  UpsertUniquePods(4);
+  nat::NatConfig nc = Build();
+  ASSERT_EQ(sync_->failures().size(), 2u);  // two addresses for four pods: which two is open
+  std::vector<int> served;
+  for (int i = 0; i < 4; ++i) {
+    if (ExternalOf(nc, ("10.0.3." + std::to_string(i + 1)).c_str()) != 0) served.push_back(i);
+  }
+  ASSERT_EQ(served.size(), 2u);
+  const std::string gone_ip = "10.0.3." + std::to_string(served[0] + 1);
+  const std::string moved_ip = "10.0.3." + std::to_string(served[1] + 1);
+  const std::string moved = std::to_string(served[1]);
+  const uint32_t moved_ext = ExternalOf(nc, moved_ip.c_str());
+  Delete(MakePod("shop", "p" + std::to_string(served[0]), "u" + std::to_string(served[0]),
+                 gone_ip.c_str()));
+  nc = Build();
+  EXPECT_EQ(ExternalOf(nc, gone_ip.c_str()), 0u);
+  EXPECT_TRUE(Changed("pod address " + gone_ip + " left by uid u" + std::to_string(served[0])));
+  EXPECT_EQ(sync_->failures().size(), 2u);  // the freed address is in quarantine
+  wall_now_ += 3600;
+  nc = Build();
+  EXPECT_TRUE(Changed("got an address after all"));
+  EXPECT_EQ(sync_->failures().size(), 1u);
+  EXPECT_EQ(nc.pod_mappings.size(), 3u);  // the static one, the moving pod and a waiting pod
+  // The other served pod moves to 10.0.3.9: same uid, same external address; its old IP departs.
+  Upsert(MakePod("shop", "p" + moved, "u" + moved, "10.0.3.9", {{"unique", "yes"}}));
+  nc = Build();
+  EXPECT_EQ(ExternalOf(nc, "10.0.3.9"), moved_ext);
+  EXPECT_EQ(ExternalOf(nc, moved_ip.c_str()), 0u);
+  EXPECT_TRUE(Changed("pod address " + moved_ip + " left by uid u" + moved));
+  EXPECT_EQ(nc.pod_mappings.size(), 3u);
+  EXPECT_NE(sync_->allocator().Find("c1/pod/u" + moved), nullptr);
 }
 
 TEST_F(ClusterSyncTest, ServicesGetVipsWithReadyAndDrainingBackends) {

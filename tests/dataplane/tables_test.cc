@@ -175,6 +175,25 @@ TEST(RouteTableTest, DuplicateDestinationOnOneSideIsRefused) {
   EXPECT_NE(t.status().message().find("c1.toml:3"), std::string::npos) << t.status();
 }
 
+// Every side gets its own LPM with its own RCU defer queue (named after the LPM: the names of
+// sides must not collide, whatever the island ids).
+TEST(RouteTableTest, EverySideHasItsOwnTable) {
+  std::vector<RouteSpec> specs = {
+      {conntrack::kOutsideRealm, {Ip("192.0.2.0"), 24}, {0, 0}, true, "outside"},
+      {1, {Ip("10.0.0.0"), 16}, {1, 0}, true, "c1"},
+      {2, {Ip("10.0.0.0"), 16}, {2, 0}, true, "c2"},
+      {12, {Ip("10.0.0.0"), 16}, {3, 0}, true, "c12"},
+      {255, {Ip("10.0.0.0"), 16}, {4, 0}, true, "c255"},
+  };
+  auto t = RouteTable::Create(specs, 9999, SOCKET_ID_ANY, 2, 4);
+  ASSERT_TRUE(t.ok()) << t.status();
+  for (uint16_t realm : {1, 2, 12, 255}) {
+    const Route* r = (*t)->Lookup(realm, Ip("10.0.7.7"));
+    ASSERT_NE(r, nullptr) << realm;
+    EXPECT_EQ(r->port_index, realm == 1 ? 1 : realm == 2 ? 2 : realm == 12 ? 3 : 4);
+  }
+}
+
 RouteSpec NodeRoute(const char* prefix, uint8_t len, const char* via, const char* node) {
   RouteSpec s{1, {Ip(prefix), len}, {0, Ip(via)}, false, std::string("node ") + node};
   s.cluster = true;

@@ -108,6 +108,34 @@ TEST(MaglevTest, SpreadsEvenlyAndMovesFewFlowsWhenABackendLeaves) {
   EXPECT_EQ(Maglev().Pick(1), -1);
 }
 
+// The table is the paper's: backend i fills its preference list (offset + j * skip) % M in
+// turn, checked against that formula written out (sessions pinned by an older natgw keep their
+// backend after an upgrade).
+TEST(MaglevTest, TableIsThePreferenceListFormula) {
+  for (int n : {1, 3, 10, 40}) {
+    std::vector<std::string> names;
+    for (int i = 0; i < n; ++i) names.push_back("1/10.0.0." + std::to_string(i) + ":80");
+    Maglev m(names);
+    const uint32_t size = static_cast<uint32_t>(m.size());
+    std::vector<uint64_t> offset(n), skip(n), next(n, 0);
+    for (int i = 0; i < n; ++i) {
+      offset[i] = SeededHash(names[i], 0x6d61676c) % size;
+      skip[i] = SeededHash(names[i], 0x65763031) % (size - 1) + 1;
+    }
+    std::vector<int> want(size, -1);
+    for (uint32_t filled = 0; filled < size;) {
+      for (int i = 0; i < n && filled < size; ++i) {
+        uint64_t c = (offset[i] + next[i] * skip[i]) % size;
+        while (want[c] >= 0) c = (offset[i] + ++next[i] * skip[i]) % size;
+        want[c] = i;
+        ++next[i];
+        ++filled;
+      }
+    }
+    for (uint32_t h = 0; h < size; ++h) ASSERT_EQ(m.Pick(h), want[h]) << n << " backends, " << h;
+  }
+}
+
 TEST(MappingTableTest, FindsPodIdentityFromClusterPodsThenMappings) {
   NatConfig c = TwoIslandConfig();
   c.pods.push_back({1, Ip("10.0.0.5"), "shop", "cart-7", "uid-1"});

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# The system benchmark on a machine without DPDK (no packages, no network): runs the binaries
+# and libraries that scripts/device_bundle.sh packed into devbench/, and writes every run's JSON
+# and log, results.json and report.md into $OUT (default ./devbench-out).
+#
+#   bash scripts/device_bench.sh [--quick]
+#
+# Scenarios (natgw-loadgen as memif server of two sockets; 64-byte UDP both directions):
+#   ceiling-1k/-1m  dpdk-testpmd io forwarding in natgw's place   natgw-1k/-1m  natgw, 1 worker
+#   natgw-new       every packet a new flow (new flows/s/worker)   natgw-tcp     TCP conn/s
+#   natgw-half      natgw-1m at half of natgw-1m's median rate: latency
+# Rounds alternate natgw and testpmd (odd rounds natgw first); medians over rounds. Multi-worker
+# scaling is not measured: natgw-loadgen transmits on one queue per port, so with memif every
+# frame reaches natgw's queue 0 (worker 1) whatever the worker count.
+# Cores (16-core target; the n-th CPU of the allowed list): generator 2, testpmd 4 (main) + 5
+# (forwarding), natgw 6 (control) + 7 (worker); with fewer than 8 CPUs everything shares lcores 0 and 1.
+# Hugepages: reserves 2 MiB pages and mounts hugetlbfs at /dev/hugepages when it can (both undone
+# at the end), else every process runs with --no-huge; report.md says which.
+# DEVBENCH_NO_HUGE=1 forces --no-huge (to try that path on a machine with hugepages).
+# --quick: 2 rounds of 2 s, 1k and 64k flows (a check that everything runs, not figures).
+# Every process is started here and stopped by its PID; the total run is capped at ~470 s (no run starts after 400 s).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+B=$ROOT/devbench
+OUT=${OUT:-$ROOT/devbench-out}
+T0=$(date +%s)
+BUDGET_S=${DEVBENCH_BUDGET_S:-400}
+
+rounds=3; dur=5; bigflows=1048576; half_rounds=3
+quick=0
+case "${1:-}" in
+  --quick) quick=1; rounds=2; dur=2; bigflows=65536; half_rounds=1 ;;
+  "") ;;
+  *) echo "usage: scripts/device_bench.sh [--quick]" >&2; exit 2 ;;
+esac
+[ -x "$B/bin/natgw" ] || { echo "device_bench: $B/bin/natgw missing (run scripts/device_bundle.sh)" >&2; exit 1; }
+PY=$(command -v python3 || true)
+[ -n "$PY" ] || PY=/opt/torch/.venv/bin/python3
+[ -x "$PY" ] || { echo "device_bench: no python3" >&2; exit 1; }
+
+mkdir -p "$OUT/runs"
+LOG=$OUT/device_bench.log
+exec > >(tee -a "$LOG") 2>&1
+say() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
+
+# Our binaries only see the bundle (python3 and the shell keep the system's libraries).
+# (Started as `LD_LIBRARY_PATH=... binary &`, so that $! is the binary's own PID.)
+PMD_ARGS=()
+while read -r p; do [ -n "$p" ] && PMD_ARGS+=(-d "$B/lib/$p"); done <"$B/PMDS"
+
+# The CPUs this process may run on (a container's cpuset need not start at 0).
+CPUS=()
+IFS=, read -ra ranges <<<"$(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status)"
+for r in "${ranges[@]}"; do
+  if [[ $r == *-* ]]; then CPUS+=($(seq "${r%-*}" "${r#*-}")); else CPUS+=("$r"); fi
+done
+ncpu=${#CPUS[@]}
+if [ "$ncpu" -ge 8 ]; then
+  LG_L=${CPUS[2]}; TP_L=${CPUS[4]},${CPUS[5]}; NG_L=${CPUS[6]},${CPUS[7]}
+else
+  LG_L=${CPUS[0]}; TP_L=${CPUS[0]},${CPUS[1]}; NG_L=${CPUS[0]},${CPUS[1]}
+fi
+
+RUN=$(mktemp -d /tmp/natgw-devbench.XXXXXX)
+TAG=db$$
+LG_PID=""; PEER_PID=""
+HP_MOUNTED=""; HP_OLD=""
+HP_F=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+
+stop_pid() {  # stop_pid PID: SIGTERM, SIGKILL after 10 s, reap
+  local pid=$1 i
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+# Processes of this run that are still alive: their command line names this run's directory.
+leftovers() {
+  local d
+  for d in /proc/[0-9]*; do
+    [ "${d#/proc/}" = "$$" ] && continue
+    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -e "$RUN/" -e "-$TAG " && echo "${d#/proc/}"
+  done
+}
+cleanup() {
+  stop_pid "$PEER_PID"; PEER_PID=""
+  stop_pid "$LG_PID"; LG_PID=""
+  local p
+  for p in $(leftovers); do echo "device_bench: stopping leftover process $p"; stop_pid "$p"; done
+  if [ -z "$NO_HUGE" ] && [ -d /dev/hugepages ]; then
+    rm -f /dev/hugepages/*"$TAG"* 2>/dev/null || true
+  fi
+  if [ -n "$HP_MOUNTED" ]; then umount /dev/hugepages 2>/dev/null || true; fi
+  if [ -n "$HP_OLD" ]; then echo "$HP_OLD" >"$HP_F" 2>/dev/null || true; fi
+  rm -rf "$RUN" /var/run/dpdk/lg-"$TAG" /var/run/dpdk/tp-"$TAG" /var/run/dpdk/natgw-"$TAG"
+}
+NO_HUGE=--no-huge
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- hugepages --------------------------------------------------------------------------------
+hp_mode="no hugepages (--no-huge): "
+if [ -n "${DEVBENCH_NO_HUGE:-}" ]; then
+  hp_mode+="DEVBENCH_NO_HUGE set"
+elif [ "$(id -u)" -eq 0 ] && [ -w "$HP_F" ]; then
+  HP_OLD=$(cat "$HP_F")
+  want=2048   # 4 GiB: generator 256 MiB + testpmd 256 MiB or natgw 1 GiB, with room
+  [ "$HP_OLD" -lt "$want" ] && { echo "$want" >"$HP_F" 2>/dev/null || true; }
+  [ "$(cat "$HP_F")" = "$HP_OLD" ] && HP_OLD=""   # nothing changed, nothing to restore
+  if ! grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts; then
+    mkdir -p /dev/hugepages 2>/dev/null &&
+      mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null && HP_MOUNTED=1
+  fi
+  free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+  if grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts && [ "${free:-0}" -ge 1024 ]; then
+    NO_HUGE=""
+    hp_mode="2 MiB hugepages ($free free at start, mounted here: ${HP_MOUNTED:-no})"
+  else
+    hp_mode+="reserving/mounting failed (HugePages_Free=${free:-0}, mounted: $(grep -c hugetlbfs /proc/mounts))"
+  fi
+else
+  hp_mode+="not root or $HP_F not writable"
+fi
+say "memory: $hp_mode"
+mem_args() { if [ -n "$NO_HUGE" ]; then echo --no-huge; else echo --huge-unlink; fi; }
+
+# --- the pieces -------------------------------------------------------------------------------
+# The flows, pool and natgw conf of scripts/bench.sh (its lg_* process helpers are replaced below:
+# here the binaries come from the bundle, the lcores differ and `ss` may be missing).
+LG_DIR=$RUN LG_TAG=$TAG
+source "$ROOT/scripts/lib/loadgen.sh"
+FLOW_ARGS=("${LG_FLOW_ARGS[@]}")
+POOL=$LG_POOL
+
+# natgw_conf FILE MAX_SESSIONS MEMORY_MB: scripts/lib/loadgen.sh's conf with this run's lcores.
+natgw_conf() {
+  LG_NO_HUGE=$NO_HUGE lg_natgw_conf "$@"
+  sed -i "s/^lcores = .*/lcores = \"$NG_L\"/" "$1"
+}
+
+# lg_start NAME ARGS...: the generator (memif server); waits for its two abstract sockets.
+lg_start() {
+  local name=$1 i; shift
+  rm -f "$RUN/$name.json"
+  LD_LIBRARY_PATH=$B/lib "$B/bin/natgw-loadgen" --json_out="$RUN/$name.json" --progress=false --link_timeout_s=20 "$@" -- \
+    -l "$LG_L" --file-prefix="lg-$TAG" --no-pci $(mem_args) -m 256 "${PMD_ARGS[@]}" \
+    --log-level=pmd.net.memif:error \
+    --vdev="net_memif0,role=server,socket=$RUN/in.sock" \
+    --vdev="net_memif1,role=server,socket=$RUN/out.sock" >"$RUN/$name.log" 2>&1 &
+  LG_PID=$!
+  for i in $(seq 1 150); do
+    [ "$(grep -c -e "@$RUN/in.sock\$" -e "@$RUN/out.sock\$" /proc/net/unix 2>/dev/null)" -ge 2 ] && return 0
+    kill -0 "$LG_PID" 2>/dev/null || { tail -5 "$RUN/$name.log"; wait "$LG_PID" 2>/dev/null; LG_PID=""; return 1; }
+    sleep 0.1
+  done
+  echo "  natgw-loadgen did not create its memif sockets"; return 1
+}
+
+# lg_wait LIMIT_S: waits for the generator at most LIMIT_S seconds (then stops it).
+lg_wait() {
+  local limit=$1 i
+  for i in $(seq 1 $((limit * 10))); do kill -0 "$LG_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$LG_PID" 2>/dev/null; then echo "  generator still running after ${limit}s: stopped"; fi
+  stop_pid "$LG_PID"; LG_PID=""
+}
+
+peer_natgw() {
+  LD_LIBRARY_PATH=$B/lib "$B/bin/natgw" --config "$RUN/natgw.toml" -- "${PMD_ARGS[@]}" >"$RUN/natgw.log" 2>&1 &
+  PEER_PID=$!
+}
+peer_testpmd() {
+  LD_LIBRARY_PATH=$B/lib "$B/bin/dpdk-testpmd" -l "$TP_L" --file-prefix="tp-$TAG" --no-pci $(mem_args) -m 256 \
+    "${PMD_ARGS[@]}" \
+    --vdev="net_memif0,role=client,socket=$RUN/in.sock" \
+    --vdev="net_memif1,role=client,socket=$RUN/out.sock" -- \
+    --forward-mode=io --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
+    --rxq=1 --txq=1 </dev/null >"$RUN/testpmd.log" 2>&1 &
+  PEER_PID=$!
+}
+
+keep() {  # keep NAME ROUND [PEERLOG]
+  local name=$1 round=$2 peerlog=${3:-}
+  if [ -f "$RUN/$name.json" ]; then
+    cp "$RUN/$name.json" "$OUT/runs/$name-$round.json"
+    say "  $name #$round: $("$PY" - "$RUN/$name.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+lat = r.get("latency_us", {})
+print(f"in2out {r['in2out']['delivered_pps']/1e6:.3f} Mpps, out2in {r['out2in']['delivered_pps']/1e6:.3f} Mpps, "
+      f"invalid {r.get('invalid_total')}, p99 {lat.get('p99')} us"
+      + (f", tcp {r['tcp']['cps']:.0f} conn/s" if r.get('mode') == 'tcp' else "")
+      + (f", error: {r['error']}" if r.get('error') else ""))
+PY
+)"
+  else
+    say "  $name #$round: no result"; tail -3 "$RUN/$name.log" | sed 's/^/    /'
+  fi
+  cp "$RUN/$name.log" "$OUT/runs/$name-$round.log" 2>/dev/null || true
+  [ -n "$peerlog" ] && cp "$RUN/$peerlog" "$OUT/runs/$name-$round.$peerlog" 2>/dev/null || true
+  rm -f "$RUN/$name.json"
+}
+
+SKIPPED=()
+time_left() { [ $(( $(date +%s) - T0 )) -lt "$BUDGET_S" ]; }
+lim() { echo $((dur + 60)); }   # generator limit: warm-up of 1M flows + link-up + duration
+
+run_natgw() {  # run_natgw NAME ROUND [generator flags]
+  local name=$1 round=$2; shift 2
+  time_left || { SKIPPED+=("$name #$round (time budget)"); return; }
+  natgw_conf "$RUN/natgw.toml" $((bigflows * 3 / 2 > 65536 ? bigflows * 3 / 2 : 65536)) 1024
+  if lg_start "$name" --expect_pool="$POOL" "${FLOW_ARGS[@]}" --duration_s="$dur" "$@"; then
+    peer_natgw
+    lg_wait "$(lim)"
+  fi
+  stop_pid "$PEER_PID"; PEER_PID=""
+  keep "$name" "$round" natgw.log
+}
+run_ceiling() {  # run_ceiling NAME ROUND FLOWS
+  local name=$1 round=$2 flows=$3
+  time_left || { SKIPPED+=("$name #$round (time budget)"); return; }
+  if lg_start "$name" --noarp --expect_translation=false "${FLOW_ARGS[@]}" --flows="$flows" \
+       --duration_s="$dur"; then
+    peer_testpmd
+    lg_wait "$(lim)"
+  fi
+  stop_pid "$PEER_PID"; PEER_PID=""
+  keep "$name" "$round" testpmd.log
+}
+
+say "$ncpu CPUs; generator lcore $LG_L, testpmd lcores $TP_L, natgw lcores $NG_L; $rounds rounds of ${dur}s; big = $bigflows flows"
+for round in $(seq 1 "$rounds"); do
+  say "round $round of $rounds"
+  order=(natgw ceiling)
+  [ $((round % 2)) -eq 0 ] && order=(ceiling natgw)
+  for what in "${order[@]}"; do
+    case "$what" in
+      natgw)
+        run_natgw natgw-1k "$round" --flows=1000
+        run_natgw natgw-1m "$round" --flows="$bigflows"
+        run_natgw natgw-new "$round" --mode=udp_new --flows="$bigflows"
+        run_natgw natgw-tcp "$round" --mode=tcp --flows="$bigflows" ;;
+      ceiling)
+        run_ceiling ceiling-1k "$round" 1000
+        run_ceiling ceiling-1m "$round" "$bigflows" ;;
+    esac
+  done
+done
+
+half=$("$PY" perf/bench_report.py --half-rate "$OUT/runs" natgw-1m)
+say "latency at half of natgw's median 1M-flow rate: $half pps per direction"
+for round in $(seq 1 "$half_rounds"); do
+  run_natgw natgw-half "$round" --flows="$bigflows" --rate_pps="$half"
+done
+
+# --- report -----------------------------------------------------------------------------------
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
+"$PY" perf/bench_report.py "$OUT" --rounds "$rounds" --duration "$dur" \
+  --note "$ncpu CPUs; $cpu; $(. /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-?}"); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" \
+  >/dev/null
+{
+  echo
+  echo "## Device run (scripts/device_bench.sh$([ $quick = 1 ] && echo ' --quick'))"
+  echo
+  echo "- memory: $hp_mode"
+  echo "- lcores: generator $LG_L, testpmd $TP_L (main, forwarding), natgw $NG_L (control, worker)"
+  echo "- flows: 1k = 1000, 1M = $bigflows; bundle commit $(cat "$B/COMMIT" 2>/dev/null || echo '?'); wall time $(( $(date +%s) - T0 )) s"
+  echo "- not measured: natgw with 2 and 4 workers. natgw-loadgen sends on one TX queue per port, so over memif every frame lands on natgw's RX queue 0 (one worker) whatever the worker count; scaling needs a generator with one TX queue per natgw worker."
+  [ "${#SKIPPED[@]}" -gt 0 ] && echo "- skipped for the time budget: ${SKIPPED[*]}"
+  echo
+  "$PY" - "$OUT/results.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["scenarios"]
+print("| ratio natgw/ceiling | in2out | out2in |")
+print("|---|---|---|")
+for n in ("1k", "1m"):
+    a, c = s.get("natgw-" + n, {}), s.get("ceiling-" + n, {})
+    def r(k):
+        return f"{a[k] / c[k]:.2f}" if a.get(k) and c.get(k) else "-"
+    print(f"| {n} flows | {r('in2out_mpps')} | {r('out2in_mpps')} |")
+PY
+} >>"$OUT/report.md"
+say "report: $OUT/report.md"
+cat "$OUT/report.md"
