@@ -5,6 +5,10 @@
 #
 #   bash scripts/device_bench.sh [--quick]
 #
+# On the device: carry devbench/ (scripts/device_bundle.sh, ~36 MiB) and run
+#   bash scripts/device_bench.sh            (OUT set by the runner; about 200-300 s)
+# Here: env -i PATH=/usr/bin:/bin HOME=/root bash scripts/device_bench.sh --quick  (~1 min).
+#
 # Scenarios (natgw-loadgen as memif server of two sockets; 64-byte UDP both directions):
 #   ceiling-1k/-1m  dpdk-testpmd io forwarding in natgw's place   natgw-1k/-1m  natgw, 1 worker
 #   natgw-new       every packet a new flow (new flows/s/worker)   natgw-tcp     TCP conn/s
