@@ -256,7 +256,8 @@ class Gateway {
       std::vector<pollfd> fds = {{(*server)->fd(), POLLIN, 0}, {updates_.fd(), POLLIN, 0}};
       if (metrics) fds.push_back({metrics->fd(), POLLIN, 0});
       for (const auto& d : dir_sources_) fds.push_back({d->fd(), POLLIN, 0});
-      if (poll(fds.data(), fds.size(), 100) > 0) {
+      // With the event log on, every 10 ms at least, so that the workers' rings do not fill.
+      if (poll(fds.data(), fds.size(), event_log_ ? 10 : 100) > 0) {
         if (fds[0].revents != 0) (*server)->Poll(0, commands);
         size_t next = 2;
         if (metrics && fds[next++].revents != 0) metrics->Poll(0, render);

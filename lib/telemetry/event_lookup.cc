@@ -222,8 +222,11 @@ absl::StatusOr<std::vector<Holder>> LookupInLog(const std::string& path, const L
                                      : event == "port_block_release" ? "allocated"
                                                                      : "since");
       Holder h = FromRecord(r, record);
+      h.from_ms = from >= 0 ? from : t;
       auto it = open.find(key);
       if (it != open.end()) {
+        // The opening record has the exact start (a delete knows its age to the second only).
+        if (it->second.second >= 0) h.from_ms = it->second.second;
         // The pod may be gone by the time its session ends: the opening record names it.
         if (h.name.empty()) {
           h.ns = it->second.first.ns;
@@ -232,7 +235,6 @@ absl::StatusOr<std::vector<Holder>> LookupInLog(const std::string& path, const L
         }
         open.erase(it);
       }
-      h.from_ms = from >= 0 ? from : t;
       h.until_ms = t;
       if (matches(h.from_ms, h.until_ms)) out.push_back(std::move(h));
     }
