@@ -205,18 +205,18 @@ class Gateway {
       }
       event_log_ = std::move(*log);
     }
-    control::GatewayCommands commands(
-        config_.get(), engine_.get(), dataplane_.get(),
-        {[this] { return Reload(); }, [this] { return dataplane_->NowSeconds(); },
-         [this] {
-           std::vector<std::pair<std::string, uint64_t>> c;
-           if (event_log_ == nullptr) return c;
-           const telemetry::EventLogCounters& k = event_log_->counters();
-           c = {{"records", k.records},           {"write_errors", k.write_errors},
-                {"rotations", k.rotations},       {"ipfix_records", k.ipfix_records},
-                {"ipfix_messages", k.ipfix_messages}, {"ipfix_send_errors", k.ipfix_errors}};
-           return c;
-         }});
+    control::GatewayCommands commands(config_.get(), engine_.get(), dataplane_.get(),
+                                      {[this] { return Reload(); },
+                                       [this] { return dataplane_->NowSeconds(); }});
+    if (event_log_ != nullptr) {
+      commands.set_event_log_counters([this] {
+        const telemetry::EventLogCounters& k = event_log_->counters();
+        return control::GatewayCommands::CounterList{
+            {"records", k.records},         {"write_errors", k.write_errors},
+            {"rotations", k.rotations},     {"ipfix_records", k.ipfix_records},
+            {"ipfix_messages", k.ipfix_messages}, {"ipfix_send_errors", k.ipfix_errors}};
+      });
+    }
     commands_ = &commands;
     if (absl::Status s = StartCluster(); !s.ok()) {
       LOG(ERROR) << s.message();

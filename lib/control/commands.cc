@@ -164,8 +164,8 @@ CtlReply GatewayCommands::ShowStats(bool as_json) {
     }
   }
   j["event_log"]["dropped"] = engine_->EventsDropped();
-  if (hooks_.event_log_counters) {
-    for (const auto& [k, v] : hooks_.event_log_counters()) j["event_log"][k] = v;
+  if (event_log_counters_) {
+    for (const auto& [k, v] : event_log_counters_()) j["event_log"][k] = v;
   }
   if (as_json) return Json(j);
   std::string out = absl::StrCat("gateway ", config_->name, "\n\nsessions (capacity ",

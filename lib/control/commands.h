@@ -27,9 +27,10 @@ class GatewayCommands : public CtlHandler {
   struct Hooks {
     std::function<absl::Status()> reload;  // re-reads the conf file and applies it
     std::function<uint32_t()> now_s;       // the workers' clock
-    // The event log's counters for `show stats` (name, value), when the log runs.
-    std::function<std::vector<std::pair<std::string, uint64_t>>()> event_log_counters;
   };
+  // The event log's counters for `show stats` (name, value), when the log runs.
+  using CounterList = std::vector<std::pair<std::string, uint64_t>>;
+  void set_event_log_counters(std::function<CounterList()> f) { event_log_counters_ = std::move(f); }
   // `dataplane` may be null (tests, or before ports are up): interface commands then say so.
   GatewayCommands(const GatewayConfig* config, nat::Engine* engine,
                   const dataplane::Dataplane* dataplane, Hooks hooks);
@@ -61,6 +62,7 @@ class GatewayCommands : public CtlHandler {
   const dataplane::Dataplane* dataplane_;
   const ClusterSync* cluster_ = nullptr;
   Hooks hooks_;
+  std::function<CounterList()> event_log_counters_;
 };
 
 }  // namespace natgw::control
