@@ -15,6 +15,7 @@ enum class SessionEventType : uint8_t {
   kCreate = 1,          // a session was published
   kDelete = 2,          // its owner unlinked it (DeleteReason says why)
   kPortsExhausted = 3,  // an egress pool address had no port left for a new flow
+  kQuotaExceeded = 4,   // a pod reached limits.max_sessions_per_pod
 };
 
 // X(enumerator, name)
@@ -37,7 +38,8 @@ const char* DeleteReasonName(DeleteReason r);
 // One event. Addresses and ports in network order, as in the session's keys:
 //   inside   = in_key.src (the pod), remote_inside = in_key.dst (the remote as the pod sees it),
 //   external = out_key.dst (the translated pod endpoint), remote = out_key.src.
-// For kPortsExhausted: island/inside_ip are the pod, external_ip the pool address.
+// For kPortsExhausted and kQuotaExceeded: island/inside_ip are the pod, external_ip the pool
+// address (ports exhausted only).
 struct SessionEvent {
   uint64_t tsc;        // rte_rdtsc() when it happened (the control thread turns it into time)
   uint64_t packets[2];  // at delete: [0] in2out, [1] out2in

@@ -85,7 +85,8 @@ class Worker final : public conntrack::SessionPolicy {
 
   // Session events (worker_events.cc); only called when events_ is set.
   void EmitCreate(uint32_t index, const conntrack::Session& s);
-  void EmitPortsExhausted(uint16_t island, uint32_t pod_ip, uint32_t external_ip);
+  // Ports exhausted or quota exceeded: at most one of each type per second and worker.
+  void EmitAlarm(SessionEventType type, uint16_t island, uint32_t pod_ip, uint32_t external_ip);
   void CountTraffic(uint32_t index, bool out2in, const Pkt& p);
   DeleteReason WhyDeleted(const conntrack::Session& s, bool shutdown) const;
   bool Valid(const conntrack::Session& s, const MappingTable& mt) const;
@@ -117,7 +118,7 @@ class Worker final : public conntrack::SessionPolicy {
   friend class Engine;
   std::unique_ptr<SessionEventRing> events_;
   SessionTraffic* traffic_ = nullptr;  // the engine's, indexed by session
-  uint32_t exhausted_logged_s_ = ~0u;  // at most one ports-exhausted event per second
+  uint32_t alarm_logged_s_[2] = {~0u, ~0u};  // last second of each alarm type (EmitAlarm)
 };
 
 }  // namespace natgw::nat

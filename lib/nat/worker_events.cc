@@ -49,12 +49,14 @@ void Worker::EmitCreate(uint32_t /*index*/, const Session& s) {
   events_->Push(e);
 }
 
-void Worker::EmitPortsExhausted(uint16_t island, uint32_t pod_ip, uint32_t external_ip) {
-  if (exhausted_logged_s_ == now_s_) return;  // one per second and worker is enough to alarm
-  exhausted_logged_s_ = now_s_;
+void Worker::EmitAlarm(SessionEventType type, uint16_t island, uint32_t pod_ip,
+                       uint32_t external_ip) {
+  uint32_t& last = alarm_logged_s_[type == SessionEventType::kQuotaExceeded];
+  if (last == now_s_) return;  // one per second and worker is enough to alarm
+  last = now_s_;
   SessionEvent e{};
   e.tsc = rte_rdtsc();
-  e.type = SessionEventType::kPortsExhausted;
+  e.type = type;
   e.island = island;
   e.inside_ip = pod_ip;
   e.external_ip = external_ip;

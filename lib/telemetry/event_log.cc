@@ -255,6 +255,27 @@ void EventLog::Handle(const SessionEvent& e) {
     }
     return;
   }
+  if (e.type == SessionEventType::kQuotaExceeded) {
+    const uint32_t limit = mt.config().limits.max_sessions_per_pod;
+    j["event"] = "quota_exceeded";
+    j["island"] = island;
+    PutPod(j, pod ? pod->ns : "", pod ? pod->name : "", pod ? pod->uid : "", e.inside_ip);
+    j["limit"] = limit;
+    Write(j.dump());
+    if (ipfix_ != nullptr) {
+      IpfixRecord r;
+      r.template_id = kTemplateQuotaExceeded;
+      r.time_ms = t;
+      r.event = NatEvent::kQuotaExceeded;
+      r.quota_event = kQuotaMaxEntriesPerUser;
+      r.max_entries_per_user = limit;
+      r.vrf = e.island;
+      r.src_ip = e.inside_ip;
+      ipfix_->Add(r);
+      ++counters_.ipfix_records;
+    }
+    return;
+  }
   const bool create = e.type == SessionEventType::kCreate;
   const auto kind = static_cast<conntrack::SessionKind>(e.kind);
   const int64_t created_ms = create ? t : t - int64_t{e.event_s - e.created_s} * 1000;

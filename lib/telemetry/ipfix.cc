@@ -24,6 +24,7 @@ enum Ie : uint16_t {
   kResponderOctets = 232, kIngressVrfId = 234, kNatPoolId = 283, kInitiatorPackets = 298,
   kResponderPackets = 299, kObservationTimeMilliseconds = 323, kPortRangeStart = 361,
   kPortRangeEnd = 362, kPortRangeStepSize = 363, kPortRangeNumPorts = 364,
+  kNatQuotaExceededEvent = 466, kMaxEntriesPerUser = 473,
 };
 
 struct Field {
@@ -56,6 +57,9 @@ const std::vector<Template>& Templates() {
       {kTemplateAddressBinding,
        {{kObservationTimeMilliseconds, 8}, {kNatEvent, 1}, {kIngressVrfId, 4},
         {kSourceIPv4Address, 4}, {kPostNatSourceIPv4Address, 4}}},
+      {kTemplateQuotaExceeded,
+       {{kObservationTimeMilliseconds, 8}, {kNatEvent, 1}, {kNatQuotaExceededEvent, 4},
+        {kMaxEntriesPerUser, 4}, {kIngressVrfId, 4}, {kSourceIPv4Address, 4}}},
   };
   return kTemplates;
 }
@@ -109,6 +113,8 @@ void PutField(std::vector<uint8_t>* b, uint16_t ie, const IpfixRecord& r) {
     case kPortRangeEnd: Put16(b, r.port_range_end); break;
     case kPortRangeStepSize: Put16(b, r.port_range_step); break;
     case kPortRangeNumPorts: Put16(b, r.port_range_ports); break;
+    case kNatQuotaExceededEvent: Put32(b, r.quota_event); break;
+    case kMaxEntriesPerUser: Put32(b, r.max_entries_per_user); break;
     default: break;
   }
 }

@@ -17,6 +17,7 @@ enum class NatEvent : uint8_t {
   kSessionDelete = 2,       // NAT44 session delete
   kAddressesExhausted = 3,  // NAT addresses exhausted
   kPortsExhausted = 10,     // NAT ports exhausted
+  kQuotaExceeded = 11,
   kAddressBindingCreate = 12,
   kAddressBindingDelete = 13,
   kPortBlockAllocation = 14,
@@ -28,6 +29,9 @@ inline constexpr uint16_t kTemplateSession = 256;        // session create/delet
 inline constexpr uint16_t kTemplatePortsExhausted = 257;
 inline constexpr uint16_t kTemplatePortBlock = 258;      // port block allocation/deallocation
 inline constexpr uint16_t kTemplateAddressBinding = 259; // pod got / lost a unique address
+inline constexpr uint16_t kTemplateQuotaExceeded = 260;  // max entries per user (pod)
+// natQuotaExceededEvent values (RFC 8158 section 4.1.1).
+inline constexpr uint32_t kQuotaMaxEntriesPerUser = 3;
 
 // Every field a natgw data record may carry; each template uses a subset. Addresses in network
 // order, ports in host order.
@@ -54,6 +58,8 @@ struct IpfixRecord {
   uint16_t port_range_end = 0;     // portRangeEnd (362)
   uint16_t port_range_step = 1;    // portRangeStepSize (363)
   uint16_t port_range_ports = 0;   // portRangeNumPorts (364)
+  uint32_t quota_event = 0;        // natQuotaExceededEvent (466)
+  uint32_t max_entries_per_user = 0;  // maxEntriesPerUser (473)
 };
 
 // Builds IPFIX messages for one observation domain. Not thread-safe (control thread).

@@ -127,6 +127,55 @@ TEST_P(EventLogTest, RingOverflowIsCountedPerWorker) {
       << log_->RenderMetrics();
 }
 
+TEST_P(EventLogTest, AlarmsPortsExhaustedAndQuotaExceededOncePerSecond) {
+  using net::PacketBuilder;
+  NatConfig nc = TwoIslandConfig();
+  nc.egress_pools[0].port_min = 1024;  // 8 ports per address of c1's pool
+  nc.egress_pools[0].port_max = 1031;
+  nc.limits.max_sessions_per_pod = 2;
+  EngineConfig ec;
+  ec.max_sessions = 4096;
+  ec.num_workers = static_cast<uint32_t>(workers());
+  ec.event_ring_size = 64;
+  Restart(ec, nc);  // port ranges are fixed when a pool address first appears
+  for (uint16_t sport = 40000; sport < 40003; ++sport) {  // the third is over the pod's quota
+    Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.50").Udp(sport, 53).Build());
+  }
+  EXPECT_EQ(Drops(DropReason::kPodSessionLimit), 1u);
+  for (int pod = 20; pod < 60; ++pod) {  // 40 pods, 16 ports
+    const std::string ip = "10.0.1." + std::to_string(pod);
+    Send(kC1, PacketBuilder().Ipv4(ip.c_str(), "198.51.100.50").Udp(40000, 53).Build());
+  }
+  ASSERT_GT(Drops(DropReason::kPoolPortsExhausted), 1u);
+  int quota = 0, exhausted = 0;
+  for (const SessionEvent& e : DrainEvents()) {
+    if (e.type == SessionEventType::kQuotaExceeded) {
+      ++quota;
+      EXPECT_EQ(e.inside_ip, Ip("10.0.0.9"));
+      EXPECT_EQ(e.island, 1);
+    }
+    if (e.type == SessionEventType::kPortsExhausted) {
+      ++exhausted;
+      EXPECT_TRUE(e.external_ip == Ip("192.0.2.16") || e.external_ip == Ip("192.0.2.17"));
+    }
+  }
+  EXPECT_EQ(quota, 1);
+  EXPECT_EQ(exhausted, 1) << "one per second and worker (every packet here went to worker 0)";
+  OpenLog();
+  SessionEvent q{};
+  q.type = SessionEventType::kQuotaExceeded;
+  q.tsc = 700;
+  q.island = 1;
+  q.inside_ip = Ip("10.0.0.9");
+  log_->HandleForTest(q);
+  log_->FlushForTest();
+  const nlohmann::json last = ReadRecords(config_.event_log.path).back();
+  EXPECT_EQ(last, nlohmann::json({{"time", "2026-11-26T10:15:00.700Z"}, {"event", "quota_exceeded"},
+                                  {"island", "c1"}, {"namespace", ""}, {"pod", ""}, {"uid", ""},
+                                  {"pod_ip", "10.0.0.9"}, {"limit", 2}}))
+      << last.dump();
+}
+
 TEST_P(EventLogTest, JsonRecordsFieldByField) {
   OpenLog();
   SessionEvent e = UdpEvent(SessionEventType::kCreate, 1500, "10.0.0.5", 40000, "203.0.113.5",

@@ -248,6 +248,12 @@ TEST_P(EventLogTest, IpfixRecordsMatchTheJsonLog) {
   x.inside_ip = Ip("10.0.0.9");
   x.external_ip = Ip("192.0.2.17");
   log_->HandleForTest(x);
+  SessionEvent q{};
+  q.type = SessionEventType::kQuotaExceeded;
+  q.tsc = 5100;
+  q.island = 1;
+  q.inside_ip = Ip("10.0.0.9");
+  log_->HandleForTest(q);
   log_->FlushForTest();
 
   Decoder dec;
@@ -258,8 +264,8 @@ TEST_P(EventLogTest, IpfixRecordsMatchTheJsonLog) {
     records.insert(records.end(), d.records.begin(), d.records.end());
   }
   const std::vector<nlohmann::json> json = ReadRecords(config_.event_log.path);
-  ASSERT_EQ(json.size(), 6u);       // 3 mapping_add, create, delete, ports_exhausted
-  ASSERT_EQ(records.size(), 6u);    // the same events, in the same order
+  ASSERT_EQ(json.size(), 7u);  // 3 mapping_add, create, delete, ports_exhausted, quota_exceeded
+  ASSERT_EQ(records.size(), 7u);  // the same events, in the same order
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(records[i][230], 12u);  // address binding create
     EXPECT_EQ(records[i][8], HostIp(json[i]["pod_ip"].get<std::string>().c_str()));
@@ -293,7 +299,13 @@ TEST_P(EventLogTest, IpfixRecordsMatchTheJsonLog) {
   EXPECT_EQ(records[5][230], 10u);  // NAT ports exhausted (IANA natEvent registry)
   EXPECT_EQ(records[5][225], HostIp("192.0.2.17"));
   EXPECT_EQ(json[5]["event"], "ports_exhausted");
-  EXPECT_EQ(log_->counters().ipfix_records, 6u);
+  EXPECT_EQ(records[6][230], 11u);  // quota exceeded
+  EXPECT_EQ(records[6][466], 3u);   // natQuotaExceededEvent: maximum entries per user
+  EXPECT_EQ(records[6][473], 0u);   // maxEntriesPerUser: the limit (none in this config)
+  EXPECT_EQ(records[6][8], HostIp("10.0.0.9"));
+  EXPECT_EQ(records[6][323], static_cast<uint64_t>(kT0 + 5100));
+  EXPECT_EQ(json[6]["event"], "quota_exceeded");
+  EXPECT_EQ(log_->counters().ipfix_records, 7u);
   EXPECT_GE(log_->counters().ipfix_messages, 1u);
 }
 
