@@ -12,17 +12,8 @@
 #include "lib/telemetry/event_lookup.h"
 
 namespace natgw::control {
-namespace {
 
-std::string Endpoint(uint32_t ip_be, uint16_t port_be, uint8_t proto) {
-  if (proto != net::kProtoTcp && proto != net::kProtoUdp && proto != net::kProtoIcmp) {
-    return net::FormatIp(ip_be);
-  }
-  return absl::StrCat(net::FormatIp(ip_be), proto == net::kProtoIcmp ? "#" : ":",
-                      rte_be_to_cpu_16(port_be));
-}
-
-}  // namespace
+using telemetry::FormatEndpoint;
 
 CtlReply GatewayCommands::LookupAt(const std::string& what, const std::string& at, bool as_json) {
   telemetry::LookupQuery q;
@@ -61,9 +52,9 @@ CtlReply GatewayCommands::LookupAt(const std::string& what, const std::string& a
     const uint8_t proto = s.in_key.proto;
     h.pod_ip = net::FormatIp(s.in_key.src_ip);
     h.proto = net::ProtoName(proto);
-    h.inside = Endpoint(s.in_key.src_ip, s.in_key.src_port, proto);
-    h.external = Endpoint(s.out_key.dst_ip, s.out_key.dst_port, proto);
-    h.remote = Endpoint(s.out_key.src_ip, s.out_key.src_port, proto);
+    h.inside = FormatEndpoint(s.in_key.src_ip, s.in_key.src_port, proto);
+    h.external = FormatEndpoint(s.out_key.dst_ip, s.out_key.dst_port, proto);
+    h.remote = FormatEndpoint(s.out_key.src_ip, s.out_key.src_port, proto);
     h.from_ms = created_ms;
     holders.push_back(std::move(h));
   });

@@ -31,14 +31,6 @@ int64_t NowMs() {
       .count();
 }
 
-std::string Endpoint(uint32_t ip_be, uint16_t port_be, uint8_t proto) {
-  if (proto != net::kProtoTcp && proto != net::kProtoUdp && proto != net::kProtoIcmp) {
-    return net::FormatIp(ip_be);
-  }
-  return absl::StrCat(net::FormatIp(ip_be), proto == net::kProtoIcmp ? "#" : ":",
-                      rte_be_to_cpu_16(port_be));
-}
-
 // "namespace/name" of a static mapping, or a cluster pod's identity.
 void PutPod(Json& j, const std::string& ns, const std::string& name, const std::string& uid,
             uint32_t pod_ip) {
@@ -46,6 +38,12 @@ void PutPod(Json& j, const std::string& ns, const std::string& name, const std::
   j["pod"] = name;
   j["uid"] = uid;
   j["pod_ip"] = net::FormatIp(pod_ip);
+}
+
+// The island and the pod (as far as the running mapping table knows it) of an event.
+void PutWho(Json& j, const std::string& island, const nat::PodIdentity* pod, uint32_t pod_ip) {
+  j["island"] = island;
+  PutPod(j, pod ? pod->ns : "", pod ? pod->name : "", pod ? pod->uid : "", pod_ip);
 }
 
 void SplitName(const std::string& full, std::string* ns, std::string* name) {
@@ -235,8 +233,7 @@ void EventLog::Handle(const SessionEvent& e) {
   j["time"] = FormatTime(t);
   if (e.type == SessionEventType::kPortsExhausted) {
     j["event"] = "ports_exhausted";
-    j["island"] = island;
-    PutPod(j, pod ? pod->ns : "", pod ? pod->name : "", pod ? pod->uid : "", e.inside_ip);
+    PutWho(j, island, pod, e.inside_ip);
     j["external"] = net::FormatIp(e.external_ip);
     Write(j.dump());
     if (ipfix_ != nullptr) {
@@ -258,8 +255,7 @@ void EventLog::Handle(const SessionEvent& e) {
   if (e.type == SessionEventType::kQuotaExceeded) {
     const uint32_t limit = mt.config().limits.max_sessions_per_pod;
     j["event"] = "quota_exceeded";
-    j["island"] = island;
-    PutPod(j, pod ? pod->ns : "", pod ? pod->name : "", pod ? pod->uid : "", e.inside_ip);
+    PutWho(j, island, pod, e.inside_ip);
     j["limit"] = limit;
     Write(j.dump());
     if (ipfix_ != nullptr) {
@@ -296,8 +292,7 @@ void EventLog::Handle(const SessionEvent& e) {
     const uint32_t first = block * size;
     const uint32_t last = std::min<uint32_t>(first + size - 1, 65535);
     j["event"] = create ? "port_block_alloc" : "port_block_release";
-    j["island"] = island;
-    PutPod(j, pod ? pod->ns : "", pod ? pod->name : "", pod ? pod->uid : "", e.inside_ip);
+    PutWho(j, island, pod, e.inside_ip);
     j["external"] = net::FormatIp(e.external_ip);
     j["port_min"] = first;
     j["port_max"] = last;
@@ -321,15 +316,14 @@ void EventLog::Handle(const SessionEvent& e) {
     return;
   }
   j["event"] = create ? "session_create" : "session_delete";
-  j["island"] = island;
-  PutPod(j, pod ? pod->ns : "", pod ? pod->name : "", pod ? pod->uid : "", e.inside_ip);
+  PutWho(j, island, pod, e.inside_ip);
   j["proto"] = net::ProtoName(e.proto);
   j["kind"] = conntrack::SessionKindName(kind);
   j["direction"] = e.outside_initiated ? "inbound" : "outbound";
-  j["inside"] = Endpoint(e.inside_ip, e.inside_port, e.proto);
-  j["external"] = Endpoint(e.external_ip, e.external_port, e.proto);
-  j["remote"] = Endpoint(e.remote_ip, e.remote_port, e.proto);
-  j["remote_as_seen_inside"] = Endpoint(e.remote_inside_ip, e.remote_inside_port, e.proto);
+  j["inside"] = FormatEndpoint(e.inside_ip, e.inside_port, e.proto);
+  j["external"] = FormatEndpoint(e.external_ip, e.external_port, e.proto);
+  j["remote"] = FormatEndpoint(e.remote_ip, e.remote_port, e.proto);
+  j["remote_as_seen_inside"] = FormatEndpoint(e.remote_inside_ip, e.remote_inside_port, e.proto);
   if (!create) {
     j["reason"] = nat::DeleteReasonName(e.reason);
     j["created"] = FormatTime(created_ms);

@@ -154,6 +154,15 @@ std::string FormatTime(int64_t unix_ms) {
                          rem / 60 % 60, rem % 60, ms);
 }
 
+std::string FormatEndpoint(uint32_t ip_be, uint16_t port_be, uint8_t proto) {
+  char text[INET_ADDRSTRLEN] = {};
+  in_addr a{};
+  a.s_addr = ip_be;
+  inet_ntop(AF_INET, &a, text, sizeof(text));
+  if (proto != 6 && proto != 17 && proto != 1) return text;
+  return absl::StrCat(text, proto == 1 ? "#" : ":", ntohs(port_be));
+}
+
 std::vector<std::string> EventLogFiles(const std::string& path) {
   std::vector<std::string> rotated;
   std::error_code ec;

@@ -19,6 +19,10 @@ absl::StatusOr<int64_t> ParseTime(std::string_view text);
 // Unix ms -> "2026-11-26T10:15:00.123Z".
 std::string FormatTime(int64_t unix_ms);
 
+// "ip:port" (TCP, UDP), "ip#id" (ICMP echo) or "ip" (other protocols), as the log writes
+// endpoints. Address and port in network order.
+std::string FormatEndpoint(uint32_t ip_be, uint16_t port_be, uint8_t proto);
+
 // The files of the log at `path`, oldest first: PATH.N .. PATH.1, PATH (those that exist).
 std::vector<std::string> EventLogFiles(const std::string& path);
 
