@@ -432,8 +432,13 @@ std::string EventLog::RenderMetrics() const {
   std::string out;
   counter(&out, "natgw_event_log_records_total", "Event log records written (JSON lines).",
           counters_.records);
-  counter(&out, "natgw_event_log_dropped_total",
-          "Session events dropped because a worker's event ring was full.", dropped());
+  absl::StrAppend(&out,
+                  "# HELP natgw_event_log_dropped_total Session events dropped because the "
+                  "worker's event ring was full.\n# TYPE natgw_event_log_dropped_total counter\n");
+  for (uint32_t w = 0; w < engine_->num_workers(); ++w) {
+    absl::StrAppend(&out, "natgw_event_log_dropped_total{worker=\"", w, "\"} ",
+                    engine_->event_ring(w)->dropped(), "\n");
+  }
   counter(&out, "natgw_event_log_write_errors_total",
           "Event log records lost to failed writes or rotations.", counters_.write_errors);
   counter(&out, "natgw_event_log_rotations_total", "Event log files rotated.", counters_.rotations);

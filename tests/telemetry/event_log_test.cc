@@ -123,7 +123,8 @@ TEST_P(EventLogTest, RingOverflowIsCountedPerWorker) {
   }
   EXPECT_EQ(engine_->EventsDropped(), 6u);  // 70 creates, a ring of 64, nobody draining
   OpenLog();
-  EXPECT_NE(log_->RenderMetrics().find("natgw_event_log_dropped_total 6\n"), std::string::npos)
+  EXPECT_NE(log_->RenderMetrics().find("natgw_event_log_dropped_total{worker=\"0\"} 6\n"),
+            std::string::npos)
       << log_->RenderMetrics();
 }
 
