@@ -172,6 +172,22 @@ ext_l=$(grep -o '192\.0\.2\.[0-9]*:[0-9]*' "$WORK/live.txt" | head -n 1)
 out=$(gwctl c1 --json lookup "$ext_l" --at "$(now)")
 check "lookup --at now of a live flow answers from the live table" contains "$out" '"source": "live"'
 
+# ---- a reload's mapping changes are logged ----
+cat >>"$WORK/c1.toml" <<CONF
+
+[[mapping]]
+name = "default/pod-b"
+island = "c1"
+pod = "10.0.0.9"
+external = "203.0.113.9"
+CONF
+gwctl c1 reload >/dev/null
+sleep 0.5
+check "reload: pod B got 203.0.113.9 (mapping_add)" \
+  contains "$(cat "$LOG")" '"event":"mapping_add","island":"c1","namespace":"default","pod":"pod-b","uid":"","pod_ip":"10.0.0.9","external":"203.0.113.9","reason":"apply"'
+out=$(gwctl c1 --json lookup 203.0.113.9 --at "$(now)")
+check "lookup of pod B's new address names default/pod-b" contains "$out" '"pod": "pod-b"'
+
 # ---- metrics and stats ----
 m=$(in_ns c1-gw curl -s --max-time 5 http://127.0.0.1:9469/metrics)
 check "metrics: records written" contains "$m" '^natgw_event_log_records_total [1-9]'
