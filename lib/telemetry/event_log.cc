@@ -82,7 +82,9 @@ absl::Status RotatingFile::Open() {
 }
 
 absl::Status RotatingFile::Append(std::string_view line) {
-  if (fd_ < 0) return absl::FailedPreconditionError("event log not open");
+  if (fd_ < 0) {  // a failed rotation: try again, one record at a time
+    if (absl::Status s = Open(); !s.ok()) return s;
+  }
   if (size_ != 0 && size_ + line.size() + 1 > max_bytes_) {
     if (absl::Status s = Rotate(); !s.ok()) return s;
   }

@@ -198,17 +198,13 @@ std::vector<std::vector<uint8_t>> IpfixEncoder::Flush(uint32_t export_time_s) {
 absl::StatusOr<IpfixSender> IpfixSender::Connect(uint32_t ip_be, uint16_t port) {
   const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(absl::StrCat("ipfix: socket: ", std::strerror(errno)));
+  // Not connected: a collector that is unreachable now (no route yet) costs send errors, counted,
+  // and natgw starts anyway.
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = ip_be;
   sa.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) != 0) {
-    const int err = errno;
-    close(fd);
-    return absl::UnavailableError(absl::StrCat("ipfix: cannot reach the collector: ",
-                                               std::strerror(err)));
-  }
-  return IpfixSender(fd);
+  return IpfixSender(fd, sa);
 }
 
 IpfixSender::~IpfixSender() {
@@ -216,7 +212,8 @@ IpfixSender::~IpfixSender() {
 }
 
 bool IpfixSender::Send(const std::vector<uint8_t>& message) {
-  return send(fd_, message.data(), message.size(), MSG_DONTWAIT) ==
+  return sendto(fd_, message.data(), message.size(), MSG_DONTWAIT,
+                reinterpret_cast<const sockaddr*>(&to_), sizeof(to_)) ==
          static_cast<ssize_t>(message.size());
 }
 

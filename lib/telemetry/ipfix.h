@@ -4,6 +4,8 @@
 #ifndef NATGW_LIB_TELEMETRY_IPFIX_H_
 #define NATGW_LIB_TELEMETRY_IPFIX_H_
 
+#include <netinet/in.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -84,19 +86,20 @@ class IpfixEncoder {
   std::vector<IpfixRecord> pending_;
 };
 
-// A connected, non-blocking UDP socket to the collector.
+// A non-blocking UDP socket that sends to the collector.
 class IpfixSender {
  public:
   static absl::StatusOr<IpfixSender> Connect(uint32_t ip_be, uint16_t port);
-  IpfixSender(IpfixSender&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  IpfixSender(IpfixSender&& o) noexcept : fd_(o.fd_), to_(o.to_) { o.fd_ = -1; }
   IpfixSender& operator=(IpfixSender&&) = delete;
   ~IpfixSender();
   // False when the message could not be sent (counted by the caller).
   bool Send(const std::vector<uint8_t>& message);
 
  private:
-  explicit IpfixSender(int fd) : fd_(fd) {}
+  IpfixSender(int fd, const sockaddr_in& to) : fd_(fd), to_(to) {}
   int fd_;
+  sockaddr_in to_;
 };
 
 }  // namespace natgw::telemetry
