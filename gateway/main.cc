@@ -428,7 +428,9 @@ int main(int argc, char** argv) {
       "gateway with natgwctl. SIGHUP reloads the conf file; SIGTERM/SIGINT stop it.\n"
       "Observability: Prometheus metrics ([metrics] in the conf), DPDK telemetry commands\n"
       "/natgw/{stats,sessions,drops,workers,pools,mappings} (dpdk-telemetry.py -f FILE_PREFIX),\n"
-      "packet capture with dpdk-dumpcap --file-prefix=FILE_PREFIX -i PORT (needs hugepages).");
+      "packet capture with dpdk-dumpcap --file-prefix=FILE_PREFIX -i PORT (needs hugepages).\n"
+      "Translation event log and IPFIX export: [event_log] and [ipfix] in the conf; which pod held\n"
+      "an external address at a time: natgwctl lookup IP[:PORT] --at TIME.");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);

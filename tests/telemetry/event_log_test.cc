@@ -114,6 +114,19 @@ TEST_P(EventLogTest, DeleteReasons) {
   EXPECT_EQ(reasons["10.0.0.9:40002"], "flushed");
 }
 
+TEST_P(EventLogTest, ShutdownEndsEverySession) {
+  using net::PacketBuilder;
+  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.50").Udp(5000, 53).Build()).action,
+            Action::kToOutside);
+  ASSERT_EQ(DrainEvents().size(), 1u);
+  for (uint32_t w = 0; w < engine_->num_workers(); ++w) engine_->EndSessionsOfStoppedWorker(w);
+  const std::vector<SessionEvent> ev = DrainEvents();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, SessionEventType::kDelete);
+  EXPECT_EQ(ev[0].reason, DeleteReason::kShutdown);
+  EXPECT_EQ(ev[0].packets[0], 1u);
+}
+
 TEST_P(EventLogTest, RingOverflowIsCountedPerWorker) {
   using net::PacketBuilder;
   for (uint16_t i = 0; i < 70; ++i) {
