@@ -36,6 +36,7 @@
 #include "lib/nat/engine.h"
 #include "lib/telemetry/cluster_metrics.h"
 #include "lib/telemetry/dpdk_telemetry.h"
+#include "lib/telemetry/event_log.h"
 #include "lib/telemetry/metrics.h"
 
 DEFINE_string(config, "", "the gateway's conf file (TOML; see conf/README.md). Required.");
@@ -158,6 +159,14 @@ class Gateway {
       dataplane_->Stop();
       rte_eal_mp_wait_lcore();
     }
+    if (event_log_ != nullptr) {
+      // The workers are gone: end every session here, so the log closes their spans.
+      for (uint32_t i = 0; i < engine_->num_workers(); ++i) {
+        engine_->EndSessionsOfStoppedWorker(i);
+        event_log_->Poll();
+      }
+      event_log_.reset();
+    }
     telemetry::PublishTelemetry(nullptr);  // the telemetry thread must not see them go
     engine_.reset();     // first: fragments it holds go back to the dataplane's mbuf pool
     dataplane_.reset();  // stops and closes the ports
@@ -191,9 +200,26 @@ class Gateway {
       }
       metrics = std::move(*m);
     }
+    if (config_->engine.event_ring_size != 0) {
+      auto log = telemetry::EventLog::Create(config_.get(), engine_.get());
+      if (!log.ok()) {
+        LOG(ERROR) << log.status().message();
+        return 1;
+      }
+      event_log_ = std::move(*log);
+    }
     control::GatewayCommands commands(config_.get(), engine_.get(), dataplane_.get(),
                                       {[this] { return Reload(); },
                                        [this] { return dataplane_->NowSeconds(); }});
+    if (event_log_ != nullptr) {
+      commands.set_event_log_counters([this] {
+        const telemetry::EventLogCounters& k = event_log_->counters();
+        return control::GatewayCommands::CounterList{
+            {"records", k.records},         {"write_errors", k.write_errors},
+            {"rotations", k.rotations},     {"ipfix_records", k.ipfix_records},
+            {"ipfix_messages", k.ipfix_messages}, {"ipfix_send_errors", k.ipfix_errors}};
+      });
+    }
     commands_ = &commands;
     if (absl::Status s = StartCluster(); !s.ok()) {
       LOG(ERROR) << s.message();
@@ -215,6 +241,7 @@ class Gateway {
     const auto render = [&] {
       std::string text = telemetry::RenderMetrics(*engine_, dataplane_.get(), *config_, &load.ratios());
       if (cluster_) text += telemetry::RenderClusterMetrics(*cluster_, *config_);
+      if (event_log_) text += event_log_->RenderMetrics();
       return text;
     };
     int64_t published_ms = -1;
@@ -232,7 +259,8 @@ class Gateway {
       std::vector<pollfd> fds = {{(*server)->fd(), POLLIN, 0}, {updates_.fd(), POLLIN, 0}};
       if (metrics) fds.push_back({metrics->fd(), POLLIN, 0});
       for (const auto& d : dir_sources_) fds.push_back({d->fd(), POLLIN, 0});
-      if (poll(fds.data(), fds.size(), 100) > 0) {
+      // With the event log on, every 10 ms at least, so that the workers' rings do not fill.
+      if (poll(fds.data(), fds.size(), event_log_ ? 10 : 100) > 0) {
         if (fds[0].revents != 0) (*server)->Poll(0, commands);
         size_t next = 2;
         if (metrics && fds[next++].revents != 0) metrics->Poll(0, render);
@@ -245,6 +273,7 @@ class Gateway {
         absl::Status s = Reload();
         if (!s.ok()) LOG(WARNING) << "reload refused, keeping the running configuration: " << s.message();
       }
+      if (event_log_) event_log_->Poll();
       engine_->ReclaimRetired();
     }
     StopClusterSources();
@@ -402,9 +431,23 @@ class Gateway {
               << " new external addresses; interface, route, [dpdk], [metrics] and [[cluster]] changes need a restart";
     cfg->control_socket = config_->control_socket;
     cfg->metrics = config_->metrics;  // the endpoint stays where it was opened
+    if (cfg->event_log.mode != config_->event_log.mode || cfg->event_log.path != config_->event_log.path ||
+        cfg->event_log.max_size_mb != config_->event_log.max_size_mb ||
+        cfg->event_log.keep_files != config_->event_log.keep_files ||
+        cfg->event_log.ring_size != config_->event_log.ring_size ||
+        cfg->event_log.port_block_size != config_->event_log.port_block_size ||
+        cfg->ipfix.collector != config_->ipfix.collector ||
+        cfg->ipfix.observation_domain != config_->ipfix.observation_domain ||
+        cfg->ipfix.template_interval_s != config_->ipfix.template_interval_s) {
+      LOG(WARNING) << "reload: [event_log] and [ipfix] changes need a restart; the running ones stay";
+    }
+    cfg->event_log = config_->event_log;  // the file and the rings stay as opened
+    cfg->ipfix = config_->ipfix;
+    cfg->engine = config_->engine;
     retired_configs_.push_back(std::move(config_));  // commands may still point at it this poll
     config_ = std::make_unique<control::GatewayConfig>(std::move(*cfg));
     commands_->set_config(config_.get());
+    if (event_log_) event_log_->set_config(config_.get());
     if (!added.empty()) {
       if (absl::Status s = dataplane_->SendGratuitousArp(added); !s.ok()) {
         LOG(WARNING) << "gratuitous ARP: " << s.message();
@@ -418,6 +461,7 @@ class Gateway {
   std::vector<std::unique_ptr<control::GatewayConfig>> retired_configs_;
   std::unique_ptr<nat::Engine> engine_;
   std::unique_ptr<dataplane::Dataplane> dataplane_;
+  std::unique_ptr<telemetry::EventLog> event_log_;  // [event_log] / [ipfix], or null
   control::GatewayCommands* commands_ = nullptr;
   // Cluster-state sync.
   control::UpdateQueue updates_;
@@ -441,7 +485,9 @@ int main(int argc, char** argv) {
       "gateway with natgwctl. SIGHUP reloads the conf file; SIGTERM/SIGINT stop it.\n"
       "Observability: Prometheus metrics ([metrics] in the conf), DPDK telemetry commands\n"
       "/natgw/{stats,sessions,drops,workers,pools,mappings} (dpdk-telemetry.py -f FILE_PREFIX),\n"
-      "packet capture with dpdk-dumpcap --file-prefix=FILE_PREFIX -i PORT (needs hugepages).");
+      "packet capture with dpdk-dumpcap --file-prefix=FILE_PREFIX -i PORT (needs hugepages).\n"
+      "Translation event log and IPFIX export: [event_log] and [ipfix] in the conf; which pod held\n"
+      "an external address at a time: natgwctl lookup IP[:PORT] --at TIME.");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);

@@ -36,6 +36,9 @@ inline constexpr uint8_t kSessionOutsideInitiated = 0x02;
 // Set before publish: the remote endpoint is itself an address of this gateway (hairpin), so a
 // packet translated by this session must be translated again as if it arrived from outside.
 inline constexpr uint8_t kSessionHairpin = 0x04;
+// Set with kSessionDead by an operator's flush (natgwctl flush), so the event log can tell a
+// flush from a session a reload invalidated.
+inline constexpr uint8_t kSessionFlushed = 0x08;
 
 // Both keys describe the flow as it arrives on each side:
 //   in_key : realm = island, src = inside endpoint (pod), dst = remote as the pod addresses it

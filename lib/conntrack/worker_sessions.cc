@@ -160,6 +160,7 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
     if ((s.flags.load(std::memory_order_acquire) & kSessionDead) != 0 ||
         policy_->Expired(s, now_s)) {
       table_->Unlink(index);
+      policy_->Unlinked(index, s, false);
       Uncount(s);
       pending_->Push(table_, index);
       ++unlinked;
@@ -177,6 +178,7 @@ void WorkerSessions::DrainAll(bool wait) {
     const uint32_t index = head_;
     head_ = table_->session(index).next;
     table_->Unlink(index);
+    policy_->Unlinked(index, table_->session(index), true);
     Uncount(table_->session(index));
     pending_->Push(table_, index);
   }

@@ -50,6 +50,9 @@ class SessionPolicy {
   virtual bool Expired(const Session& s, uint32_t now_s) const = 0;
   // Called once per session just before its memory returns to the pool (after the grace period).
   virtual void Release(Session& s) = 0;
+  // Called once per session right after its owner unlinked it, before its TCP state is marked
+  // gone (the event log's delete record); `shutdown` when DrainAll unlinked it.
+  virtual void Unlinked(uint32_t /*index*/, const Session& /*s*/, bool /*shutdown*/) {}
 };
 
 // An rte_rcu_qsbr variable for `max_threads` reader threads, in memory it owns.

@@ -33,6 +33,8 @@ constexpr const char* kHelp =
     "  show routes                     routes per side\n"
     "  show cluster                    cluster-state sources, allocations, pods without address\n"
     "  lookup EXTERNAL_IP[:PORT]       which pod is behind an external address (and port)\n"
+    "  lookup EXTERNAL_IP[:PORT] --at TIME   which pod held it at TIME (RFC 3339): live\n"
+    "                                  sessions and the event log (rotated files too)\n"
     "  reload                          re-read the conf file; the old one stays if it is refused\n"
     "  flush                           drop every session (flows restart)\n"
     "  trace ISLAND/POD_IP | NAMESPACE/NAME   a pod's addresses, services and sessions\n"
@@ -105,6 +107,10 @@ CtlReply GatewayCommands::Handle(const std::vector<std::string>& args, bool json
     return Error(absl::StrCat("unknown: show ", what, "\n", kHelp));
   }
   if (cmd == "lookup" && args.size() == 2) return Lookup(args[1], json);
+  if (cmd == "lookup" && args.size() == 4 && args[2] == "--at") return LookupAt(args[1], args[3], json);
+  if (cmd == "lookup" && args.size() == 3 && args[2].starts_with("at=")) {
+    return LookupAt(args[1], args[2].substr(3), json);
+  }
   if (cmd == "reload" && args.size() == 1) {
     absl::Status s = hooks_.reload ? hooks_.reload() : absl::UnimplementedError("no reload hook");
     if (!s.ok()) return Error(absl::StrCat("reload refused, the running configuration stays: ", s.message()));
@@ -157,6 +163,10 @@ CtlReply GatewayCommands::ShowStats(bool as_json) {
       j["dataplane_drops"][dataplane::DropName(static_cast<dataplane::Drop>(i))] = d.drops[i];
     }
   }
+  j["event_log"]["dropped"] = engine_->EventsDropped();
+  if (event_log_counters_) {
+    for (const auto& [k, v] : event_log_counters_()) j["event_log"][k] = v;
+  }
   if (as_json) return Json(j);
   std::string out = absl::StrCat("gateway ", config_->name, "\n\nsessions (capacity ",
                                  engine_->table().capacity(), ")\n");
@@ -174,6 +184,10 @@ CtlReply GatewayCommands::ShowStats(bool as_json) {
     for (auto& [ip, n] : j["pool_ports_in_use"].items()) {
       absl::StrAppend(&out, absl::StrFormat("  %-28s %llu\n", ip, n.get<uint64_t>()));
     }
+  }
+  absl::StrAppend(&out, "\nevent log\n");
+  for (auto& [k, v] : j["event_log"].items()) {
+    absl::StrAppend(&out, absl::StrFormat("  %-28s %llu\n", k, v.get<uint64_t>()));
   }
   if (j.contains("dataplane")) {
     absl::StrAppend(&out, "\ndataplane\n");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -27,6 +28,9 @@ class GatewayCommands : public CtlHandler {
     std::function<absl::Status()> reload;  // re-reads the conf file and applies it
     std::function<uint32_t()> now_s;       // the workers' clock
   };
+  // The event log's counters for `show stats` (name, value), when the log runs.
+  using CounterList = std::vector<std::pair<std::string, uint64_t>>;
+  void set_event_log_counters(std::function<CounterList()> f) { event_log_counters_ = std::move(f); }
   // `dataplane` may be null (tests, or before ports are up): interface commands then say so.
   GatewayCommands(const GatewayConfig* config, nat::Engine* engine,
                   const dataplane::Dataplane* dataplane, Hooks hooks);
@@ -47,6 +51,9 @@ class GatewayCommands : public CtlHandler {
   CtlReply ShowRoutes(bool json);
   CtlReply ShowCluster(bool json);
   CtlReply Lookup(const std::string& what, bool json);
+  // Who held an external address (and port) at a past time: live sessions, then the event log
+  // files (commands_lookup.cc).
+  CtlReply LookupAt(const std::string& what, const std::string& at, bool json);
   CtlReply Trace(const std::string& pod, bool json);  // commands_trace.cc
   std::string IslandName(uint16_t id) const;
 
@@ -55,6 +62,7 @@ class GatewayCommands : public CtlHandler {
   const dataplane::Dataplane* dataplane_;
   const ClusterSync* cluster_ = nullptr;
   Hooks hooks_;
+  std::function<CounterList()> event_log_counters_;
 };
 
 }  // namespace natgw::control

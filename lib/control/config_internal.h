@@ -141,6 +141,7 @@ struct RawConfig {
   std::vector<RawRoute> routes;
   std::vector<RawCluster> clusters;
   Lines allocation_at;
+  Lines event_log_at;
 };
 
 absl::StatusOr<RawConfig> ReadToml(std::string_view text, const Errors& errors);

@@ -453,6 +453,54 @@ absl::Status ReadMetrics(const Table& t, RawConfig* raw) {
   return absl::OkStatus();
 }
 
+absl::Status ReadEventLog(const Table& t, RawConfig* raw) {
+  EventLogConfig& e = raw->base.event_log;
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Allow(
+      {"mode", "path", "max_size_mb", "keep_files", "ring_size", "port_block_size"}));
+  std::string mode = "off";
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Choice("mode", {"off", "session", "port-block"}, &mode));
+  e.mode = mode == "session"      ? EventLogMode::kSession
+           : mode == "port-block" ? EventLogMode::kPortBlock
+                                  : EventLogMode::kOff;
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("path", &e.path));
+  if (t.Has("path") && (e.path.empty() || e.path[0] != '/' || e.path.back() == '/')) {
+    return t.Error("path", absl::StrCat("path \"", e.path, "\" is not an absolute file path"),
+                   "write e.g. path = \"/var/log/natgw/c1.events.jsonl\"");
+  }
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Number("max_size_mb", 0.001, 1 << 20, &e.max_size_mb, " MiB"));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Integer("keep_files", 0, 1000, &e.keep_files));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Integer("ring_size", 64, 1 << 24, &e.ring_size, " records"));
+  if ((e.ring_size & (e.ring_size - 1)) != 0) {
+    return t.Error("ring_size", absl::StrCat("ring_size ", e.ring_size, " is not a power of two"),
+                   "use a power of two, e.g. 65536");
+  }
+  NATGW_CONFIG_RETURN_IF_ERROR(
+      t.Integer("port_block_size", 1, 32768, &e.port_block_size, " ports"));
+  if (t.Has("port_block_size") && e.mode != EventLogMode::kPortBlock) {
+    return t.Error("port_block_size", "port_block_size is set but mode is not \"port-block\"",
+                   "add mode = \"port-block\" or remove port_block_size");
+  }
+  raw->event_log_at = t.lines();
+  return absl::OkStatus();
+}
+
+absl::Status ReadIpfix(const Table& t, RawConfig* raw) {
+  IpfixConfig& x = raw->base.ipfix;
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Allow({"collector", "observation_domain", "template_interval_s"}));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.Require("collector", "collector = \"192.0.2.50:4739\""));
+  NATGW_CONFIG_RETURN_IF_ERROR(t.String("collector", &x.collector));
+  if (!ParseListen(x.collector, &x.address, &x.port) || x.address == 0) {
+    return t.Error("collector", absl::StrCat("collector \"", x.collector, "\" is not IP:PORT"),
+                   "write the collector's IPv4 address and UDP port, e.g. \"192.0.2.50:4739\"");
+  }
+  x.enabled = true;
+  NATGW_CONFIG_RETURN_IF_ERROR(
+      t.Integer("observation_domain", 0, 0xffffffffLL, &x.observation_domain));
+  NATGW_CONFIG_RETURN_IF_ERROR(
+      t.Integer("template_interval_s", 1, 86400, &x.template_interval_s, " s"));
+  return absl::OkStatus();
+}
+
 // Applies the defaults that depend on other keys and checks the lcore list.
 absl::Status Finish(const Errors& errors, RawConfig* raw) {
   GatewayConfig& g = raw->base;
@@ -482,6 +530,11 @@ absl::Status Finish(const Errors& errors, RawConfig* raw) {
   if (g.metrics.address == 0 && !g.metrics.listen.empty()) {  // no [metrics]: the default
     ParseListen(g.metrics.listen, &g.metrics.address, &g.metrics.port);
   }
+  if (g.event_log.path.empty()) {
+    g.event_log.path = absl::StrCat("/var/log/natgw/", g.name, ".events.jsonl");
+  }
+  const bool events = g.event_log.mode != EventLogMode::kOff || g.ipfix.enabled;
+  g.engine.event_ring_size = events ? g.event_log.ring_size : 0;
   return absl::OkStatus();
 }
 
@@ -497,8 +550,8 @@ absl::StatusOr<RawConfig> ReadToml(std::string_view text, const Errors& errors) 
   }
 
   // Unknown sections first, then each section in the order below.
-  const std::vector<absl::string_view> kTables = {"gateway", "dpdk",    "timeouts",
-                                                  "limits",  "metrics", "allocation"};
+  const std::vector<absl::string_view> kTables = {"gateway", "dpdk",    "timeouts",  "limits",
+                                                  "metrics", "allocation", "event_log", "ipfix"};
   const std::vector<absl::string_view> kLists = {"interface", "island", "pool",   "mapping",
                                                  "service",   "route",  "cluster"};
   std::vector<absl::string_view> known(kTables);
@@ -533,7 +586,7 @@ absl::StatusOr<RawConfig> ReadToml(std::string_view text, const Errors& errors) 
           absl::StrCat(close.empty() ? "remove it" : absl::StrCat("did you mean '", close, "'?"),
                        " (sections: [gateway], [dpdk], [[interface]], [[island]], "
                        "[[pool]], [[mapping]], [[service]], [[route]], [[cluster]], "
-                       "[allocation], [timeouts], [limits], [metrics])"));
+                       "[allocation], [timeouts], [limits], [metrics], [event_log], [ipfix])"));
     }
   }
 
@@ -574,6 +627,12 @@ absl::StatusOr<RawConfig> ReadToml(std::string_view text, const Errors& errors) 
   }
   if (const toml::table* t = root["metrics"].as_table()) {
     NATGW_CONFIG_RETURN_IF_ERROR(ReadMetrics(Table(errors, *t, "metrics"), &raw));
+  }
+  if (const toml::table* t = root["event_log"].as_table()) {
+    NATGW_CONFIG_RETURN_IF_ERROR(ReadEventLog(Table(errors, *t, "event_log"), &raw));
+  }
+  if (const toml::table* t = root["ipfix"].as_table()) {
+    NATGW_CONFIG_RETURN_IF_ERROR(ReadIpfix(Table(errors, *t, "ipfix"), &raw));
   }
   NATGW_CONFIG_RETURN_IF_ERROR(Finish(errors, &raw));
   return raw;

@@ -76,6 +76,26 @@ absl::Status Table::String(absl::string_view key, std::string* out) const {
   return absl::OkStatus();
 }
 
+absl::Status Table::Number(absl::string_view key, double min, double max, double* out,
+                           absl::string_view unit) const {
+  const toml::node* n = t_.get(Std(key));
+  if (n == nullptr) return absl::OkStatus();
+  double v;
+  if (n->is_integer()) {
+    v = static_cast<double>(n->as_integer()->get());
+  } else if (n->is_floating_point()) {
+    v = n->as_floating_point()->get();
+  } else {
+    return WrongType(key, *n, "a number", "write a number without quotes, e.g. 100 or 0.5");
+  }
+  if (!(v >= min && v <= max)) {
+    return Error(key, absl::StrCat("'", key, "' is ", v, unit, ", out of range ", min, "..", max),
+                 "pick a value in that range");
+  }
+  *out = v;
+  return absl::OkStatus();
+}
+
 absl::Status Table::Bool(absl::string_view key, bool* out) const {
   const toml::node* n = t_.get(Std(key));
   if (n == nullptr) return absl::OkStatus();

@@ -48,6 +48,9 @@ class Table {
   template <typename T>
   absl::Status Integer(absl::string_view key, int64_t min, int64_t max, T* out,
                        absl::string_view unit = "") const;
+  // A number (integer or float) in [min, max].
+  absl::Status Number(absl::string_view key, double min, double max, double* out,
+                      absl::string_view unit = "") const;
   // A string that is one of `choices`.
   absl::Status Choice(absl::string_view key, std::initializer_list<absl::string_view> choices,
                       std::string* out) const;

@@ -68,6 +68,31 @@ struct MetricsConfig {
   bool allow_remote = false;    // a non-loopback `listen` address needs this
 };
 
+// [event_log]: the translation event log (JSON lines, lib/telemetry/event_log.h).
+enum class EventLogMode : uint8_t {
+  kOff,        // no file
+  kSession,    // one record per session create and delete
+  kPortBlock,  // egress-pool sessions as blocks of ports; other sessions as in kSession
+};
+struct EventLogConfig {
+  EventLogMode mode = EventLogMode::kOff;
+  std::string path;              // default /var/log/natgw/<gateway name>.events.jsonl
+  double max_size_mb = 100;      // the file is rotated before it grows past this
+  uint32_t keep_files = 10;      // rotated files kept (PATH.1 newest .. PATH.N oldest)
+  uint32_t ring_size = 65536;    // records per worker ring, a power of two
+  uint32_t port_block_size = 64; // ports per block in port-block mode
+};
+
+// [ipfix]: NAT events exported to a collector (RFC 7011 over UDP, RFC 8158 elements).
+struct IpfixConfig {
+  bool enabled = false;              // a collector is set
+  std::string collector;             // "IP:PORT" as written
+  uint32_t address = 0;              // network order
+  uint16_t port = 0;
+  uint32_t observation_domain = 1;
+  uint32_t template_interval_s = 60; // templates are sent again this often
+};
+
 // [[cluster]]: where the mappings of one island's pods and services come from (issue 4), besides
 // the static [[mapping]]s and [[service]]s.
 struct ClusterSelector {
@@ -111,6 +136,8 @@ struct GatewayConfig {
   bool answer_arp_for_external = true;  // proxy-ARP for unique addresses, pools and VIPs
   DpdkConfig dpdk;
   MetricsConfig metrics;
+  EventLogConfig event_log;
+  IpfixConfig ipfix;
   std::vector<InterfaceConfig> interfaces;
   std::vector<RouteConfig> routes;
   std::vector<PoolConfig> pools;

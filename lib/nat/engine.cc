@@ -59,6 +59,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   e->table_ = std::move(*table);
   e->qsbr_ = conntrack::MakeQsbr(config.num_workers);
   if (e->qsbr_ == nullptr) return absl::ResourceExhaustedError("cannot allocate the RCU state");
+  if (config.event_ring_size != 0) {
+    if ((config.event_ring_size & (config.event_ring_size - 1)) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("event_ring_size ", config.event_ring_size, " is not a power of two"));
+    }
+    e->traffic_ = std::make_unique<SessionTraffic[]>(e->table_->capacity());
+  }
   auto mt = MappingTable::Build(nat, e->generation_, &e->allocators_);
   if (!mt.ok()) return mt.status();
   e->current_.store(mt->release(), std::memory_order_release);
@@ -76,8 +83,10 @@ absl::Status Engine::Apply(const NatConfig& nat) {
                                 current_.load(std::memory_order_relaxed));
   if (!mt.ok()) return mt.status();
   ++generation_;
-  const MappingTable* old = current_.exchange(mt->release(), std::memory_order_acq_rel);
+  const MappingTable* now = mt->release();
+  const MappingTable* old = current_.exchange(now, std::memory_order_acq_rel);
   retired_.push_back(Retired{old, rte_rcu_qsbr_start(qsbr())});
+  if (apply_observer_) apply_observer_(*old, *now);
   return absl::OkStatus();
 }
 
@@ -91,6 +100,26 @@ void Engine::ReclaimRetired() {
     }
   }
   retired_.resize(kept);
+}
+
+const char* DeleteReasonName(DeleteReason r) {
+  static constexpr const char* kNames[] = {
+#define NATGW_X(e, s) s,
+      NATGW_DELETE_REASONS(NATGW_X)
+#undef NATGW_X
+  };
+  int i = static_cast<int>(r);
+  return i < static_cast<int>(DeleteReason::kCount) ? kNames[i] : "none";
+}
+
+SessionEventRing* Engine::event_ring(uint32_t i) { return workers_[i]->events_.get(); }
+
+uint64_t Engine::EventsDropped() const {
+  uint64_t n = 0;
+  for (const auto& w : workers_) {
+    if (w->events_ != nullptr) n += w->events_->dropped();
+  }
+  return n;
 }
 
 WorkerCounters Engine::SumCounters() const {

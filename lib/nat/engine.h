@@ -25,6 +25,7 @@
 #include "lib/nat/nat_config.h"
 #include "lib/nat/pod_counters.h"
 #include "lib/nat/port_allocator.h"
+#include "lib/nat/session_events.h"
 
 namespace natgw::nat {
 
@@ -39,6 +40,9 @@ struct EngineConfig {
   uint32_t fragment_hold = 32;         // per worker: out-of-order fragments held (<= kMaxBurst)
   uint32_t fragment_timeout_s = 2;
   uint32_t sweep_budget = 64;          // sessions examined per Maintain() call
+  // Session events per worker ring (a power of two) for the event log and IPFIX; 0: none, and
+  // the workers neither count per-session traffic nor emit events.
+  uint32_t event_ring_size = 0;
 };
 
 // Where a packet arrived: the inside of an island, or the outside.
@@ -84,6 +88,16 @@ class Engine {
   // Control thread only.
   absl::Status Apply(const NatConfig& nat);
 
+  // Called by every successful Apply with the table it replaced and the new one (both alive
+  // during the call): the event log diffs them into mapping change records. Control thread.
+  using ApplyObserver = std::function<void(const MappingTable& before, const MappingTable& after)>;
+  void set_apply_observer(ApplyObserver observer) { apply_observer_ = std::move(observer); }
+
+  // Worker i's session event ring, or null when EngineConfig::event_ring_size is 0.
+  SessionEventRing* event_ring(uint32_t i);
+  // Events dropped because a worker's ring was full, summed over the workers (control thread).
+  uint64_t EventsDropped() const;
+
   // Frees mapping tables retired by Apply once every worker has passed a quiescent state.
   // Control thread; non-blocking.
   void ReclaimRetired();
@@ -117,6 +131,10 @@ class Engine {
   // Control thread.
   uint64_t FlushAll();
 
+  // Ends every session of worker `i` (delete events with reason "shutdown").
+  // Control thread, only once that worker's thread has stopped (it is offline).
+  void EndSessionsOfStoppedWorker(uint32_t i);
+
  private:
   friend class Worker;
   explicit Engine(const EngineConfig& config);
@@ -133,6 +151,8 @@ class Engine {
     uint64_t token;
   };
   std::vector<Retired> retired_;
+  ApplyObserver apply_observer_;
+  std::unique_ptr<SessionTraffic[]> traffic_;  // per session index, with event_ring_size only
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -30,9 +30,14 @@ uint64_t Engine::FlushAll() {
   ForEachSession([&](uint32_t index, const conntrack::Session&) { live.push_back(index); });
   for (uint32_t index : live) {
     table_->Unlink(index);
-    table_->session(index).flags.fetch_or(conntrack::kSessionDead, std::memory_order_acq_rel);
+    table_->session(index).flags.fetch_or(conntrack::kSessionDead | conntrack::kSessionFlushed,
+                                          std::memory_order_acq_rel);
   }
   return live.size();
 }
+
+// No wait for a grace period: a worker that never ran may still count as online. Sessions whose
+// grace period is not over stay unfreed until the engine goes.
+void Engine::EndSessionsOfStoppedWorker(uint32_t i) { workers_[i]->sessions().DrainAll(false); }
 
 }  // namespace natgw::nat

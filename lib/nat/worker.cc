@@ -17,7 +17,12 @@ Worker::Worker(Engine* engine, uint32_t id)
       id_(id),
       sessions_(engine->table_.get(), engine->qsbr(), id, this),
       frag_states_(engine->config().fragment_states),
-      held_(engine->config().fragment_hold) {}
+      held_(engine->config().fragment_hold) {
+  if (engine->config().event_ring_size != 0) {
+    events_ = std::make_unique<SessionEventRing>(engine->config().event_ring_size);
+    traffic_ = engine->traffic_.get();
+  }
+}
 
 Worker::~Worker() {
   for (HeldFragment& h : held_) {
@@ -182,6 +187,7 @@ void Worker::TranslateHit(Pkt& p, uint32_t ref, PacketVerdict* v) {
     s.last_seen_s.store(now_s_, std::memory_order_relaxed);
   }
   const bool out2in = conntrack::RefIsOutKey(ref);
+  if (ABSL_PREDICT_FALSE(traffic_ != nullptr)) CountTraffic(index, out2in, p);
   if (p.info.proto == net::kProtoTcp) {
     // Established connections only change state on SYN, FIN or RST; the handshake also on ACK.
     const uint8_t flags = p.l4[13];

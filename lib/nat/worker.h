@@ -43,6 +43,7 @@ class Worker final : public conntrack::SessionPolicy {
   // conntrack::SessionPolicy (called on this worker by its sweep).
   bool Expired(const conntrack::Session& s, uint32_t now_s) const override;
   void Release(conntrack::Session& s) override;
+  void Unlinked(uint32_t index, const conntrack::Session& s, bool shutdown) override;
 
  private:
   struct Pkt;
@@ -81,6 +82,13 @@ class Worker final : public conntrack::SessionPolicy {
                    conntrack::SessionKind kind, bool outside_initiated, bool count_pod,
                    uint16_t alloc_id, conntrack::TcpState tcp_state, DropReason* why);
   void ReleaseResources(uint32_t pod_slot, uint16_t alloc_id, uint16_t port_be);
+
+  // Session events (worker_events.cc); only called when events_ is set.
+  void EmitCreate(uint32_t index, const conntrack::Session& s);
+  // Ports exhausted or quota exceeded: at most one of each type per second and worker.
+  void EmitAlarm(SessionEventType type, uint16_t island, uint32_t pod_ip, uint32_t external_ip);
+  void CountTraffic(uint32_t index, bool out2in, const Pkt& p);
+  DeleteReason WhyDeleted(const conntrack::Session& s, bool shutdown) const;
   bool Valid(const conntrack::Session& s, const MappingTable& mt) const;
   void Kill(uint32_t index);
 
@@ -106,6 +114,11 @@ class Worker final : public conntrack::SessionPolicy {
   std::vector<FragState> frag_states_;
   std::vector<HeldFragment> held_;
   uint32_t held_count_ = 0;
+  // Session events: set only when the engine was created with an event ring.
+  friend class Engine;
+  std::unique_ptr<SessionEventRing> events_;
+  SessionTraffic* traffic_ = nullptr;  // the engine's, indexed by session
+  uint32_t alarm_logged_s_[2] = {~0u, ~0u};  // last second of each alarm type (EmitAlarm)
 };
 
 }  // namespace natgw::nat

@@ -80,6 +80,7 @@ uint32_t Worker::Publish(const FlowKey& in, const FlowKey& out, SessionKind kind
       return kMiss;
     }
     if (!engine_->pod_counters_.TryAcquire(pod_slot, limit)) {
+      if (events_ != nullptr) EmitAlarm(SessionEventType::kQuotaExceeded, in.realm, in.src_ip, 0);
       ReleaseResources(PodCounters::kNoSlot, alloc_id, out.dst_port);
       *why = DropReason::kPodSessionLimit;
       return kMiss;
@@ -106,11 +107,13 @@ uint32_t Worker::Publish(const FlowKey& in, const FlowKey& out, SessionKind kind
   s.aux0 = pod_slot;
   s.aux1 = (uint32_t{mt_->generation()} << 16) | alloc_id;
   s.created_s = now_s_;
+  if (traffic_ != nullptr) traffic_[index] = SessionTraffic{};
 
   uint32_t existing = kMiss;
   switch (table.Insert(index, outside_initiated, &existing)) {
     case conntrack::InsertResult::kOk:
       sessions_.Track(index);
+      if (events_ != nullptr && kind != SessionKind::kBinding) EmitCreate(index, s);
       counters_.Count(Event::kSessionsCreated);
       switch (kind) {
         case SessionKind::kPodMapping: counters_.Count(Event::kPodMappingSessions); break;
@@ -155,6 +158,7 @@ Worker::Binding Worker::FindOrCreateBinding(Pkt& p, uint16_t alloc_id, uint32_t 
   PortAllocator* alloc = engine_->allocators_.Get(alloc_id);
   const uint16_t port = alloc->Allocate(id_, rte_be_to_cpu_16(k.src_port) < 1024);
   if (port == 0) {
+    if (events_ != nullptr) EmitAlarm(SessionEventType::kPortsExhausted, k.realm, k.src_ip, ext_ip);
     *why = DropReason::kPoolPortsExhausted;
     return Binding{0, 0, 0};
   }
@@ -190,6 +194,7 @@ uint32_t Worker::CreateEgress(Pkt& p, const IslandEntry& island, DropReason* why
   if (k.proto == net::kProtoIcmp) {
     ext_port = engine_->allocators_.Get(alloc_id)->Allocate(id_, false);
     if (ext_port == 0) {
+      if (events_ != nullptr) EmitAlarm(SessionEventType::kPortsExhausted, k.realm, k.src_ip, ext_ip);
       *why = DropReason::kPoolPortsExhausted;
       return kMiss;
     }

@@ -1,0 +1,315 @@
+// IPFIX export, checked with a decoder written here from RFC 7011 (message header, sets, template
+// records, data records) rather than with the encoder's own tables: the encoder's messages, their
+// splitting and template refresh, and the records natgw sends to a collector, field by field
+// against the JSON log records of the same events.
+#include "lib/telemetry/ipfix.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "lib/telemetry/event_lookup.h"
+#include "tests/telemetry/event_log_test_util.h"
+
+namespace natgw::nat::testing {
+namespace {
+
+using telemetry::IpfixEncoder;
+using telemetry::IpfixRecord;
+
+// ---- An independent decoder --------------------------------------------------------------
+struct DecodedRecord {
+  uint16_t template_id = 0;
+  std::map<uint16_t, uint64_t> fields;  // information element id -> value (big-endian integer)
+  uint64_t operator[](uint16_t ie) const {
+    auto it = fields.find(ie);
+    return it == fields.end() ? ~uint64_t{0} : it->second;
+  }
+  bool has(uint16_t ie) const { return fields.contains(ie); }
+};
+
+struct DecodedMessage {
+  uint32_t export_time = 0, sequence = 0, domain = 0;
+  bool had_templates = false;
+  std::vector<DecodedRecord> records;
+};
+
+class Decoder {
+ public:
+  // Decodes one message; fails the test on any malformation.
+  DecodedMessage Decode(const std::vector<uint8_t>& m) {
+    DecodedMessage out;
+    EXPECT_GE(m.size(), 16u);
+    if (m.size() < 16) return out;
+    EXPECT_EQ(Be(m, 0, 2), 10u) << "IPFIX version";
+    EXPECT_EQ(Be(m, 2, 2), m.size()) << "message length";
+    out.export_time = static_cast<uint32_t>(Be(m, 4, 4));
+    out.sequence = static_cast<uint32_t>(Be(m, 8, 4));
+    out.domain = static_cast<uint32_t>(Be(m, 12, 4));
+    size_t pos = 16;
+    while (pos + 4 <= m.size()) {
+      const auto set_id = static_cast<uint16_t>(Be(m, pos, 2));
+      const size_t set_len = Be(m, pos + 2, 2);
+      EXPECT_GE(set_len, 4u);
+      EXPECT_LE(pos + set_len, m.size());
+      if (set_len < 4 || pos + set_len > m.size()) return out;
+      const size_t end = pos + set_len;
+      size_t p = pos + 4;
+      if (set_id == 2) {
+        out.had_templates = true;
+        while (p + 4 <= end) {
+          const auto tid = static_cast<uint16_t>(Be(m, p, 2));
+          const size_t count = Be(m, p + 2, 2);
+          p += 4;
+          std::vector<std::pair<uint16_t, uint16_t>> fields;
+          for (size_t i = 0; i < count; ++i, p += 4) {
+            const auto ie = static_cast<uint16_t>(Be(m, p, 2));
+            EXPECT_EQ(ie & 0x8000, 0) << "no enterprise elements";
+            fields.emplace_back(ie, static_cast<uint16_t>(Be(m, p + 2, 2)));
+          }
+          templates_[tid] = fields;
+        }
+      } else if (set_id >= 256) {
+        auto t = templates_.find(set_id);
+        EXPECT_NE(t, templates_.end()) << "data set " << set_id << " before its template";
+        if (t == templates_.end()) return out;
+        size_t rec_len = 0;
+        for (const auto& f : t->second) rec_len += f.second;
+        while (p + rec_len <= end) {
+          DecodedRecord r;
+          r.template_id = set_id;
+          for (const auto& [ie, len] : t->second) {
+            r.fields[ie] = Be(m, p, len);
+            p += len;
+          }
+          out.records.push_back(r);
+        }
+        EXPECT_LT(end - p, rec_len) << "only padding may follow the records";
+      }
+      pos = end;
+    }
+    EXPECT_EQ(pos, m.size());
+    return out;
+  }
+
+ private:
+  static uint64_t Be(const std::vector<uint8_t>& m, size_t at, size_t len) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < len && at + i < m.size(); ++i) v = (v << 8) | m[at + i];
+    return v;
+  }
+  std::map<uint16_t, std::vector<std::pair<uint16_t, uint16_t>>> templates_;
+};
+
+uint64_t HostIp(const char* s) { return ntohl(Ip(s)); }
+
+IpfixRecord SessionRecord(uint16_t src_port) {
+  IpfixRecord r;
+  r.template_id = telemetry::kTemplateSession;
+  r.time_ms = kT0 + 1;
+  r.event = telemetry::NatEvent::kSessionCreate;
+  r.proto = 6;
+  r.src_ip = Ip("10.0.0.9");
+  r.src_port = src_port;
+  r.dst_ip = Ip("198.51.100.50");
+  r.dst_port = 80;
+  r.post_src_ip = Ip("192.0.2.16");
+  r.post_src_port = 1024;
+  r.post_dst_ip = Ip("198.51.100.50");
+  r.post_dst_port = 80;
+  r.vrf = 1;
+  return r;
+}
+
+TEST(IpfixEncoderTest, MessagesTemplatesAndSequenceNumbers) {
+  IpfixEncoder enc(/*observation_domain=*/7, /*template_interval_s=*/60);
+  Decoder dec;
+  for (uint16_t i = 0; i < 3; ++i) enc.Add(SessionRecord(40000 + i));
+  auto msgs = enc.Flush(1000);
+  ASSERT_EQ(msgs.size(), 1u);
+  DecodedMessage d = dec.Decode(msgs[0]);
+  EXPECT_TRUE(d.had_templates);
+  EXPECT_EQ(d.export_time, 1000u);
+  EXPECT_EQ(d.sequence, 0u);
+  EXPECT_EQ(d.domain, 7u);
+  ASSERT_EQ(d.records.size(), 3u);
+  const DecodedRecord& r = d.records[2];
+  EXPECT_EQ(r.template_id, 256);
+  EXPECT_EQ(r[230], 1u);  // natEvent: NAT44 session create
+  EXPECT_EQ(r[4], 6u);
+  EXPECT_EQ(r[8], HostIp("10.0.0.9"));
+  EXPECT_EQ(r[7], 40002u);
+  EXPECT_EQ(r[12], HostIp("198.51.100.50"));
+  EXPECT_EQ(r[11], 80u);
+  EXPECT_EQ(r[225], HostIp("192.0.2.16"));
+  EXPECT_EQ(r[227], 1024u);
+  EXPECT_EQ(r[226], HostIp("198.51.100.50"));
+  EXPECT_EQ(r[228], 80u);
+  EXPECT_EQ(r[234], 1u);
+  EXPECT_EQ(r[323], static_cast<uint64_t>(kT0 + 1));
+
+  // Ten seconds later: no templates, the sequence counts the three records sent before.
+  enc.Add(SessionRecord(1));
+  msgs = enc.Flush(1010);
+  ASSERT_EQ(msgs.size(), 1u);
+  d = dec.Decode(msgs[0]);
+  EXPECT_FALSE(d.had_templates);
+  EXPECT_EQ(d.sequence, 3u);
+  EXPECT_TRUE(enc.Flush(1020).empty());  // nothing to say
+  // Past the template interval the templates come again, even without records.
+  msgs = enc.Flush(1060);
+  ASSERT_EQ(msgs.size(), 1u);
+  d = dec.Decode(msgs[0]);
+  EXPECT_TRUE(d.had_templates);
+  EXPECT_TRUE(d.records.empty());
+  EXPECT_EQ(d.sequence, 4u);
+}
+
+TEST(IpfixEncoderTest, LongBatchesSplitIntoMessagesUnderTheLimit) {
+  IpfixEncoder enc(1, 60, /*max_message=*/400);
+  Decoder dec;
+  for (uint16_t i = 0; i < 20; ++i) enc.Add(SessionRecord(i));
+  auto msgs = enc.Flush(5);
+  ASSERT_GT(msgs.size(), 3u);
+  uint32_t seen = 0;
+  for (const auto& m : msgs) {
+    EXPECT_LE(m.size(), 400u);
+    DecodedMessage d = dec.Decode(m);
+    EXPECT_EQ(d.sequence, seen);
+    for (const auto& r : d.records) EXPECT_EQ(r[7], seen++);
+  }
+  EXPECT_EQ(seen, 20u);
+}
+
+// A collector on a loopback UDP socket.
+class Collector {
+ public:
+  Collector() {
+    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    socklen_t len = sizeof(sa);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+    port_ = ntohs(sa.sin_port);
+  }
+  ~Collector() { close(fd_); }
+  uint16_t port() const { return port_; }
+  std::vector<std::vector<uint8_t>> Receive() {
+    std::vector<std::vector<uint8_t>> out;
+    pollfd p{fd_, POLLIN, 0};
+    while (poll(&p, 1, 200) > 0) {
+      std::vector<uint8_t> buf(65536);
+      const ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
+      if (n <= 0) break;
+      buf.resize(static_cast<size_t>(n));
+      out.push_back(std::move(buf));
+    }
+    return out;
+  }
+
+ private:
+  int fd_;
+  uint16_t port_ = 0;
+};
+
+TEST_P(EventLogTest, IpfixRecordsMatchTheJsonLog) {
+  Collector collector;
+  config_.ipfix.enabled = true;
+  config_.ipfix.address = htonl(INADDR_LOOPBACK);
+  config_.ipfix.port = collector.port();
+  config_.ipfix.observation_domain = 42;
+  OpenLog();
+  SessionEvent e = UdpEvent(SessionEventType::kCreate, 1500, "10.0.0.9", 40000, "192.0.2.16",
+                            1030, "198.51.100.50", 53);
+  e.kind = static_cast<uint8_t>(conntrack::SessionKind::kEgressPool);
+  log_->HandleForTest(e);
+  e.type = SessionEventType::kDelete;
+  e.tsc = 4500;
+  e.created_s = 10;
+  e.event_s = 13;
+  e.reason = DeleteReason::kIdleTimeout;
+  e.packets[0] = 4;
+  e.packets[1] = 3;
+  e.bytes[0] = 400;
+  e.bytes[1] = 3000;
+  log_->HandleForTest(e);
+  SessionEvent x{};
+  x.type = SessionEventType::kPortsExhausted;
+  x.tsc = 5000;
+  x.island = 1;
+  x.inside_ip = Ip("10.0.0.9");
+  x.external_ip = Ip("192.0.2.17");
+  log_->HandleForTest(x);
+  SessionEvent q{};
+  q.type = SessionEventType::kQuotaExceeded;
+  q.tsc = 5100;
+  q.island = 1;
+  q.inside_ip = Ip("10.0.0.9");
+  log_->HandleForTest(q);
+  log_->FlushForTest();
+
+  Decoder dec;
+  std::vector<DecodedRecord> records;
+  for (const auto& m : collector.Receive()) {
+    DecodedMessage d = dec.Decode(m);
+    EXPECT_EQ(d.domain, 42u);
+    records.insert(records.end(), d.records.begin(), d.records.end());
+  }
+  const std::vector<nlohmann::json> json = ReadRecords(config_.event_log.path);
+  ASSERT_EQ(json.size(), 7u);  // 3 mapping_add, create, delete, ports_exhausted, quota_exceeded
+  ASSERT_EQ(records.size(), 7u);  // the same events, in the same order
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(records[i][230], 12u);  // address binding create
+    EXPECT_EQ(records[i][8], HostIp(json[i]["pod_ip"].get<std::string>().c_str()));
+    EXPECT_EQ(records[i][225], HostIp(json[i]["external"].get<std::string>().c_str()));
+  }
+  for (size_t i = 3; i < 5; ++i) {
+    SCOPED_TRACE(json[i].dump());
+    const DecodedRecord& r = records[i];
+    const nlohmann::json& j = json[i];
+    EXPECT_EQ(r.template_id, telemetry::kTemplateSession);
+    EXPECT_EQ(r[230], j["event"] == "session_create" ? 1u : 2u);
+    EXPECT_EQ(r[323], static_cast<uint64_t>(*telemetry::ParseTime(j["time"].get<std::string>())));
+    EXPECT_EQ(r[4], 17u);
+    EXPECT_EQ(r[234], 1u);
+    const auto ep = [](const nlohmann::json& v) {
+      const std::string s = v.get<std::string>();
+      const size_t c = s.find(':');
+      return std::make_pair(HostIp(s.substr(0, c).c_str()), uint64_t{std::stoul(s.substr(c + 1))});
+    };
+    EXPECT_EQ(std::make_pair(r[8], r[7]), ep(j["inside"]));
+    EXPECT_EQ(std::make_pair(r[12], r[11]), ep(j["remote_as_seen_inside"]));
+    EXPECT_EQ(std::make_pair(r[225], r[227]), ep(j["external"]));
+    EXPECT_EQ(std::make_pair(r[226], r[228]), ep(j["remote"]));
+    // Outbound flow: the pod initiated it.
+    EXPECT_EQ(r[298], j.value("packets_in2out", uint64_t{0}));
+    EXPECT_EQ(r[299], j.value("packets_out2in", uint64_t{0}));
+    EXPECT_EQ(r[231], j.value("bytes_in2out", uint64_t{0}));
+    EXPECT_EQ(r[232], j.value("bytes_out2in", uint64_t{0}));
+  }
+  EXPECT_EQ(records[4][299], 3u);
+  EXPECT_EQ(records[5][230], 10u);  // NAT ports exhausted (IANA natEvent registry)
+  EXPECT_EQ(records[5][225], HostIp("192.0.2.17"));
+  EXPECT_EQ(json[5]["event"], "ports_exhausted");
+  EXPECT_EQ(records[6][230], 11u);  // quota exceeded
+  EXPECT_EQ(records[6][466], 3u);   // natQuotaExceededEvent: maximum entries per user
+  EXPECT_EQ(records[6][473], 0u);   // maxEntriesPerUser: the limit (none in this config)
+  EXPECT_EQ(records[6][8], HostIp("10.0.0.9"));
+  EXPECT_EQ(records[6][323], static_cast<uint64_t>(kT0 + 5100));
+  EXPECT_EQ(json[6]["event"], "quota_exceeded");
+  EXPECT_EQ(log_->counters().ipfix_records, 7u);
+  EXPECT_GE(log_->counters().ipfix_messages, 1u);
+}
+
+// EventLogTest is instantiated in event_log_test.cc.
+
+}  // namespace
+}  // namespace natgw::nat::testing
