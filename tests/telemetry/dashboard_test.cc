@@ -1,8 +1,8 @@
 // conf/grafana/natgw.json: valid JSON, every panel queries Prometheus, and every metric its
 // queries name is one natgw exports. Families that need running ports (interfaces, workers,
 // dataplane) are checked against a live scrape by tests/integration/observability_test.sh;
-// those of cluster-state sync, rendered only with [[cluster]] sources, against the code that
-// renders them.
+// those of cluster-state sync (rendered only with [[cluster]] sources) and of the event log
+// (only with [event_log]/[ipfix]) against the code that renders them.
 #include <fstream>
 #include <regex>
 #include <set>
@@ -24,6 +24,16 @@ const std::set<std::string> kClusterOnly = {
     "natgw_cluster_source_connected",  // gauge
     "natgw_pool_exhausted_total",      // the cluster allocator's, by pool
 };
+
+bool ClusterOnly(const std::string& name) {
+  return kClusterOnly.contains(name) || name.starts_with("natgw_cluster_");
+}
+
+// Rendered by EventLog::RenderMetrics (lib/telemetry/event_log.cc) only when [event_log] or
+// [ipfix] is on; the test finds each name in that file.
+bool EventLogOnly(const std::string& name) {
+  return name.starts_with("natgw_event_log_") || name.starts_with("natgw_ipfix_");
+}
 
 // Families rendered only with a dataplane (ports), by prefix.
 bool NeedsDataplane(const std::string& name) {
@@ -87,10 +97,17 @@ TEST_P(EngineTest, GrafanaDashboardQueriesOnlyExportedMetrics) {
     }
   }
   const std::string cluster_code = ReadFile(std::string(NATGW_SOURCE_ROOT) + "/lib/telemetry/cluster_metrics.cc");
+  const std::string event_code = ReadFile(std::string(NATGW_SOURCE_ROOT) + "/lib/telemetry/event_log.cc");
   for (const std::string& name : used) {
-    if (kClusterOnly.contains(name)) {
+    if (ClusterOnly(name)) {
       EXPECT_NE(cluster_code.find("Head(&o, \"" + name + "\""), std::string::npos)
           << name << " is not a family of RenderClusterMetrics";
+      continue;
+    }
+    if (EventLogOnly(name)) {
+      EXPECT_TRUE(event_code.find("counter(&out, \"" + name + "\"") != std::string::npos ||
+                  event_code.find("# TYPE " + name + " counter") != std::string::npos)
+          << name << " is not a family of EventLog::RenderMetrics";
       continue;
     }
     if (NeedsDataplane(name)) continue;
@@ -99,7 +116,9 @@ TEST_P(EngineTest, GrafanaDashboardQueriesOnlyExportedMetrics) {
   // The dashboard covers what the issue asks for.
   for (const char* must : {"natgw_packets_total", "natgw_drops_total", "natgw_sessions",
                            "natgw_pool_addresses_in_use", "natgw_worker_busy_ratio",
-                           "natgw_apply_latency_seconds", "natgw_cluster_source_connected"}) {
+                           "natgw_apply_latency_seconds", "natgw_cluster_source_connected",
+                           "natgw_cluster_source_last_event_age_seconds", "natgw_event_log_dropped_total",
+                           "natgw_ipfix_send_errors_total"}) {
     EXPECT_TRUE(used.contains(must)) << must;
   }
 }
