@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
       "\n"
       "commands:\n"
       "  show stats | interfaces | mappings | neighbors | routes\n"
+      "  show cluster                cluster-state sources (connected, last event, resource\n"
+      "                              version), pool usage, pods and services without address\n"
       "  show sessions [island=NAME] [pod=IP] [external=IP] [proto=tcp|udp|icmp] [limit=N]\n"
       "  lookup EXTERNAL_IP[:PORT]   which pod is behind an external address\n"
       "  lookup EXTERNAL_IP[:PORT] --at TIME [--event_log PATH]\n"
