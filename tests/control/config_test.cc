@@ -10,9 +10,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/control/gateway_config.h"
+#include "tests/control/config_test_base.h"
 
 namespace natgw::control {
 namespace {
+
+using conftest::kBase;
+using conftest::kBaseLines;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -34,24 +38,6 @@ const PoolConfig* FindPool(const GatewayConfig& g, const std::string& name) {
   return nullptr;
 }
 
-// Two interfaces and an island: the smallest file that loads. 15 lines.
-constexpr char kBase[] =
-    "[[interface]]\n"
-    "name = \"in\"\n"
-    "device = \"net_tap0\"\n"
-    "role = \"inside\"\n"
-    "island = \"c1\"\n"
-    "address = \"10.0.0.1/16\"\n"
-    "[[interface]]\n"
-    "name = \"out\"\n"
-    "device = \"net_tap1\"\n"
-    "role = \"outside\"\n"
-    "address = \"192.0.2.1/24\"\n"
-    "[[island]]\n"
-    "name = \"c1\"\n"
-    "id = 1\n"
-    "pod_cidrs = [\"10.0.0.0/16\"]\n";
-constexpr int kBaseLines = 15;
 
 TEST(ConfigExamplesTest, EveryExampleLoads) {
   std::vector<std::string> files;

@@ -4,29 +4,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/control/gateway_config.h"
+#include "tests/control/config_test_base.h"
 
 namespace natgw::control {
 namespace {
 
-using ::testing::HasSubstr;
+using conftest::kBase;
 
-// Two interfaces and an island: 15 lines; the tested section starts on line 16.
-constexpr char kBase[] =
-    "[[interface]]\n"
-    "name = \"in\"\n"
-    "device = \"net_tap0\"\n"
-    "role = \"inside\"\n"
-    "island = \"c1\"\n"
-    "address = \"10.0.0.1/16\"\n"
-    "[[interface]]\n"
-    "name = \"out\"\n"
-    "device = \"net_tap1\"\n"
-    "role = \"outside\"\n"
-    "address = \"192.0.2.1/24\"\n"
-    "[[island]]\n"
-    "name = \"c1\"\n"
-    "id = 1\n"
-    "pod_cidrs = [\"10.0.0.0/16\"]\n";
+using ::testing::HasSubstr;
 
 absl::StatusOr<GatewayConfig> Parse(const std::string& extra) {
   return ParseConfig(std::string(kBase) + extra, "gw.toml");
