@@ -83,6 +83,7 @@ NeighborTable::Result NeighborTable::Decode(uint32_t i, uint64_t mac, uint64_t s
     if (age < expire_tsc_) {
       r.state = age < reachable_tsc_ ? State::kReachable : State::kStale;
       r.mac = UnpackMac(mac);
+      r.reachable_until_tsc = since + reachable_tsc_;
     }
   }
   return r;
@@ -151,6 +152,7 @@ uint32_t NeighborTable::Claim(uint32_t slot, uint64_t key, uint64_t now_tsc) {
   s.since_tsc.store(now_tsc, std::memory_order_relaxed);
   s.requested_tsc.store(0, std::memory_order_relaxed);
   Unlock(slot, seq);
+  if (k != 0) version_.fetch_add(1, std::memory_order_release);  // an entry was evicted
   return slot;
 }
 
@@ -192,11 +194,15 @@ bool NeighborTable::Learn(uint16_t port_index, uint32_t ip, const rte_ether_addr
   if (!TryLock(slot, &seq)) return false;
   Slot& s = slots_[slot];
   const bool ok = s.key.load(std::memory_order_relaxed) == key;
+  bool changed = false;
   if (ok) {
-    s.mac.store(PackMac(mac) | kResolved, std::memory_order_relaxed);
+    const uint64_t word = PackMac(mac) | kResolved;
+    changed = s.mac.load(std::memory_order_relaxed) != word;
+    s.mac.store(word, std::memory_order_relaxed);
     s.since_tsc.store(now_tsc, std::memory_order_relaxed);
   }
   Unlock(slot, seq);
+  if (changed) version_.fetch_add(1, std::memory_order_release);
   return ok;
 }
 

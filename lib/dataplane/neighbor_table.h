@@ -44,6 +44,7 @@ class NeighborTable {
     State state = State::kAbsent;
     uint32_t slot = kNoSlot;
     rte_ether_addr mac{};  // valid for kReachable and kStale
+    uint64_t reachable_until_tsc = 0;  // valid for kReachable: when it turns stale
   };
 
   struct Entry {  // Snapshot row
@@ -81,6 +82,14 @@ class NeighborTable {
 
   uint32_t size() const { return mask_ + 1; }
 
+  // Bumped after every write that gives a slot another key or another MAC (a refresh of the
+  // same MAC does not count): what a NeighborCache checks its lines against.
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+
+  static uint64_t MakeKey(uint16_t port_index, uint32_t ip) {
+    return (uint64_t{port_index} + 1) << 32 | ip;
+  }
+
  private:
   struct alignas(64) Slot {
     std::atomic<uint32_t> seq{0};            // odd while a writer holds the slot
@@ -90,10 +99,6 @@ class NeighborTable {
     std::atomic<uint64_t> requested_tsc{0};  // last ARP request (outside the lock)
   };
   static constexpr uint64_t kResolved = uint64_t{1} << 63;
-
-  static uint64_t MakeKey(uint16_t port_index, uint32_t ip) {
-    return (uint64_t{port_index} + 1) << 32 | ip;
-  }
   uint32_t Home(uint64_t key) const;
   // A consistent read of a slot's key, MAC word and timestamp; false if a writer kept it busy.
   bool Read(uint32_t i, uint64_t* key, uint64_t* mac, uint64_t* since) const;
@@ -110,6 +115,55 @@ class NeighborTable {
   uint64_t reachable_tsc_, expire_tsc_, incomplete_tsc_, interval_tsc_;
   uint32_t mask_;
   std::unique_ptr<Slot[]> slots_;
+  alignas(64) std::atomic<uint64_t> version_{0};
+};
+
+// One worker's memo of reachable neighbors, so that forwarding a frame costs a compare instead
+// of a hash probe and a sequence-locked read of the shared table. A line holds until its entry
+// would turn stale or the table's version moves (any new key or MAC anywhere), whichever comes
+// first; stale, incomplete and busy entries are never memoized, so ARP refreshes and holds go
+// through the table exactly as before. Worker-private: no synchronization.
+class NeighborCache {
+ public:
+  // Two ways per set, 64 KiB in all: the next hops of a few thousand directly connected pods
+  // fit without evicting each other.
+  static constexpr uint32_t kSets = 1024;
+  static constexpr uint32_t kWays = 2;
+
+  // True, with *mac, when (port_index, ip) is memoized and still good at now_tsc.
+  bool Find(const NeighborTable& t, uint16_t port_index, uint32_t ip, uint64_t now_tsc,
+            rte_ether_addr* mac) const {
+    const uint64_t key = NeighborTable::MakeKey(port_index, ip);
+    const Line* set = sets_[Index(key)];
+    const Line* l = set[0].key == key ? &set[0] : set[1].key == key ? &set[1] : nullptr;
+    if (l == nullptr || now_tsc >= l->until_tsc || l->version != t.version()) return false;
+    *mac = l->mac;
+    return true;
+  }
+
+  // Memoizes a kReachable result that was read after `version` (NeighborTable::version()
+  // loaded before the lookup, so a write racing the lookup invalidates the line). The newest
+  // line of a set is its first way; the older one moves to the second.
+  void Remember(uint16_t port_index, uint32_t ip, const NeighborTable::Result& r,
+                uint64_t version) {
+    if (r.state != NeighborTable::State::kReachable) return;
+    const uint64_t key = NeighborTable::MakeKey(port_index, ip);
+    Line* set = sets_[Index(key)];
+    if (set[0].key != key) set[1] = set[0];
+    set[0] = Line{key, r.reachable_until_tsc, version, r.mac};
+  }
+
+ private:
+  struct Line {
+    uint64_t key = 0;  // 0: empty (MakeKey never returns 0)
+    uint64_t until_tsc = 0;
+    uint64_t version = 0;
+    rte_ether_addr mac{};
+  };
+  static uint32_t Index(uint64_t key) {
+    return static_cast<uint32_t>((key * 0x9e3779b97f4a7c15ull) >> 54) & (kSets - 1);
+  }
+  Line sets_[kSets][kWays];
 };
 
 }  // namespace natgw::dataplane

@@ -97,10 +97,11 @@ uint32_t Dataplane::Poll(WorkerState& ws, uint64_t now) {
     if (n == 0) continue;
     total += n;
     ws.counters.Count(Event::kRxFrames, n);
+    // The frames were written by another core: start fetching every header of the burst now.
+    for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(ws.rx[i], void*));
     uint16_t nip = 0;
     for (uint16_t i = 0; i < n; ++i) {
       rte_mbuf* m = ws.rx[i];
-      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(ws.rx[i + 1], void*));
       // Short frames go to the engine, which counts them (truncated_ethernet).
       if (ABSL_PREDICT_TRUE(m->data_len >= sizeof(rte_ether_hdr))) {
         const rte_ether_hdr* eth = Eth(m);
@@ -223,9 +224,19 @@ void Dataplane::Forward(WorkerState& ws, rte_mbuf* m, uint16_t realm, uint64_t n
   rte_ether_hdr* eth = reinterpret_cast<rte_ether_hdr*>(frame);
   eth->src_addr = port.mac;
   const uint32_t next_hop = route->via != 0 ? route->via : dst;
+  rte_ether_addr mac;
+  if (ABSL_PREDICT_TRUE(ws.neighbor_cache.Find(*neighbors_, pi, next_hop, now, &mac))) {
+    if (ABSL_PREDICT_FALSE(ws.hold.num_pending() != 0)) ReleaseHeld(ws, pi, next_hop, mac);
+    eth->dst_addr = mac;
+    Tx(ws, pi, m);
+    return;
+  }
+  const uint64_t version = neighbors_->version();
   const NeighborTable::Result n = neighbors_->FindOrCreate(pi, next_hop, now);
   switch (n.state) {
     case NeighborTable::State::kReachable:
+      ws.neighbor_cache.Remember(pi, next_hop, n, version);
+      [[fallthrough]];
     case NeighborTable::State::kStale:
       // Frames held for this hop go first, so a flow keeps its order.
       if (ABSL_PREDICT_FALSE(ws.hold.num_pending() != 0)) ReleaseHeld(ws, pi, next_hop, n.mac);

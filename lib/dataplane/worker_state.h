@@ -33,6 +33,7 @@ struct alignas(64) Dataplane::WorkerState {
   rte_mbuf* ip[nat::kMaxBurst] = {};
   nat::BurstResult result;
   HoldQueue hold;
+  NeighborCache neighbor_cache;
 };
 
 }  // namespace natgw::dataplane

@@ -37,8 +37,16 @@ void Worker::Maintain(uint32_t now_s) {
   rte_rcu_qsbr_quiescent(engine_->qsbr(), id_);
   now_s_ = now_s;
   mt_ = engine_->mappings();
-  uint32_t expired = sessions_.Sweep(now_s, engine_->config().sweep_budget);
-  if (expired != 0) counters_.Count(Event::kSessionsExpired, expired);
+  if (sweeps_to_skip_ != 0) {
+    --sweeps_to_skip_;
+  } else {
+    const uint32_t expired = sessions_.Sweep(now_s, engine_->config().sweep_budget);
+    if (expired != 0) {
+      counters_.Count(Event::kSessionsExpired, expired);
+    } else if (sessions_.tracked() >= kSweepBackoffMinSessions) {
+      sweeps_to_skip_ = kSweepBackoff;
+    }
+  }
   if (held_count_ != 0) ExpireHeld(now_s);
 }
 

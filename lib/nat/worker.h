@@ -26,7 +26,12 @@ class Worker final : public conntrack::SessionPolicy {
 
   // Once per poll loop: reports an RCU quiescent state, sweeps a bounded number of this worker's
   // sessions for expiry, frees sessions past their grace period and times out held fragments.
+  // A worker with many sessions whose last sweep expired nothing skips the next
+  // kSweepBackoff sweeps: each examined session is a cache miss, and a table of live flows
+  // (the normal case under load) gives the sweep nothing to do.
   void Maintain(uint32_t now_s);
+  static constexpr uint32_t kSweepBackoff = 15;
+  static constexpr uint32_t kSweepBackoffMinSessions = 4096;
 
   // Reports an RCU quiescent state only (Maintain does it too). Call at least once per loop.
   void Quiescent() { rte_rcu_qsbr_quiescent(engine_->qsbr(), id_); }
@@ -114,6 +119,7 @@ class Worker final : public conntrack::SessionPolicy {
   std::vector<FragState> frag_states_;
   std::vector<HeldFragment> held_;
   uint32_t held_count_ = 0;
+  uint32_t sweeps_to_skip_ = 0;
   // Session events: set only when the engine was created with an event ring.
   friend class Engine;
   std::unique_ptr<SessionEventRing> events_;

@@ -67,6 +67,73 @@ TEST(NeighborTableTest, RequestsAreRateLimitedPerEntry) {
   EXPECT_TRUE(t.ClaimRequest(r.slot, 6000));
 }
 
+// A worker's memo: hits while the entry is reachable and nothing in the table moved; a new MAC,
+// the entry turning stale, or an eviction anywhere sends the next frame back to the table.
+TEST(NeighborCacheTest, HoldsOnlyWhileTheEntryIsReachableAndUnchanged) {
+  NeighborTable t(SmallTable());
+  NeighborCache c;
+  const uint64_t t0 = 1000000;
+  const uint32_t ip = Ip("192.0.2.2");
+  rte_ether_addr mac{};
+  EXPECT_FALSE(c.Find(t, 1, ip, t0, &mac));
+  ASSERT_TRUE(t.Learn(1, ip, Mac(1), t0, /*create=*/true));
+  uint64_t v = t.version();
+  c.Remember(1, ip, t.FindOrCreate(1, ip, t0 + 1), v);
+  ASSERT_TRUE(c.Find(t, 1, ip, t0 + 2, &mac));
+  EXPECT_EQ(mac.addr_bytes[5], 1);
+  EXPECT_FALSE(c.Find(t, 0, ip, t0 + 2, &mac));  // keyed by interface too
+
+  // A refresh with the same MAC keeps the line; the line still ends where the entry it copied
+  // turned stale (30 s after t0), and the table then says kStale (refresh request due).
+  ASSERT_TRUE(t.Learn(1, ip, Mac(1), t0 + 10 * kHz, /*create=*/false));
+  EXPECT_EQ(t.version(), v);
+  EXPECT_TRUE(c.Find(t, 1, ip, t0 + 29 * kHz, &mac));
+  EXPECT_FALSE(c.Find(t, 1, ip, t0 + 30 * kHz, &mac));
+
+  // A new MAC (a gratuitous ARP after a failover) invalidates at once.
+  c.Remember(1, ip, t.FindOrCreate(1, ip, t0 + 11 * kHz), t.version());
+  ASSERT_TRUE(c.Find(t, 1, ip, t0 + 11 * kHz, &mac));
+  ASSERT_TRUE(t.Learn(1, ip, Mac(7), t0 + 12 * kHz, /*create=*/false));
+  EXPECT_NE(t.version(), v);
+  EXPECT_FALSE(c.Find(t, 1, ip, t0 + 12 * kHz, &mac));
+  v = t.version();
+  c.Remember(1, ip, t.FindOrCreate(1, ip, t0 + 12 * kHz), v);
+  ASSERT_TRUE(c.Find(t, 1, ip, t0 + 13 * kHz, &mac));
+  EXPECT_EQ(mac.addr_bytes[5], 7);
+
+  // Only reachable results are memoized.
+  const uint32_t other = Ip("192.0.2.3");
+  c.Remember(1, other, t.FindOrCreate(1, other, t0), t.version());  // incomplete
+  EXPECT_FALSE(c.Find(t, 1, other, t0, &mac));
+  ASSERT_TRUE(t.Learn(1, other, Mac(3), t0, /*create=*/false));
+  c.Remember(1, other, t.Find(1, other, t0 + 31 * kHz), t.version());  // stale
+  EXPECT_FALSE(c.Find(t, 1, other, t0 + 31 * kHz, &mac));
+
+  // A line remembered with a version older than a write that raced its lookup never hits.
+  c.Remember(1, ip, t.Find(1, ip, t0 + 14 * kHz), v - 1);
+  EXPECT_FALSE(c.Find(t, 1, ip, t0 + 14 * kHz, &mac));
+}
+
+TEST(NeighborCacheTest, AnEvictionAnywhereInvalidates) {
+  NeighborTable t(SmallTable(16));  // 16 slots, probe window of 8
+  NeighborCache c;
+  const uint64_t t0 = 1000000;
+  for (uint32_t i = 0; i < 16; ++i) {
+    ASSERT_TRUE(t.Learn(0, Ip("10.0.0.0") + (i << 24), Mac(static_cast<uint8_t>(i)), t0, true));
+  }
+  const uint32_t ip = Ip("10.0.0.0");
+  c.Remember(0, ip, t.Find(0, ip, t0 + 1), t.version());
+  rte_ether_addr mac{};
+  ASSERT_TRUE(c.Find(t, 0, ip, t0 + 1, &mac));
+  // 61 s later every entry has expired, but the line ended at 30 s anyway; a line taken at
+  // 29 s (from a refreshed entry) is dropped by an eviction of some other expired entry.
+  ASSERT_TRUE(t.Learn(0, ip, Mac(0), t0 + 59 * kHz, false));
+  c.Remember(0, ip, t.Find(0, ip, t0 + 59 * kHz), t.version());
+  ASSERT_TRUE(c.Find(t, 0, ip, t0 + 61 * kHz, &mac));
+  ASSERT_EQ(t.FindOrCreate(0, Ip("10.0.0.99"), t0 + 61 * kHz).state, State::kIncomplete);
+  EXPECT_FALSE(c.Find(t, 0, ip, t0 + 61 * kHz, &mac));
+}
+
 TEST(NeighborTableTest, FullWindowEvictsOnlyDeadEntries) {
   NeighborTable t(SmallTable(16));  // 16 slots, probe window of 8
   const uint64_t t0 = 100000;
