@@ -148,7 +148,7 @@ natgw_conf() {
 lg_start() {
   local name=$1 i; shift
   rm -f "$RUN/$name.json"
-  LD_LIBRARY_PATH=$B/lib "$B/bin/natgw-loadgen" --json_out="$RUN/$name.json" --progress=false --link_timeout_s=20 "$@" -- \
+  LD_LIBRARY_PATH=$B/lib "$B/bin/natgw-loadgen" --json_out="$RUN/$name.json" --progress=false --link_timeout_s=15 "$@" -- \
     -l "$LG_L" --file-prefix="lg-$TAG" --no-pci $(mem_args) -m 256 "${PMD_ARGS[@]}" \
     --log-level=pmd.net.memif:error \
     --vdev="net_memif0,role=server,socket=$RUN/in.sock" \
@@ -174,11 +174,16 @@ peer_natgw() {
   LD_LIBRARY_PATH=$B/lib "$B/bin/natgw" --config "$RUN/natgw.toml" -- "${PMD_ARGS[@]}" >"$RUN/natgw.log" 2>&1 &
   PEER_PID=$!
 }
+# natgw and testpmd attach as zero-copy memif clients when hugepages are there (see
+# scripts/lib/loadgen.sh: LG_ZERO_COPY); a run whose link never came up is started again.
+if [ -z "$NO_HUGE" ]; then LG_ZERO_COPY=1; ZC="zero-copy=yes,"; else LG_ZERO_COPY=""; ZC=""; fi
+tp_mem_args() { if [ -n "$ZC" ]; then echo --single-file-segments --in-memory; else mem_args; fi; }
+link_failed() { grep -qs 'did not come up in time' "$RUN/$1.log"; }
 peer_testpmd() {
-  LD_LIBRARY_PATH=$B/lib "$B/bin/dpdk-testpmd" -l "$TP_L" --file-prefix="tp-$TAG" --no-pci $(mem_args) -m 256 \
+  LD_LIBRARY_PATH=$B/lib "$B/bin/dpdk-testpmd" -l "$TP_L" --file-prefix="tp-$TAG" --no-pci $(tp_mem_args) -m 256 \
     "${PMD_ARGS[@]}" \
-    --vdev="net_memif0,role=client,socket=$RUN/in.sock" \
-    --vdev="net_memif1,role=client,socket=$RUN/out.sock" -- \
+    --vdev="net_memif0,role=client,${ZC}socket=$RUN/in.sock" \
+    --vdev="net_memif1,role=client,${ZC}socket=$RUN/out.sock" -- \
     --forward-mode=io --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
     --rxq=1 --txq=1 </dev/null >"$RUN/testpmd.log" 2>&1 &
   PEER_PID=$!
@@ -211,25 +216,34 @@ time_left() { [ $(( $(date +%s) - T0 )) -lt "$BUDGET_S" ]; }
 lim() { echo $((dur + 60)); }   # generator limit: warm-up of 1M flows + link-up + duration
 
 run_natgw() {  # run_natgw NAME ROUND [generator flags]
-  local name=$1 round=$2; shift 2
+  local name=$1 round=$2 try; shift 2
   time_left || { SKIPPED+=("$name #$round (time budget)"); return; }
-  natgw_conf "$RUN/natgw.toml" $((bigflows * 3 / 2 > 65536 ? bigflows * 3 / 2 : 65536)) 1024
-  if lg_start "$name" --expect_pool="$POOL" "${FLOW_ARGS[@]}" --duration_s="$dur" "$@"; then
-    peer_natgw
-    lg_wait "$(lim)"
-  fi
-  stop_pid "$PEER_PID"; PEER_PID=""
+  for try in 1 2 3; do
+    # Each egress flow holds two sessions (the flow and its binding): 2.5 per flow.
+    natgw_conf "$RUN/natgw.toml" $((bigflows * 5 / 2 > 65536 ? bigflows * 5 / 2 : 65536)) 1024
+    if lg_start "$name" --expect_pool="$POOL" "${FLOW_ARGS[@]}" --duration_s="$dur" "$@"; then
+      peer_natgw
+      lg_wait "$(lim)"
+    fi
+    stop_pid "$PEER_PID"; PEER_PID=""
+    link_failed "$name" || break
+    say "  $name #$round: memif link did not come up (attempt $try); again"
+  done
   keep "$name" "$round" natgw.log
 }
 run_ceiling() {  # run_ceiling NAME ROUND FLOWS
-  local name=$1 round=$2 flows=$3
+  local name=$1 round=$2 flows=$3 try
   time_left || { SKIPPED+=("$name #$round (time budget)"); return; }
-  if lg_start "$name" --noarp --expect_translation=false "${FLOW_ARGS[@]}" --flows="$flows" \
-       --duration_s="$dur"; then
-    peer_testpmd
-    lg_wait "$(lim)"
-  fi
-  stop_pid "$PEER_PID"; PEER_PID=""
+  for try in 1 2 3; do
+    if lg_start "$name" --noarp --expect_translation=false "${FLOW_ARGS[@]}" --flows="$flows" \
+         --duration_s="$dur"; then
+      peer_testpmd
+      lg_wait "$(lim)"
+    fi
+    stop_pid "$PEER_PID"; PEER_PID=""
+    link_failed "$name" || break
+    say "  $name #$round: memif link did not come up (attempt $try); again"
+  done
   keep "$name" "$round" testpmd.log
 }
 

@@ -40,7 +40,13 @@ void Worker::Maintain(uint32_t now_s) {
   if (sweeps_to_skip_ != 0) {
     --sweeps_to_skip_;
   } else {
-    const uint32_t expired = sessions_.Sweep(now_s, engine_->config().sweep_budget);
+    const uint32_t budget = engine_->config().sweep_budget;
+    uint32_t expired = 0;
+    for (uint32_t round = 0; round < kSweepMaxRounds; ++round) {
+      const uint32_t n = sessions_.Sweep(now_s, budget);
+      expired += n;
+      if (n * 4 < budget) break;  // mostly live: the rest can wait for the next call
+    }
     if (expired != 0) {
       counters_.Count(Event::kSessionsExpired, expired);
     } else if (sessions_.tracked() >= kSweepBackoffMinSessions) {

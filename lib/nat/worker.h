@@ -28,9 +28,12 @@ class Worker final : public conntrack::SessionPolicy {
   // sessions for expiry, frees sessions past their grace period and times out held fragments.
   // A worker with many sessions whose last sweep expired nothing skips the next
   // kSweepBackoff sweeps: each examined session is a cache miss, and a table of live flows
-  // (the normal case under load) gives the sweep nothing to do.
+  // (the normal case under load) gives the sweep nothing to do. A sweep that finds at least
+  // a quarter of its budget expired goes on (up to kSweepMaxRounds budgets), so that under churn
+  // expiry keeps up with creation.
   void Maintain(uint32_t now_s);
   static constexpr uint32_t kSweepBackoff = 15;
+  static constexpr uint32_t kSweepMaxRounds = 8;
   static constexpr uint32_t kSweepBackoffMinSessions = 4096;
 
   // Reports an RCU quiescent state only (Maintain does it too). Call at least once per loop.

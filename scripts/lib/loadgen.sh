@@ -5,6 +5,11 @@
 #
 # Needs: BUILD (the meson build dir), LG_DIR (an empty run directory), LG_TAG (unique per run:
 # part of every --file-prefix), LG_NO_HUGE ("--no-huge" or "").
+# LG_ZERO_COPY=1 (needs hugepages): natgw and testpmd attach as zero-copy memif clients
+# (`zero-copy=yes`, EAL --single-file-segments): they read and send frames in the shared memory
+# itself, and only the generator (the server) copies. DPDK 22.11's memif server sometimes fails
+# to map a zero-copy client's memory ("mmap failed: No such device" in its log), and that link
+# never comes up: lg_link_failed tells, and the caller starts the run again.
 
 LG_PID=""
 PEER_PID=""
@@ -24,6 +29,11 @@ LG_POOL=203.0.113.0/26
 lg_natgw_conf() {
   local f=$1 max=$2 mem=$3 nohuge=false
   [ -n "$LG_NO_HUGE" ] && nohuge=true
+  local zc="" eal_args=""
+  if [ "${LG_ZERO_COPY:-}" = 1 ] && [ -z "$LG_NO_HUGE" ]; then
+    zc="zero-copy=yes,"
+    eal_args='args = ["--single-file-segments"]'
+  fi
   cat >"$f" <<CONF
 # Written by scripts/lib/loadgen.sh: natgw between natgw-loadgen's memif sockets.
 [gateway]
@@ -39,11 +49,12 @@ lcores = "0,1"
 no_huge = $nohuge
 memory_mb = $mem
 file_prefix = "natgw-$LG_TAG"
+$eal_args
 
 [[interface]]
 name = "inside"
 device = "net_memif0"
-args = "role=client,socket=$LG_DIR/in.sock"
+args = "role=client,${zc}socket=$LG_DIR/in.sock"
 role = "inside"
 island = "c1"
 address = "10.0.0.1/16"
@@ -51,7 +62,7 @@ address = "10.0.0.1/16"
 [[interface]]
 name = "outside"
 device = "net_memif1"
-args = "role=client,socket=$LG_DIR/out.sock"
+args = "role=client,${zc}socket=$LG_DIR/out.sock"
 role = "outside"
 address = "192.0.2.1/24"
 
@@ -114,9 +125,16 @@ peer_natgw() {
 
 # peer_testpmd: dpdk-testpmd io forwarding between the two sockets, forwarding on lcore 1.
 peer_testpmd() {
-  dpdk-testpmd -l 0,1 --file-prefix="tp-$LG_TAG" --no-pci $(lg_mem_args) -m 256 \
-    --vdev="net_memif0,role=client,socket=$LG_DIR/in.sock" \
-    --vdev="net_memif1,role=client,socket=$LG_DIR/out.sock" -- \
+  local zc="" mem
+  mem=$(lg_mem_args)
+  if [ "${LG_ZERO_COPY:-}" = 1 ] && [ -z "$LG_NO_HUGE" ]; then
+    zc="zero-copy=yes,"
+    mem="--single-file-segments --in-memory"  # --huge-unlink cannot go with single-file segments
+  fi
+  # shellcheck disable=SC2086
+  dpdk-testpmd -l 0,1 --file-prefix="tp-$LG_TAG" --no-pci $mem -m 256 \
+    --vdev="net_memif0,role=client,${zc}socket=$LG_DIR/in.sock" \
+    --vdev="net_memif1,role=client,${zc}socket=$LG_DIR/out.sock" -- \
     --forward-mode=io --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
     --rxq=1 --txq=1 </dev/null >"$LG_DIR/testpmd.log" 2>&1 &
   PEER_PID=$!
@@ -144,6 +162,9 @@ lg_stop_all() {
     LG_PID=""
   fi
 }
+
+# lg_link_failed NAME: true when run NAME ended because a memif link never came up.
+lg_link_failed() { grep -qs 'did not come up in time' "$LG_DIR/$1.log"; }
 
 # lg_json FILE EXPR: a value from a result (python3 expression over `r`).
 lg_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }

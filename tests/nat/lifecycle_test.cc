@@ -118,6 +118,36 @@ TEST_P(EngineTest, FullTableDropsNewFlowsOnly) {
             Action::kToOutside);
 }
 
+// The expiry sweep of a big table: a sweep that finds nothing expired skips the next
+// kSweepBackoff calls (every examined session is a cache miss), and one that finds its budget
+// mostly expired goes on for more rounds in the same call, so expiry keeps up with churn.
+TEST_P(EngineTest, SweepBacksOffOverLiveSessionsAndHurriesOverExpiredOnes) {
+  EngineConfig ec = engine_->config();
+  ec.max_sessions = 16384;
+  Restart(ec, TwoIslandConfig());
+  constexpr uint32_t kFlows = Worker::kSweepBackoffMinSessions + 1000;
+  for (uint32_t first = 0; first < kFlows; first += kMaxBurst) {
+    std::vector<std::vector<uint8_t>> burst;
+    for (uint32_t i = first; i < std::min(kFlows, first + kMaxBurst); ++i) {
+      burst.push_back(PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9")
+                          .Udp(static_cast<uint16_t>(10000 + i), 53).Build());
+    }
+    for (const Output& o : SendBurst(kC1, burst)) ASSERT_EQ(o.action, Action::kToOutside);
+  }
+  ASSERT_EQ(engine_->table().InUse(), kFlows);  // 1:1 mapped pod: one session per flow
+  Worker& w = engine_->worker(0);               // the worker that created them
+  w.Maintain(now_s_ + 1);  // all live: nothing expires, the next sweeps are skipped
+  for (uint32_t i = 0; i < Worker::kSweepBackoff; ++i) w.Maintain(now_s_ + 301);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 0u);
+  w.Maintain(now_s_ + 301);  // sweeps again, and every examined session has expired
+  const uint64_t budget = engine_->config().sweep_budget;
+  EXPECT_EQ(Events(Event::kSessionsExpired), Worker::kSweepMaxRounds * budget);
+  Maintain(now_s_ + 301);
+  for (int i = 0; i < 100 && engine_->table().InUse() != 0; ++i) Maintain(now_s_ + 301);
+  EXPECT_EQ(Events(Event::kSessionsExpired), kFlows);
+  EXPECT_EQ(engine_->table().InUse(), 0u);
+}
+
 TEST_P(EngineTest, ReloadRemovingAMappingFlushesOnlyItsSessions) {
   auto a_out = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
   auto b_out = PacketBuilder().Ipv4("10.0.0.6", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
