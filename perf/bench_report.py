@@ -23,6 +23,7 @@ SCENARIOS = [
     ("kernel-1k", "Linux nftables SNAT (af_packet/veth), 1k flows"),
     ("kernel-1m", "Linux nftables SNAT (af_packet/veth), 1M flows"),
     ("natgw-new", "natgw, every packet a new flow (1M)"),
+    ("natgw-churn", "natgw, new flows with a 1 s UDP timeout (steady churn)"),
     ("natgw-tcp", "natgw, TCP connections on new flows"),
     ("natgw-half", "natgw, 1M flows at half its max rate"),
 ]
@@ -183,6 +184,12 @@ def main():
     if n:
         lines.append(f"- new flows per second (natgw-new, in2out delivered): "
                      f"{fmt(n['in2out_mpps'] and n['in2out_mpps'] * 1e6, 0)}")
+    c = s.get("natgw-churn")
+    if c:
+        lines.append(f"- new flows per second in steady churn (natgw-churn: 4M new flows, 1 s UDP "
+                     f"timeout, so the table holds about a second of them while the sweep frees "
+                     f"the oldest): {fmt(c['in2out_mpps'] and c['in2out_mpps'] * 1e6, 0)}, loss "
+                     f"{fmt(c.get('in2out_loss'))}")
     if tcp:
         lines.append(f"- TCP connections per second (natgw-tcp): {fmt(tcp['tcp_cps'], 0)}")
     if half:

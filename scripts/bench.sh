@@ -3,6 +3,8 @@
 # natgw-loadgen on the other, connected by memif, through these scenarios, in alternating rounds:
 #   natgw-1k / natgw-1m   established UDP flows, 64-byte frames, both directions, max rate
 #   natgw-new             every packet a new flow (1M flows, one pass): new flows/s per worker
+#   natgw-churn           4M new flows against a 1 s UDP timeout: the table holds about a second
+#                         of flows (~1M) while the sweep frees the oldest (steady churn)
 #   natgw-tcp             TCP connections (SYN..FIN) on new flows: connections/s per worker
 #   ceiling-1k / -1m      dpdk-testpmd io forwarding in natgw's place (same generator, wiring)
 #   ovs-1k / ovs-1m       Open vSwitch DPDK (netdev datapath, one PMD) with ct(commit,nat(src=))
@@ -97,7 +99,14 @@ NATGW_MAX_SESSIONS=2621440
 run_natgw() {  # run_natgw SCENARIO ROUND [generator flags]
   local name=$1 round=$2 try; shift 2
   for try in 1 2 3; do
-    lg_natgw_conf "$LG_DIR/natgw.toml" "$NATGW_MAX_SESSIONS" 512
+    if [ "$name" = natgw-churn ]; then
+      # 4M flows, each with a binding that outlives it by a timeout: room for all of them, so
+      # the run measures creation and expiry, not a full table.
+      lg_natgw_conf "$LG_DIR/natgw.toml" 5242880 512
+      printf '\n[timeouts]\nudp_s = 1\n' >>"$LG_DIR/natgw.toml"
+    else
+      lg_natgw_conf "$LG_DIR/natgw.toml" "$NATGW_MAX_SESSIONS" 512
+    fi
     lg_start "$name" --expect_pool="$LG_POOL" "${LG_FLOW_ARGS[@]}" --duration_s="$dur" \
       "${LINK_TIMEOUT[@]}" "$@" || true
     peer_natgw "$LG_DIR/natgw.toml"
@@ -260,6 +269,7 @@ for round in $(seq 1 "$rounds"); do
         run_natgw natgw-1k "$round" --flows=1000
         run_natgw natgw-1m "$round" --flows=1048576
         run_natgw natgw-new "$round" --mode=udp_new --flows=1048576
+        run_natgw natgw-churn "$round" --mode=udp_new --flows=4194304 --remote_ports=9-12
         run_natgw natgw-tcp "$round" --mode=tcp --flows=1048576 ;;
       ceiling) run_ceiling ceiling-1k "$round"; run_ceiling ceiling-1m "$round" ;;
       ovs) run_ovs ovs-1k "$round"; run_ovs ovs-1m "$round" ;;
