@@ -73,6 +73,8 @@ struct TrafficResult {
   uint64_t warmup_delivered = 0;
   uint64_t tcp_opened = 0, tcp_established = 0, tcp_completed = 0;
   uint64_t arp_answered = 0;
+  uint64_t pods_announced = 0;       // ARP requests for the gateway sent from pod addresses
+  uint64_t arp_gateway_replies = 0;  // ARP replies from a gateway address (inside or outside)
   uint64_t other_frames = 0;  // neither ARP nor IPv4 (e.g. IPv6 from a kernel peer): ignored
   LatencyHistogram latency;
   std::vector<SecondSample> timeline;
