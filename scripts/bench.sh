@@ -87,8 +87,9 @@ keep() {
 flows_of() { case "$1" in *-1k) echo 1000 ;; *) echo 1048576 ;; esac; }
 
 # natgw and testpmd attach as zero-copy memif clients when hugepages are there (see
-# scripts/lib/loadgen.sh); a run whose memif link never came up (a DPDK 22.11 memif race with
-# zero-copy clients) is started again, at most 3 times.
+# scripts/lib/loadgen.sh); a run that a DPDK 22.11 memif bug with zero-copy clients spoiled (the
+# link never came up, or the generator died of SIGBUS) is started again, at most 3 times, and
+# the report lists every restart.
 LG_ZERO_COPY=1
 LINK_TIMEOUT=(--link_timeout_s=15)
 
@@ -96,8 +97,9 @@ LINK_TIMEOUT=(--link_timeout_s=15)
 # both with a quarter to spare, so no run measures a full table.
 NATGW_MAX_SESSIONS=2621440
 
+RESTARTS=()
 run_natgw() {  # run_natgw SCENARIO ROUND [generator flags]
-  local name=$1 round=$2 try; shift 2
+  local name=$1 round=$2 try why; shift 2
   for try in 1 2 3; do
     if [ "$name" = natgw-churn ]; then
       # 4M flows, each with a binding that outlives it by a timeout: room for all of them, so
@@ -112,23 +114,25 @@ run_natgw() {  # run_natgw SCENARIO ROUND [generator flags]
     peer_natgw "$LG_DIR/natgw.toml"
     lg_wait || true
     peer_stop
-    lg_link_failed "$name" || break
-    echo "  $name #$round: memif link did not come up (attempt $try); again"
+    why=$(lg_rerun_reason "$name") || break
+    echo "  $name #$round: $why (attempt $try); again"
+    RESTARTS+=("$name #$round: $why")
   done
   cp "$LG_DIR/natgw.log" "$OUT/runs/$name-$round.natgw.log" 2>/dev/null || true
   keep "$name" "$round"
 }
 
 run_ceiling() {
-  local name=$1 round=$2 try
+  local name=$1 round=$2 try why
   for try in 1 2 3; do
     lg_start "$name" --noarp --expect_translation=false "${LG_FLOW_ARGS[@]}" \
       --flows="$(flows_of "$name")" --duration_s="$dur" "${LINK_TIMEOUT[@]}" || true
     peer_testpmd
     lg_wait || true
     peer_stop
-    lg_link_failed "$name" || break
-    echo "  $name #$round: memif link did not come up (attempt $try); again"
+    why=$(lg_rerun_reason "$name") || break
+    echo "  $name #$round: $why (attempt $try); again"
+    RESTARTS+=("$name #$round: $why")
   done
   keep "$name" "$round"
 }
@@ -289,6 +293,6 @@ fi
 step "report"
 # Debian's python3 (python3-matplotlib), not one earlier in PATH
 /usr/bin/python3 perf/bench_report.py "$OUT" --rounds "$rounds" --duration "$dur" \
-  --note "$(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  --note "$(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg). natgw and testpmd attach as zero-copy memif clients$([ -n "$LG_NO_HUGE" ] && echo ' (not this time: no hugepages)'), Open vSwitch copies. Runs started again (memif zero-copy bug): ${#RESTARTS[@]}$([ "${#RESTARTS[@]}" -gt 0 ] && printf ' (%s)' "$(IFS=';'; echo "${RESTARTS[*]}")")"
 echo
 echo "report: $OUT/report.md"

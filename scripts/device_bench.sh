@@ -226,8 +226,13 @@ run_natgw() {  # run_natgw NAME ROUND [generator flags]
       lg_wait "$(lim)"
     fi
     stop_pid "$PEER_PID"; PEER_PID=""
-    link_failed "$name" || break
-    say "  $name #$round: memif link did not come up (attempt $try); again"
+    if link_failed "$name"; then
+      say "  $name #$round: memif link did not come up (attempt $try); again"
+    elif [ ! -f "$RUN/$name.json" ] && [ -n "$ZC" ]; then
+      say "  $name #$round: generator died without a result (attempt $try); again"
+    else
+      break
+    fi
   done
   keep "$name" "$round" natgw.log
 }
@@ -241,8 +246,13 @@ run_ceiling() {  # run_ceiling NAME ROUND FLOWS
       lg_wait "$(lim)"
     fi
     stop_pid "$PEER_PID"; PEER_PID=""
-    link_failed "$name" || break
-    say "  $name #$round: memif link did not come up (attempt $try); again"
+    if link_failed "$name"; then
+      say "  $name #$round: memif link did not come up (attempt $try); again"
+    elif [ ! -f "$RUN/$name.json" ] && [ -n "$ZC" ]; then
+      say "  $name #$round: generator died without a result (attempt $try); again"
+    else
+      break
+    fi
   done
   keep "$name" "$round" testpmd.log
 }

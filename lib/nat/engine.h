@@ -153,6 +153,7 @@ class Engine {
   std::vector<Retired> retired_;
   ApplyObserver apply_observer_;
   std::unique_ptr<SessionTraffic[]> traffic_;  // per session index, with event_ring_size only
+  std::atomic<uint32_t> flush_epoch_{0};        // bumped by FlushAll
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

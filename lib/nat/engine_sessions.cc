@@ -33,6 +33,7 @@ uint64_t Engine::FlushAll() {
     table_->session(index).flags.fetch_or(conntrack::kSessionDead | conntrack::kSessionFlushed,
                                           std::memory_order_acq_rel);
   }
+  flush_epoch_.fetch_add(1, std::memory_order_release);  // workers sweep now, not after a back-off
   return live.size();
 }
 

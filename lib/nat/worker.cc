@@ -37,9 +37,12 @@ void Worker::Maintain(uint32_t now_s) {
   rte_rcu_qsbr_quiescent(engine_->qsbr(), id_);
   now_s_ = now_s;
   mt_ = engine_->mappings();
-  if (sweeps_to_skip_ != 0) {
+  const uint32_t flush_epoch = engine_->flush_epoch_.load(std::memory_order_acquire);
+  if (sweeps_to_skip_ != 0 && now_s == sweep_backoff_s_ && flush_epoch == flush_epoch_seen_) {
     --sweeps_to_skip_;
   } else {
+    sweeps_to_skip_ = 0;
+    flush_epoch_seen_ = flush_epoch;
     const uint32_t budget = engine_->config().sweep_budget;
     uint32_t expired = 0;
     for (uint32_t round = 0; round < kSweepMaxRounds; ++round) {
@@ -49,8 +52,9 @@ void Worker::Maintain(uint32_t now_s) {
     }
     if (expired != 0) {
       counters_.Count(Event::kSessionsExpired, expired);
-    } else if (sessions_.tracked() >= kSweepBackoffMinSessions) {
+    } else {
       sweeps_to_skip_ = kSweepBackoff;
+      sweep_backoff_s_ = now_s;
     }
   }
   if (held_count_ != 0) ExpireHeld(now_s);

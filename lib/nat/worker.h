@@ -26,15 +26,14 @@ class Worker final : public conntrack::SessionPolicy {
 
   // Once per poll loop: reports an RCU quiescent state, sweeps a bounded number of this worker's
   // sessions for expiry, frees sessions past their grace period and times out held fragments.
-  // A worker with many sessions whose last sweep expired nothing skips the next
-  // kSweepBackoff sweeps: each examined session is a cache miss, and a table of live flows
-  // (the normal case under load) gives the sweep nothing to do. A sweep that finds at least
-  // a quarter of its budget expired goes on (up to kSweepMaxRounds budgets), so that under churn
-  // expiry keeps up with creation.
+  // A sweep that expired nothing is followed by kSweepBackoff skipped ones, unless the clock
+  // (whole seconds, the resolution of every timeout) moves or Engine::FlushAll runs first: a table of live flows, the
+  // normal case under load, gives the sweep nothing to do, and every session it examines costs
+  // a cache miss in a big table. A sweep that finds at least a quarter of its budget expired
+  // goes on (up to kSweepMaxRounds budgets), so that under churn expiry keeps up with creation.
   void Maintain(uint32_t now_s);
   static constexpr uint32_t kSweepBackoff = 15;
   static constexpr uint32_t kSweepMaxRounds = 8;
-  static constexpr uint32_t kSweepBackoffMinSessions = 4096;
 
   // Reports an RCU quiescent state only (Maintain does it too). Call at least once per loop.
   void Quiescent() { rte_rcu_qsbr_quiescent(engine_->qsbr(), id_); }
@@ -123,6 +122,8 @@ class Worker final : public conntrack::SessionPolicy {
   std::vector<HeldFragment> held_;
   uint32_t held_count_ = 0;
   uint32_t sweeps_to_skip_ = 0;
+  uint32_t sweep_backoff_s_ = 0;  // the second the skipping began
+  uint32_t flush_epoch_seen_ = 0;  // Engine::flush_epoch_ at the last sweep
   // Session events: set only when the engine was created with an event ring.
   friend class Engine;
   std::unique_ptr<SessionEventRing> events_;

@@ -166,5 +166,18 @@ lg_stop_all() {
 # lg_link_failed NAME: true when run NAME ended because a memif link never came up.
 lg_link_failed() { grep -qs 'did not come up in time' "$LG_DIR/$1.log"; }
 
+# lg_rerun_reason NAME: why run NAME should be started again (prints it), or false. With
+# zero-copy clients, DPDK 22.11's memif server now and then maps the wrong memory for a client
+# region: the link stays down, or the generator dies of SIGBUS (no result).
+lg_rerun_reason() {
+  if lg_link_failed "$1"; then
+    echo "memif link did not come up"
+  elif [ ! -f "$LG_DIR/$1.json" ] && [ "${LG_ZERO_COPY:-}" = 1 ] && [ -z "$LG_NO_HUGE" ]; then
+    echo "generator died without a result ($(grep -m1 -o 'Bus error\|Segmentation fault' "$LG_DIR/$1.log" 2>/dev/null || echo 'no result'))"
+  else
+    return 1
+  fi
+}
+
 # lg_json FILE EXPR: a value from a result (python3 expression over `r`).
 lg_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }

@@ -118,14 +118,15 @@ TEST_P(EngineTest, FullTableDropsNewFlowsOnly) {
             Action::kToOutside);
 }
 
-// The expiry sweep of a big table: a sweep that finds nothing expired skips the next
-// kSweepBackoff calls (every examined session is a cache miss), and one that finds its budget
-// mostly expired goes on for more rounds in the same call, so expiry keeps up with churn.
+// The expiry sweep: one that finds nothing expired is followed by kSweepBackoff skipped ones
+// (every examined session is a cache miss in a big table) unless the clock moves first, and one
+// that finds its budget mostly expired goes on for more rounds in the same call, so expiry keeps
+// up with churn.
 TEST_P(EngineTest, SweepBacksOffOverLiveSessionsAndHurriesOverExpiredOnes) {
   EngineConfig ec = engine_->config();
   ec.max_sessions = 16384;
   Restart(ec, TwoIslandConfig());
-  constexpr uint32_t kFlows = Worker::kSweepBackoffMinSessions + 1000;
+  constexpr uint32_t kFlows = 5000;
   for (uint32_t first = 0; first < kFlows; first += kMaxBurst) {
     std::vector<std::vector<uint8_t>> burst;
     for (uint32_t i = first; i < std::min(kFlows, first + kMaxBurst); ++i) {
@@ -136,16 +137,38 @@ TEST_P(EngineTest, SweepBacksOffOverLiveSessionsAndHurriesOverExpiredOnes) {
   }
   ASSERT_EQ(engine_->table().InUse(), kFlows);  // 1:1 mapped pod: one session per flow
   Worker& w = engine_->worker(0);               // the worker that created them
-  w.Maintain(now_s_ + 1);  // all live: nothing expires, the next sweeps are skipped
-  for (uint32_t i = 0; i < Worker::kSweepBackoff; ++i) w.Maintain(now_s_ + 301);
+  const uint32_t t = now_s_ + 10;
+  w.Maintain(t);  // all live: nothing expires, the next sweeps are skipped
+
+  // Pod 10.0.0.5 loses its mapping: every one of its sessions is now expired for the sweep.
+  NatConfig nc = TwoIslandConfig();
+  nc.pod_mappings.erase(nc.pod_mappings.begin());
+  ASSERT_TRUE(engine_->Apply(nc).ok());
+  for (uint32_t i = 0; i < Worker::kSweepBackoff; ++i) w.Maintain(t);
   EXPECT_EQ(Events(Event::kSessionsExpired), 0u);
-  w.Maintain(now_s_ + 301);  // sweeps again, and every examined session has expired
+  w.Maintain(t);  // sweeps again, and every examined session has expired
   const uint64_t budget = engine_->config().sweep_budget;
   EXPECT_EQ(Events(Event::kSessionsExpired), Worker::kSweepMaxRounds * budget);
-  Maintain(now_s_ + 301);
-  for (int i = 0; i < 100 && engine_->table().InUse() != 0; ++i) Maintain(now_s_ + 301);
+  for (int i = 0; i < 100 && engine_->table().InUse() != 0; ++i) Maintain(t);
   EXPECT_EQ(Events(Event::kSessionsExpired), kFlows);
   EXPECT_EQ(engine_->table().InUse(), 0u);
+}
+
+// The clock moving ends the skipping at once: a timeout that ran out is seen by the next call.
+TEST_P(EngineTest, SweepBackoffEndsWhenTheSecondChanges) {
+  ASSERT_EQ(Send(kC1, UdpFrom("10.0.0.9", 5000)).action, Action::kToOutside);
+  Worker& w = engine_->worker(0);
+  w.Maintain(now_s_ + 299);  // idle 299 s < 300 s: nothing expires, skipping begins
+  w.Maintain(now_s_ + 300);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 1u);  // the flow (its binding lives on)
+
+  // So does a flush (natgwctl flush): its sessions are reclaimed by the next call.
+  ASSERT_EQ(Send(kC1, UdpFrom("10.0.0.9", 5001)).action, Action::kToOutside);
+  w.Maintain(now_s_ + 1);  // nothing expires, skipping begins
+  ASSERT_EQ(Events(Event::kSessionsExpired), 1u);
+  EXPECT_EQ(engine_->FlushAll(), 3u);  // the old binding, the new flow and its binding
+  w.Maintain(now_s_ + 1);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 4u);
 }
 
 TEST_P(EngineTest, ReloadRemovingAMappingFlushesOnlyItsSessions) {
