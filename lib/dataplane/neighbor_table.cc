@@ -3,6 +3,7 @@
 #include <rte_hash_crc.h>
 #include <rte_pause.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace natgw::dataplane {
@@ -32,7 +33,7 @@ NeighborTable::NeighborTable(const NeighborTableConfig& config) : config_(config
   mask_ = n - 1;
   slots_ = std::make_unique<Slot[]>(n);
   reachable_tsc_ = config.hz * config.reachable_s;
-  expire_tsc_ = config.hz * config.expire_s;
+  expire_tsc_ = config.hz * std::max(config.expire_s, config.reachable_s);
   incomplete_tsc_ = config.hz * config.incomplete_s;
   interval_tsc_ = config.hz * config.request_interval_ms / 1000;
 }
@@ -152,7 +153,8 @@ uint32_t NeighborTable::Claim(uint32_t slot, uint64_t key, uint64_t now_tsc) {
   s.since_tsc.store(now_tsc, std::memory_order_relaxed);
   s.requested_tsc.store(0, std::memory_order_relaxed);
   Unlock(slot, seq);
-  if (k != 0) version_.fetch_add(1, std::memory_order_release);  // an entry was evicted
+  // No version bump: only an entry past expire_s (>= reachable_s) is evicted, and a memo line of
+  // it ended at reachable_s.
   return slot;
 }
 
@@ -197,7 +199,8 @@ bool NeighborTable::Learn(uint16_t port_index, uint32_t ip, const rte_ether_addr
   bool changed = false;
   if (ok) {
     const uint64_t word = PackMac(mac) | kResolved;
-    changed = s.mac.load(std::memory_order_relaxed) != word;
+    const uint64_t old = s.mac.load(std::memory_order_relaxed);
+    changed = (old & kResolved) != 0 && old != word;  // a memo line may hold the old MAC
     s.mac.store(word, std::memory_order_relaxed);
     s.since_tsc.store(now_tsc, std::memory_order_relaxed);
   }

@@ -29,7 +29,7 @@ struct NeighborTableConfig {
   uint32_t slots = 4096;                // rounded up to a power of two
   uint64_t hz = 1;                      // TSC cycles per second
   uint32_t reachable_s = 30;            // after this, a used entry is refreshed (ARP request)
-  uint32_t expire_s = 60;               // after this, the entry no longer resolves
+  uint32_t expire_s = 60;               // after this, the entry no longer resolves (>= reachable_s)
   uint32_t incomplete_s = 3;            // an unanswered entry older than this may be evicted
   uint32_t request_interval_ms = 1000;  // at most one ARP request per entry per interval
 };
@@ -82,8 +82,9 @@ class NeighborTable {
 
   uint32_t size() const { return mask_ + 1; }
 
-  // Bumped after every write that gives a slot another key or another MAC (a refresh of the
-  // same MAC does not count): what a NeighborCache checks its lines against.
+  // Bumped after every write that changes the MAC of a resolved entry (a refresh of the same
+  // MAC, a first answer or an eviction does not count: no memo line can hold those): what a
+  // NeighborCache checks its lines against.
   uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
   static uint64_t MakeKey(uint16_t port_index, uint32_t ip) {
@@ -120,7 +121,7 @@ class NeighborTable {
 
 // One worker's memo of reachable neighbors, so that forwarding a frame costs a compare instead
 // of a hash probe and a sequence-locked read of the shared table. A line holds until its entry
-// would turn stale or the table's version moves (any new key or MAC anywhere), whichever comes
+// would turn stale or the table's version moves (a new MAC for any entry), whichever comes
 // first; stale, incomplete and busy entries are never memoized, so ARP refreshes and holds go
 // through the table exactly as before. Worker-private: no synchronization.
 class NeighborCache {

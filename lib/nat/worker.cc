@@ -3,6 +3,8 @@
 
 #include <rte_prefetch.h>
 
+#include <algorithm>
+
 #include "lib/nat/worker_internal.h"
 #include "lib/net/checksum.h"
 
@@ -38,22 +40,29 @@ void Worker::Maintain(uint32_t now_s) {
   now_s_ = now_s;
   mt_ = engine_->mappings();
   const uint32_t flush_epoch = engine_->flush_epoch_.load(std::memory_order_acquire);
-  if (sweeps_to_skip_ != 0 && now_s == sweep_backoff_s_ && flush_epoch == flush_epoch_seen_) {
+  const uint16_t generation = mt_->generation();
+  if (sweeps_to_skip_ != 0 && now_s == sweep_backoff_s_ && flush_epoch == flush_epoch_seen_ &&
+      generation == sweep_generation_) {
     --sweeps_to_skip_;
   } else {
     sweeps_to_skip_ = 0;
     flush_epoch_seen_ = flush_epoch;
+    sweep_generation_ = generation;
     const uint32_t budget = engine_->config().sweep_budget;
     uint32_t expired = 0;
     for (uint32_t round = 0; round < kSweepMaxRounds; ++round) {
+      const uint32_t tracked = sessions_.tracked();
       const uint32_t n = sessions_.Sweep(now_s, budget);
+      ++sweeps_run_;
+      examined_since_expiry_ += std::min(budget, tracked);
       expired += n;
       if (n * 4 < budget) break;  // mostly live: the rest can wait for the next call
     }
     if (expired != 0) {
       counters_.Count(Event::kSessionsExpired, expired);
-    } else {
-      sweeps_to_skip_ = kSweepBackoff;
+      examined_since_expiry_ = 0;
+    } else if (examined_since_expiry_ >= sessions_.tracked()) {
+      sweeps_to_skip_ = kSweepBackoff;  // a whole pass found nothing to expire
       sweep_backoff_s_ = now_s;
     }
   }

@@ -26,14 +26,18 @@ class Worker final : public conntrack::SessionPolicy {
 
   // Once per poll loop: reports an RCU quiescent state, sweeps a bounded number of this worker's
   // sessions for expiry, frees sessions past their grace period and times out held fragments.
-  // A sweep that expired nothing is followed by kSweepBackoff skipped ones, unless the clock
-  // (whole seconds, the resolution of every timeout) moves or Engine::FlushAll runs first: a table of live flows, the
-  // normal case under load, gives the sweep nothing to do, and every session it examines costs
-  // a cache miss in a big table. A sweep that finds at least a quarter of its budget expired
-  // goes on (up to kSweepMaxRounds budgets), so that under churn expiry keeps up with creation.
+  // Once sweeps have examined as many sessions as the worker tracks without expiring one (a
+  // whole pass found nothing), each further fruitless sweep is followed by kSweepBackoff
+  // skipped calls, unless the clock (whole seconds, the resolution of every timeout) moves, a
+  // reload changes the mappings or Engine::FlushAll runs first: a table of live flows, the normal
+  // case under load, gives the sweep nothing to do, and every session it examines costs a cache
+  // miss in a big table. A sweep that finds at least a quarter of its budget expired goes on (up
+  // to kSweepMaxRounds budgets), so that under churn expiry keeps up with creation.
   void Maintain(uint32_t now_s);
   static constexpr uint32_t kSweepBackoff = 15;
   static constexpr uint32_t kSweepMaxRounds = 8;
+  // Sweep rounds run so far (tests; the back-off is otherwise invisible).
+  uint64_t sweeps_run() const { return sweeps_run_; }
 
   // Reports an RCU quiescent state only (Maintain does it too). Call at least once per loop.
   void Quiescent() { rte_rcu_qsbr_quiescent(engine_->qsbr(), id_); }
@@ -124,6 +128,9 @@ class Worker final : public conntrack::SessionPolicy {
   uint32_t sweeps_to_skip_ = 0;
   uint32_t sweep_backoff_s_ = 0;  // the second the skipping began
   uint32_t flush_epoch_seen_ = 0;  // Engine::flush_epoch_ at the last sweep
+  uint16_t sweep_generation_ = 0;  // the mapping generation at the last sweep
+  uint64_t examined_since_expiry_ = 0;
+  uint64_t sweeps_run_ = 0;
   // Session events: set only when the engine was created with an event ring.
   friend class Engine;
   std::unique_ptr<SessionEventRing> events_;

@@ -101,20 +101,32 @@ TEST(NeighborCacheTest, HoldsOnlyWhileTheEntryIsReachableAndUnchanged) {
   ASSERT_TRUE(c.Find(t, 1, ip, t0 + 13 * kHz, &mac));
   EXPECT_EQ(mac.addr_bytes[5], 7);
 
-  // Only reachable results are memoized.
+  // Only reachable results are memoized, whatever their times say.
   const uint32_t other = Ip("192.0.2.3");
-  c.Remember(1, other, t.FindOrCreate(1, other, t0), t.version());  // incomplete
-  EXPECT_FALSE(c.Find(t, 1, other, t0, &mac));
-  ASSERT_TRUE(t.Learn(1, other, Mac(3), t0, /*create=*/false));
-  c.Remember(1, other, t.Find(1, other, t0 + 31 * kHz), t.version());  // stale
-  EXPECT_FALSE(c.Find(t, 1, other, t0 + 31 * kHz, &mac));
+  for (State st : {State::kStale, State::kIncomplete, State::kBusy}) {
+    NeighborTable::Result r;
+    r.state = st;
+    r.mac = Mac(3);
+    r.reachable_until_tsc = t0 + 100 * kHz;
+    c.Remember(1, other, r, t.version());
+    EXPECT_FALSE(c.Find(t, 1, other, t0 + 13 * kHz, &mac)) << static_cast<int>(st);
+  }
+  // A first answer (incomplete -> reachable) leaves the version alone: no line could hold it.
+  v = t.version();
+  ASSERT_EQ(t.FindOrCreate(1, other, t0).state, State::kIncomplete);
+  ASSERT_TRUE(t.Learn(1, other, Mac(3), t0 + 13 * kHz, /*create=*/false));
+  EXPECT_EQ(t.version(), v);
 
   // A line remembered with a version older than a write that raced its lookup never hits.
   c.Remember(1, ip, t.Find(1, ip, t0 + 14 * kHz), v - 1);
   EXPECT_FALSE(c.Find(t, 1, ip, t0 + 14 * kHz, &mac));
+  c.Remember(1, ip, t.Find(1, ip, t0 + 14 * kHz), v);
+  EXPECT_TRUE(c.Find(t, 1, ip, t0 + 14 * kHz, &mac));
 }
 
-TEST(NeighborCacheTest, AnEvictionAnywhereInvalidates) {
+// An entry is evicted only past expire_s (>= reachable_s), so a line of it has ended by then;
+// evictions leave the version, and every other line, alone.
+TEST(NeighborCacheTest, EvictionNeedsNoInvalidation) {
   NeighborTable t(SmallTable(16));  // 16 slots, probe window of 8
   NeighborCache c;
   const uint64_t t0 = 1000000;
@@ -122,16 +134,18 @@ TEST(NeighborCacheTest, AnEvictionAnywhereInvalidates) {
     ASSERT_TRUE(t.Learn(0, Ip("10.0.0.0") + (i << 24), Mac(static_cast<uint8_t>(i)), t0, true));
   }
   const uint32_t ip = Ip("10.0.0.0");
-  c.Remember(0, ip, t.Find(0, ip, t0 + 1), t.version());
   rte_ether_addr mac{};
+  c.Remember(0, ip, t.Find(0, ip, t0 + 1), t.version());
   ASSERT_TRUE(c.Find(t, 0, ip, t0 + 1, &mac));
-  // 61 s later every entry has expired, but the line ended at 30 s anyway; a line taken at
-  // 29 s (from a refreshed entry) is dropped by an eviction of some other expired entry.
-  ASSERT_TRUE(t.Learn(0, ip, Mac(0), t0 + 59 * kHz, false));
+  ASSERT_TRUE(t.Learn(0, ip, Mac(0), t0 + 59 * kHz, false));  // refreshed: not evictable at 61 s
   c.Remember(0, ip, t.Find(0, ip, t0 + 59 * kHz), t.version());
-  ASSERT_TRUE(c.Find(t, 0, ip, t0 + 61 * kHz, &mac));
+  const uint64_t v = t.version();
   ASSERT_EQ(t.FindOrCreate(0, Ip("10.0.0.99"), t0 + 61 * kHz).state, State::kIncomplete);
-  EXPECT_FALSE(c.Find(t, 0, ip, t0 + 61 * kHz, &mac));
+  EXPECT_EQ(t.version(), v);  // some other, expired entry made room
+  ASSERT_TRUE(c.Find(t, 0, ip, t0 + 61 * kHz, &mac));
+  EXPECT_EQ(mac.addr_bytes[5], 0);
+  // Once 10.0.0.0 expires too, its line is long over.
+  EXPECT_FALSE(c.Find(t, 0, ip, t0 + 89 * kHz, &mac));
 }
 
 TEST(NeighborTableTest, FullWindowEvictsOnlyDeadEntries) {

@@ -118,10 +118,10 @@ TEST_P(EngineTest, FullTableDropsNewFlowsOnly) {
             Action::kToOutside);
 }
 
-// The expiry sweep: one that finds nothing expired is followed by kSweepBackoff skipped ones
-// (every examined session is a cache miss in a big table) unless the clock moves first, and one
-// that finds its budget mostly expired goes on for more rounds in the same call, so expiry keeps
-// up with churn.
+// The expiry sweep: once a whole pass has found nothing expired, a fruitless sweep is followed
+// by kSweepBackoff skipped ones (every examined session is a cache miss in a big table) unless
+// the clock, the mappings or a flush change first; one that finds its budget mostly expired goes
+// on for more rounds in the same call, so expiry keeps up with churn.
 TEST_P(EngineTest, SweepBacksOffOverLiveSessionsAndHurriesOverExpiredOnes) {
   EngineConfig ec = engine_->config();
   ec.max_sessions = 16384;
@@ -138,16 +138,25 @@ TEST_P(EngineTest, SweepBacksOffOverLiveSessionsAndHurriesOverExpiredOnes) {
   ASSERT_EQ(engine_->table().InUse(), kFlows);  // 1:1 mapped pod: one session per flow
   Worker& w = engine_->worker(0);               // the worker that created them
   const uint32_t t = now_s_ + 10;
-  w.Maintain(t);  // all live: nothing expires, the next sweeps are skipped
+  const uint32_t budget = engine_->config().sweep_budget;
+  // A whole pass first: every call sweeps while the pass is not done.
+  const uint32_t pass = (kFlows + budget - 1) / budget;
+  const uint64_t s0 = w.sweeps_run();
+  for (uint32_t i = 0; i < pass; ++i) w.Maintain(t);
+  EXPECT_EQ(w.sweeps_run(), s0 + pass);
+  // Then the next kSweepBackoff calls skip, and the one after sweeps (and backs off again).
+  for (uint32_t i = 0; i < Worker::kSweepBackoff; ++i) w.Maintain(t);
+  EXPECT_EQ(w.sweeps_run(), s0 + pass);
+  w.Maintain(t);
+  EXPECT_EQ(w.sweeps_run(), s0 + pass + 1);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 0u);
 
-  // Pod 10.0.0.5 loses its mapping: every one of its sessions is now expired for the sweep.
+  // A reload removes pod 10.0.0.5's mapping: the next call sweeps at once, and since every
+  // session it examines has expired it goes on for kSweepMaxRounds budgets.
   NatConfig nc = TwoIslandConfig();
   nc.pod_mappings.erase(nc.pod_mappings.begin());
   ASSERT_TRUE(engine_->Apply(nc).ok());
-  for (uint32_t i = 0; i < Worker::kSweepBackoff; ++i) w.Maintain(t);
-  EXPECT_EQ(Events(Event::kSessionsExpired), 0u);
-  w.Maintain(t);  // sweeps again, and every examined session has expired
-  const uint64_t budget = engine_->config().sweep_budget;
+  w.Maintain(t);
   EXPECT_EQ(Events(Event::kSessionsExpired), Worker::kSweepMaxRounds * budget);
   for (int i = 0; i < 100 && engine_->table().InUse() != 0; ++i) Maintain(t);
   EXPECT_EQ(Events(Event::kSessionsExpired), kFlows);
