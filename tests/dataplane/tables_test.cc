@@ -382,6 +382,11 @@ TEST(RouteTableTest, ClusterRoutesChangeUnderAConcurrentReader) {
       {},
   };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  // The reader first (on a loaded 2-core machine the writer could otherwise finish before the
+  // reader thread ever ran, and the test would prove nothing).
+  while (lookups.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
   int applied = 0;
   for (int i = 0; i < 2000 && std::chrono::steady_clock::now() < deadline; ++i) {
     std::vector<std::string> changes, refused;
