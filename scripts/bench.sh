@@ -72,6 +72,12 @@ cleanup() {
   ovs_down
   kernel_down
   rm -rf "$LG_DIR"
+  # natgw removes its hugepage files when it exits; one that crashed (see perf/README: a memif
+  # peer vanishing under traffic) leaves them.
+  local mnt
+  for mnt in $(awk '$3 == "hugetlbfs" {print $2}' /proc/mounts); do
+    rm -f "$mnt/natgw-${LG_TAG}map_"* 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
