@@ -12,6 +12,7 @@
 # Scenarios (natgw-loadgen as memif server of two sockets; 64-byte UDP both directions):
 #   ceiling-1k/-1m  dpdk-testpmd io forwarding in natgw's place   natgw-1k/-1m  natgw, 1 worker
 #   natgw-new       every packet a new flow (new flows/s/worker)   natgw-tcp     TCP conn/s
+#   natgw-churn     4x the flows against a 1 s UDP timeout (steady churn: creation and expiry)
 #   natgw-half      natgw-1m at half of natgw-1m's median rate: latency
 # Rounds alternate natgw and testpmd (odd rounds natgw first); medians over rounds. Multi-worker
 # scaling is not measured: natgw-loadgen transmits on one queue per port, so with memif every
@@ -219,8 +220,14 @@ run_natgw() {  # run_natgw NAME ROUND [generator flags]
   local name=$1 round=$2 try; shift 2
   time_left || { SKIPPED+=("$name #$round (time budget)"); return; }
   for try in 1 2 3; do
-    # Each egress flow holds two sessions (the flow and its binding): 2.5 per flow.
-    natgw_conf "$RUN/natgw.toml" $((bigflows * 5 / 2 > 65536 ? bigflows * 5 / 2 : 65536)) 1024
+    # Each egress flow holds two sessions (the flow and its binding): 2.5 per flow. Churn:
+    # 4x the flows against a 1 s UDP timeout, room for all of them.
+    if [ "$name" = natgw-churn ]; then
+      natgw_conf "$RUN/natgw.toml" $((bigflows * 5)) 1024
+      printf '\n[timeouts]\nudp_s = 1\n' >>"$RUN/natgw.toml"
+    else
+      natgw_conf "$RUN/natgw.toml" $((bigflows * 5 / 2 > 65536 ? bigflows * 5 / 2 : 65536)) 1024
+    fi
     if lg_start "$name" --expect_pool="$POOL" "${FLOW_ARGS[@]}" --duration_s="$dur" "$@"; then
       peer_natgw
       lg_wait "$(lim)"
@@ -268,6 +275,7 @@ for round in $(seq 1 "$rounds"); do
         run_natgw natgw-1k "$round" --flows=1000
         run_natgw natgw-1m "$round" --flows="$bigflows"
         run_natgw natgw-new "$round" --mode=udp_new --flows="$bigflows"
+        run_natgw natgw-churn "$round" --mode=udp_new --flows=$((bigflows * 4)) --remote_ports=9-12
         run_natgw natgw-tcp "$round" --mode=tcp --flows="$bigflows" ;;
       ceiling)
         run_ceiling ceiling-1k "$round" 1000
