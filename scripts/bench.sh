@@ -104,48 +104,45 @@ LINK_TIMEOUT=(--link_timeout_s=15)
 # both with a quarter to spare, so no run measures a full table.
 NATGW_MAX_SESSIONS=2621440
 
-RESTARTS=()
+# One attempt of each kind of run (lg_with_reruns starts a spoiled one again).
+natgw_attempt() {  # natgw_attempt SCENARIO [generator flags]
+  local name=$1; shift
+  if [ "$name" = natgw-churn ]; then
+    # 4M flows, each with a binding that outlives it by a timeout: room for all of them, so
+    # the run measures creation and expiry, not a full table.
+    lg_natgw_conf "$LG_DIR/natgw.toml" 5242880 512
+    printf '\n[timeouts]\nudp_s = 1\n' >>"$LG_DIR/natgw.toml"
+  else
+    lg_natgw_conf "$LG_DIR/natgw.toml" "$NATGW_MAX_SESSIONS" 512
+  fi
+  lg_start "$name" --expect_pool="$LG_POOL" "${LG_FLOW_ARGS[@]}" --duration_s="$dur" \
+    "${LINK_TIMEOUT[@]}" "$@" || true
+  peer_natgw "$LG_DIR/natgw.toml"
+  lg_wait || true
+  peer_stop
+}
+ceiling_attempt() {  # ceiling_attempt SCENARIO
+  lg_start "$1" --noarp --expect_translation=false "${LG_FLOW_ARGS[@]}" \
+    --flows="$(flows_of "$1")" --duration_s="$dur" "${LINK_TIMEOUT[@]}" || true
+  peer_testpmd
+  lg_wait || true
+  peer_stop
+}
+
 run_natgw() {  # run_natgw SCENARIO ROUND [generator flags]
-  local name=$1 round=$2 try why; shift 2
+  local name=$1 round=$2; shift 2
   # natgw-1m-copy: the 1M-flow run on copying memif, the wiring Open vSwitch gets (local: the
   # functions called from here see it, later runs do not).
   local LG_ZERO_COPY=1
   if [ "$name" = natgw-1m-copy ]; then LG_ZERO_COPY=""; fi
-  for try in 1 2 3; do
-    if [ "$name" = natgw-churn ]; then
-      # 4M flows, each with a binding that outlives it by a timeout: room for all of them, so
-      # the run measures creation and expiry, not a full table.
-      lg_natgw_conf "$LG_DIR/natgw.toml" 5242880 512
-      printf '\n[timeouts]\nudp_s = 1\n' >>"$LG_DIR/natgw.toml"
-    else
-      lg_natgw_conf "$LG_DIR/natgw.toml" "$NATGW_MAX_SESSIONS" 512
-    fi
-    lg_start "$name" --expect_pool="$LG_POOL" "${LG_FLOW_ARGS[@]}" --duration_s="$dur" \
-      "${LINK_TIMEOUT[@]}" "$@" || true
-    peer_natgw "$LG_DIR/natgw.toml"
-    lg_wait || true
-    peer_stop
-    why=$(lg_rerun_reason "$name") || break
-    echo "  $name #$round: $why (attempt $try); again"
-    RESTARTS+=("$name #$round: $why")
-  done
+  lg_with_reruns "$name" "$round" echo natgw_attempt "$name" "$@"
   cp "$LG_DIR/natgw.log" "$OUT/runs/$name-$round.natgw.log" 2>/dev/null || true
   keep "$name" "$round"
 }
 
 run_ceiling() {
-  local name=$1 round=$2 try why
-  for try in 1 2 3; do
-    lg_start "$name" --noarp --expect_translation=false "${LG_FLOW_ARGS[@]}" \
-      --flows="$(flows_of "$name")" --duration_s="$dur" "${LINK_TIMEOUT[@]}" || true
-    peer_testpmd
-    lg_wait || true
-    peer_stop
-    why=$(lg_rerun_reason "$name") || break
-    echo "  $name #$round: $why (attempt $try); again"
-    RESTARTS+=("$name #$round: $why")
-  done
-  keep "$name" "$round"
+  lg_with_reruns "$1" "$2" echo ceiling_attempt "$1"
+  keep "$1" "$2"
 }
 
 # Open vSwitch with DPDK, private database and run directory, one PMD thread on lcore 1.
@@ -305,6 +302,6 @@ fi
 step "report"
 # Debian's python3 (python3-matplotlib), not one earlier in PATH
 /usr/bin/python3 perf/bench_report.py "$OUT" --rounds "$rounds" --duration "$dur" \
-  --note "$(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg). natgw and testpmd attach as zero-copy memif clients$([ -n "$LG_NO_HUGE" ] && echo ' (not this time: no hugepages)'), Open vSwitch copies. Runs started again (memif zero-copy bug): ${#RESTARTS[@]}$([ "${#RESTARTS[@]}" -gt 0 ] && printf ' (%s)' "$(IFS=';'; echo "${RESTARTS[*]}")")"
+  --note "$(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg). natgw and testpmd attach as zero-copy memif clients$([ -n "$LG_NO_HUGE" ] && echo ' (not this time: no hugepages)'), Open vSwitch copies. Runs started again (memif zero-copy bug): ${#LG_RESTARTS[@]}$([ "${#LG_RESTARTS[@]}" -gt 0 ] && printf ' (%s)' "$(IFS=';'; echo "${LG_RESTARTS[*]}")")"
 echo
 echo "report: $OUT/report.md"

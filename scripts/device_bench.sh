@@ -179,7 +179,6 @@ peer_natgw() {
 # scripts/lib/loadgen.sh: LG_ZERO_COPY); a run whose link never came up is started again.
 if [ -z "$NO_HUGE" ]; then LG_ZERO_COPY=1; ZC="zero-copy=yes,"; else LG_ZERO_COPY=""; ZC=""; fi
 tp_mem_args() { if [ -n "$ZC" ]; then echo --single-file-segments --in-memory; else mem_args; fi; }
-link_failed() { grep -qs 'did not come up in time' "$RUN/$1.log"; }
 peer_testpmd() {
   LD_LIBRARY_PATH=$B/lib "$B/bin/dpdk-testpmd" -l "$TP_L" --file-prefix="tp-$TAG" --no-pci $(tp_mem_args) -m 256 \
     "${PMD_ARGS[@]}" \
@@ -216,52 +215,43 @@ SKIPPED=()
 time_left() { [ $(( $(date +%s) - T0 )) -lt "$BUDGET_S" ]; }
 lim() { echo $((dur + 60)); }   # generator limit: warm-up of 1M flows + link-up + duration
 
+# One attempt of each kind of run (lg_with_reruns, scripts/lib/loadgen.sh, starts a spoiled
+# one again).
+natgw_attempt() {  # natgw_attempt NAME [generator flags]
+  local name=$1; shift
+  # Each egress flow holds two sessions (the flow and its binding): 2.5 per flow. Churn:
+  # 4x the flows against a 1 s UDP timeout, room for all of them.
+  if [ "$name" = natgw-churn ]; then
+    natgw_conf "$RUN/natgw.toml" $((bigflows * 5)) 1024
+    printf '\n[timeouts]\nudp_s = 1\n' >>"$RUN/natgw.toml"
+  else
+    natgw_conf "$RUN/natgw.toml" $((bigflows * 5 / 2 > 65536 ? bigflows * 5 / 2 : 65536)) 1024
+  fi
+  if lg_start "$name" --expect_pool="$POOL" "${FLOW_ARGS[@]}" --duration_s="$dur" "$@"; then
+    peer_natgw
+    lg_wait "$(lim)"
+  fi
+  stop_pid "$PEER_PID"; PEER_PID=""
+}
+ceiling_attempt() {  # ceiling_attempt NAME FLOWS
+  if lg_start "$1" --noarp --expect_translation=false "${FLOW_ARGS[@]}" --flows="$2" \
+       --duration_s="$dur"; then
+    peer_testpmd
+    lg_wait "$(lim)"
+  fi
+  stop_pid "$PEER_PID"; PEER_PID=""
+}
+
 run_natgw() {  # run_natgw NAME ROUND [generator flags]
-  local name=$1 round=$2 try; shift 2
+  local name=$1 round=$2; shift 2
   time_left || { SKIPPED+=("$name #$round (time budget)"); return; }
-  for try in 1 2 3; do
-    # Each egress flow holds two sessions (the flow and its binding): 2.5 per flow. Churn:
-    # 4x the flows against a 1 s UDP timeout, room for all of them.
-    if [ "$name" = natgw-churn ]; then
-      natgw_conf "$RUN/natgw.toml" $((bigflows * 5)) 1024
-      printf '\n[timeouts]\nudp_s = 1\n' >>"$RUN/natgw.toml"
-    else
-      natgw_conf "$RUN/natgw.toml" $((bigflows * 5 / 2 > 65536 ? bigflows * 5 / 2 : 65536)) 1024
-    fi
-    if lg_start "$name" --expect_pool="$POOL" "${FLOW_ARGS[@]}" --duration_s="$dur" "$@"; then
-      peer_natgw
-      lg_wait "$(lim)"
-    fi
-    stop_pid "$PEER_PID"; PEER_PID=""
-    if link_failed "$name"; then
-      say "  $name #$round: memif link did not come up (attempt $try); again"
-    elif [ ! -f "$RUN/$name.json" ] && [ -n "$ZC" ]; then
-      say "  $name #$round: generator died without a result (attempt $try); again"
-    else
-      break
-    fi
-  done
+  lg_with_reruns "$name" "$round" say natgw_attempt "$name" "$@"
   keep "$name" "$round" natgw.log
 }
 run_ceiling() {  # run_ceiling NAME ROUND FLOWS
-  local name=$1 round=$2 flows=$3 try
-  time_left || { SKIPPED+=("$name #$round (time budget)"); return; }
-  for try in 1 2 3; do
-    if lg_start "$name" --noarp --expect_translation=false "${FLOW_ARGS[@]}" --flows="$flows" \
-         --duration_s="$dur"; then
-      peer_testpmd
-      lg_wait "$(lim)"
-    fi
-    stop_pid "$PEER_PID"; PEER_PID=""
-    if link_failed "$name"; then
-      say "  $name #$round: memif link did not come up (attempt $try); again"
-    elif [ ! -f "$RUN/$name.json" ] && [ -n "$ZC" ]; then
-      say "  $name #$round: generator died without a result (attempt $try); again"
-    else
-      break
-    fi
-  done
-  keep "$name" "$round" testpmd.log
+  time_left || { SKIPPED+=("$1 #$2 (time budget)"); return; }
+  lg_with_reruns "$1" "$2" say ceiling_attempt "$1" "$3"
+  keep "$1" "$2" testpmd.log
 }
 
 say "$ncpu CPUs; generator lcore $LG_L, testpmd lcores $TP_L, natgw lcores $NG_L; $rounds rounds of ${dur}s; big = $bigflows flows"

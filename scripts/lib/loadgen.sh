@@ -172,11 +172,26 @@ lg_link_failed() { grep -qs 'did not come up in time' "$LG_DIR/$1.log"; }
 lg_rerun_reason() {
   if lg_link_failed "$1"; then
     echo "memif link did not come up"
-  elif [ ! -f "$LG_DIR/$1.json" ] && [ "${LG_ZERO_COPY:-}" = 1 ] && [ -z "$LG_NO_HUGE" ]; then
+  elif [ ! -f "$LG_DIR/$1.json" ] && [ "${LG_ZERO_COPY:-}" = 1 ] && [ -z "${LG_NO_HUGE:-}" ]; then
     echo "generator died without a result ($(grep -m1 -o 'Bus error\|Segmentation fault' "$LG_DIR/$1.log" 2>/dev/null || echo 'no result'))"
   else
     return 1
   fi
+}
+
+# lg_with_reruns NAME ROUND SAY CMD...: runs CMD (one attempt of run NAME) up to 3 times while
+# lg_rerun_reason says the attempt was spoiled; every restart is said with SAY (a command taking
+# the line) and kept in LG_RESTARTS.
+LG_RESTARTS=()
+lg_with_reruns() {
+  local name=$1 round=$2 say=$3 try why
+  shift 3
+  for try in 1 2 3; do
+    "$@"
+    why=$(lg_rerun_reason "$name") || return 0
+    "$say" "  $name #$round: $why (attempt $try); again"
+    LG_RESTARTS+=("$name #$round: $why")
+  done
 }
 
 # lg_json FILE EXPR: a value from a result (python3 expression over `r`).
