@@ -20,6 +20,8 @@ namespace {
 constexpr uint16_t kBurst = 32;
 constexpr uint32_t kTcpDataLen = 16;
 constexpr uint32_t kServerIsnKey = 0x5bd1e995;  // server ISN = connection number ^ key
+const rte_ether_addr kBroadcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+const rte_ether_addr kZero = {{0, 0, 0, 0, 0, 0}};  // an ARP request's unknown target MAC
 
 // A TX buffer of one port: frames queue up during a loop pass and leave in bursts.
 struct TxQueue {
@@ -71,8 +73,6 @@ class Generator {
   bool ResolveGateways() {
     const uint64_t deadline = rte_rdtsc() + 10 * hz_;
     uint64_t next = 0;
-    static const rte_ether_addr kBroadcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
-    static const rte_ether_addr kZero = {{0, 0, 0, 0, 0, 0}};
     while (!(have_inside_gw_ && have_outside_gw_)) {
       const uint64_t now = rte_rdtsc();
       if (now > deadline || *stop_) {
@@ -107,8 +107,6 @@ class Generator {
   // in its hold queue for ARP while the measurement runs. At most kMaxAnnounced pods.
   void AnnouncePods() {
     static constexpr uint32_t kMaxAnnounced = 4096;
-    static const rte_ether_addr kBroadcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
-    static const rte_ether_addr kZero = {{0, 0, 0, 0, 0, 0}};
     const uint32_t n = std::min(c_.ranges.pod_count, kMaxAnnounced);
     for (uint32_t i = 0; i < n && !*stop_; ++i) {
       rte_mbuf* m = dataplane::BuildArpMbuf(c_.pool, kBroadcast, RTE_ARP_OP_REQUEST, inside_mac_,
