@@ -16,6 +16,7 @@
 #ifndef NATGW_LIB_DATAPLANE_NEIGHBOR_TABLE_H_
 #define NATGW_LIB_DATAPLANE_NEIGHBOR_TABLE_H_
 
+#include <rte_byteorder.h>
 #include <rte_ether.h>
 
 #include <atomic>
@@ -126,9 +127,11 @@ class NeighborTable {
 // through the table exactly as before. Worker-private: no synchronization.
 class NeighborCache {
  public:
-  // Two ways per set, 64 KiB in all: the next hops of a few thousand directly connected pods
-  // fit without evicting each other.
-  static constexpr uint32_t kSets = 1024;
+  // Two ways per set, 256 KiB in all (of which only the lines in use are ever touched): the next
+  // hops of a few thousand directly connected pods fit without evicting each other. With 1024
+  // sets, 1024 consecutive pod addresses left 32 sets with three next hops each, and a set with
+  // three hops visited in turn misses every time.
+  static constexpr uint32_t kSets = 4096;
   static constexpr uint32_t kWays = 2;
 
   // True, with *mac, when (port_index, ip) is memoized and still good at now_tsc.
@@ -161,9 +164,14 @@ class NeighborCache {
     uint64_t version = 0;
     rte_ether_addr mac{};
   };
+  // Fibonacci hashing, over the address in host order so that consecutive addresses (a node's
+  // pods) land in different sets.
   static uint32_t Index(uint64_t key) {
-    return static_cast<uint32_t>((key * 0x9e3779b97f4a7c15ull) >> 54) & (kSets - 1);
+    const uint64_t k = (key & ~uint64_t{0xffffffff}) | rte_be_to_cpu_32(static_cast<uint32_t>(key));
+    return static_cast<uint32_t>((k * 0x9e3779b97f4a7c15ull) >> (64 - kSetBits));
   }
+  static constexpr uint32_t kSetBits = 12;
+  static_assert(kSets == 1u << kSetBits);
   Line sets_[kSets][kWays];
 };
 

@@ -126,6 +126,33 @@ TEST(NeighborCacheTest, HoldsOnlyWhileTheEntryIsReachableAndUnchanged) {
 
 // An entry is evicted only past expire_s (>= reachable_s), so a line of it has ended by then;
 // evictions leave the version, and every other line, alone.
+// A node's pods have consecutive addresses: 4000 of them (and the outside router) all stay
+// memoized, so no frame to any of them goes back to the shared table. (With 1024 sets hashed on
+// the network-order address, 1024 consecutive pods left 96 of them thrashing.)
+TEST(NeighborCacheTest, ConsecutivePodsDoNotEvictEachOther) {
+  NeighborTable t(SmallTable(8192));
+  NeighborCache c;
+  const uint64_t t0 = 1000000;
+  const uint32_t first = rte_be_to_cpu_32(Ip("10.244.0.2"));
+  constexpr uint32_t kPods = 4000;
+  auto pod = [&](uint32_t i) { return rte_cpu_to_be_32(first + i); };
+  for (uint32_t i = 0; i < kPods; ++i) {
+    ASSERT_TRUE(t.Learn(0, pod(i), Mac(static_cast<uint8_t>(i)), t0, /*create=*/true));
+    c.Remember(0, pod(i), t.Find(0, pod(i), t0), t.version());
+  }
+  ASSERT_TRUE(t.Learn(1, Ip("192.0.2.254"), Mac(200), t0, /*create=*/true));
+  c.Remember(1, Ip("192.0.2.254"), t.Find(1, Ip("192.0.2.254"), t0), t.version());
+  rte_ether_addr mac{};
+  uint32_t missed = 0;
+  for (uint32_t i = 0; i < kPods; ++i) {
+    if (!c.Find(t, 0, pod(i), t0 + 1, &mac) || mac.addr_bytes[5] != static_cast<uint8_t>(i)) {
+      ++missed;
+    }
+  }
+  EXPECT_EQ(missed, 0u);
+  EXPECT_TRUE(c.Find(t, 1, Ip("192.0.2.254"), t0 + 1, &mac));
+}
+
 TEST(NeighborCacheTest, EvictionNeedsNoInvalidation) {
   NeighborTable t(SmallTable(16));  // 16 slots, probe window of 8
   NeighborCache c;
