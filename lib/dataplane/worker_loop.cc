@@ -90,18 +90,27 @@ uint32_t Dataplane::PollOnceForTest(uint32_t w) {
 uint32_t Dataplane::Poll(WorkerState& ws, uint64_t now) {
   const uint16_t queue = static_cast<uint16_t>(ws.id);
   const uint32_t now_s = static_cast<uint32_t>(now / hz_);
+  const uint16_t num_ports = static_cast<uint16_t>(ports_.size());
+  // Receive on every port first and start fetching every header (the frames were written by
+  // another core): one port's frames arrive while the bursts before it are processed.
+  uint16_t received[kMaxInterfaces];
   uint32_t total = 0;
-  for (uint16_t pi = 0; pi < ports_.size(); ++pi) {
-    const Port& port = ports_[pi];
-    const uint16_t n = rte_eth_rx_burst(port.port_id, queue, ws.rx, nat::kMaxBurst);
-    if (n == 0) continue;
+  for (uint16_t pi = 0; pi < num_ports; ++pi) {
+    rte_mbuf** rx = ws.rx[pi];
+    const uint16_t n = rte_eth_rx_burst(ports_[pi].port_id, queue, rx, nat::kMaxBurst);
+    for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(rx[i], void*));
+    received[pi] = n;
     total += n;
-    ws.counters.Count(Event::kRxFrames, n);
-    // The frames were written by another core: start fetching every header of the burst now.
-    for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(ws.rx[i], void*));
+  }
+  if (total == 0) return 0;
+  ws.counters.Count(Event::kRxFrames, total);
+  for (uint16_t pi = 0; pi < num_ports; ++pi) {
+    const uint16_t n = received[pi];
+    if (n == 0) continue;
+    const Port& port = ports_[pi];
     uint16_t nip = 0;
     for (uint16_t i = 0; i < n; ++i) {
-      rte_mbuf* m = ws.rx[i];
+      rte_mbuf* m = ws.rx[pi][i];
       // Short frames go to the engine, which counts them (truncated_ethernet).
       if (ABSL_PREDICT_TRUE(m->data_len >= sizeof(rte_ether_hdr))) {
         const rte_ether_hdr* eth = Eth(m);

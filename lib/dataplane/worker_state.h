@@ -29,7 +29,7 @@ struct alignas(64) Dataplane::WorkerState {
   uint64_t tx_dropped[kMaxInterfaces] = {};
   TxDropSink sinks[kMaxInterfaces] = {};
   rte_eth_dev_tx_buffer* tx[kMaxInterfaces] = {};
-  rte_mbuf* rx[nat::kMaxBurst] = {};
+  rte_mbuf* rx[kMaxInterfaces][nat::kMaxBurst] = {};  // one burst per port, received together
   rte_mbuf* ip[nat::kMaxBurst] = {};
   nat::BurstResult result;
   HoldQueue hold;
