@@ -158,7 +158,7 @@ class NeighborCache {
   }
 
  private:
-  struct Line {
+  struct Line {  // 32 bytes: a set of two is one cache line
     uint64_t key = 0;  // 0: empty (MakeKey never returns 0)
     uint64_t until_tsc = 0;
     uint64_t version = 0;
@@ -172,7 +172,8 @@ class NeighborCache {
   }
   static constexpr uint32_t kSetBits = 12;
   static_assert(kSets == 1u << kSetBits);
-  Line sets_[kSets][kWays];
+  static_assert(sizeof(Line) * kWays == 64);
+  alignas(64) Line sets_[kSets][kWays];
 };
 
 }  // namespace natgw::dataplane
