@@ -16,8 +16,10 @@ cd "$ROOT"
 BUILD=${1:-build-devbench}
 B=devbench
 
+# Link-time optimization as in scripts/bench.sh, but for the baseline CPU (no -Dnative): the
+# device's CPU is not this one.
 if [ ! -f "$BUILD/build.ninja" ]; then
-  meson setup "$BUILD" --buildtype=release -Dtests=false -Dbenchmarks=true >/dev/null
+  meson setup "$BUILD" --buildtype=release -Db_lto=true -Dtests=false -Dbenchmarks=true >/dev/null
 fi
 meson compile -C "$BUILD" natgw natgw-loadgen
 
