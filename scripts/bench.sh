@@ -199,8 +199,9 @@ FLOWS
        "options:dpdk-devargs=net_memif0,role=client,socket=$LG_DIR/in.sock" options:n_rxq=1 \
     -- add-port br0 out -- set Interface out type=dpdk ofport_request=2 \
        "options:dpdk-devargs=net_memif1,role=client,socket=$LG_DIR/out.sock" options:n_rxq=1
+  lg_result
+  vsctl --if-exists del-br br0 || true  # the memif clients leave: the generator ends
   lg_wait || true
-  vsctl --if-exists del-br br0 || true
   peer_stop
   cp "$OVS_DIR/vswitchd.log" "$OUT/runs/$name-$round.vswitchd.log" 2>/dev/null || true
   rm -f "$OVS_DIR/vswitchd.log"
@@ -254,6 +255,7 @@ kernel_down() {
 run_kernel() {
   local name=$1 round=$2
   ip netns exec "$NS" conntrack -F >/dev/null 2>&1 || true
+  LG_NAME=$name
   rm -f "$LG_DIR/$name.json"
   "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/$name.json" --expect_pool="$LG_POOL" \
     "${LG_FLOW_ARGS[@]}" --flows="$(flows_of "$name")" --duration_s="$dur" --warmup_pps=200000 -- \

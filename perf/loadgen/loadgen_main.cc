@@ -4,6 +4,7 @@
 //   natgw-loadgen --flows=1000000 --duration_s=10 --json_out=r.json --
 //       -l 0 --file-prefix=lg --no-pci --vdev=net_memif0,role=server,socket=/run/in.sock
 //       --vdev=net_memif1,role=server,socket=/run/out.sock      (one command line)
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -59,6 +60,10 @@ DEFINE_uint32(descriptors, 1024, "RX and TX descriptors per port");
 DEFINE_double(link_timeout_s, 30, "how long to wait for both links to come up (the gateway "
               "connecting to the generator's memif sockets)");
 DEFINE_string(json_out, "", "write the JSON result to this file");
+DEFINE_double(linger_s, 0, "after the result, keep the ports open until both links are down "
+              "(the gateway left), SIGTERM, or this many seconds: a memif client whose server "
+              "vanishes while it polls can crash in DPDK 22.11's PMD, so the peer should leave "
+              "first");
 DEFINE_bool(progress, true, "print a progress line every second");
 DEFINE_bool(fail_on_invalid, true, "exit 3 when any frame came back invalid");
 
@@ -66,6 +71,21 @@ namespace {
 
 volatile bool g_stop = false;
 void OnSignal(int) { g_stop = true; }
+
+// --linger_s: waits, without touching the rings, until no link of the two test ports is up,
+// SIGTERM/SIGINT, or the time is up.
+void Linger(const natgw::loadgen::TrafficConfig& c, uint16_t nports) {
+  if (FLAGS_linger_s <= 0 || c.inside_port >= nports || c.outside_port >= nports) return;
+  const uint64_t end =
+      rte_rdtsc() + static_cast<uint64_t>(FLAGS_linger_s * static_cast<double>(rte_get_tsc_hz()));
+  while (!g_stop && rte_rdtsc() < end) {
+    rte_eth_link in{}, out{};
+    rte_eth_link_get_nowait(c.inside_port, &in);
+    rte_eth_link_get_nowait(c.outside_port, &out);
+    if (in.link_status != RTE_ETH_LINK_UP && out.link_status != RTE_ETH_LINK_UP) return;
+    rte_delay_ms(20);
+  }
+}
 
 int Fail(const std::string& what) {
   std::fprintf(stderr, "natgw-loadgen: %s\n", what.c_str());
@@ -217,6 +237,8 @@ int main(int argc, char** argv) {
       rc = 3;
     }
   }
+  std::fflush(stdout);
+  Linger(c, nports);
   for (uint16_t p = 0; p < nports; ++p) {
     rte_eth_dev_stop(p);
     rte_eth_dev_close(p);

@@ -91,8 +91,10 @@ CONF
 # output in $LG_DIR/NAME.log.
 lg_start() {
   local name=$1; shift
+  LG_NAME=$name
   rm -f "$LG_DIR/$name.json"
-  "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/$name.json" "$@" -- \
+  "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/$name.json" \
+    --linger_s="${LG_LINGER_S:-10}" "$@" -- \
     -l 0 --file-prefix="lg-$LG_TAG" --no-pci $(lg_mem_args) -m "${LG_MEM_MB:-256}" \
     --log-level=pmd.net.memif:error \
     --vdev="net_memif0,role=server,socket=$LG_DIR/in.sock" \
@@ -109,9 +111,19 @@ lg_start() {
   return 1
 }
 
-# lg_wait: waits for the generator; returns its exit code.
+# lg_result: waits until the generator has written its result (or exited).
+lg_result() {
+  while kill -0 "$LG_PID" 2>/dev/null && [ ! -s "$LG_DIR/$LG_NAME.json" ]; do sleep 0.1; done
+}
+
+# lg_wait: waits for the generator's result; returns its exit code. The generator keeps its
+# memif sockets open after the result (--linger_s) until its peer has gone: lg_wait stops the
+# peer (peer_stop) first, then waits for the generator to exit. (A DPDK 22.11 memif client
+# whose server vanishes while it polls can crash: natgw and testpmd both did.)
 lg_wait() {
   local rc=0
+  lg_result
+  if kill -0 "$LG_PID" 2>/dev/null; then peer_stop; fi
   wait "$LG_PID" || rc=$?
   LG_PID=""
   return $rc
