@@ -149,7 +149,9 @@ natgw_conf() {
 lg_start() {
   local name=$1 i; shift
   rm -f "$RUN/$name.json"
-  LD_LIBRARY_PATH=$B/lib "$B/bin/natgw-loadgen" --json_out="$RUN/$name.json" --progress=false --link_timeout_s=15 "$@" -- \
+  LG_NAME=$name
+  LD_LIBRARY_PATH=$B/lib "$B/bin/natgw-loadgen" --json_out="$RUN/$name.json" --progress=false --link_timeout_s=15 \
+    --linger_s=10 "$@" -- \
     -l "$LG_L" --file-prefix="lg-$TAG" --no-pci $(mem_args) -m 256 "${PMD_ARGS[@]}" \
     --log-level=pmd.net.memif:error \
     --vdev="net_memif0,role=server,socket=$RUN/in.sock" \
@@ -163,11 +165,21 @@ lg_start() {
   echo "  natgw-loadgen did not create its memif sockets"; return 1
 }
 
-# lg_wait LIMIT_S: waits for the generator at most LIMIT_S seconds (then stops it).
+# lg_wait LIMIT_S: waits for the generator's result at most LIMIT_S seconds, stops the peer
+# (the generator keeps its memif sockets until the client left, --linger_s: a DPDK 22.11 memif
+# client can crash when its server vanishes), then waits for the generator (stopped if it
+# does not end).
 lg_wait() {
   local limit=$1 i
-  for i in $(seq 1 $((limit * 10))); do kill -0 "$LG_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$LG_PID" 2>/dev/null; then echo "  generator still running after ${limit}s: stopped"; fi
+  for i in $(seq 1 $((limit * 10))); do
+    kill -0 "$LG_PID" 2>/dev/null && [ ! -s "$RUN/$LG_NAME.json" ] || break
+    sleep 0.1
+  done
+  if [ ! -s "$RUN/$LG_NAME.json" ] && kill -0 "$LG_PID" 2>/dev/null; then
+    echo "  generator still running after ${limit}s: stopped"
+  fi
+  stop_pid "$PEER_PID"; PEER_PID=""
+  for i in $(seq 1 120); do kill -0 "$LG_PID" 2>/dev/null || break; sleep 0.1; done
   stop_pid "$LG_PID"; LG_PID=""
 }
 
