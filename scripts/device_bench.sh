@@ -176,7 +176,7 @@ lg_wait() {
     sleep 0.1
   done
   if [ ! -s "$RUN/$LG_NAME.json" ] && kill -0 "$LG_PID" 2>/dev/null; then
-    echo "  generator still running after ${limit}s: stopped"
+    echo "  generator gave no result in ${limit}s: stopping the peer, then the generator"
   fi
   stop_pid "$PEER_PID"; PEER_PID=""
   for i in $(seq 1 120); do kill -0 "$LG_PID" 2>/dev/null || break; sleep 0.1; done

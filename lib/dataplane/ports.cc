@@ -88,10 +88,10 @@ absl::Status Dataplane::FindPorts() {
 absl::Status Dataplane::CreatePools() {
   const uint32_t nq = engine_->num_workers();
   const uint32_t nports = static_cast<uint32_t>(ports_.size());
-  // Frames a worker can have in flight: an RX burst, the engine's output, a TX buffer per port,
-  // its hold queue and the engine's held fragments.
+  // Frames a worker can have in flight: an RX burst and a TX buffer per port, the engine's
+  // output, its hold queue and the engine's held fragments.
   const uint32_t per_worker =
-      nat::kMaxBurst * (2 + nports) + options_.hold_frames + engine_->config().fragment_hold;
+      nat::kMaxBurst * (1 + 2 * nports) + options_.hold_frames + engine_->config().fragment_hold;
   for (Port& port : ports_) {
     auto it = std::find_if(pools_.begin(), pools_.end(),
                            [&](const auto& e) { return e.first == port.socket_id; });

@@ -83,7 +83,7 @@ void Linger(const natgw::loadgen::TrafficConfig& c, uint16_t nports) {
     rte_eth_link_get_nowait(c.inside_port, &in);
     rte_eth_link_get_nowait(c.outside_port, &out);
     if (in.link_status != RTE_ETH_LINK_UP && out.link_status != RTE_ETH_LINK_UP) return;
-    rte_delay_ms(20);
+    rte_delay_us_sleep(20000);  // lcore 0 may be a peer's control thread too: do not spin
   }
 }
 

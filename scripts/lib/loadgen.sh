@@ -12,6 +12,7 @@
 # never comes up: lg_link_failed tells, and the caller starts the run again.
 
 LG_PID=""
+LG_NAME=""  # the run lg_start started last (its result: $LG_DIR/$LG_NAME.json)
 PEER_PID=""
 
 # EAL memory arguments of the generator and testpmd: no hugepages, or hugepage files unlinked

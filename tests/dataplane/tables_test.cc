@@ -124,8 +124,6 @@ TEST(NeighborCacheTest, HoldsOnlyWhileTheEntryIsReachableAndUnchanged) {
   EXPECT_TRUE(c.Find(t, 1, ip, t0 + 14 * kHz, &mac));
 }
 
-// An entry is evicted only past expire_s (>= reachable_s), so a line of it has ended by then;
-// evictions leave the version, and every other line, alone.
 // A node's pods have consecutive addresses: 4000 of them (and the outside router) all stay
 // memoized, so no frame to any of them goes back to the shared table. (With 1024 sets hashed on
 // the network-order address, 1024 consecutive pods left 96 of them thrashing.)
@@ -153,6 +151,8 @@ TEST(NeighborCacheTest, ConsecutivePodsDoNotEvictEachOther) {
   EXPECT_TRUE(c.Find(t, 1, Ip("192.0.2.254"), t0 + 1, &mac));
 }
 
+// An entry is evicted only past expire_s (>= reachable_s), so a line of it has ended by then;
+// evictions leave the version, and every other line, alone.
 TEST(NeighborCacheTest, EvictionNeedsNoInvalidation) {
   NeighborTable t(SmallTable(16));  // 16 slots, probe window of 8
   NeighborCache c;
