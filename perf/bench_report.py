@@ -46,9 +46,13 @@ def load_rounds(runs_dir):
     return runs
 
 
+def runs_of(rounds):
+    """{scenario: [result, ...]} in round order, from load_rounds' answer."""
+    return {name: [r for _, r in sorted(by_round.items())] for name, by_round in rounds.items()}
+
+
 def load_runs(runs_dir):
-    return {name: [r for _, r in sorted(by_round.items())]
-            for name, by_round in load_rounds(runs_dir).items()}
+    return runs_of(load_rounds(runs_dir))
 
 
 def med(values):
@@ -180,8 +184,7 @@ def main():
     p.add_argument("--note", default="")
     a = p.parse_args()
     rounds = load_rounds(os.path.join(a.out, "runs"))
-    runs = {name: [r for _, r in sorted(by_round.items())] for name, by_round in rounds.items()}
-    s = {name: summarize(rs) for name, rs in runs.items()}
+    s = {name: summarize(rs) for name, rs in runs_of(rounds).items()}
     t = targets(s, rounds)
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump({"rounds": a.rounds, "duration_s": a.duration, "note": a.note, "scenarios": s,

@@ -11,6 +11,9 @@
 # to map a zero-copy client's memory ("mmap failed: No such device" in its log), and that link
 # never comes up: lg_link_failed tells, and the caller starts the run again.
 
+# lg_zero_copy: true when natgw and testpmd attach as zero-copy clients this time.
+lg_zero_copy() { [ "${LG_ZERO_COPY:-}" = 1 ] && [ -z "${LG_NO_HUGE:-}" ]; }
+
 LG_PID=""
 LG_NAME=""  # the run lg_start started last (its result: $LG_DIR/$LG_NAME.json)
 PEER_PID=""
@@ -31,7 +34,7 @@ lg_natgw_conf() {
   local f=$1 max=$2 mem=$3 nohuge=false
   [ -n "$LG_NO_HUGE" ] && nohuge=true
   local zc="" eal_args=""
-  if [ "${LG_ZERO_COPY:-}" = 1 ] && [ -z "$LG_NO_HUGE" ]; then
+  if lg_zero_copy; then
     zc="zero-copy=yes,"
     eal_args='args = ["--single-file-segments"]'
   fi
@@ -140,7 +143,7 @@ peer_natgw() {
 peer_testpmd() {
   local zc="" mem
   mem=$(lg_mem_args)
-  if [ "${LG_ZERO_COPY:-}" = 1 ] && [ -z "$LG_NO_HUGE" ]; then
+  if lg_zero_copy; then
     zc="zero-copy=yes,"
     mem="--single-file-segments --in-memory"  # --huge-unlink cannot go with single-file segments
   fi
@@ -185,7 +188,7 @@ lg_link_failed() { grep -qs 'did not come up in time' "$LG_DIR/$1.log"; }
 lg_rerun_reason() {
   if lg_link_failed "$1"; then
     echo "memif link did not come up"
-  elif [ ! -f "$LG_DIR/$1.json" ] && [ "${LG_ZERO_COPY:-}" = 1 ] && [ -z "${LG_NO_HUGE:-}" ]; then
+  elif [ ! -f "$LG_DIR/$1.json" ] && lg_zero_copy; then
     # (the shell, not the generator's log, says which signal: it is on the bench's output)
     echo "generator died without a result"
   else
