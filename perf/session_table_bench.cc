@@ -18,8 +18,10 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -283,6 +285,42 @@ void BM_RteHashLookupBulkLF(benchmark::State& state) {
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_RteHashLookupBulkLF)->Arg(1000)->Arg(1000000)->Arg(10000000);
+
+// The machine's load-to-use latency for one cache line at random in a working set of N MiB
+// (transparent huge pages, as the session table uses): a chase through a random cycle of every
+// line, so each load waits for the one before. Within the caches it is a few ns; beyond them it
+// is what each of a lookup's two misses (bucket, session) costs, and what separates the 1k-flow
+// and 1M-flow figures of scripts/bench.sh (which prints it in its report).
+void BM_MemoryLatency(benchmark::State& state) {
+  constexpr size_t kLine = 64;
+  const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
+  const size_t lines = bytes / kLine;
+  auto* mem = static_cast<char*>(std::aligned_alloc(2u << 20, bytes));
+  if (mem == nullptr) {
+    state.SkipWithError("out of memory");
+    return;
+  }
+  madvise(mem, bytes, MADV_HUGEPAGE);
+  std::vector<uint32_t> order(lines);
+  for (size_t i = 0; i < lines; ++i) order[i] = static_cast<uint32_t>(i);
+  std::shuffle(order.begin() + 1, order.end(), std::mt19937(7));
+  for (size_t i = 0; i < lines; ++i) {
+    char* at = mem + size_t{order[i]} * kLine;
+    char* next = mem + size_t{order[(i + 1) % lines]} * kLine;
+    std::memcpy(at, &next, sizeof(next));
+  }
+  constexpr int kChase = 4096;
+  char* p = mem;
+  for (auto _ : state) {
+    for (int i = 0; i < kChase; ++i) std::memcpy(&p, p, sizeof(p));
+    benchmark::DoNotOptimize(p);
+  }
+  state.counters["ns_per_load"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kChase,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  std::free(mem);
+}
+BENCHMARK(BM_MemoryLatency)->Arg(1)->Arg(8)->Arg(256)->Unit(benchmark::kNanosecond);
 
 }  // namespace
 }  // namespace natgw::conntrack
