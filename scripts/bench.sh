@@ -75,7 +75,7 @@ step "memory latency"
 mem_latency=$(/usr/bin/python3 -c '
 import json, sys
 b = {x["name"]: x["ns_per_load"] for x in json.load(open(sys.argv[1]))["benchmarks"]}
-print("%.0f ns within 1 MiB, %.0f ns over 256 MiB" % (b["BM_MemoryLatency/1"], b["BM_MemoryLatency/256"]))
+print("%.0f ns within 1 MiB, %.0f ns over 256 MiB" % (b["BM_MemoryLatency/1"] * 1e9, b["BM_MemoryLatency/256"] * 1e9))  # seconds per load
 ' "$OUT/memory_latency.json")
 echo "$mem_latency"
 LG_DIR=$(mktemp -d /tmp/natgw-bench.XXXXXX)
