@@ -8,6 +8,8 @@
 #                         of flows (~1M) while the sweep frees the oldest (steady churn)
 #   natgw-tcp             TCP connections (SYN..FIN) on new flows: connections/s per worker
 #   ceiling-1k / -1m      dpdk-testpmd io forwarding in natgw's place (same generator, wiring)
+#   touch-1m              dpdk-testpmd macswap, 1M flows: a forwarder that reads and writes
+#                         every header, as any NAT must (reference, no target)
 #   ovs-1k / ovs-1m       Open vSwitch DPDK (netdev datapath, one PMD) with ct(commit,nat(src=))
 #   kernel-1k / -1m       Linux nftables SNAT in a namespace, fed through net_af_packet on veths
 #   natgw-half            natgw-1m at half of natgw-1m's median rate: latency
@@ -142,7 +144,9 @@ natgw_attempt() {  # natgw_attempt SCENARIO [generator flags]
 ceiling_attempt() {  # ceiling_attempt SCENARIO
   lg_start "$1" --noarp --expect_translation=false "${LG_FLOW_ARGS[@]}" \
     --flows="$(flows_of "$1")" --duration_s="$dur" "${LINK_TIMEOUT[@]}" || true
-  peer_testpmd
+  # touch-*: testpmd swaps the MACs of every frame, so it reads and writes each header as natgw
+  # does (the ceiling's io forwarding never touches a frame).
+  case "$1" in touch-*) peer_testpmd macswap ;; *) peer_testpmd io ;; esac
   lg_wait || true
   peer_stop
 }
@@ -289,25 +293,40 @@ fi
 want ovs && ovs_up
 want kernel && kernel_up
 
+# One run of a scenario by name.
+run_scenario() {  # run_scenario SCENARIO ROUND
+  case "$1" in
+    natgw-1k) run_natgw "$1" "$2" --flows=1000 ;;
+    natgw-1m | natgw-1m-copy) run_natgw "$1" "$2" --flows=1048576 ;;
+    natgw-new) run_natgw "$1" "$2" --mode=udp_new --flows=1048576 ;;
+    natgw-churn) run_natgw "$1" "$2" --mode=udp_new --flows=4194304 --remote_ports=9-12 ;;
+    natgw-tcp) run_natgw "$1" "$2" --mode=tcp --flows=1048576 ;;
+    ceiling-* | touch-*) run_ceiling "$1" "$2" ;;
+    ovs-*) run_ovs "$1" "$2" ;;
+    kernel-*) run_kernel "$1" "$2" ;;
+  esac
+}
+# The groups, each in the order of odd rounds: even rounds run the groups and the runs within
+# each group backwards, so natgw-1m and ceiling-1m (the 0.8x target) always run one after the
+# other, and every scenario's position alternates.
+declare -A group=(
+  [natgw]="natgw-1k natgw-new natgw-churn natgw-tcp natgw-1m-copy natgw-1m"
+  [ceiling]="ceiling-1m touch-1m ceiling-1k"
+  [ovs]="ovs-1k ovs-1m"
+  [kernel]="kernel-1k kernel-1m"
+)
 for round in $(seq 1 "$rounds"); do
   step "round $round of $rounds"
-  # Alternate the order: odd rounds natgw first, even rounds the others first.
   order=(natgw ceiling ovs kernel)
   [ $((round % 2)) -eq 0 ] && order=(kernel ovs ceiling natgw)
   for what in "${order[@]}"; do
     want "$what" || continue
-    case "$what" in
-      natgw)
-        run_natgw natgw-1k "$round" --flows=1000
-        run_natgw natgw-1m "$round" --flows=1048576
-        run_natgw natgw-1m-copy "$round" --flows=1048576
-        run_natgw natgw-new "$round" --mode=udp_new --flows=1048576
-        run_natgw natgw-churn "$round" --mode=udp_new --flows=4194304 --remote_ports=9-12
-        run_natgw natgw-tcp "$round" --mode=tcp --flows=1048576 ;;
-      ceiling) run_ceiling ceiling-1k "$round"; run_ceiling ceiling-1m "$round" ;;
-      ovs) run_ovs ovs-1k "$round"; run_ovs ovs-1m "$round" ;;
-      kernel) run_kernel kernel-1k "$round"; run_kernel kernel-1m "$round" ;;
-    esac
+    read -r -a runs <<<"${group[$what]}"
+    if [ $((round % 2)) -eq 0 ]; then
+      for ((i = ${#runs[@]} - 1; i >= 0; i--)); do run_scenario "${runs[$i]}" "$round"; done
+    else
+      for name in "${runs[@]}"; do run_scenario "$name" "$round"; done
+    fi
   done
 done
 

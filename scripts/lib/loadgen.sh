@@ -139,9 +139,10 @@ peer_natgw() {
   PEER_PID=$!
 }
 
-# peer_testpmd: dpdk-testpmd io forwarding between the two sockets, forwarding on lcore 1.
+# peer_testpmd [MODE]: dpdk-testpmd forwarding between the two sockets on lcore 1, in MODE
+# (--forward-mode: io, the default, or macswap).
 peer_testpmd() {
-  local zc="" mem
+  local mode=${1:-io} zc="" mem
   mem=$(lg_mem_args)
   if lg_zero_copy; then
     zc="zero-copy=yes,"
@@ -151,7 +152,7 @@ peer_testpmd() {
   dpdk-testpmd -l 0,1 --file-prefix="tp-$LG_TAG" --no-pci $mem -m 256 \
     --vdev="net_memif0,role=client,${zc}socket=$LG_DIR/in.sock" \
     --vdev="net_memif1,role=client,${zc}socket=$LG_DIR/out.sock" -- \
-    --forward-mode=io --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
+    --forward-mode="$mode" --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
     --rxq=1 --txq=1 </dev/null >"$LG_DIR/testpmd.log" 2>&1 &
   PEER_PID=$!
 }
