@@ -191,12 +191,12 @@ peer_natgw() {
 # scripts/lib/loadgen.sh: LG_ZERO_COPY); a run whose link never came up is started again.
 if [ -z "$NO_HUGE" ]; then LG_ZERO_COPY=1; ZC="zero-copy=yes,"; else LG_ZERO_COPY=""; ZC=""; fi
 tp_mem_args() { if [ -n "$ZC" ]; then echo --single-file-segments --in-memory; else mem_args; fi; }
-peer_testpmd() {
+peer_testpmd() {  # peer_testpmd [MODE]: io (the ceiling) or macswap (touch-1m)
   LD_LIBRARY_PATH=$B/lib "$B/bin/dpdk-testpmd" -l "$TP_L" --file-prefix="tp-$TAG" --no-pci $(tp_mem_args) -m 256 \
     "${PMD_ARGS[@]}" \
     --vdev="net_memif0,role=client,${ZC}socket=$RUN/in.sock" \
     --vdev="net_memif1,role=client,${ZC}socket=$RUN/out.sock" -- \
-    --forward-mode=io --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
+    --forward-mode="${1:-io}" --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
     --rxq=1 --txq=1 </dev/null >"$RUN/testpmd.log" 2>&1 &
   PEER_PID=$!
 }
@@ -248,7 +248,7 @@ natgw_attempt() {  # natgw_attempt NAME [generator flags]
 ceiling_attempt() {  # ceiling_attempt NAME FLOWS
   if lg_start "$1" --noarp --expect_translation=false "${FLOW_ARGS[@]}" --flows="$2" \
        --duration_s="$dur"; then
-    peer_testpmd
+    case "$1" in touch-*) peer_testpmd macswap ;; *) peer_testpmd io ;; esac
     lg_wait "$(lim)"
   fi
   stop_pid "$PEER_PID"; PEER_PID=""
@@ -281,7 +281,8 @@ for round in $(seq 1 "$rounds"); do
         run_natgw natgw-tcp "$round" --mode=tcp --flows="$bigflows" ;;
       ceiling)
         run_ceiling ceiling-1k "$round" 1000
-        run_ceiling ceiling-1m "$round" "$bigflows" ;;
+        run_ceiling ceiling-1m "$round" "$bigflows"
+        run_ceiling touch-1m "$round" "$bigflows" ;;
     esac
   done
 done
