@@ -6,11 +6,12 @@
 #   bash scripts/device_bench.sh [--quick]
 #
 # On the device: carry devbench/ (scripts/device_bundle.sh, ~36 MiB) and run
-#   bash scripts/device_bench.sh            (OUT set by the runner; about 200-300 s)
+#   bash scripts/device_bench.sh            (OUT set by the runner; about 250-350 s)
 # Here: env -i PATH=/usr/bin:/bin HOME=/root bash scripts/device_bench.sh --quick  (~1 min).
 #
 # Scenarios (natgw-loadgen as memif server of two sockets; 64-byte UDP both directions):
 #   ceiling-1k/-1m  dpdk-testpmd io forwarding in natgw's place   natgw-1k/-1m  natgw, 1 worker
+#   touch-1m        dpdk-testpmd macswap: reads and writes every header, as a NAT must
 #   natgw-new       every packet a new flow (new flows/s/worker)   natgw-tcp     TCP conn/s
 #   natgw-churn     4x the flows against a 1 s UDP timeout (steady churn: creation and expiry)
 #   natgw-half      natgw-1m at half of natgw-1m's median rate: latency
