@@ -119,7 +119,7 @@ flows_of() { case "$1" in *-1k) echo 1000 ;; *) echo 1048576 ;; esac; }
 
 # natgw and testpmd attach as zero-copy memif clients when hugepages are there (see
 # scripts/lib/loadgen.sh); a run that a DPDK 22.11 memif bug with zero-copy clients spoiled (the
-# link never came up, or the generator died of SIGBUS) is started again, at most 3 times, and
+# link never came up, or the generator died of SIGBUS) is started again, at most 4 times, and
 # the report lists every restart.
 LG_ZERO_COPY=1
 LINK_TIMEOUT=(--link_timeout_s=15)

@@ -197,18 +197,22 @@ lg_rerun_reason() {
   fi
 }
 
-# lg_with_reruns NAME ROUND SAY CMD...: runs CMD (one attempt of run NAME) up to 3 times while
-# lg_rerun_reason says the attempt was spoiled; every restart is said with SAY (a command taking
-# the line) and kept in LG_RESTARTS.
+# lg_with_reruns NAME ROUND SAY CMD...: runs CMD (one attempt of run NAME) up to 5 times while
+# lg_rerun_reason says the attempt was spoiled (about one zero-copy attempt in five is, here);
+# every restart is said with SAY (a command taking the line) and kept in LG_RESTARTS.
 LG_RESTARTS=()
 lg_with_reruns() {
   local name=$1 round=$2 say=$3 try why
   shift 3
-  for try in 1 2 3; do
+  for try in 1 2 3 4 5; do
     "$@"
     why=$(lg_rerun_reason "$name") || return 0
-    "$say" "  $name #$round: $why (attempt $try); again"
     LG_RESTARTS+=("$name #$round: $why")
+    if [ "$try" -lt 5 ]; then
+      "$say" "  $name #$round: $why (attempt $try); again"
+    else
+      "$say" "  $name #$round: $why (attempt $try); giving up, the run counts as failed"
+    fi
   done
 }
 
