@@ -12,21 +12,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 NG=ngk$$
 cd "$ROOT"
-source scripts/lib/topology.sh
-source scripts/lib/gateways.sh
-
-source scripts/lib/checks.sh
+source tests/integration/harness.sh
 source tests/integration/cluster_lib.sh
-
-PIDS=()
-WORK=$(mktemp -d)
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  gw_stop_all
-  topo_down
-  rm -rf "$RUN_DIR" "$WORK"
-}
-trap cleanup EXIT
 # put FILE JSON: replaces a cluster-state file atomically (write, then rename), like a sync tool.
 put() { printf '%s\n' "$2" >"$CLUSTER/.$1.tmp" && mv "$CLUSTER/.$1.tmp" "$CLUSTER/$1"; }
 

@@ -9,22 +9,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 NG=nge$$
 cd "$ROOT"
-source scripts/lib/topology.sh
-source scripts/lib/gateways.sh
-source scripts/lib/checks.sh
+source tests/integration/harness.sh
 
-PIDS=()
-WORK=$(mktemp -d)
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  gw_stop_all
-  topo_down
-  rm -rf "$RUN_DIR" "$WORK"
-}
-trap cleanup EXIT
-
-bg() { "$@" >>"$WORK/servers.log" 2>&1 & PIDS+=($!); }
-in_ns() { ip netns exec "$NG-$1" "${@:2}"; }
 now() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 py() {  # py PYTHON_EXPR ARGS...: evaluates the expression; sys.argv[1:] are the arguments
   python3 -c "import json,sys; print($1)" "${@:2}"

@@ -15,22 +15,11 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 NG=ngq$$
 cd "$ROOT"
-source scripts/lib/topology.sh
-source scripts/lib/gateways.sh
-source scripts/lib/checks.sh
+source tests/integration/harness.sh
 source tests/integration/cluster_lib.sh
 
-PIDS=()
 API_PID=""
-WORK=$(mktemp -d)
-cleanup() {
-  [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  gw_stop_all
-  topo_down
-  rm -rf "$RUN_DIR" "$WORK"
-}
-trap cleanup EXIT
+cleanup_extra() { if [ -n "$API_PID" ]; then kill "$API_PID" 2>/dev/null || true; fi; }
 
 API_PORT=18001
 API="http://127.0.0.1:$API_PORT"

@@ -9,23 +9,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 NG=ngo$$
 cd "$ROOT"
-source scripts/lib/topology.sh
-source scripts/lib/gateways.sh
+source tests/integration/harness.sh
 
-source scripts/lib/checks.sh
-
-PIDS=()
-WORK=$(mktemp -d)
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  gw_stop_all
-  topo_down
-  rm -rf "$RUN_DIR" "$WORK"
-}
-trap cleanup EXIT
-
-bg() { "$@" >>"$WORK/servers.log" 2>&1 & PIDS+=($!); }
-in_ns() { ip netns exec "$NG-$1" "${@:2}"; }
 C="curl -s --max-time 5"
 
 HUGE=1
