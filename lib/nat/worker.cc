@@ -1,8 +1,6 @@
 // The worker's fast path: parse a burst, look up all keys at once, apply precomputed rewrites.
 #include "lib/nat/worker.h"
 
-#include <rte_prefetch.h>
-
 #include <algorithm>
 
 #include "lib/nat/worker_internal.h"
@@ -96,7 +94,6 @@ void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t
   uint32_t nk = 0;
 
   for (uint16_t i = 0; i < n; ++i) {
-    if (i + 1 < n) __builtin_prefetch(rte_pktmbuf_mtod(pkts[i + 1], void*), 1, 3);  // rewritten
     Pkt& p = batch[i];
     PacketVerdict* v = &out->verdicts[i];
     p.m = pkts[i];

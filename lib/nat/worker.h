@@ -20,7 +20,8 @@ class Worker final : public conntrack::SessionPolicy {
 
   // Translates `n` (<= kMaxBurst) packets that arrived on `side` at time `now_s` (a coarse
   // monotonic clock in seconds, injected so tests control time). Packets are rewritten in place.
-  // No allocation, lock, syscall or logging.
+  // The caller has started fetching the headers (Dataplane::Poll prefetches every received
+  // header for writing, right after the receive). No allocation, lock, syscall or logging.
   void ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t now_s,
                     BurstResult* out);
 
