@@ -148,9 +148,7 @@ natgw_attempt() {  # natgw_attempt SCENARIO [generator flags]
 ceiling_attempt() {  # ceiling_attempt SCENARIO
   lg_start "$1" --noarp --expect_translation=false "${LG_FLOW_ARGS[@]}" \
     --flows="$(flows_of "$1")" --duration_s="$dur" "${LINK_TIMEOUT[@]}" || true
-  # touch-*: testpmd swaps the MACs of every frame, so it reads and writes each header as natgw
-  # does (the ceiling's io forwarding never touches a frame).
-  case "$1" in touch-*) peer_testpmd macswap ;; *) peer_testpmd io ;; esac
+  peer_testpmd "$(testpmd_mode "$1")"
   lg_wait || true
   peer_stop
 }

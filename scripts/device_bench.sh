@@ -249,7 +249,7 @@ natgw_attempt() {  # natgw_attempt NAME [generator flags]
 ceiling_attempt() {  # ceiling_attempt NAME FLOWS
   if lg_start "$1" --noarp --expect_translation=false "${FLOW_ARGS[@]}" --flows="$2" \
        --duration_s="$dur"; then
-    case "$1" in touch-*) peer_testpmd macswap ;; *) peer_testpmd io ;; esac
+    peer_testpmd "$(testpmd_mode "$1")"
     lg_wait "$(lim)"
   fi
   stop_pid "$PEER_PID"; PEER_PID=""

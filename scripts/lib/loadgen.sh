@@ -139,6 +139,11 @@ peer_natgw() {
   PEER_PID=$!
 }
 
+# testpmd_mode SCENARIO: testpmd's --forward-mode for a run: touch-* swap the MACs of every
+# frame, so testpmd reads and writes each header as natgw does; the ceiling's io forwarding
+# never touches a frame.
+testpmd_mode() { case "$1" in touch-*) echo macswap ;; *) echo io ;; esac; }
+
 # peer_testpmd [MODE]: dpdk-testpmd forwarding between the two sockets on lcore 1, in MODE
 # (--forward-mode: io, the default, or macswap).
 peer_testpmd() {
