@@ -204,7 +204,8 @@ lg_rerun_reason() {
 
 # lg_with_reruns NAME ROUND SAY CMD...: runs CMD (one attempt of run NAME) up to 5 times while
 # lg_rerun_reason says the attempt was spoiled (about one zero-copy attempt in five is, here);
-# every restart is said with SAY (a command taking the line) and kept in LG_RESTARTS.
+# every restart is said with SAY (a command taking the line) and kept in LG_RESTARTS (the last,
+# given-up attempt is said but is not a restart).
 LG_RESTARTS=()
 lg_with_reruns() {
   local name=$1 round=$2 say=$3 try why
@@ -212,8 +213,8 @@ lg_with_reruns() {
   for try in 1 2 3 4 5; do
     "$@"
     why=$(lg_rerun_reason "$name") || return 0
-    LG_RESTARTS+=("$name #$round: $why")
     if [ "$try" -lt 5 ]; then
+      LG_RESTARTS+=("$name #$round: $why")
       "$say" "  $name #$round: $why (attempt $try); again"
     else
       "$say" "  $name #$round: $why (attempt $try); giving up, the run counts as failed"
