@@ -25,7 +25,9 @@ PortAllocator::PortAllocator(uint32_t address, uint16_t port_min, uint16_t port_
     : address_(address),
       port_min_(port_min),
       port_max_(port_max),
-      refs_(new std::atomic<uint16_t>[65536]) {
+      refs_(new std::atomic<uint16_t>[65536]),
+      in_use_(new WorkerInUse[num_workers]),
+      num_workers_(num_workers) {
   for (uint32_t p = 0; p < 65536; ++p) refs_[p].store(0, std::memory_order_relaxed);
   std::vector<uint16_t> starts, counts;
   SliceRange(1, 1023, num_workers, &starts, &counts);
@@ -46,8 +48,16 @@ uint16_t PortAllocator::AllocateIn(Slice& s) {
   return 0;
 }
 
+// One writer per count: a load and a store, no locked instruction.
+void PortAllocator::AddInUse(uint32_t worker, int64_t delta) {
+  std::atomic<int64_t>& n = in_use_[worker].n;
+  n.store(n.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
+
 uint16_t PortAllocator::Allocate(uint32_t worker, bool privileged) {
-  return AllocateIn(privileged ? low_[worker] : high_[worker]);
+  const uint16_t port = AllocateIn(privileged ? low_[worker] : high_[worker]);
+  if (port != 0) AddInUse(worker, 1);
+  return port;
 }
 
 bool PortAllocator::Ref(uint16_t port) {
@@ -61,12 +71,14 @@ bool PortAllocator::Ref(uint16_t port) {
   return false;
 }
 
-void PortAllocator::Unref(uint16_t port) { refs_[port].fetch_sub(1, std::memory_order_acq_rel); }
+void PortAllocator::Unref(uint32_t worker, uint16_t port) {
+  if (refs_[port].fetch_sub(1, std::memory_order_acq_rel) == 1) AddInUse(worker, -1);
+}
 
 uint32_t PortAllocator::InUse() const {
-  uint32_t n = 0;
-  for (uint32_t p = 1; p < 65536; ++p) n += refs_[p].load(std::memory_order_relaxed) != 0;
-  return n;
+  int64_t n = 0;
+  for (uint32_t w = 0; w < num_workers_; ++w) n += in_use_[w].n.load(std::memory_order_relaxed);
+  return n > 0 ? static_cast<uint32_t>(n) : 0;
 }
 
 PortAllocatorRegistry::PortAllocatorRegistry(uint32_t num_workers)

@@ -28,14 +28,16 @@ class PortAllocator {
   // Takes one more reference on a port that is held; false if it has no holder any more.
   // Any thread.
   bool Ref(uint16_t port);
-  // Drops one reference. Any thread.
-  void Unref(uint16_t port);
+  // Drops one reference. Any worker (`worker`: the caller's id, whose count of ports in use
+  // goes down when this was the last reference).
+  void Unref(uint32_t worker, uint16_t port);
   uint32_t refs(uint16_t port) const { return refs_[port].load(std::memory_order_relaxed); }
 
   uint32_t address() const { return address_; }
   uint16_t port_min() const { return port_min_; }
   uint16_t port_max() const { return port_max_; }
-  // Ports with at least one reference (linear scan; control thread).
+  // Ports with at least one reference (any thread; the sum of per-worker counts, so it may lag
+  // a concurrent Allocate or Unref).
   uint32_t InUse() const;
 
  private:
@@ -45,6 +47,7 @@ class PortAllocator {
     uint16_t cursor = 0;
   };
   uint16_t AllocateIn(Slice& s);
+  void AddInUse(uint32_t worker, int64_t delta);
 
   uint32_t address_;
   uint16_t port_min_;
@@ -52,6 +55,14 @@ class PortAllocator {
   std::vector<Slice> low_;   // per worker
   std::vector<Slice> high_;  // per worker
   std::unique_ptr<std::atomic<uint16_t>[]> refs_;  // indexed by port (host order)
+  // Ports each worker took from zero references minus those it dropped to zero: written by that
+  // worker only, summed by InUse (telemetry reads it every 250 ms; a scan of refs_ for every
+  // address of a big pool took most of a core).
+  struct alignas(64) WorkerInUse {
+    std::atomic<int64_t> n{0};
+  };
+  std::unique_ptr<WorkerInUse[]> in_use_;
+  uint32_t num_workers_;
 };
 
 // All allocators ever created, by id. Ids are stable for the life of the engine, so sessions can

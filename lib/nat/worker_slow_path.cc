@@ -63,7 +63,7 @@ void Deltas(const FlowKey& from, const FlowKey& to, uint16_t* ip_delta, uint16_t
 void Worker::ReleaseResources(uint32_t pod_slot, uint16_t alloc_id, uint16_t port_be) {
   if (pod_slot != PodCounters::kNoSlot) engine_->pod_counters_.Release(pod_slot);
   if (alloc_id != kNoAllocator) {
-    engine_->allocators_.Get(alloc_id)->Unref(rte_be_to_cpu_16(port_be));
+    engine_->allocators_.Get(alloc_id)->Unref(id_, rte_be_to_cpu_16(port_be));
   }
 }
 

@@ -172,14 +172,21 @@ TEST(PortAllocatorTest, WorkersGetDisjointSlicesAndRefcountsHoldPorts) {
   EXPECT_EQ(a.InUse(), 8u);
   uint16_t p = *w0.begin();
   EXPECT_TRUE(a.Ref(p));
-  a.Unref(p);
+  a.Unref(1, p);  // any worker may drop a reference
   EXPECT_EQ(a.Allocate(0, false), 0);  // still held once
-  a.Unref(p);
+  EXPECT_EQ(a.InUse(), 8u);
+  a.Unref(1, p);  // the last one: worker 1 counts one port fewer, worker 0 still its four
+  EXPECT_EQ(a.InUse(), 7u);
   EXPECT_FALSE(a.Ref(p));               // free ports cannot be re-referenced
   EXPECT_EQ(a.Allocate(0, false), p);   // and come back to their worker
+  EXPECT_EQ(a.InUse(), 8u);
   uint16_t low = a.Allocate(1, true);
   EXPECT_GE(low, 1);
   EXPECT_LT(low, 1024);
+  EXPECT_EQ(a.InUse(), 9u);
+  for (uint16_t q : w1) a.Unref(0, q);
+  a.Unref(0, low);
+  EXPECT_EQ(a.InUse(), 4u);  // worker 0's count went below zero; the sum is what is held
 }
 
 }  // namespace
