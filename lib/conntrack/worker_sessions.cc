@@ -1,14 +1,16 @@
 // Per-worker expiry and RCU-deferred reclamation.
 //
-// Tracked sessions form a FIFO through Session::next; a sweep pops from the head and requeues live
-// sessions at the tail, so the list itself is the resume cursor. Once a session is unlinked it
-// leaves the expiry FIFO and joins the pending-free FIFO, reusing the same link (no memory per
-// session beyond the pool). Pending sessions are grouped in batches, one per sweep, each stamped
-// with an rte_rcu_qsbr token taken after its sessions were unlinked; a batch is freed once every
-// registered reader has reported quiescence past its token.
+// Tracked sessions form one FIFO striped over kLanes lists through Session::next (the k-th
+// session queued is in list k % kLanes, and pops take the lists in the same turn); a sweep pops
+// from the head and requeues live sessions at the tail, so the FIFO itself is the resume cursor.
+// Once a session is unlinked it leaves the expiry FIFO and joins the pending-free FIFO, reusing
+// the same link (no memory per session beyond the pool). Pending sessions are grouped in
+// batches, one per sweep, each stamped with an rte_rcu_qsbr token taken after its sessions were
+// unlinked; a batch is freed once every registered reader has reported quiescence past its token.
 #include "lib/conntrack/worker_sessions.h"
 
 #include <rte_common.h>
+#include <rte_prefetch.h>
 
 #include <cassert>
 #include <cstdlib>
@@ -88,6 +90,7 @@ WorkerSessions::WorkerSessions(SessionTable* table, rte_rcu_qsbr* qsbr, uint32_t
       pending_(std::make_unique<Pending>()),
       counts_(std::make_unique<SessionCounts>()) {
   assert(worker < table->num_workers());
+  for (uint32_t l = 0; l < kLanes; ++l) head_[l] = tail_[l] = kNoSession;
 }
 
 // Pending sessions stay unfreed: they may still be read, and the table may be going away too.
@@ -139,23 +142,40 @@ void WorkerSessions::Uncount(Session& s) {
 void WorkerSessions::Enqueue(uint32_t index) {
   Session& s = table_->session(index);
   s.next = kNoSession;
-  if (tail_ == kNoSession) {
-    head_ = index;
+  const uint32_t l = push_lane_;
+  push_lane_ = (l + 1) % kLanes;
+  if (tail_[l] == kNoSession) {
+    head_[l] = index;
   } else {
-    table_->session(tail_).next = index;
+    table_->session(tail_[l]).next = index;
   }
-  tail_ = index;
+  tail_[l] = index;
   ++tracked_;
 }
 
 uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
   const uint32_t n = budget < tracked_ ? budget : tracked_;
+  if (n == 0) {
+    Reclaim(false);
+    return 0;
+  }
+  // Each lane's next session is fetched kLanes examinations before it is needed.
+  for (uint32_t l = 0; l < kLanes; ++l) {
+    if (head_[l] != kNoSession) rte_prefetch0(&table_->session(head_[l]));
+  }
   uint32_t unlinked = 0;
   for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t index = head_;
+    const uint32_t l = pop_lane_;
+    pop_lane_ = (l + 1) % kLanes;
+    assert(head_[l] != kNoSession);
+    const uint32_t index = head_[l];
     Session& s = table_->session(index);
-    head_ = s.next;
-    if (head_ == kNoSession) tail_ = kNoSession;
+    head_[l] = s.next;
+    if (head_[l] == kNoSession) {
+      tail_[l] = kNoSession;
+    } else {
+      rte_prefetch0(&table_->session(head_[l]));
+    }
     --tracked_;
     if ((s.flags.load(std::memory_order_acquire) & kSessionDead) != 0 ||
         policy_->Expired(s, now_s)) {
@@ -174,16 +194,19 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
 }
 
 void WorkerSessions::DrainAll(bool wait) {
-  while (head_ != kNoSession) {
-    const uint32_t index = head_;
-    head_ = table_->session(index).next;
-    table_->Unlink(index);
-    policy_->Unlinked(index, table_->session(index), true);
-    Uncount(table_->session(index));
-    pending_->Push(table_, index);
+  for (uint32_t l = 0; l < kLanes; ++l) {
+    while (head_[l] != kNoSession) {
+      const uint32_t index = head_[l];
+      head_[l] = table_->session(index).next;
+      table_->Unlink(index);
+      policy_->Unlinked(index, table_->session(index), true);
+      Uncount(table_->session(index));
+      pending_->Push(table_, index);
+    }
+    tail_[l] = kNoSession;
   }
-  tail_ = kNoSession;
   tracked_ = 0;
+  push_lane_ = pop_lane_ = 0;
   pending_->Seal(qsbr_ != nullptr ? rte_rcu_qsbr_start(qsbr_) : 0);
   if (wait && qsbr_ != nullptr) rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
   Reclaim(wait);

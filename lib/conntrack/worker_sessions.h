@@ -101,8 +101,15 @@ class WorkerSessions {
   rte_rcu_qsbr* qsbr_;
   uint32_t worker_;
   SessionPolicy* policy_;
-  uint32_t head_ = kNoSession;  // expiry FIFO through Session::next
-  uint32_t tail_ = kNoSession;
+  // The expiry FIFO of tracked sessions, striped over kLanes lists through Session::next: the
+  // k-th push goes to list k % kLanes and the k-th pop takes list k % kLanes, which keeps FIFO
+  // order. A sweep so follows kLanes chains at once, fetching each list's next session while the
+  // others are examined (one chain would wait for a cache miss per session).
+  static constexpr uint32_t kLanes = 8;
+  uint32_t head_[kLanes];
+  uint32_t tail_[kLanes];
+  uint32_t push_lane_ = 0;  // the list the next push goes to
+  uint32_t pop_lane_ = 0;   // the list the next pop takes
   uint32_t tracked_ = 0;
   std::unique_ptr<Pending> pending_;
   std::unique_ptr<SessionCounts> counts_;

@@ -103,6 +103,29 @@ TEST_F(WorkerSessionsTest, SweepRespectsBudget) {
   EXPECT_EQ(ws_->tracked(), 0u);
 }
 
+// The FIFO is striped over several lists (so a sweep fetches sessions in parallel): it must stay
+// one FIFO when sessions leave it, are requeued and are added in between, in any number.
+TEST_F(WorkerSessionsTest, SweepOrderStaysFifoAcrossUnlinksRequeuesAndAdds) {
+  for (uint32_t n = 0; n < 20; ++n) Add(n, n % 3 == 0 ? 100 : 1000);
+  EXPECT_EQ(ws_->Sweep(100, 7), 3u);  // 0..6: unlinks 0, 3, 6; requeues 1, 2, 4, 5
+  for (uint32_t n = 20; n < 23; ++n) Add(n, 100);
+  EXPECT_EQ(ws_->Sweep(100, 13), 4u);  // 7..19: unlinks 9, 12, 15, 18
+  for (uint32_t n = 20; n < 23; ++n) EXPECT_TRUE(Indexed(n)) << n;
+  // Next in line: the four requeued by the first sweep, then the three added after it.
+  EXPECT_EQ(ws_->Sweep(100, 7), 3u);
+  EXPECT_EQ(policy_->expired_calls_, 27u);
+  for (uint32_t n = 0; n < 23; ++n) EXPECT_EQ(Indexed(n), n < 20 && n % 3 != 0) << n;
+  EXPECT_EQ(ws_->tracked(), 13u);
+  // After a drain the next session added is the next examined.
+  ws_->DrainAll(true);
+  EXPECT_EQ(ws_->tracked(), 0u);
+  Add(30, 100);
+  Add(31, 1000);
+  EXPECT_EQ(ws_->Sweep(100, 1), 1u);
+  EXPECT_FALSE(Indexed(30));
+  EXPECT_TRUE(Indexed(31));
+}
+
 TEST_F(WorkerSessionsTest, LiveSessionsSurviveAndAreExaminedOncePerSweep) {
   std::vector<uint32_t> idx;
   for (uint32_t n = 0; n < 6; ++n) idx.push_back(Add(n, n % 2 == 0 ? 50 : 500));
