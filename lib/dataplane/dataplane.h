@@ -241,7 +241,18 @@ class Dataplane {
   // Worker side (worker_loop.cc).
   uint32_t Poll(WorkerState& ws, uint64_t now);
   void HandleArp(WorkerState& ws, uint16_t pi, rte_mbuf* m, uint64_t now);
-  void Forward(WorkerState& ws, rte_mbuf* m, uint16_t realm, uint64_t now);
+  // A translated frame leaves in two steps (Poll runs the first for a whole burst, then the
+  // second): FindNextHop strips a VLAN tag, finds the route and the next hop, drops (counted)
+  // what has no route or does not fit the port, and starts fetching the next hop's
+  // neighbor-cache line; SendToNextHop writes the MACs and sends, or holds the frame while the
+  // next hop is resolved.
+  struct NextHop {
+    static constexpr uint16_t kDropped = 0xffff;
+    uint16_t port_index;  // kDropped: FindNextHop freed the frame
+    uint32_t ip;          // network order
+  };
+  void FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, NextHop* hop);
+  void SendToNextHop(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint64_t now);
   void Hold(WorkerState& ws, uint16_t pi, uint32_t next_hop, rte_mbuf* m, uint64_t now);
   void ReleaseHeld(WorkerState& ws, uint16_t pi, uint32_t next_hop, const rte_ether_addr& mac);
   void ServiceHold(WorkerState& ws, uint64_t now);

@@ -145,6 +145,11 @@ class NeighborCache {
     return true;
   }
 
+  // Starts fetching the line Find(port_index, ip) will read.
+  void Prefetch(uint16_t port_index, uint32_t ip) const {
+    __builtin_prefetch(sets_[Index(NeighborTable::MakeKey(port_index, ip))], 0, 3);
+  }
+
   // Memoizes a kReachable result that was read after `version` (NeighborTable::version()
   // loaded before the lookup, so a write racing the lookup invalidates the line). The newest
   // line of a set is its first way; the older one moves to the second.

@@ -32,6 +32,7 @@ struct alignas(64) Dataplane::WorkerState {
   rte_mbuf* rx[kMaxInterfaces][nat::kMaxBurst] = {};  // one burst per port, received together
   rte_mbuf* ip[nat::kMaxBurst] = {};
   nat::BurstResult result;
+  NextHop hops[2 * nat::kMaxBurst];  // FindNextHop's result for result.verdicts[k]
   HoldQueue hold;
   NeighborCache neighbor_cache;
 };
