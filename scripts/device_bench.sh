@@ -15,9 +15,9 @@
 #   natgw-new       every packet a new flow (new flows/s/worker)   natgw-tcp     TCP conn/s
 #   natgw-churn     4x the flows against a 1 s UDP timeout (steady churn: creation and expiry)
 #   natgw-half      natgw-1m at half of natgw-1m's median rate: latency
-# Rounds alternate natgw and testpmd (odd rounds natgw first); medians over rounds. Multi-worker
-# scaling is not measured: natgw-loadgen transmits on one queue per port, so with memif every
-# frame reaches natgw's queue 0 (worker 1) whatever the worker count.
+# Rounds alternate their order (natgw-1m and ceiling-1m always back to back); medians over
+# rounds. Multi-worker scaling is not measured: natgw-loadgen transmits on one queue per port,
+# so with memif every frame reaches natgw's queue 0 (worker 1) whatever the worker count.
 # Cores (16-core target; the n-th CPU of the allowed list): generator 2, testpmd 4 (main) + 5
 # (forwarding), natgw 6 (control) + 7 (worker); with fewer than 8 CPUs everything shares lcores 0 and 1.
 # Hugepages: reserves 2 MiB pages and mounts hugetlbfs at /dev/hugepages when it can (both undone
@@ -268,24 +268,31 @@ run_ceiling() {  # run_ceiling NAME ROUND FLOWS
 }
 
 say "$ncpu CPUs; generator lcore $LG_L, testpmd lcores $TP_L, natgw lcores $NG_L; $rounds rounds of ${dur}s; big = $bigflows flows"
+# One run by name.
+run_scenario() {
+  case "$1" in
+    natgw-1k) run_natgw natgw-1k "$2" --flows=1000 ;;
+    natgw-1m) run_natgw natgw-1m "$2" --flows="$bigflows" ;;
+    natgw-new) run_natgw natgw-new "$2" --mode=udp_new --flows="$bigflows" ;;
+    natgw-churn) run_natgw natgw-churn "$2" --mode=udp_new --flows=$((bigflows * 4)) --remote_ports=9-12 ;;
+    natgw-tcp) run_natgw natgw-tcp "$2" --mode=tcp --flows="$bigflows" ;;
+    ceiling-1k) run_ceiling ceiling-1k "$2" 1000 ;;
+    ceiling-1m) run_ceiling ceiling-1m "$2" "$bigflows" ;;
+    touch-1m) run_ceiling touch-1m "$2" "$bigflows" ;;
+    *) echo "device_bench.sh: unknown scenario $1" >&2; exit 1 ;;
+  esac
+}
+
+# The runs of odd rounds in order; even rounds run them backwards. Either way natgw-1m and
+# ceiling-1m run back to back, so the ratio the target is about compares neighbours in time.
+order=(natgw-new natgw-churn natgw-tcp natgw-1k natgw-1m ceiling-1m ceiling-1k touch-1m)
 for round in $(seq 1 "$rounds"); do
   say "round $round of $rounds"
-  order=(natgw ceiling)
-  [ $((round % 2)) -eq 0 ] && order=(ceiling natgw)
-  for what in "${order[@]}"; do
-    case "$what" in
-      natgw)
-        run_natgw natgw-1k "$round" --flows=1000
-        run_natgw natgw-1m "$round" --flows="$bigflows"
-        run_natgw natgw-new "$round" --mode=udp_new --flows="$bigflows"
-        run_natgw natgw-churn "$round" --mode=udp_new --flows=$((bigflows * 4)) --remote_ports=9-12
-        run_natgw natgw-tcp "$round" --mode=tcp --flows="$bigflows" ;;
-      ceiling)
-        run_ceiling ceiling-1k "$round" 1000
-        run_ceiling ceiling-1m "$round" "$bigflows"
-        run_ceiling touch-1m "$round" "$bigflows" ;;
-    esac
-  done
+  if [ $((round % 2)) -eq 1 ]; then
+    for name in "${order[@]}"; do run_scenario "$name" "$round"; done
+  else
+    for ((i = ${#order[@]} - 1; i >= 0; i--)); do run_scenario "${order[i]}" "$round"; done
+  fi
 done
 
 half=$("$PY" perf/bench_report.py --half-rate "$OUT/runs" natgw-1m)
