@@ -274,7 +274,8 @@ run_scenario() {
     natgw-1k) run_natgw natgw-1k "$2" --flows=1000 ;;
     natgw-1m) run_natgw natgw-1m "$2" --flows="$bigflows" ;;
     natgw-new) run_natgw natgw-new "$2" --mode=udp_new --flows="$bigflows" ;;
-    natgw-churn) run_natgw natgw-churn "$2" --mode=udp_new --flows=$((bigflows * 4)) --remote_ports=9-12 ;;
+    natgw-churn)
+      run_natgw natgw-churn "$2" --mode=udp_new --flows=$((bigflows * 4)) --remote_ports=9-12 ;;
     natgw-tcp) run_natgw natgw-tcp "$2" --mode=tcp --flows="$bigflows" ;;
     ceiling-1k) run_ceiling ceiling-1k "$2" 1000 ;;
     ceiling-1m) run_ceiling ceiling-1m "$2" "$bigflows" ;;

@@ -159,9 +159,9 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
     Reclaim(false);
     return 0;
   }
-  // Each lane's next session is fetched kLanes examinations before it is needed.
-  for (uint32_t l = 0; l < kLanes; ++l) {
-    if (head_[l] != kNoSession) rte_prefetch0(&table_->session(head_[l]));
+  // Each list's next session is fetched kLanes examinations before it is needed.
+  for (uint32_t i = 0; i < kLanes && i < n; ++i) {
+    rte_prefetch0(&table_->session(head_[(pop_lane_ + i) % kLanes]));
   }
   uint32_t unlinked = 0;
   for (uint32_t i = 0; i < n; ++i) {
@@ -194,18 +194,18 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
 }
 
 void WorkerSessions::DrainAll(bool wait) {
-  for (uint32_t l = 0; l < kLanes; ++l) {
-    while (head_[l] != kNoSession) {
-      const uint32_t index = head_[l];
-      head_[l] = table_->session(index).next;
-      table_->Unlink(index);
-      policy_->Unlinked(index, table_->session(index), true);
-      Uncount(table_->session(index));
-      pending_->Push(table_, index);
-    }
-    tail_[l] = kNoSession;
+  // In FIFO order, oldest first (the policy may log each one).
+  for (; tracked_ != 0; --tracked_) {
+    const uint32_t l = pop_lane_;
+    pop_lane_ = (l + 1) % kLanes;
+    const uint32_t index = head_[l];
+    head_[l] = table_->session(index).next;
+    table_->Unlink(index);
+    policy_->Unlinked(index, table_->session(index), true);
+    Uncount(table_->session(index));
+    pending_->Push(table_, index);
   }
-  tracked_ = 0;
+  for (uint32_t l = 0; l < kLanes; ++l) head_[l] = tail_[l] = kNoSession;
   push_lane_ = pop_lane_ = 0;
   pending_->Seal(qsbr_ != nullptr ? rte_rcu_qsbr_start(qsbr_) : 0);
   if (wait && qsbr_ != nullptr) rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);

@@ -4,6 +4,8 @@
 
 #include <rte_ethdev.h>
 
+#include <iterator>
+
 #include "lib/dataplane/dataplane.h"
 #include "lib/nat/worker.h"
 
@@ -32,7 +34,7 @@ struct alignas(64) Dataplane::WorkerState {
   rte_mbuf* rx[kMaxInterfaces][nat::kMaxBurst] = {};  // one burst per port, received together
   rte_mbuf* ip[nat::kMaxBurst] = {};
   nat::BurstResult result;
-  NextHop hops[2 * nat::kMaxBurst];  // FindNextHop's result for result.verdicts[k]
+  NextHop hops[std::size(nat::BurstResult{}.verdicts)];  // FindNextHop's for result.verdicts[k]
   HoldQueue hold;
   NeighborCache neighbor_cache;
 };

@@ -28,16 +28,17 @@ class PortAllocator {
   // Takes one more reference on a port that is held; false if it has no holder any more.
   // Any thread.
   bool Ref(uint16_t port);
-  // Drops one reference. Any worker (`worker`: the caller's id, whose count of ports in use
-  // goes down when this was the last reference).
+  // Drops one reference. Worker `worker` (its count of ports in use goes down when this was
+  // the last reference), or any one thread once that worker has stopped (shutdown).
   void Unref(uint32_t worker, uint16_t port);
   uint32_t refs(uint16_t port) const { return refs_[port].load(std::memory_order_relaxed); }
 
   uint32_t address() const { return address_; }
   uint16_t port_min() const { return port_min_; }
   uint16_t port_max() const { return port_max_; }
-  // Ports with at least one reference (any thread; the sum of per-worker counts, so it may lag
-  // a concurrent Allocate or Unref).
+  // Ports with at least one reference (any thread): the sum of the per-worker counts, read one
+  // after the other, so while workers allocate and free it may be off by those changes (never
+  // below 0).
   uint32_t InUse() const;
 
  private:
@@ -55,8 +56,8 @@ class PortAllocator {
   std::vector<Slice> low_;   // per worker
   std::vector<Slice> high_;  // per worker
   std::unique_ptr<std::atomic<uint16_t>[]> refs_;  // indexed by port (host order)
-  // Ports each worker took from zero references minus those it dropped to zero: written by that
-  // worker only, summed by InUse (telemetry reads it every 250 ms; a scan of refs_ for every
+  // Ports each worker took from zero references minus those it dropped to zero (below zero when
+  // it dropped more ports than it took): written by that worker only, summed by InUse (telemetry reads it every 250 ms; a scan of refs_ for every
   // address of a big pool took most of a core).
   struct alignas(64) WorkerInUse {
     std::atomic<int64_t> n{0};

@@ -30,6 +30,9 @@ class TestPolicy : public SessionPolicy {
     ++releases_[index];
     s.aux1 = kPoison;
   }
+  void Unlinked(uint32_t index, const Session& /*s*/, bool shutdown) override {
+    if (shutdown) drained_.push_back(index);
+  }
   void set_base(const Session* base) { base_ = base; }
   int releases(uint32_t index) const { return releases_[index]; }
   int total_releases() const {
@@ -38,6 +41,7 @@ class TestPolicy : public SessionPolicy {
     return n;
   }
   mutable uint32_t expired_calls_ = 0;
+  std::vector<uint32_t> drained_;  // sessions DrainAll unlinked, in order
 
  private:
   const Session* base_ = nullptr;
@@ -106,7 +110,8 @@ TEST_F(WorkerSessionsTest, SweepRespectsBudget) {
 // The FIFO is striped over several lists (so a sweep fetches sessions in parallel): it must stay
 // one FIFO when sessions leave it, are requeued and are added in between, in any number.
 TEST_F(WorkerSessionsTest, SweepOrderStaysFifoAcrossUnlinksRequeuesAndAdds) {
-  for (uint32_t n = 0; n < 20; ++n) Add(n, n % 3 == 0 ? 100 : 1000);
+  std::vector<uint32_t> idx;
+  for (uint32_t n = 0; n < 20; ++n) idx.push_back(Add(n, n % 3 == 0 ? 100 : 1000));
   EXPECT_EQ(ws_->Sweep(100, 7), 3u);  // 0..6: unlinks 0, 3, 6; requeues 1, 2, 4, 5
   for (uint32_t n = 20; n < 23; ++n) Add(n, 100);
   EXPECT_EQ(ws_->Sweep(100, 13), 4u);  // 7..19: unlinks 9, 12, 15, 18
@@ -116,9 +121,13 @@ TEST_F(WorkerSessionsTest, SweepOrderStaysFifoAcrossUnlinksRequeuesAndAdds) {
   EXPECT_EQ(policy_->expired_calls_, 27u);
   for (uint32_t n = 0; n < 23; ++n) EXPECT_EQ(Indexed(n), n < 20 && n % 3 != 0) << n;
   EXPECT_EQ(ws_->tracked(), 13u);
-  // After a drain the next session added is the next examined.
+  // A drain goes in the same order: those the second sweep requeued, then those the third did.
   ws_->DrainAll(true);
   EXPECT_EQ(ws_->tracked(), 0u);
+  std::vector<uint32_t> want;
+  for (uint32_t n : {7, 8, 10, 11, 13, 14, 16, 17, 19, 1, 2, 4, 5}) want.push_back(idx[n]);
+  EXPECT_EQ(policy_->drained_, want);
+  // After a drain the next session added is the next examined.
   Add(30, 100);
   Add(31, 1000);
   EXPECT_EQ(ws_->Sweep(100, 1), 1u);

@@ -184,9 +184,13 @@ TEST(PortAllocatorTest, WorkersGetDisjointSlicesAndRefcountsHoldPorts) {
   EXPECT_GE(low, 1);
   EXPECT_LT(low, 1024);
   EXPECT_EQ(a.InUse(), 9u);
-  for (uint16_t q : w1) a.Unref(0, q);
+  for (uint16_t q : w1) a.Unref(0, q);  // worker 0 drops worker 1's ports
   a.Unref(0, low);
-  EXPECT_EQ(a.InUse(), 4u);  // worker 0's count went below zero; the sum is what is held
+  EXPECT_EQ(a.InUse(), 4u);
+  for (uint16_t q : w0) a.Unref(1, q);  // and worker 1 worker 0's: its own count goes below zero
+  EXPECT_EQ(a.InUse(), 0u);
+  EXPECT_EQ(a.Allocate(1, false), *w1.begin());  // all free again
+  EXPECT_EQ(a.InUse(), 1u);
 }
 
 }  // namespace
