@@ -12,6 +12,7 @@
 #include <rte_common.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstdlib>
 
@@ -163,30 +164,43 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
   for (uint32_t i = 0; i < kLanes && i < n; ++i) {
     rte_prefetch0(&table_->session(head_[(pop_lane_ + i) % kLanes]));
   }
+  // Examined in groups: the expired sessions of a group are unlinked after it, their index
+  // buckets fetched meanwhile (under churn each unlink would otherwise wait for two misses).
+  constexpr uint32_t kGroup = 16;
+  uint32_t expired[kGroup];
   uint32_t unlinked = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t l = pop_lane_;
-    pop_lane_ = (l + 1) % kLanes;
-    assert(head_[l] != kNoSession);
-    const uint32_t index = head_[l];
-    Session& s = table_->session(index);
-    head_[l] = s.next;
-    if (head_[l] == kNoSession) {
-      tail_[l] = kNoSession;
-    } else {
-      rte_prefetch0(&table_->session(head_[l]));
+  for (uint32_t done = 0; done < n;) {
+    uint32_t num_expired = 0;
+    for (const uint32_t end = std::min(n, done + kGroup); done < end; ++done) {
+      const uint32_t l = pop_lane_;
+      pop_lane_ = (l + 1) % kLanes;
+      assert(head_[l] != kNoSession);
+      const uint32_t index = head_[l];
+      Session& s = table_->session(index);
+      head_[l] = s.next;
+      if (head_[l] == kNoSession) {
+        tail_[l] = kNoSession;
+      } else {
+        rte_prefetch0(&table_->session(head_[l]));
+      }
+      --tracked_;
+      if ((s.flags.load(std::memory_order_acquire) & kSessionDead) != 0 ||
+          policy_->Expired(s, now_s)) {
+        table_->PrefetchKey(s.in_key);
+        table_->PrefetchKey(s.out_key);
+        expired[num_expired++] = index;
+      } else {
+        Enqueue(index);
+      }
     }
-    --tracked_;
-    if ((s.flags.load(std::memory_order_acquire) & kSessionDead) != 0 ||
-        policy_->Expired(s, now_s)) {
-      table_->Unlink(index);
-      policy_->Unlinked(index, s, false);
+    for (uint32_t j = 0; j < num_expired; ++j) {
+      Session& s = table_->session(expired[j]);
+      table_->Unlink(expired[j]);
+      policy_->Unlinked(expired[j], s, false);
       Uncount(s);
-      pending_->Push(table_, index);
-      ++unlinked;
-    } else {
-      Enqueue(index);
+      pending_->Push(table_, expired[j]);
     }
+    unlinked += num_expired;
   }
   if (unlinked != 0) pending_->Seal(qsbr_ != nullptr ? rte_rcu_qsbr_start(qsbr_) : 0);
   Reclaim(false);
