@@ -325,11 +325,7 @@ for round in $(seq 1 "$rounds"); do
   for what in "${order[@]}"; do
     want "$what" || continue
     read -r -a runs <<<"${group[$what]}"
-    if [ $((round % 2)) -eq 0 ]; then
-      for ((i = ${#runs[@]} - 1; i >= 0; i--)); do run_scenario "${runs[$i]}" "$round"; done
-    else
-      for name in "${runs[@]}"; do run_scenario "$name" "$round"; done
-    fi
+    lg_in_round_order "$round" run_scenario "${runs[@]}"
   done
 done
 

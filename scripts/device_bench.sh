@@ -289,11 +289,7 @@ run_scenario() {
 order=(natgw-new natgw-churn natgw-tcp natgw-1k natgw-1m ceiling-1m ceiling-1k touch-1m)
 for round in $(seq 1 "$rounds"); do
   say "round $round of $rounds"
-  if [ $((round % 2)) -eq 1 ]; then
-    for name in "${order[@]}"; do run_scenario "$name" "$round"; done
-  else
-    for ((i = ${#order[@]} - 1; i >= 0; i--)); do run_scenario "${order[i]}" "$round"; done
-  fi
+  lg_in_round_order "$round" run_scenario "${order[@]}"
 done
 
 half=$("$PY" perf/bench_report.py --half-rate "$OUT/runs" natgw-1m)

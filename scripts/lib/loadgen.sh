@@ -202,6 +202,20 @@ lg_rerun_reason() {
   fi
 }
 
+# lg_in_round_order ROUND CMD NAME...: runs `CMD NAME ROUND` for each NAME, in the given order in
+# odd rounds and backwards in even ones, so that each run's place alternates and two runs side
+# by side in the list (natgw-1m and ceiling-1m) stay side by side in time.
+lg_in_round_order() {
+  local round=$1 cmd=$2 i
+  shift 2
+  local names=("$@")
+  if [ $((round % 2)) -eq 1 ]; then
+    for ((i = 0; i < ${#names[@]}; i++)); do "$cmd" "${names[i]}" "$round"; done
+  else
+    for ((i = ${#names[@]} - 1; i >= 0; i--)); do "$cmd" "${names[i]}" "$round"; done
+  fi
+}
+
 # lg_with_reruns NAME ROUND SAY CMD...: runs CMD (one attempt of run NAME) up to 5 times while
 # lg_rerun_reason says the attempt was spoiled (about one zero-copy attempt in five is, here);
 # every restart is said with SAY (a command taking the line) and kept in LG_RESTARTS (the last,
