@@ -91,7 +91,12 @@ WorkerSessions::WorkerSessions(SessionTable* table, rte_rcu_qsbr* qsbr, uint32_t
       pending_(std::make_unique<Pending>()),
       counts_(std::make_unique<SessionCounts>()) {
   assert(worker < table->num_workers());
+  ClearLanes();
+}
+
+void WorkerSessions::ClearLanes() {
   for (uint32_t l = 0; l < kLanes; ++l) head_[l] = tail_[l] = kNoSession;
+  push_lane_ = pop_lane_ = 0;
 }
 
 // Pending sessions stay unfreed: they may still be read, and the table may be going away too.
@@ -219,8 +224,7 @@ void WorkerSessions::DrainAll(bool wait) {
     Uncount(table_->session(index));
     pending_->Push(table_, index);
   }
-  for (uint32_t l = 0; l < kLanes; ++l) head_[l] = tail_[l] = kNoSession;
-  push_lane_ = pop_lane_ = 0;
+  ClearLanes();
   pending_->Seal(qsbr_ != nullptr ? rte_rcu_qsbr_start(qsbr_) : 0);
   if (wait && qsbr_ != nullptr) rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
   Reclaim(wait);

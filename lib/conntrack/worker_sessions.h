@@ -95,6 +95,7 @@ class WorkerSessions {
  private:
   struct Pending;
   void Enqueue(uint32_t index);
+  void ClearLanes();  // empty lists, the next push and pop at list 0
   void Uncount(Session& s);
   void Reclaim(bool all);
   SessionTable* table_;

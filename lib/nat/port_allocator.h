@@ -57,8 +57,9 @@ class PortAllocator {
   std::vector<Slice> high_;  // per worker
   std::unique_ptr<std::atomic<uint16_t>[]> refs_;  // indexed by port (host order)
   // Ports each worker took from zero references minus those it dropped to zero (below zero when
-  // it dropped more ports than it took): written by that worker only, summed by InUse (telemetry reads it every 250 ms; a scan of refs_ for every
-  // address of a big pool took most of a core).
+  // it dropped more ports than it took): written by that worker only, summed by InUse
+  // (telemetry reads it every 250 ms; a scan of refs_ for every address of a big pool took most
+  // of a core).
   struct alignas(64) WorkerInUse {
     std::atomic<int64_t> n{0};
   };
