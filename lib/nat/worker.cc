@@ -73,10 +73,8 @@ void Worker::DropPacket(Pkt& p, DropReason r, PacketVerdict* v) {
 }
 
 void Worker::DecrementTtl(Pkt& p) {
-  uint16_t old_w = LoadU16(&p.ip->time_to_live);
-  --p.ip->time_to_live;
-  uint16_t new_w = LoadU16(&p.ip->time_to_live);
-  p.ip->hdr_checksum = net::CsumUpdate16(p.ip->hdr_checksum, old_w, new_w);
+  --p.ip->time_to_live;  // at least 2 before (ProcessBurst answered the others)
+  p.ip->hdr_checksum = net::CsumApplyDelta(p.ip->hdr_checksum, net::kTtlDecrementDelta);
 }
 
 void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t now_s,
@@ -240,11 +238,9 @@ void Worker::Rewrite(Pkt& p, const Session& s, bool out2in) {
   const uint16_t l4_delta = out2in ? s.out2in_l4_delta : s.in2out_l4_delta;
   p.ip->src_addr = to.dst_ip;
   p.ip->dst_addr = to.src_ip;
-  uint16_t old_w = LoadU16(&p.ip->time_to_live);
-  --p.ip->time_to_live;
-  uint16_t new_w = LoadU16(&p.ip->time_to_live);
+  --p.ip->time_to_live;  // at least 2 before (ProcessBurst answered the others)
   p.ip->hdr_checksum = net::CsumApplyDelta(
-      p.ip->hdr_checksum, net::CsumFold(net::CsumDeltaAdd16(ip_delta, old_w, new_w)));
+      p.ip->hdr_checksum, net::CsumFold(uint32_t{ip_delta} + net::kTtlDecrementDelta));
   if (p.l4 == nullptr) return;  // later fragment: addresses only
   switch (p.info.proto) {
     case net::kProtoTcp: {

@@ -58,6 +58,13 @@ inline uint16_t UdpCsumApplyDelta(uint16_t csum, uint16_t delta) {
   return r == 0 ? 0xffff : r;
 }
 
+// The delta of decrementing an IPv4 TTL of at least 1: the 16-bit word {TTL, protocol} goes from
+// w to w - 0x0100 in network order, and ~w + (w - 0x0100) = 0xfeff. Constant, so it can join a
+// precomputed delta without reading the word back after the decrement (a 16-bit load over the
+// fresh 8-bit store cannot be forwarded from the store buffer and stalls).
+inline constexpr uint16_t kTtlDecrementDelta =  // 0xfeff as it sits in the packet
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0xfffe : 0xfeff;
+
 // One-shot incremental updates for a single changed field.
 inline uint16_t CsumUpdate16(uint16_t csum, uint16_t old_v, uint16_t new_v) {
   return CsumApplyDelta(csum, CsumFold(CsumDeltaAdd16(0, old_v, new_v)));

@@ -121,6 +121,35 @@ TEST(CsumUpdateTest, Rfc1624ExampleGivesZeroNotFfff) {
   EXPECT_EQ(UdpCsumApplyDelta(0xdd2f, CsumFold(CsumDeltaAdd16(0, 0x5555, 0x3285))), 0xffff);
 }
 
+// The constant TTL delta gives the checksum a full recomputation gives, for every TTL >= 1 and
+// protocol, alone and joined with another precomputed delta (the way the fast path uses it).
+TEST(CsumUpdateTest, TtlDecrementDeltaEqualsRecomputation) {
+  uint8_t hdr[20] = {0x45, 0, 0, 60, 0x12, 0x34, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 10, 0, 0, 7};
+  for (unsigned proto = 0; proto < 256; proto += 3) {
+    for (unsigned ttl = 1; ttl < 256; ++ttl) {
+      hdr[8] = static_cast<uint8_t>(ttl);
+      hdr[9] = static_cast<uint8_t>(proto);
+      hdr[10] = hdr[11] = 0;
+      const uint16_t before = Csum(hdr, sizeof(hdr));
+      std::memcpy(hdr + 10, &before, 2);
+      --hdr[8];
+      hdr[10] = hdr[11] = 0;
+      const uint16_t want = Csum(hdr, sizeof(hdr));
+      const uint16_t got = CsumApplyDelta(before, kTtlDecrementDelta);
+      // 0x0000 and 0xffff are the same ones' complement value; both verify.
+      EXPECT_EQ(got % 0xffff, want % 0xffff) << ttl << " " << proto;
+      // Joined with an address rewrite's delta (192.0.2.1 -> 198.51.100.9).
+      const uint32_t old_src = rte_cpu_to_be_32(0xc0000201), new_src = rte_cpu_to_be_32(0xc6336409);
+      const uint16_t addr = CsumFold(CsumDeltaAdd32(0, old_src, new_src));
+      std::memcpy(hdr + 12, &new_src, 4);
+      const uint16_t want2 = Csum(hdr, sizeof(hdr));
+      std::memcpy(hdr + 12, &old_src, 4);
+      const uint16_t got2 = CsumApplyDelta(before, CsumFold(uint32_t{addr} + kTtlDecrementDelta));
+      EXPECT_EQ(got2 % 0xffff, want2 % 0xffff) << ttl << " " << proto;
+    }
+  }
+}
+
 TEST(CsumUpdateTest, UdpZeroChecksumStaysZero) {
   for (uint16_t delta : {0x0000, 0x0001, 0x1234, 0xfffe, 0xffff}) {
     EXPECT_EQ(UdpCsumApplyDelta(0, delta), 0) << delta;
