@@ -169,19 +169,23 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
   for (uint32_t i = 0; i < kLanes && i < n; ++i) {
     rte_prefetch0(&table_->session(head_[(pop_lane_ + i) % kLanes]));
   }
-  // Examined in groups: the expired sessions of a group are unlinked after it, their index
-  // buckets fetched meanwhile (under churn each unlink would otherwise wait for two misses).
+  // Examined in groups: a group is popped first and what the policy's expiry test reads
+  // beyond the session (a binding's port reference count) fetched for all of it; the expired
+  // sessions are unlinked after the group, their index buckets fetched meanwhile (under churn
+  // each unlink would otherwise wait for two misses). Survivors go back in popping order, so
+  // the lists stay one FIFO.
   constexpr uint32_t kGroup = 16;
+  uint32_t group[kGroup];
   uint32_t expired[kGroup];
   uint32_t unlinked = 0;
   for (uint32_t done = 0; done < n;) {
-    uint32_t num_expired = 0;
-    for (const uint32_t end = std::min(n, done + kGroup); done < end; ++done) {
+    const uint32_t size = std::min(n - done, kGroup);
+    for (uint32_t j = 0; j < size; ++j) {
       const uint32_t l = pop_lane_;
       pop_lane_ = (l + 1) % kLanes;
       assert(head_[l] != kNoSession);
       const uint32_t index = head_[l];
-      Session& s = table_->session(index);
+      const Session& s = table_->session(index);
       head_[l] = s.next;
       if (head_[l] == kNoSession) {
         tail_[l] = kNoSession;
@@ -189,6 +193,14 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
         rte_prefetch0(&table_->session(head_[l]));
       }
       --tracked_;
+      policy_->PrefetchForExpiry(s);
+      group[j] = index;
+    }
+    done += size;
+    uint32_t num_expired = 0;
+    for (uint32_t j = 0; j < size; ++j) {
+      const uint32_t index = group[j];
+      const Session& s = table_->session(index);
       if ((s.flags.load(std::memory_order_acquire) & kSessionDead) != 0 ||
           policy_->Expired(s, now_s)) {
         table_->PrefetchKey(s.in_key);

@@ -48,6 +48,9 @@ class SessionPolicy {
   virtual ~SessionPolicy() = default;
   // True if the session should be removed at `now_s` (idle past its protocol/state timeout).
   virtual bool Expired(const Session& s, uint32_t now_s) const = 0;
+  // Starts fetching what Expired(s) reads besides `s` itself; the sweep calls it for a group of
+  // sessions before it examines them, so those misses overlap.
+  virtual void PrefetchForExpiry(const Session& /*s*/) const {}
   // Called once per session just before its memory returns to the pool (after the grace period).
   virtual void Release(Session& s) = 0;
   // Called once per session right after its owner unlinked it, before its TCP state is marked

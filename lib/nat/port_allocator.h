@@ -32,6 +32,8 @@ class PortAllocator {
   // the last reference), or any one thread once that worker has stopped (shutdown).
   void Unref(uint32_t worker, uint16_t port);
   uint32_t refs(uint16_t port) const { return refs_[port].load(std::memory_order_relaxed); }
+  // Starts fetching the line refs(port) reads (the expiry sweep asks ahead).
+  void PrefetchRefs(uint16_t port) const { __builtin_prefetch(&refs_[port]); }
 
   uint32_t address() const { return address_; }
   uint16_t port_min() const { return port_min_; }

@@ -54,6 +54,7 @@ class Worker final : public conntrack::SessionPolicy {
 
   // conntrack::SessionPolicy (called on this worker by its sweep).
   bool Expired(const conntrack::Session& s, uint32_t now_s) const override;
+  void PrefetchForExpiry(const conntrack::Session& s) const override;
   void Release(conntrack::Session& s) override;
   void Unlinked(uint32_t index, const conntrack::Session& s, bool shutdown) override;
 

@@ -404,6 +404,15 @@ void Worker::Kill(uint32_t index) {
   s.flags.fetch_or(conntrack::kSessionDead, std::memory_order_acq_rel);
 }
 
+void Worker::PrefetchForExpiry(const Session& s) const {
+  // A binding's expiry reads its port's reference count: a random line of a 128 KiB array per
+  // pool address, a miss in a big pool.
+  if (s.kind != SessionKind::kBinding) return;
+  if (const PortAllocator* alloc = engine_->allocators_.Get(SessionAllocatorId(s))) {
+    alloc->PrefetchRefs(rte_be_to_cpu_16(s.out_key.dst_port));
+  }
+}
+
 bool Worker::Expired(const Session& s, uint32_t now_s) const {
   if (s.flags.load(std::memory_order_acquire) & conntrack::kSessionDead) return true;
   const MappingTable* mt = engine_->mappings();

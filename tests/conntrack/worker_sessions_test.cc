@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -23,8 +24,10 @@ class TestPolicy : public SessionPolicy {
   explicit TestPolicy(uint32_t capacity) : releases_(capacity, 0) {}
   bool Expired(const Session& s, uint32_t now_s) const override {
     ++expired_calls_;
+    calls_.push_back({'E', Index(s)});
     return now_s >= s.aux0;
   }
+  void PrefetchForExpiry(const Session& s) const override { calls_.push_back({'P', Index(s)}); }
   void Release(Session& s) override {
     const uint32_t index = static_cast<uint32_t>(&s - base_);
     ++releases_[index];
@@ -40,7 +43,10 @@ class TestPolicy : public SessionPolicy {
     for (int r : releases_) n += r;
     return n;
   }
+  uint32_t Index(const Session& s) const { return static_cast<uint32_t>(&s - base_); }
   mutable uint32_t expired_calls_ = 0;
+  // PrefetchForExpiry ('P') and Expired ('E') calls in order, with the session's index.
+  mutable std::vector<std::pair<char, uint32_t>> calls_;
   std::vector<uint32_t> drained_;  // sessions DrainAll unlinked, in order
 
  private:
@@ -133,6 +139,21 @@ TEST_F(WorkerSessionsTest, SweepOrderStaysFifoAcrossUnlinksRequeuesAndAdds) {
   EXPECT_EQ(ws_->Sweep(100, 1), 1u);
   EXPECT_FALSE(Indexed(30));
   EXPECT_TRUE(Indexed(31));
+}
+
+// The sweep asks the policy to fetch what its expiry test reads for a group of 16 sessions, then
+// tests them: every examined session exactly once each, the prefetch first, in FIFO order.
+TEST_F(WorkerSessionsTest, SweepPrefetchesEachGroupBeforeExaminingIt) {
+  std::vector<uint32_t> idx;
+  for (uint32_t n = 0; n < 40; ++n) idx.push_back(Add(n, n % 2 == 0 ? 100 : 1000));
+  EXPECT_EQ(ws_->Sweep(100, 20), 10u);
+  std::vector<std::pair<char, uint32_t>> want;
+  for (uint32_t n = 0; n < 16; ++n) want.push_back({'P', idx[n]});
+  for (uint32_t n = 0; n < 16; ++n) want.push_back({'E', idx[n]});
+  for (uint32_t n = 16; n < 20; ++n) want.push_back({'P', idx[n]});
+  for (uint32_t n = 16; n < 20; ++n) want.push_back({'E', idx[n]});
+  EXPECT_EQ(policy_->calls_, want);
+  for (uint32_t n = 0; n < 40; ++n) EXPECT_EQ(Indexed(n), n >= 20 || n % 2 == 1) << n;
 }
 
 TEST_F(WorkerSessionsTest, LiveSessionsSurviveAndAreExaminedOncePerSweep) {
