@@ -165,7 +165,7 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
     Reclaim(false);
     return 0;
   }
-  // Each list's next session is fetched kLanes examinations before it is needed.
+  // Each list's next session is fetched kLanes pops before it is needed.
   for (uint32_t i = 0; i < kLanes && i < n; ++i) {
     rte_prefetch0(&table_->session(head_[(pop_lane_ + i) % kLanes]));
   }

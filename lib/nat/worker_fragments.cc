@@ -59,9 +59,8 @@ void Worker::RememberFirstFragment(const Pkt& p, const PacketVerdict& v, BurstRe
     ip->hdr_checksum = net::CsumUpdate32(ip->hdr_checksum, ip->dst_addr, slot->new_dst);
     ip->src_addr = slot->new_src;
     ip->dst_addr = slot->new_dst;
-    const uint16_t old_w = LoadU16(&ip->time_to_live);
-    --ip->time_to_live;
-    ip->hdr_checksum = net::CsumUpdate16(ip->hdr_checksum, old_w, LoadU16(&ip->time_to_live));
+    --ip->time_to_live;  // at least 2 before (checked when the fragment arrived)
+    ip->hdr_checksum = net::CsumApplyDelta(ip->hdr_checksum, net::kTtlDecrementDelta);
     out->verdicts[out->count++] = PacketVerdict{h.m, slot->action, slot->island, DropReason::kCount};
     counters_.Count(Event::kFragmentsTranslated);
     h.m = nullptr;

@@ -154,6 +154,29 @@ TEST_F(WorkerSessionsTest, SweepPrefetchesEachGroupBeforeExaminingIt) {
   for (uint32_t n = 16; n < 20; ++n) want.push_back({'E', idx[n]});
   EXPECT_EQ(policy_->calls_, want);
   for (uint32_t n = 0; n < 40; ++n) EXPECT_EQ(Indexed(n), n >= 20 || n % 2 == 1) << n;
+  // The survivors of whole groups went back in order, behind the sessions not yet examined.
+  ws_->DrainAll(true);
+  std::vector<uint32_t> order;
+  for (uint32_t n = 20; n < 40; ++n) order.push_back(idx[n]);
+  for (uint32_t n = 1; n < 20; n += 2) order.push_back(idx[n]);
+  EXPECT_EQ(policy_->drained_, order);
+}
+
+// A budget above the tracked count, over several whole groups: each session examined once.
+TEST_F(WorkerSessionsTest, BigBudgetExaminesEverySessionOnceAcrossGroups) {
+  std::vector<uint32_t> idx;
+  for (uint32_t n = 0; n < 40; ++n) idx.push_back(Add(n, n % 2 == 0 ? 100 : 1000));
+  EXPECT_EQ(ws_->Sweep(100, 1000), 20u);
+  std::vector<uint32_t> examined;
+  for (const auto& [what, index] : policy_->calls_) {
+    if (what == 'E') examined.push_back(index);
+  }
+  EXPECT_EQ(examined, idx);
+  EXPECT_EQ(ws_->tracked(), 20u);
+  ws_->DrainAll(true);
+  std::vector<uint32_t> order;
+  for (uint32_t n = 1; n < 40; n += 2) order.push_back(idx[n]);
+  EXPECT_EQ(policy_->drained_, order);
 }
 
 TEST_F(WorkerSessionsTest, LiveSessionsSurviveAndAreExaminedOncePerSweep) {

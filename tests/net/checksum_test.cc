@@ -125,7 +125,8 @@ TEST(CsumUpdateTest, Rfc1624ExampleGivesZeroNotFfff) {
 // protocol, alone and joined with another precomputed delta (the way the fast path uses it).
 TEST(CsumUpdateTest, TtlDecrementDeltaEqualsRecomputation) {
   uint8_t hdr[20] = {0x45, 0, 0, 60, 0x12, 0x34, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 10, 0, 0, 7};
-  for (unsigned proto = 0; proto < 256; proto += 3) {
+  const uint32_t old_src = rte_cpu_to_be_32(0xc0000201), new_src = rte_cpu_to_be_32(0xc6336409);
+  for (unsigned proto = 0; proto < 256; ++proto) {
     for (unsigned ttl = 1; ttl < 256; ++ttl) {
       hdr[8] = static_cast<uint8_t>(ttl);
       hdr[9] = static_cast<uint8_t>(proto);
@@ -139,7 +140,6 @@ TEST(CsumUpdateTest, TtlDecrementDeltaEqualsRecomputation) {
       // 0x0000 and 0xffff are the same ones' complement value; both verify.
       EXPECT_EQ(got % 0xffff, want % 0xffff) << ttl << " " << proto;
       // Joined with an address rewrite's delta (192.0.2.1 -> 198.51.100.9).
-      const uint32_t old_src = rte_cpu_to_be_32(0xc0000201), new_src = rte_cpu_to_be_32(0xc6336409);
       const uint16_t addr = CsumFold(CsumDeltaAdd32(0, old_src, new_src));
       std::memcpy(hdr + 12, &new_src, 4);
       const uint16_t want2 = Csum(hdr, sizeof(hdr));
