@@ -72,11 +72,6 @@ void Worker::DropPacket(Pkt& p, DropReason r, PacketVerdict* v) {
   *v = PacketVerdict{p.m, Action::kDrop, 0, r};
 }
 
-void Worker::DecrementTtl(Pkt& p) {
-  --p.ip->time_to_live;  // at least 2 before (ProcessBurst answered the others)
-  p.ip->hdr_checksum = net::CsumApplyDelta(p.ip->hdr_checksum, net::kTtlDecrementDelta);
-}
-
 void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t now_s,
                           BurstResult* out) {
   now_s_ = now_s;

@@ -116,7 +116,6 @@ class Worker final : public conntrack::SessionPolicy {
   void ExpireHeld(uint32_t now_s);
 
   void DropPacket(Pkt& p, DropReason r, PacketVerdict* v);
-  void DecrementTtl(Pkt& p);
 
   Engine* engine_;
   uint32_t id_;

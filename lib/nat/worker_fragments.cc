@@ -59,8 +59,7 @@ void Worker::RememberFirstFragment(const Pkt& p, const PacketVerdict& v, BurstRe
     ip->hdr_checksum = net::CsumUpdate32(ip->hdr_checksum, ip->dst_addr, slot->new_dst);
     ip->src_addr = slot->new_src;
     ip->dst_addr = slot->new_dst;
-    --ip->time_to_live;  // at least 2 before (checked when the fragment arrived)
-    ip->hdr_checksum = net::CsumApplyDelta(ip->hdr_checksum, net::kTtlDecrementDelta);
+    DecrementTtl(ip);
     out->verdicts[out->count++] = PacketVerdict{h.m, slot->action, slot->island, DropReason::kCount};
     counters_.Count(Event::kFragmentsTranslated);
     h.m = nullptr;
@@ -89,7 +88,7 @@ void Worker::LaterFragment(Pkt& p, PacketVerdict* v) {
       p.ip->hdr_checksum = net::CsumUpdate32(p.ip->hdr_checksum, dst, f.new_dst);
       p.ip->src_addr = f.new_src;
       p.ip->dst_addr = f.new_dst;
-      DecrementTtl(p);
+      DecrementTtl(p.ip);
       counters_.Count(Event::kFragmentsTranslated);
       *v = PacketVerdict{p.m, f.action, f.island, DropReason::kCount};
       return;

@@ -8,6 +8,7 @@
 #include "lib/conntrack/flow_key.h"
 #include "lib/conntrack/session.h"
 #include "lib/nat/worker.h"
+#include "lib/net/checksum.h"
 #include "lib/net/headers.h"
 #include "lib/net/parse.h"
 
@@ -86,6 +87,13 @@ inline uint16_t LoadU16(const void* p) {
   return v;
 }
 inline void StoreU16(void* p, uint16_t v) { __builtin_memcpy(p, &v, 2); }
+
+// Forwarding's TTL decrement with its checksum update. The TTL is at least 2 before: ProcessBurst
+// answers the others (held fragments were checked when they arrived).
+inline void DecrementTtl(rte_ipv4_hdr* ip) {
+  --ip->time_to_live;
+  ip->hdr_checksum = net::CsumApplyDelta(ip->hdr_checksum, net::kTtlDecrementDelta);
+}
 
 // The ICMP identifier field (offset 4 of an echo header).
 inline uint16_t* IcmpIdent(uint8_t* icmp) { return reinterpret_cast<uint16_t*>(icmp + 4); }

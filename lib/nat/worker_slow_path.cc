@@ -350,7 +350,7 @@ void Worker::Stateless(Pkt& p, PacketVerdict* v) {
     ip->src_addr = ext;
     counters_.Count(Event::kStatelessIn2Out);
     if (!mt_->IsOwned(ip->dst_addr)) {
-      DecrementTtl(p);
+      DecrementTtl(p.ip);
       *v = PacketVerdict{p.m, Action::kToOutside, 0, DropReason::kCount};
       return;
     }
@@ -360,7 +360,7 @@ void Worker::Stateless(Pkt& p, PacketVerdict* v) {
   if (pod == nullptr) return DropPacket(p, DropReason::kNoMapping, v);
   ip->hdr_checksum = net::CsumUpdate32(ip->hdr_checksum, ip->dst_addr, pod->pod_ip);
   ip->dst_addr = pod->pod_ip;
-  DecrementTtl(p);
+  DecrementTtl(p.ip);
   counters_.Count(Event::kStatelessOut2In);
   *v = PacketVerdict{p.m, Action::kToInside, pod->island, DropReason::kCount};
 }

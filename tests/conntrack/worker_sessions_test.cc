@@ -2,9 +2,11 @@
 
 #include <rte_rcu_qsbr.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <thread>
 #include <utility>
@@ -29,8 +31,7 @@ class TestPolicy : public SessionPolicy {
   }
   void PrefetchForExpiry(const Session& s) const override { calls_.push_back({'P', Index(s)}); }
   void Release(Session& s) override {
-    const uint32_t index = static_cast<uint32_t>(&s - base_);
-    ++releases_[index];
+    ++releases_[Index(s)];
     s.aux1 = kPoison;
   }
   void Unlinked(uint32_t index, const Session& /*s*/, bool shutdown) override {
@@ -92,6 +93,25 @@ class WorkerSessionsTest : public ::testing::Test {
     return i;
   }
 
+  // Sessions 0..count-1, the even ones expiring at 100, the odd ones at 1000.
+  std::vector<uint32_t> AddEvenExpiring(uint32_t count) {
+    std::vector<uint32_t> idx;
+    for (uint32_t n = 0; n < count; ++n) idx.push_back(Add(n, n % 2 == 0 ? 100 : 1000));
+    return idx;
+  }
+
+  // Drains everything and expects the sessions `first`, `first + step`, .. below `end` of
+  // `idx`, then those of the further ranges, in that order (the FIFO's order).
+  void ExpectDrainOrder(const std::vector<uint32_t>& idx,
+                        std::initializer_list<std::array<uint32_t, 3>> ranges) {
+    ws_->DrainAll(true);
+    std::vector<uint32_t> want;
+    for (const auto& [first, end, step] : ranges) {
+      for (uint32_t n = first; n < end; n += step) want.push_back(idx[n]);
+    }
+    EXPECT_EQ(policy_->drained_, want);
+  }
+
   bool Indexed(uint32_t n) const {
     return table_->Lookup(Key(n, false)) != kMiss || table_->Lookup(Key(n, true)) != kMiss;
   }
@@ -144,8 +164,7 @@ TEST_F(WorkerSessionsTest, SweepOrderStaysFifoAcrossUnlinksRequeuesAndAdds) {
 // The sweep asks the policy to fetch what its expiry test reads for a group of 16 sessions, then
 // tests them: every examined session exactly once each, the prefetch first, in FIFO order.
 TEST_F(WorkerSessionsTest, SweepPrefetchesEachGroupBeforeExaminingIt) {
-  std::vector<uint32_t> idx;
-  for (uint32_t n = 0; n < 40; ++n) idx.push_back(Add(n, n % 2 == 0 ? 100 : 1000));
+  const std::vector<uint32_t> idx = AddEvenExpiring(40);
   EXPECT_EQ(ws_->Sweep(100, 20), 10u);
   std::vector<std::pair<char, uint32_t>> want;
   for (uint32_t n = 0; n < 16; ++n) want.push_back({'P', idx[n]});
@@ -155,17 +174,12 @@ TEST_F(WorkerSessionsTest, SweepPrefetchesEachGroupBeforeExaminingIt) {
   EXPECT_EQ(policy_->calls_, want);
   for (uint32_t n = 0; n < 40; ++n) EXPECT_EQ(Indexed(n), n >= 20 || n % 2 == 1) << n;
   // The survivors of whole groups went back in order, behind the sessions not yet examined.
-  ws_->DrainAll(true);
-  std::vector<uint32_t> order;
-  for (uint32_t n = 20; n < 40; ++n) order.push_back(idx[n]);
-  for (uint32_t n = 1; n < 20; n += 2) order.push_back(idx[n]);
-  EXPECT_EQ(policy_->drained_, order);
+  ExpectDrainOrder(idx, {{20, 40, 1}, {1, 20, 2}});
 }
 
 // A budget above the tracked count, over several whole groups: each session examined once.
 TEST_F(WorkerSessionsTest, BigBudgetExaminesEverySessionOnceAcrossGroups) {
-  std::vector<uint32_t> idx;
-  for (uint32_t n = 0; n < 40; ++n) idx.push_back(Add(n, n % 2 == 0 ? 100 : 1000));
+  const std::vector<uint32_t> idx = AddEvenExpiring(40);
   EXPECT_EQ(ws_->Sweep(100, 1000), 20u);
   std::vector<uint32_t> examined;
   for (const auto& [what, index] : policy_->calls_) {
@@ -173,10 +187,7 @@ TEST_F(WorkerSessionsTest, BigBudgetExaminesEverySessionOnceAcrossGroups) {
   }
   EXPECT_EQ(examined, idx);
   EXPECT_EQ(ws_->tracked(), 20u);
-  ws_->DrainAll(true);
-  std::vector<uint32_t> order;
-  for (uint32_t n = 1; n < 40; n += 2) order.push_back(idx[n]);
-  EXPECT_EQ(policy_->drained_, order);
+  ExpectDrainOrder(idx, {{1, 40, 2}});
 }
 
 TEST_F(WorkerSessionsTest, LiveSessionsSurviveAndAreExaminedOncePerSweep) {
