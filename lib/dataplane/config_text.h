@@ -5,9 +5,15 @@
 #include <rte_byteorder.h>
 #include <rte_ether.h>
 
+#include <algorithm>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "lib/control/gateway_config.h"
 
 namespace natgw::dataplane {
@@ -27,6 +33,23 @@ inline std::string MacString(const rte_ether_addr& mac) {
 inline std::string Where(const control::GatewayConfig& c, int line) {
   if (line <= 0) return "";
   return absl::StrCat(c.source.empty() ? "config" : c.source, ":", line, ": ");
+}
+
+// How many frames one queue of an interface can hold, for sizing the mbuf pool: the descriptors
+// asked for at queue setup, except on net_memif, which ignores that count and makes its rings
+// 2^rsize slots long (its own vdev argument, 10 unless given, at most 14); in zero-copy mode
+// every slot holds one of our mbufs.
+inline uint32_t QueueFrames(absl::string_view driver, absl::string_view args,
+                            uint32_t descriptors) {
+  if (driver != "net_memif") return descriptors;
+  uint32_t log2 = 10;
+  for (absl::string_view kv : absl::StrSplit(args, ',')) {
+    kv = absl::StripAsciiWhitespace(kv);
+    if (!absl::ConsumePrefix(&kv, "rsize=")) continue;
+    uint32_t v;
+    if (absl::SimpleAtoi(kv, &v) && v <= 14) log2 = v;  // the PMD refuses anything else
+  }
+  return std::max(descriptors, 1u << log2);
 }
 
 }  // namespace natgw::dataplane

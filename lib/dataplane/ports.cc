@@ -104,7 +104,8 @@ absl::Status Dataplane::CreatePools() {
     uint32_t max_frame = 0;
     for (const Port& p : ports_) {
       if (p.socket_id != port.socket_id) continue;
-      n += uint64_t{nq} * (options_.rx_descriptors + options_.tx_descriptors);
+      n += uint64_t{nq} * (QueueFrames(p.driver, p.config->vdev_args, options_.rx_descriptors) +
+                           QueueFrames(p.driver, p.config->vdev_args, options_.tx_descriptors));
       max_frame = std::max(max_frame, p.max_frame_len);
     }
     uint64_t count = 1;
@@ -126,6 +127,7 @@ absl::Status Dataplane::CreatePools() {
                                                        count - 1, " mbufs of ", room,
                                                        " bytes): ", rte_strerror(rte_errno)));
     }
+    LOG(INFO) << "mbuf pool " << name << ": " << count - 1 << " mbufs of " << room << " bytes";
     pools_.emplace_back(port.socket_id, pool);
     port.pool = pool;
   }

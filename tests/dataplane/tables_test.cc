@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "lib/dataplane/config_text.h"
 #include "lib/dataplane/hold_queue.h"
 #include "lib/dataplane/neighbor_table.h"
 #include "lib/dataplane/route_table.h"
@@ -431,6 +432,22 @@ TEST(RouteTableTest, ClusterRoutesChangeUnderAConcurrentReader) {
   EXPECT_EQ(applied, 2000);
   EXPECT_GT(lookups.load(), 0u);
   EXPECT_EQ(bad.load(), 0u) << "of " << lookups.load() << " lookups";
+}
+
+// The mbuf pool is sized by these: a memif ring of 2^rsize slots holds that many of our mbufs
+// in zero-copy mode, whatever descriptor count the queue setup asked for.
+TEST(QueueFramesTest, MemifRingSizeFromItsArguments) {
+  EXPECT_EQ(QueueFrames("net_ring", "", 1024), 1024u);
+  EXPECT_EQ(QueueFrames("net_af_packet", "iface=v0,rsize=12", 1024), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "role=client,socket=/run/m.sock", 1024), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "role=client,socket=/run/m.sock", 512), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "role=client,rsize=12,zero-copy=yes", 1024), 4096u);
+  EXPECT_EQ(QueueFrames("net_memif", "rsize=14", 1024), 16384u);
+  EXPECT_EQ(QueueFrames("net_memif", "rsize=8", 1024), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "rsize=8", 128), 256u);
+  // What the PMD would refuse leaves the default.
+  EXPECT_EQ(QueueFrames("net_memif", "rsize=15", 1024), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "rsize=x", 1024), 1024u);
 }
 
 }  // namespace
