@@ -35,20 +35,26 @@ inline std::string Where(const control::GatewayConfig& c, int line) {
   return absl::StrCat(c.source.empty() ? "config" : c.source, ":", line, ": ");
 }
 
-// How many frames one queue of an interface can hold, for sizing the mbuf pool: the descriptors
-// asked for at queue setup, except on net_memif, which ignores that count and makes its rings
-// 2^rsize slots long (its own vdev argument, 10 unless given, at most 14); in zero-copy mode
-// every slot holds one of our mbufs.
+// How many of our mbufs one queue of an interface can hold, for sizing the mbuf pool: the
+// descriptors asked for at queue setup, except on a zero-copy net_memif client
+// (zero-copy=yes; a server always copies), which ignores that count and fills rings of 2^rsize
+// slots (its own vdev argument, 10 unless given, 1..14) with our mbufs. A copying memif's slots
+// hold its shared memory, not mbufs.
 inline uint32_t QueueFrames(absl::string_view driver, absl::string_view args,
                             uint32_t descriptors) {
   if (driver != "net_memif") return descriptors;
   uint32_t log2 = 10;
+  bool zero_copy = false, server = false;
   for (absl::string_view kv : absl::StrSplit(args, ',')) {
     kv = absl::StripAsciiWhitespace(kv);
+    if (kv == "zero-copy=yes") zero_copy = true;
+    if (kv == "role=server") server = true;
     if (!absl::ConsumePrefix(&kv, "rsize=")) continue;
     uint32_t v;
-    if (absl::SimpleAtoi(kv, &v) && v <= 14) log2 = v;  // the PMD refuses anything else
+    // (The PMD reads the number with strtoul, so "12abc" is 12 to it and the default here.)
+    if (absl::SimpleAtoi(kv, &v) && v >= 1 && v <= 14) log2 = v;
   }
+  if (!zero_copy || server) return descriptors;
   return std::max(descriptors, 1u << log2);
 }
 

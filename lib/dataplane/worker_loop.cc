@@ -1,6 +1,7 @@
 // The worker side of the dataplane: the poll loop, ARP, forwarding (route, neighbor, hold
 // queue) and buffered transmit. Runs on worker threads only: no allocation, lock, syscall or
 // logging here (the optional idle sleep aside).
+#include <rte_atomic.h>
 #include <rte_cycles.h>
 #include <rte_prefetch.h>
 
@@ -23,10 +24,13 @@ rte_ether_hdr* Eth(rte_mbuf* m) { return rte_pktmbuf_mtod(m, rte_ether_hdr*); }
 
 void Dataplane::Tx(WorkerState& ws, uint16_t pi, rte_mbuf* m) {
   ws.counters.Count(Event::kTxFrames);
-  // The header line was rewritten here and is read next by whoever takes the frame (the peer's
-  // core on memif, the NIC's DMA): demoted to the shared cache, it is not fetched out of this
-  // core's. A hint (CLDEMOTE; a no-op where the CPU lacks it). It halved the load generator's
-  // wait for natgw's frames in the memif benchmark (README "Benchmarking").
+  // The header line was rewritten on this core; on a zero-copy memif the peer's core reads it
+  // next (a NIC's DMA would too): demoted to the shared cache, it is not fetched out of this
+  // core's. A hint (CLDEMOTE; a no-op where the CPU lacks it, and on copying memif, whose
+  // transmit copies the frame on this core, of little use). It halved the load generator's wait
+  // for natgw's frames in the memif benchmark (README "Benchmarking"). The barrier keeps the
+  // header stores before it.
+  rte_compiler_barrier();
   rte_cldemote(rte_pktmbuf_mtod(m, const void*));
   rte_eth_tx_buffer(ports_[pi].port_id, static_cast<uint16_t>(ws.id), ws.tx[pi], m);
 }

@@ -434,20 +434,24 @@ TEST(RouteTableTest, ClusterRoutesChangeUnderAConcurrentReader) {
   EXPECT_EQ(bad.load(), 0u) << "of " << lookups.load() << " lookups";
 }
 
-// The mbuf pool is sized by these: a memif ring of 2^rsize slots holds that many of our mbufs
-// in zero-copy mode, whatever descriptor count the queue setup asked for.
-TEST(QueueFramesTest, MemifRingSizeFromItsArguments) {
+// The mbuf pool is sized by these: a zero-copy memif client's ring of 2^rsize slots holds that
+// many of our mbufs, whatever descriptor count the queue setup asked for.
+TEST(QueueFramesTest, ZeroCopyMemifRingSizeFromItsArguments) {
   EXPECT_EQ(QueueFrames("net_ring", "", 1024), 1024u);
-  EXPECT_EQ(QueueFrames("net_af_packet", "iface=v0,rsize=12", 1024), 1024u);
-  EXPECT_EQ(QueueFrames("net_memif", "role=client,socket=/run/m.sock", 1024), 1024u);
-  EXPECT_EQ(QueueFrames("net_memif", "role=client,socket=/run/m.sock", 512), 1024u);
+  EXPECT_EQ(QueueFrames("net_af_packet", "iface=v0,rsize=12,zero-copy=yes", 1024), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "role=client,zero-copy=yes,socket=/run/m.sock", 1024), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "role=client,zero-copy=yes", 512), 1024u);
   EXPECT_EQ(QueueFrames("net_memif", "role=client,rsize=12,zero-copy=yes", 1024), 4096u);
-  EXPECT_EQ(QueueFrames("net_memif", "rsize=14", 1024), 16384u);
-  EXPECT_EQ(QueueFrames("net_memif", "rsize=8", 1024), 1024u);
-  EXPECT_EQ(QueueFrames("net_memif", "rsize=8", 128), 256u);
+  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=14", 1024), 16384u);
+  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=8", 1024), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=8", 128), 256u);
   // What the PMD would refuse leaves the default.
-  EXPECT_EQ(QueueFrames("net_memif", "rsize=15", 1024), 1024u);
-  EXPECT_EQ(QueueFrames("net_memif", "rsize=x", 1024), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=15", 128), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=0", 128), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=x", 128), 1024u);
+  // Copying memif (a client without zero-copy, any server): its slots hold shared memory.
+  EXPECT_EQ(QueueFrames("net_memif", "role=client,rsize=12", 1024), 1024u);
+  EXPECT_EQ(QueueFrames("net_memif", "role=server,rsize=12,zero-copy=yes", 1024), 1024u);
 }
 
 }  // namespace
