@@ -437,21 +437,33 @@ TEST(RouteTableTest, ClusterRoutesChangeUnderAConcurrentReader) {
 // The mbuf pool is sized by these: a zero-copy memif client's ring of 2^rsize slots holds that
 // many of our mbufs, whatever descriptor count the queue setup asked for.
 TEST(QueueFramesTest, ZeroCopyMemifRingSizeFromItsArguments) {
-  EXPECT_EQ(QueueFrames("net_ring", "", 1024), 1024u);
-  EXPECT_EQ(QueueFrames("net_af_packet", "iface=v0,rsize=12,zero-copy=yes", 1024), 1024u);
-  EXPECT_EQ(QueueFrames("net_memif", "role=client,zero-copy=yes,socket=/run/m.sock", 1024), 1024u);
-  EXPECT_EQ(QueueFrames("net_memif", "role=client,zero-copy=yes", 512), 1024u);
-  EXPECT_EQ(QueueFrames("net_memif", "role=client,rsize=12,zero-copy=yes", 1024), 4096u);
-  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=14", 1024), 16384u);
-  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=8", 1024), 1024u);
-  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=8", 128), 256u);
-  // What the PMD would refuse leaves the default.
-  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=15", 128), 1024u);
-  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=0", 128), 1024u);
-  EXPECT_EQ(QueueFrames("net_memif", "zero-copy=yes,rsize=x", 128), 1024u);
-  // Copying memif (a client without zero-copy, any server): its slots hold shared memory.
-  EXPECT_EQ(QueueFrames("net_memif", "role=client,rsize=12", 1024), 1024u);
-  EXPECT_EQ(QueueFrames("net_memif", "role=server,rsize=12,zero-copy=yes", 1024), 1024u);
+  struct Case {
+    const char* driver;
+    const char* args;
+    uint32_t descriptors;
+    uint32_t want;
+  };
+  const Case cases[] = {
+      {"net_ring", "", 1024, 1024},
+      {"net_af_packet", "iface=v0,rsize=12,zero-copy=yes", 1024, 1024},
+      {"net_memif", "role=client,zero-copy=yes,socket=/run/m.sock", 1024, 1024},
+      {"net_memif", "role=client,zero-copy=yes", 512, 1024},
+      {"net_memif", "role=client,rsize=12,zero-copy=yes", 1024, 4096},
+      {"net_memif", "zero-copy=yes,rsize=14", 1024, 16384},
+      {"net_memif", "zero-copy=yes,rsize=8", 1024, 1024},
+      {"net_memif", "zero-copy=yes,rsize=8", 128, 256},
+      // What the PMD would refuse leaves the default.
+      {"net_memif", "zero-copy=yes,rsize=15", 128, 1024},
+      {"net_memif", "zero-copy=yes,rsize=0", 128, 1024},
+      {"net_memif", "zero-copy=yes,rsize=x", 128, 1024},
+      // Copying memif (a client without zero-copy, any server): its slots hold shared memory.
+      {"net_memif", "role=client,rsize=12", 1024, 1024},
+      {"net_memif", "role=server,rsize=12,zero-copy=yes", 1024, 1024},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(QueueFrames(c.driver, c.args, c.descriptors), c.want)
+        << c.driver << " " << c.args << " " << c.descriptors;
+  }
 }
 
 }  // namespace
