@@ -169,8 +169,7 @@ void BM_SessionTableLookupBulkThreads(benchmark::State& state) {
 BENCHMARK(BM_SessionTableLookupBulkThreads)
     ->Arg(1000)
     ->Arg(1000000)
-    ->Threads(1)
-    ->Threads(2)
+    ->ThreadRange(1, 16)  // 1, 2, 4, 8, 16 workers: run it where there are that many cores
     ->UseRealTime();
 
 // Inserts into an empty table up to 90 % of its capacity, then empties it (untimed) and repeats.

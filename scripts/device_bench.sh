@@ -3,7 +3,7 @@
 # and libraries that scripts/device_bundle.sh packed into devbench/, and writes every run's JSON
 # and log, results.json and report.md into $OUT (default ./devbench-out).
 #
-#   bash scripts/device_bench.sh [--quick]
+#   bash scripts/device_bench.sh [--quick] [--rounds N] [--only SCENARIO,...]
 #
 # On the device: carry devbench/ (scripts/device_bundle.sh, ~36 MiB) and run
 #   bash scripts/device_bench.sh            (OUT set by the runner; about 250-350 s)
@@ -24,6 +24,8 @@
 # at the end), else every process runs with --no-huge; report.md says which.
 # DEVBENCH_NO_HUGE=1 forces --no-huge (to try that path on a machine with hugepages).
 # --quick: 2 rounds of 2 s, 1k and 64k flows (a check that everything runs, not figures).
+# --only: the scenarios below by name, plus natgw-half (latency) and table (the table's
+# lookups by 1-16 threads); --rounds N: N rounds (default 3 of 5 s).
 # Every process is started here and stopped by its PID; the total run is capped at ~470 s (no run starts after 400 s).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,12 +36,17 @@ T0=$(date +%s)
 BUDGET_S=${DEVBENCH_BUDGET_S:-400}
 
 rounds=3; dur=5; bigflows=1048576; half_rounds=3
-quick=0
-case "${1:-}" in
-  --quick) quick=1; rounds=2; dur=2; bigflows=65536; half_rounds=1 ;;
-  "") ;;
-  *) echo "usage: scripts/device_bench.sh [--quick]" >&2; exit 2 ;;
-esac
+quick=0; only=""
+usage="usage: scripts/device_bench.sh [--quick] [--rounds N] [--only SCENARIO,...]"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1; rounds=2; dur=2; bigflows=65536; half_rounds=1 ;;
+    --rounds) rounds=${2:?$usage}; shift ;;
+    --only) only=${2:?$usage}; shift ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+  shift
+done
 [ -x "$B/bin/natgw" ] || { echo "device_bench: $B/bin/natgw missing (run scripts/device_bundle.sh)" >&2; exit 1; }
 PY=$(command -v python3 || true)
 [ -n "$PY" ] || PY=/opt/torch/.venv/bin/python3
@@ -268,6 +275,49 @@ run_ceiling() {  # run_ceiling NAME ROUND FLOWS
 }
 
 say "$ncpu CPUs; generator lcore $LG_L, testpmd lcores $TP_L, natgw lcores $NG_L; $rounds rounds of ${dur}s; big = $bigflows flows"
+siblings() {  # siblings CPU: the CPUs sharing CPU's core (SMT), as the kernel says
+  cat "/sys/devices/system/cpu/cpu$1/topology/thread_siblings_list" 2>/dev/null || echo "?"
+}
+TOPO="core siblings: generator ${LG_L}: $(siblings "$LG_L"), natgw worker ${NG_L#*,}: $(siblings "${NG_L#*,}"), testpmd forwarding ${TP_L#*,}: $(siblings "${TP_L#*,}")"
+say "$TOPO"
+
+# --- the shared session table: bulk lookups by 1-16 threads at once ---------------------------
+# The one multi-worker figure this machine can give (see "not measured" in the report): every
+# worker looks up in the same table, so lookups must scale with the threads doing them.
+table_threads=""
+if [ -x "$B/bin/natgw_table_bench" ] && { [ -z "$only" ] || [[ ",$only," == *",table,"* ]]; }; then
+  say "session table: lookups by 1, 2, 4, 8, 16 threads"
+  NATGW_BENCH_EAL_ARGS="--no-huge --no-shconf -m 4096 ${PMD_ARGS[*]}" LD_LIBRARY_PATH=$B/lib \
+    timeout 120 "$B/bin/natgw_table_bench" \
+    --benchmark_filter='BM_SessionTableLookupBulkThreads|BM_MemoryLatency/(1|8|256)$' \
+    --benchmark_min_time=$([ $quick = 1 ] && echo 0.05 || echo 0.5) \
+    --benchmark_format=json --benchmark_out="$OUT/table_threads.json" >"$OUT/table_threads.log" 2>&1 ||
+    say "  natgw_table_bench failed: $(tail -2 "$OUT/table_threads.log" | tr '\n' ' ')"
+  table_threads=$("$PY" - "$OUT/table_threads.json" <<'PY' 2>/dev/null
+import json, re, sys
+rows, lat = {}, {}
+for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    m = re.match(r"BM_SessionTableLookupBulkThreads/(\d+)/real_time/threads:(\d+)$", b["name"])
+    if m:
+        rows.setdefault(int(m.group(1)), {})[int(m.group(2))] = b["items_per_second"]
+    m = re.match(r"BM_MemoryLatency/(\d+)$", b["name"])
+    if m and "ns_per_load" in b:
+        lat[int(m.group(1))] = b["ns_per_load"] * 1e9
+threads = sorted({t for r in rows.values() for t in r})
+print("| sessions | " + " | ".join(f"{t} thr" for t in threads) + " |")
+print("|---|" + "---|" * len(threads))
+for n, r in sorted(rows.items()):
+    one = r.get(1)
+    cells = [f"{r[t] / 1e6:.0f}M" + (f" ({r[t] / one:.1f}x)" if one and t > 1 else "")
+             if t in r else "-" for t in threads]
+    print(f"| {n} | " + " | ".join(cells) + " |")
+if lat:
+    print()
+    print("memory latency: " + ", ".join(f"{v:.0f} ns at {k} MiB" for k, v in sorted(lat.items())))
+PY
+)
+  [ -n "$table_threads" ] && echo "$table_threads"
+fi
 # One run by name.
 run_scenario() {
   case "$1" in
@@ -287,13 +337,19 @@ run_scenario() {
 # The runs of odd rounds in order; even rounds run them backwards. Either way natgw-1m and
 # ceiling-1m run back to back, so the ratio the target is about compares neighbours in time.
 order=(natgw-new natgw-churn natgw-tcp natgw-1k natgw-1m ceiling-1m ceiling-1k touch-1m)
+if [ -n "$only" ]; then  # --only: those of the list, in the list's order (natgw-half: the latency)
+  picked=()
+  for n in "${order[@]}"; do [[ ",$only," == *",$n,"* ]] && picked+=("$n"); done
+  [[ ",$only," == *",natgw-half,"* ]] || half_rounds=0
+  order=("${picked[@]}")
+fi
 for round in $(seq 1 "$rounds"); do
   say "round $round of $rounds"
   lg_in_round_order "$round" run_scenario "${order[@]}"
 done
 
-half=$("$PY" perf/bench_report.py --half-rate "$OUT/runs" natgw-1m)
-say "latency at half of natgw's median 1M-flow rate: $half pps per direction"
+[ "$half_rounds" -gt 0 ] && half=$("$PY" perf/bench_report.py --half-rate "$OUT/runs" natgw-1m) &&
+  say "latency at half of natgw's median 1M-flow rate: $half pps per direction"
 for round in $(seq 1 "$half_rounds"); do
   run_natgw natgw-half "$round" --flows="$bigflows" --rate_pps="$half"
 done
@@ -309,9 +365,17 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
   echo
   echo "- memory: $hp_mode"
   echo "- lcores: generator $LG_L, testpmd $TP_L (main, forwarding), natgw $NG_L (control, worker)"
+  echo "- $TOPO"
   echo "- flows: 1k = 1000, 1M = $bigflows; bundle commit $(cat "$B/COMMIT" 2>/dev/null || echo '?'); wall time $(( $(date +%s) - T0 )) s"
   echo "- not measured: natgw with 2 and 4 workers. natgw-loadgen sends on one TX queue per port, so over memif every frame lands on natgw's RX queue 0 (one worker) whatever the worker count; scaling needs a generator with one TX queue per natgw worker."
   [ "${#SKIPPED[@]}" -gt 0 ] && echo "- skipped for the time budget: ${SKIPPED[*]}"
+  if [ -n "$table_threads" ]; then
+    echo
+    echo "Session table, bulk lookups (32 keys) by N threads at once, lookups/s in all (speed-up over"
+    echo "one thread); \`natgw_table_bench --benchmark_filter=BM_SessionTableLookupBulkThreads\`:"
+    echo
+    echo "$table_threads"
+  fi
   echo
   "$PY" - "$OUT/results.json" <<'PY'
 import json, sys

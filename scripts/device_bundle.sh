@@ -2,7 +2,7 @@
 # Builds natgw and natgw-loadgen (release) and packs them, with dpdk-testpmd and every shared
 # library they need except glibc and the C++ runtime, into devbench/ (ignored), for a machine
 # without DPDK, absl, glog or gflags (scripts/device_bench.sh runs there):
-#   devbench/bin/   natgw, natgw-loadgen, dpdk-testpmd (stripped copies)
+#   devbench/bin/   natgw, natgw-loadgen, natgw_table_bench, dpdk-testpmd (stripped copies)
 #   devbench/lib/   the libraries (stripped copies, named by soname), DPDK PMDs included
 #   devbench/MANIFEST  what came from where; devbench/PMDS  the PMD files to load with -d
 # DPDK loads its PMDs from a compiled-in plugin directory (/usr/lib/.../dpdk/pmds-XX). The
@@ -23,7 +23,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 else
   meson configure "$BUILD" -Db_lto=true >/dev/null  # a folder set up before LTO was the default
 fi
-meson compile -C "$BUILD" natgw natgw-loadgen
+meson compile -C "$BUILD" natgw natgw-loadgen natgw_table_bench
 
 TESTPMD=/usr/bin/dpdk-testpmd
 PLUGIN_DIR=$(strings "$(ldconfig -p | awk '/librte_eal.so/ {print $NF; exit}')" |
@@ -34,9 +34,10 @@ PMDS=(librte_bus_vdev librte_net_memif librte_mempool_ring)
 
 rm -rf "$B"
 mkdir -p "$B/bin" "$B/lib"
-cp "$BUILD/gateway/natgw" "$BUILD/perf/loadgen/natgw-loadgen" "$TESTPMD" "$B/bin/"
+cp "$BUILD/gateway/natgw" "$BUILD/perf/loadgen/natgw-loadgen" "$BUILD/perf/natgw_table_bench" \
+  "$TESTPMD" "$B/bin/"
 : >"$B/PMDS"
-objs=("$B/bin/natgw" "$B/bin/natgw-loadgen" "$B/bin/dpdk-testpmd")
+objs=("$B"/bin/*)
 for p in "${PMDS[@]}"; do
   f=$(ls "$PLUGIN_DIR/$p".so.* 2>/dev/null | sort | head -1)
   [ -n "$f" ] || { echo "device_bundle: $p not in $PLUGIN_DIR" >&2; exit 1; }
