@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
+#include "lib/conntrack/session_table.h"
 #include "lib/control/cluster_source.h"
 #include "lib/control/cluster_sync.h"
 #include "lib/control/commands.h"
@@ -107,6 +108,42 @@ void RemoveHugepageFiles(const std::string& prefix) {
   }
 }
 
+// Says what pages the session table got. With [dpdk] memory_mb set, EAL has taken its memory
+// before the table is made, and the table may take hugepages of the pool beside it; with
+// memory_mb 0, DPDK's heap grows from the pool later (the mbuf pools come after the table), so
+// the table leaves the pool alone and relies on transparent huge pages.
+bool TableOnHugetlb(const control::GatewayConfig& c) {
+  return !c.dpdk.no_huge && c.dpdk.memory_mb != 0;
+}
+
+void LogTablePages(const conntrack::SessionTable& t, const control::GatewayConfig& c) {
+  const conntrack::SessionTablePages p = t.Pages();
+  const auto mib = [](size_t b) { return (b + (1u << 19)) >> 20; };
+  const size_t small = p.bytes - std::min(p.bytes, p.hugetlb_bytes + p.thp_bytes);
+  std::string why;
+  if (p.hugetlb_bytes < p.bytes) {
+    if (c.dpdk.no_huge) {
+      why = " ([dpdk] no_huge)";
+    } else if (c.dpdk.memory_mb == 0) {
+      why = " ([dpdk] memory_mb is 0: the hugepage pool is left to DPDK's heap)";
+    } else {
+      why = absl::StrCat(" (the hugepage pool had no room for it: ",
+                         (p.bytes + (2u << 20) - 1) >> 21, " more 2 MiB pages would hold it)");
+    }
+  }
+  const std::string msg =
+      absl::StrCat("session table: ", t.capacity(), " sessions in ", mib(p.bytes), " MiB: ",
+                   mib(p.hugetlb_bytes), " MiB on reserved 2 MiB hugepages, ", mib(p.thp_bytes),
+                   " MiB on transparent huge pages, ", mib(small), " MiB on 4 KiB pages", why);
+  if (small > p.bytes / 4) {
+    LOG(WARNING) << msg
+                 << "; lookups in a big table will miss the TLB as well as the cache: reserve "
+                    "hugepages and set [dpdk] memory_mb, or enable transparent huge pages (madvise)";
+  } else {
+    LOG(INFO) << msg;
+  }
+}
+
 class Gateway {
  public:
   int Run(const std::string& path, const std::vector<std::string>& extra_eal) {
@@ -174,12 +211,15 @@ class Gateway {
   }
 
   int ServeUntilStopped() {
-    auto engine = nat::Engine::Create(config_->engine, config_->nat);
+    nat::EngineConfig ec = config_->engine;
+    ec.hugetlb = TableOnHugetlb(*config_);
+    auto engine = nat::Engine::Create(ec, config_->nat);
     if (!engine.ok()) {
       LOG(ERROR) << "engine: " << engine.status().message();
       return 1;
     }
     engine_ = std::move(*engine);
+    LogTablePages(engine_->table(), *config_);
     auto dp = dataplane::Dataplane::Create(*config_, engine_.get());
     if (!dp.ok()) {
       LOG(ERROR) << "ports: " << dp.status().message();

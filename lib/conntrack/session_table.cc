@@ -33,6 +33,8 @@
 #include <cassert>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -52,6 +54,17 @@ constexpr uint32_t kMaxSessions = 1u << 30;  // refs (index << 1 | bit) + 1 must
 constexpr uint32_t kMaxWorkers = 64;
 constexpr size_t kHugePage = 2u << 20;
 constexpr size_t kSmallPage = 4096;
+// (Linux UAPI values, for headers older than the kernels that have them.)
+#ifdef MADV_POPULATE_WRITE
+constexpr int kMadvPopulateWrite = MADV_POPULATE_WRITE;
+#else
+constexpr int kMadvPopulateWrite = 23;  // Linux 5.14
+#endif
+#ifdef MAP_HUGE_2MB
+constexpr int kMapHuge2Mb = MAP_HUGE_2MB;
+#else
+constexpr int kMapHuge2Mb = 21 << 26;   // log2(2 MiB) << MAP_HUGE_SHIFT
+#endif
 constexpr uint32_t kSeed1 = 0x9e3779b9;
 constexpr uint32_t kSeed2 = 0x7f4a7c15;
 
@@ -90,13 +103,30 @@ inline bool KeyEquals(const FlowKey& a, const FlowKey& b) {
   return _mm_testz_si128(d, d) != 0;
 }
 
-// Anonymous memory, 2 MiB aligned and advised for transparent huge pages when large. The caller
-// constructs every object in it right away, which populates it (with huge pages where the kernel
-// grants them) before any worker runs. MAP_POPULATE would fault 4 KiB pages before the advice.
-void* MapHuge(size_t bytes, size_t* mapped) {
+// Anonymous memory for `bytes`. When large: on 2 MiB pages of the hugetlb pool if `hugetlb` and
+// the pool has room (*on_hugetlb is then true), else 2 MiB aligned and advised for transparent
+// huge pages. The caller constructs every object in it right away, which populates it (with
+// transparent huge pages where the kernel grants them) before any worker runs; MAP_POPULATE
+// would fault 4 KiB pages before the advice.
+void* MapHuge(size_t bytes, bool hugetlb, size_t* mapped, bool* on_hugetlb) {
   const bool huge = bytes >= kHugePage;
   const size_t align = huge ? kHugePage : kSmallPage;
   const size_t len = (bytes + align - 1) / align * align;
+  *on_hugetlb = false;
+  if (huge && hugetlb) {
+    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | kMapHuge2Mb, -1, 0);
+    if (p != MAP_FAILED) {
+      // Every page faulted in here, where a pool that cannot give one fails the call: a page
+      // missing at the first touch would be a SIGBUS (a cgroup's hugetlb limit, say).
+      if (madvise(p, len, kMadvPopulateWrite) == 0) {
+        *mapped = len;
+        *on_hugetlb = true;
+        return p;
+      }
+      munmap(p, len);
+    }
+  }
   const size_t reserve = huge ? len + kHugePage : len;
   void* raw = mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
@@ -208,10 +238,17 @@ absl::StatusOr<std::unique_ptr<SessionTable>> SessionTable::Create(
   t->num_buckets_ =
       std::max<uint64_t>(2, static_cast<uint64_t>((slots + kSlotsPerBucket - 1) / kSlotsPerBucket));
 
-  t->buckets_ = static_cast<Bucket*>(MapHuge(t->num_buckets_ * sizeof(Bucket), &t->index_bytes_));
-  t->sessions_ = static_cast<Session*>(MapHuge(capacity * sizeof(Session), &t->pool_bytes_));
+  bool on_hugetlb[3];
+  t->buckets_ = static_cast<Bucket*>(
+      MapHuge(t->num_buckets_ * sizeof(Bucket), config.hugetlb, &t->index_bytes_, &on_hugetlb[0]));
+  t->sessions_ = static_cast<Session*>(
+      MapHuge(capacity * sizeof(Session), config.hugetlb, &t->pool_bytes_, &on_hugetlb[1]));
   size_t stack_bytes = 0;
-  auto* stack = static_cast<uint32_t*>(MapHuge(capacity * sizeof(uint32_t), &stack_bytes));
+  auto* stack = static_cast<uint32_t*>(
+      MapHuge(capacity * sizeof(uint32_t), config.hugetlb, &stack_bytes, &on_hugetlb[2]));
+  t->stack_bytes_ = stack_bytes;
+  t->hugetlb_bytes_ = (on_hugetlb[0] ? t->index_bytes_ : 0) + (on_hugetlb[1] ? t->pool_bytes_ : 0) +
+                      (on_hugetlb[2] ? stack_bytes : 0);
   if (t->buckets_ == nullptr || t->sessions_ == nullptr || stack == nullptr) {
     const int err = errno;
     Unmap(stack, stack_bytes);
@@ -240,7 +277,7 @@ SessionTable::~SessionTable() {
   Unmap(buckets_, index_bytes_);
   Unmap(sessions_, pool_bytes_);
   if (slices_ != nullptr) {
-    Unmap(slices_[0].stack, freelist_bytes_ - num_workers_ * sizeof(WorkerSlice));
+    Unmap(slices_[0].stack, stack_bytes_);
     delete[] slices_;
   }
 }
@@ -274,6 +311,38 @@ uint64_t SessionTable::InUse() const {
 }
 
 size_t SessionTable::MemoryBytes() const { return index_bytes_ + pool_bytes_ + freelist_bytes_; }
+
+SessionTablePages SessionTable::Pages() const {
+  SessionTablePages p;
+  p.bytes = index_bytes_ + pool_bytes_ + stack_bytes_;
+  p.hugetlb_bytes = hugetlb_bytes_;
+  const struct {
+    const void* start;
+    size_t len;
+  } maps[] = {{buckets_, index_bytes_}, {sessions_, pool_bytes_}, {slices_[0].stack, stack_bytes_}};
+  // smaps: a header line "lo-hi perms ..." per mapping, then its "Name: value kB" lines.
+  std::FILE* f = std::fopen("/proc/self/smaps", "r");
+  if (f == nullptr) return p;
+  char line[512];
+  bool ours = false;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    const bool whole = std::strchr(line, '\n') != nullptr;
+    unsigned long lo = 0, hi = 0, kb = 0;
+    if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+      ours = false;
+      for (const auto& m : maps) {
+        const auto s = reinterpret_cast<uintptr_t>(m.start);
+        if (m.len != 0 && lo >= s && hi <= s + m.len) ours = true;
+      }
+    } else if (ours && std::sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
+      p.thp_bytes += static_cast<size_t>(kb) * 1024;
+    }
+    // The rest of a line longer than the buffer (a long file name) is no line of its own.
+    for (int c = 0; !whole && c != '\n' && c != EOF;) c = std::fgetc(f);
+  }
+  std::fclose(f);
+  return p;
+}
 
 void SessionTable::KeyBucketsForTest(const FlowKey& key, uint64_t* primary,
                                      uint64_t* secondary) const {

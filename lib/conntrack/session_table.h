@@ -36,6 +36,18 @@ namespace natgw::conntrack {
 struct SessionTableConfig {
   uint32_t max_sessions = 1 << 20;  // pool size, rounded up to a multiple of num_workers
   uint32_t num_workers = 1;         // 1..64
+  // Map the table on 2 MiB pages of the host's hugetlb pool (vm.nr_hugepages) when the pool has
+  // room for it; otherwise, and when false, on transparent huge pages where the kernel grants
+  // them. Every lookup misses the cache twice at random over the whole table: on 4 KiB pages it
+  // misses the TLB as well.
+  bool hugetlb = false;
+};
+
+// The pages the table's memory lies on.
+struct SessionTablePages {
+  size_t bytes = 0;          // mapped in all (index, pool, free lists)
+  size_t hugetlb_bytes = 0;  // on 2 MiB pages of the hugetlb pool
+  size_t thp_bytes = 0;      // on transparent huge pages, as /proc/self/smaps says now
 };
 
 // A lookup result: (session index << 1) | 1 if the out_key matched, | 0 if the in_key matched.
@@ -43,7 +55,9 @@ inline constexpr uint32_t kMiss = 0xffffffff;
 inline constexpr uint32_t kNoSession = 0xffffffff;
 inline uint32_t RefSession(uint32_t ref) { return ref >> 1; }
 inline bool RefIsOutKey(uint32_t ref) { return (ref & 1) != 0; }
-inline uint32_t MakeRef(uint32_t session, bool out_key) { return (session << 1) | (out_key ? 1 : 0); }
+inline uint32_t MakeRef(uint32_t session, bool out_key) {
+  return (session << 1) | (out_key ? 1 : 0);
+}
 
 enum class InsertResult : uint8_t {
   kOk,
@@ -94,6 +108,8 @@ class SessionTable {
   uint64_t InUse() const;
   // Bytes allocated for pool, index and free lists.
   size_t MemoryBytes() const;
+  // What pages that memory got (reads /proc/self/smaps: for the log, not for a hot path).
+  SessionTablePages Pages() const;
   uint64_t num_buckets() const { return num_buckets_; }
 
   // Test hooks: where a key hashes to, and a bucket's occupied slots and overflow count.
@@ -129,6 +145,8 @@ class SessionTable {
   size_t index_bytes_ = 0;
   size_t pool_bytes_ = 0;
   size_t freelist_bytes_ = 0;
+  size_t stack_bytes_ = 0;    // the free lists' mapping (part of freelist_bytes_)
+  size_t hugetlb_bytes_ = 0;  // of the three mappings, those on hugetlb pages
 };
 
 }  // namespace natgw::conntrack

@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   conntrack::SessionTableConfig tc;
   tc.max_sessions = config.max_sessions;
   tc.num_workers = config.num_workers;
+  tc.hugetlb = config.hugetlb;
   auto table = conntrack::SessionTable::Create(tc);
   if (!table.ok()) return table.status();
   e->table_ = std::move(*table);

@@ -43,6 +43,9 @@ struct EngineConfig {
   // Session events per worker ring (a power of two) for the event log and IPFIX; 0: none, and
   // the workers neither count per-session traffic nor emit events.
   uint32_t event_ring_size = 0;
+  // The session table on 2 MiB pages of the host's hugetlb pool when it has room
+  // (conntrack::SessionTableConfig::hugetlb).
+  bool hugetlb = false;
 };
 
 // Where a packet arrived: the inside of an island, or the outside.

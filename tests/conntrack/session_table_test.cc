@@ -1,8 +1,10 @@
 #include "lib/conntrack/session_table.h"
 
 #include <cstdint>
+#include <fstream>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -396,6 +398,67 @@ TEST(SessionTableTest, MemoryPerSessionWithinBudget) {
     // Slot load at full capacity (two keys per session) stays at or under one half.
     EXPECT_LE(2.0 * t->capacity() / (7.0 * static_cast<double>(t->num_buckets())), 0.5) << n;
   }
+}
+
+// A "Name: N kB" field of /proc/self/smaps_rollup, in bytes (-1 when absent).
+long long RollupBytes(const std::string& name) {
+  std::ifstream f("/proc/self/smaps_rollup");
+  std::string field;
+  long long kb;
+  while (f >> field) {
+    if (field == name + ":" && f >> kb) return kb * 1024;
+  }
+  return -1;
+}
+
+long FreeHugepages() {
+  std::ifstream f("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+  long n = -1;
+  f >> n;
+  return n;
+}
+
+TEST(SessionTableTest, WithoutHugetlbTheTableLeavesThePoolAlone) {
+  const long long before = RollupBytes("Private_Hugetlb");
+  ASSERT_GE(before, 0);
+  auto t = MakeTable(1 << 20);
+  const SessionTablePages p = t->Pages();
+  EXPECT_EQ(p.hugetlb_bytes, 0u);
+  EXPECT_LE(p.thp_bytes, p.bytes);
+  EXPECT_LE(p.bytes, t->MemoryBytes());
+  EXPECT_GT(p.bytes, t->MemoryBytes() - 4096);  // all but the per-worker slice headers
+  EXPECT_EQ(RollupBytes("Private_Hugetlb"), before);
+}
+
+// On a machine with free 2 MiB hugepages (scripts/hugepages.sh) the table takes them; without,
+// it falls back to ordinary pages. Either way the process holds exactly what Pages() says, and
+// gives it back with the table. (Other processes may take pages meanwhile, so the pool's count
+// is only a hint of which case this is.)
+TEST(SessionTableTest, HugetlbTableHoldsWhatPagesSaysAndGivesItBack) {
+  const long long before = RollupBytes("Private_Hugetlb");
+  ASSERT_GE(before, 0);
+  const long free_pages = FreeHugepages();
+  {
+    auto t = SessionTable::Create({.max_sessions = 1 << 20, .num_workers = 2, .hugetlb = true});
+    ASSERT_TRUE(t.ok()) << t.status();
+    const SessionTablePages p = (*t)->Pages();
+    // Index, pool and free lists are each over 2 MiB here: each is on hugetlb pages or not.
+    const long need = static_cast<long>(p.bytes >> 21);
+    ASSERT_EQ(p.bytes % (2u << 20), 0u);
+    if (free_pages >= need + 512) {
+      EXPECT_EQ(p.hugetlb_bytes, p.bytes) << free_pages << " free 2 MiB pages, " << need << " needed";
+    }
+    EXPECT_EQ(p.hugetlb_bytes % (2u << 20), 0u);
+    EXPECT_LE(p.thp_bytes, p.bytes - p.hugetlb_bytes);  // no page counted twice
+    EXPECT_EQ(RollupBytes("Private_Hugetlb") - before, static_cast<long long>(p.hugetlb_bytes));
+    // Usable like any other table.
+    const uint32_t idx = NewSession(**t, InKey(1), OutKey(1));
+    uint32_t existing = kMiss;
+    ASSERT_EQ((*t)->Insert(idx, false, &existing), InsertResult::kOk);
+    EXPECT_EQ((*t)->Lookup(InKey(1)), MakeRef(idx, false));
+    EXPECT_EQ((*t)->Lookup(OutKey(1)), MakeRef(idx, true));
+  }
+  EXPECT_EQ(RollupBytes("Private_Hugetlb"), before);
 }
 
 }  // namespace

@@ -43,6 +43,12 @@ cp conf/examples/two-islands/c1.toml "$WORK/c1.toml"
 printf '\n[[route]]\ndestination = "172.31.0.0/24"\nvia = "192.0.2.254"\ninterface = "c1-outside"\n' >>"$WORK/c1.toml"
 NATGW_EXTRA_EAL="$EXTRA" gw_start c1 "$WORK/c1.toml" || exit 1
 NATGW_EXTRA_EAL="$EXTRA" gw_start c2 "$WORK/c2.toml" || exit 1
+if [ -z "$EXTRA" ]; then
+  # memory_mb is set, so the session table may take reserved hugepages beside EAL's memory.
+  check "c1's session table lies wholly on reserved 2 MiB hugepages (its startup log says)" grep -qE \
+    "session table: [0-9]+ sessions in ([0-9]+) MiB: \1 MiB on reserved 2 MiB hugepages, 0 MiB on transparent huge pages, 0 MiB on 4 KiB pages" \
+    "$RUN_DIR/c1.log"
+fi
 
 bg in_ns c1-a python3 scripts/lib/whoami_server.py pod-A 80
 bg in_ns c2-g python3 scripts/lib/whoami_server.py pod-G 80
