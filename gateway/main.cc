@@ -120,22 +120,25 @@ void LogTablePages(const conntrack::SessionTable& t, const control::GatewayConfi
   const conntrack::SessionTablePages p = t.Pages();
   const auto mib = [](size_t b) { return (b + (1u << 19)) >> 20; };
   const size_t small = p.bytes - std::min(p.bytes, p.hugetlb_bytes + p.thp_bytes);
+  // Of what could have had 2 MiB pages, what did not get them (mappings under 2 MiB cannot).
+  const size_t missed = small - std::min(small, p.small_bytes);
   std::string why;
-  if (p.hugetlb_bytes < p.bytes) {
+  if (p.hugetlb_bytes + p.small_bytes < p.bytes) {
     if (c.dpdk.no_huge) {
       why = " ([dpdk] no_huge)";
     } else if (c.dpdk.memory_mb == 0) {
       why = " ([dpdk] memory_mb is 0: the hugepage pool is left to DPDK's heap)";
     } else {
-      why = absl::StrCat(" (the hugepage pool had no room for it: ",
-                         (p.bytes + (2u << 20) - 1) >> 21, " more 2 MiB pages would hold it)");
+      why = absl::StrCat(" (the hugepage pool had no room: ",
+                         (p.bytes - p.small_bytes - p.hugetlb_bytes) >> 21,
+                         " more 2 MiB pages would have held the rest)");
     }
   }
   const std::string msg =
       absl::StrCat("session table: ", t.capacity(), " sessions in ", mib(p.bytes), " MiB: ",
                    mib(p.hugetlb_bytes), " MiB on reserved 2 MiB hugepages, ", mib(p.thp_bytes),
                    " MiB on transparent huge pages, ", mib(small), " MiB on 4 KiB pages", why);
-  if (small > p.bytes / 4) {
+  if (missed > p.bytes / 4) {
     LOG(WARNING) << msg
                  << "; lookups in a big table will miss the TLB as well as the cache: reserve "
                     "hugepages and set [dpdk] memory_mb, or enable transparent huge pages (madvise)";

@@ -48,6 +48,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -x "$B/bin/natgw" ] || { echo "device_bench: $B/bin/natgw missing (run scripts/device_bundle.sh)" >&2; exit 1; }
+# DEVBENCH_NATGW: another natgw binary linked against the same bundle (to compare two builds).
+NATGW_BIN=${DEVBENCH_NATGW:-$B/bin/natgw}
+[ -x "$NATGW_BIN" ] || { echo "device_bench: $NATGW_BIN is not an executable" >&2; exit 1; }
 PY=$(command -v python3 || true)
 [ -n "$PY" ] || PY=/opt/torch/.venv/bin/python3
 [ -x "$PY" ] || { echo "device_bench: no python3" >&2; exit 1; }
@@ -137,6 +140,8 @@ else
   hp_mode+="not root or $HP_F not writable"
 fi
 say "memory: $hp_mode"
+THP=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo "not in this kernel")
+say "transparent huge pages: $THP"
 mem_args() { if [ -n "$NO_HUGE" ]; then echo --no-huge; else echo --huge-unlink; fi; }
 
 # --- the pieces -------------------------------------------------------------------------------
@@ -192,7 +197,7 @@ lg_wait() {
 }
 
 peer_natgw() {
-  LD_LIBRARY_PATH=$B/lib "$B/bin/natgw" --config "$RUN/natgw.toml" -- "${PMD_ARGS[@]}" >"$RUN/natgw.log" 2>&1 &
+  LD_LIBRARY_PATH=$B/lib "$NATGW_BIN" --config "$RUN/natgw.toml" -- "${PMD_ARGS[@]}" >"$RUN/natgw.log" 2>&1 &
   PEER_PID=$!
 }
 # natgw and testpmd attach as zero-copy memif clients when hugepages are there (see
@@ -266,6 +271,11 @@ run_natgw() {  # run_natgw NAME ROUND [generator flags]
   local name=$1 round=$2; shift 2
   time_left || { SKIPPED+=("$name #$round (time budget)"); return; }
   lg_with_reruns "$name" "$round" say natgw_attempt "$name" "$@"
+  # What pages natgw's session table got, once (the first run that says).
+  if [ -z "${TABLE_PAGES:-}" ]; then
+    TABLE_PAGES=$(grep -ho 'session table: .*' "$RUN/natgw.log" 2>/dev/null | head -1)
+    [ -n "$TABLE_PAGES" ] && say "  natgw's $TABLE_PAGES"
+  fi
   keep "$name" "$round" natgw.log
 }
 run_ceiling() {  # run_ceiling NAME ROUND FLOWS
@@ -363,7 +373,8 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
   echo
   echo "## Device run (scripts/device_bench.sh$([ $quick = 1 ] && echo ' --quick'))"
   echo
-  echo "- memory: $hp_mode"
+  echo "- memory: $hp_mode; transparent huge pages: $THP"
+  [ -n "${TABLE_PAGES:-}" ] && echo "- natgw's $TABLE_PAGES"
   echo "- lcores: generator $LG_L, testpmd $TP_L (main, forwarding), natgw $NG_L (control, worker)"
   echo "- $TOPO"
   echo "- flows: 1k = 1000, 1M = $bigflows; bundle commit $(cat "$B/COMMIT" 2>/dev/null || echo '?'); wall time $(( $(date +%s) - T0 )) s"

@@ -320,6 +320,9 @@ SessionTablePages SessionTable::Pages() const {
     const void* start;
     size_t len;
   } maps[] = {{buckets_, index_bytes_}, {sessions_, pool_bytes_}, {slices_[0].stack, stack_bytes_}};
+  for (const auto& m : maps) {
+    if (m.len < kHugePage) p.small_bytes += m.len;
+  }
   // smaps: a header line "lo-hi perms ..." per mapping, then its "Name: value kB" lines.
   std::FILE* f = std::fopen("/proc/self/smaps", "r");
   if (f == nullptr) return p;

@@ -48,6 +48,7 @@ struct SessionTablePages {
   size_t bytes = 0;          // mapped in all (index, pool, free lists)
   size_t hugetlb_bytes = 0;  // on 2 MiB pages of the hugetlb pool
   size_t thp_bytes = 0;      // on transparent huge pages, as /proc/self/smaps says now
+  size_t small_bytes = 0;    // in mappings under 2 MiB: always on 4 KiB pages
 };
 
 // A lookup result: (session index << 1) | 1 if the out_key matched, | 0 if the in_key matched.

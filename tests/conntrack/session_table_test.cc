@@ -427,6 +427,14 @@ TEST(SessionTableTest, WithoutHugetlbTheTableLeavesThePoolAlone) {
   EXPECT_LE(p.thp_bytes, p.bytes);
   EXPECT_LE(p.bytes, t->MemoryBytes());
   EXPECT_GT(p.bytes, t->MemoryBytes() - 4096);  // all but the per-worker slice headers
+  EXPECT_EQ(p.small_bytes, 0u);                   // index, pool, free list: each over 2 MiB
+  EXPECT_EQ(RollupBytes("Private_Hugetlb"), before);
+  // A small table's mappings are all under 2 MiB: 4 KiB pages whatever is asked.
+  auto small = SessionTable::Create({.max_sessions = 1000, .hugetlb = true});
+  ASSERT_TRUE(small.ok());
+  const SessionTablePages q = (*small)->Pages();
+  EXPECT_EQ(q.small_bytes, q.bytes);
+  EXPECT_EQ(q.hugetlb_bytes, 0u);
   EXPECT_EQ(RollupBytes("Private_Hugetlb"), before);
 }
 
