@@ -23,6 +23,8 @@
 # Hugepages: reserves 2 MiB pages and mounts hugetlbfs at /dev/hugepages when it can (both undone
 # at the end), else every process runs with --no-huge; report.md says which.
 # DEVBENCH_NO_HUGE=1 forces --no-huge (to try that path on a machine with hugepages).
+# DEVBENCH_NATGW=PATH runs that natgw binary (built here, linked against the bundle's libraries)
+# instead of devbench/bin/natgw: calls with --rounds 1 alternating two builds compare them.
 # --quick: 2 rounds of 2 s, 1k and 64k flows (a check that everything runs, not figures).
 # --only: the scenarios below by name, plus natgw-half (latency) and table (the table's
 # lookups by 1-16 threads); --rounds N: N rounds (default 3 of 5 s).
