@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
@@ -18,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "lib/conntrack/session.h"
+#include "lib/conntrack/session_table.h"
 #include "lib/conntrack/tcp_state.h"
 #include "lib/conntrack/worker_sessions.h"
 #include "lib/dataplane/counters.h"
@@ -289,6 +291,15 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
   }
   w.Family("natgw_session_capacity", "gauge", "Size of the session table.");
   w.Sample("natgw_session_capacity", engine.table().capacity());
+  // Read from /proc/self/smaps at each scrape: transparent huge pages can be split later.
+  const conntrack::SessionTablePages pages = engine.table().Pages();
+  w.Family("natgw_session_table_bytes", "gauge",
+           "Memory of the session table by page kind: reserved 2 MiB hugepages, transparent huge "
+           "pages, 4 KiB pages (every lookup in a big table on 4 KiB pages also misses the TLB).");
+  w.Sample("natgw_session_table_bytes", "pages", "hugetlb", pages.hugetlb_bytes);
+  w.Sample("natgw_session_table_bytes", "pages", "transparent", pages.thp_bytes);
+  w.Sample("natgw_session_table_bytes", "pages", "4k",
+           pages.bytes - std::min(pages.bytes, pages.hugetlb_bytes + pages.thp_bytes));
 
   RenderPools(engine, config, c, &w);
 

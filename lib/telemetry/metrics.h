@@ -11,6 +11,7 @@
 //   natgw_sessions{protocol,kind,island}           gauge: live sessions (bindings: kind="binding")
 //   natgw_tcp_sessions{state}                      gauge: live TCP sessions by state
 //   natgw_session_capacity                         gauge
+//   natgw_session_table_bytes{pages}               gauge: hugetlb, transparent, 4k
 //   natgw_pool_size{pool,kind}, natgw_pool_addresses_in_use{pool,kind}   gauges
 //   natgw_pool_ports_in_use{address}, natgw_pool_ports{address}   gauges, per egress address
 //   natgw_pool_ports_exhausted_total               new flows refused for want of a port

@@ -94,6 +94,12 @@ check "natgw_packets_total{direction=in2out} moved after traffic ($in2out_before
 out=$(metrics)
 check "metrics list every drop reason" contains "$out" 'natgw_drops_total{reason="fragment_timeout"}'
 check "metrics list interface counters" contains "$out" 'natgw_interface_rx_packets_total{interface="c1-outside"}'
+if [ -z "$EXTRA" ]; then
+  hp=$(awk '$1 == "natgw_session_table_bytes{pages=\"hugetlb\"}" {print $2}' <<<"$out")
+  small=$(awk '$1 == "natgw_session_table_bytes{pages=\"4k\"}" {print $2}' <<<"$out")
+  check "metrics: c1's session table on reserved hugepages ($hp bytes), none on 4 KiB pages" \
+    test "${hp:-0}" -gt 0 -a "${small:-1}" -eq 0
+fi
 code=$(ip netns exec "$NG-c1-gw" curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:9469/other)
 check "metrics: another path is 404" test "$code" = 404
 if command -v promtool >/dev/null; then

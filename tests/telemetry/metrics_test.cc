@@ -40,6 +40,14 @@ bool HasLine(const std::string& text, const std::string& line) {
   return false;
 }
 
+// The value of the sample `series` (name and labels), or -1 when there is none.
+long long SampleValue(const std::string& text, const std::string& series) {
+  for (const auto& l : Lines(text)) {
+    if (l.rfind(series + " ", 0) == 0) return std::stoll(l.substr(series.size() + 1));
+  }
+  return -1;
+}
+
 // Checks the text exposition format 0.0.4 (what `promtool check metrics` checks for syntax):
 // every line is # HELP, # TYPE or a sample; each family has one HELP and one TYPE, before its
 // samples; samples belong to the family announced last; no series appears twice; counters end in
@@ -140,6 +148,14 @@ TEST_P(EngineTest, MetricsCountWhatPassedThrough) {
   EXPECT_TRUE(HasLine(text, "natgw_sessions_expired_total 0")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_session_capacity " + std::to_string(engine_->table().capacity())))
       << text;
+  // The table's memory by page kind: all of it, once (this engine did not ask for hugetlb).
+  const long long hugetlb = SampleValue(text, "natgw_session_table_bytes{pages=\"hugetlb\"}");
+  const long long thp = SampleValue(text, "natgw_session_table_bytes{pages=\"transparent\"}");
+  const long long small = SampleValue(text, "natgw_session_table_bytes{pages=\"4k\"}");
+  EXPECT_EQ(hugetlb, 0) << text;
+  EXPECT_GE(thp, 0) << text;
+  EXPECT_GE(small, 0) << text;
+  EXPECT_EQ(static_cast<size_t>(hugetlb + thp + small), engine_->table().Pages().bytes) << text;
   EXPECT_TRUE(HasLine(text, "natgw_mappings{kind=\"pod_address\"} 3")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_mappings{kind=\"egress_pool\"} 2")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_mappings{kind=\"service\"} 2")) << text;
