@@ -34,6 +34,7 @@
 #include "lib/control/gateway_config.h"
 #include "lib/control/kube_api_source.h"
 #include "lib/dataplane/dataplane.h"
+#include "lib/dataplane/pool_watch.h"
 #include "lib/nat/engine.h"
 #include "lib/telemetry/cluster_metrics.h"
 #include "lib/telemetry/dpdk_telemetry.h"
@@ -288,6 +289,8 @@ class Gateway {
       return text;
     };
     int64_t published_ms = -1;
+    int64_t pools_checked_ms = -1;
+    dataplane::MbufPoolWatch pool_watch;
     while (!g_stop) {
       // Busy ratios and the DPDK telemetry snapshot (read by DPDK's telemetry thread).
       const int64_t now_ms = static_cast<int64_t>(rte_get_tsc_cycles() / (rte_get_tsc_hz() / 1000));
@@ -296,6 +299,10 @@ class Gateway {
         telemetry::PublishTelemetry(
             telemetry::BuildTelemetrySnapshot(*engine_, dataplane_.get(), *config_, &load.ratios()));
         published_ms = now_ms;
+      }
+      if (pools_checked_ms < 0 || now_ms - pools_checked_ms >= 1000) {
+        for (const std::string& w : pool_watch.Check(dataplane_->MbufPools(), now_ms)) LOG(WARNING) << w;
+        pools_checked_ms = now_ms;
       }
       // One poll over every descriptor the control thread serves, so that a cluster event is
       // applied as soon as it arrives; at most 100 ms per round.

@@ -372,7 +372,9 @@ CtlReply GatewayCommands::ShowInterfaces(bool as_json) {
     rows.push_back({{"name", i.name}, {"device", i.device}, {"port", i.port_id}, {"role", role},
                     {"address", addr}, {"mac", mac}, {"link_up", i.link_up},
                     {"rx_packets", i.rx_packets}, {"tx_packets", i.tx_packets},
-                    {"rx_bytes", i.rx_bytes}, {"tx_bytes", i.tx_bytes}, {"rx_missed", i.rx_missed}});
+                    {"rx_bytes", i.rx_bytes}, {"tx_bytes", i.tx_bytes}, {"rx_missed", i.rx_missed},
+                    {"rx_nombuf", i.rx_nombuf}, {"rx_errors", i.rx_errors},
+                    {"tx_errors", i.tx_errors}, {"tx_dropped", i.tx_dropped}});
   }
   return as_json ? Json({{"interfaces", rows}}) : Ok(t.Render());
 }

@@ -284,11 +284,22 @@ std::vector<InterfaceStatus> Dataplane::Interfaces() const {
       st.rx_bytes = stats.ibytes;
       st.tx_bytes = stats.obytes;
       st.rx_missed = stats.imissed;
+      st.rx_nombuf = stats.rx_nombuf;
+      st.rx_errors = stats.ierrors;
+      st.tx_errors = stats.oerrors;
     }
     for (const auto& ws : workers_) {
       st.tx_dropped += __atomic_load_n(&ws->tx_dropped[i], __ATOMIC_RELAXED);
     }
     out.push_back(std::move(st));
+  }
+  return out;
+}
+
+std::vector<MbufPoolStatus> Dataplane::MbufPools() const {
+  std::vector<MbufPoolStatus> out;
+  for (const auto& [socket, pool] : pools_) {
+    out.push_back({pool->name, pool->size, rte_mempool_avail_count(pool)});
   }
   return out;
 }

@@ -78,7 +78,18 @@ struct InterfaceStatus {
   uint32_t link_speed_mbps = 0;
   uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0;
   uint64_t rx_missed = 0;   // the NIC ran out of RX descriptors (imissed)
+  uint64_t rx_nombuf = 0;   // the PMD could not refill its RX ring: the mbuf pool was empty
+  uint64_t rx_errors = 0;   // frames the NIC received in error (ierrors)
+  uint64_t tx_errors = 0;   // frames the NIC failed to send (oerrors)
   uint64_t tx_dropped = 0;  // the TX queue refused frames (our tx_full, this port)
+};
+
+// One mbuf pool (one per NUMA socket with ports): its size and the mbufs free in it now (in its
+// ring and the per-lcore caches); the others sit in receive rings, TX queues or held frames.
+struct MbufPoolStatus {
+  std::string name;
+  uint32_t size = 0;
+  uint32_t free = 0;
 };
 
 struct NeighborEntry {
@@ -178,6 +189,7 @@ class Dataplane {
 
   // Control thread; racy snapshots while workers run.
   std::vector<InterfaceStatus> Interfaces() const;
+  std::vector<MbufPoolStatus> MbufPools() const;
   std::vector<NeighborEntry> Neighbors() const;
   std::vector<RouteEntry> Routes() const;
 

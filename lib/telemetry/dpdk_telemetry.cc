@@ -197,7 +197,9 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
       Section one;
       one.values = {{"rx_packets", i.rx_packets}, {"tx_packets", i.tx_packets},
                     {"rx_bytes", i.rx_bytes},     {"tx_bytes", i.tx_bytes},
-                    {"rx_missed", i.rx_missed},   {"tx_dropped", i.tx_dropped},
+                    {"rx_missed", i.rx_missed},   {"rx_nombuf", i.rx_nombuf},
+                    {"rx_errors", i.rx_errors},   {"tx_errors", i.tx_errors},
+                    {"tx_dropped", i.tx_dropped},
                     {"link_up", i.link_up ? 1u : 0u}};
       st.children.emplace_back(i.name, std::move(one.values));
     }

@@ -344,6 +344,13 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
        &dataplane::InterfaceStatus::tx_bytes},
       {"natgw_interface_rx_missed_total", "counter",
        "Packets the NIC dropped for lack of RX descriptors.", &dataplane::InterfaceStatus::rx_missed},
+      {"natgw_interface_rx_nombuf_total", "counter",
+       "Receive-ring refills that failed for want of mbufs (the pool was empty).",
+       &dataplane::InterfaceStatus::rx_nombuf},
+      {"natgw_interface_rx_errors_total", "counter", "Frames the port received in error.",
+       &dataplane::InterfaceStatus::rx_errors},
+      {"natgw_interface_tx_errors_total", "counter", "Frames the port failed to send.",
+       &dataplane::InterfaceStatus::tx_errors},
       {"natgw_interface_tx_dropped_total", "counter", "Frames the TX queue refused.",
        &dataplane::InterfaceStatus::tx_dropped},
   };
@@ -353,6 +360,13 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
   }
   w.Family("natgw_interface_up", "gauge", "1 when the port's link is up.");
   for (const auto& i : ifs) w.Sample("natgw_interface_up", "interface", i.name, i.link_up ? 1 : 0);
+
+  const std::vector<dataplane::MbufPoolStatus> pools = dataplane->MbufPools();
+  w.Family("natgw_dataplane_mbuf_pool_size", "gauge", "mbufs in each of the ports' mbuf pools.");
+  for (const auto& p : pools) w.Sample("natgw_dataplane_mbuf_pool_size", "pool", p.name, p.size);
+  w.Family("natgw_dataplane_mbuf_pool_free", "gauge",
+           "mbufs free in each pool; at 0 the ports cannot refill their receive rings.");
+  for (const auto& p : pools) w.Sample("natgw_dataplane_mbuf_pool_free", "pool", p.name, p.free);
 
   const std::vector<dataplane::WorkerLoad> loads = dataplane->WorkerLoads();
   w.Family("natgw_worker_busy_cycles_total", "counter",

@@ -20,7 +20,9 @@
 //   natgw_dataplane_drops_total{reason}            every dataplane drop reason, zero included
 //   natgw_dataplane_events_total{event}            rx_frames, tx_frames, ARP, hold queue, ...
 //   natgw_interface_{rx,tx}_{packets,bytes}_total{interface}, natgw_interface_rx_missed_total,
+//   natgw_interface_rx_nombuf_total, natgw_interface_{rx,tx}_errors_total,
 //   natgw_interface_tx_dropped_total, natgw_interface_up (gauge)
+//   natgw_dataplane_mbuf_pool_size{pool}, natgw_dataplane_mbuf_pool_free{pool}   gauges
 //   natgw_worker_busy_cycles_total{worker}, natgw_worker_cycles_total{worker},
 //   natgw_worker_busy_ratio{worker} (gauge), natgw_tsc_hz (gauge)
 #ifndef NATGW_LIB_TELEMETRY_METRICS_H_

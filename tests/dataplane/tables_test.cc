@@ -12,6 +12,7 @@
 #include "lib/dataplane/config_text.h"
 #include "lib/dataplane/hold_queue.h"
 #include "lib/dataplane/neighbor_table.h"
+#include "lib/dataplane/pool_watch.h"
 #include "lib/dataplane/route_table.h"
 #include "lib/net/builder.h"
 
@@ -464,6 +465,24 @@ TEST(QueueFramesTest, ZeroCopyMemifRingSizeFromItsArguments) {
     EXPECT_EQ(QueueFrames(c.driver, c.args, c.descriptors), c.want)
         << c.driver << " " << c.args << " " << c.descriptors;
   }
+}
+
+TEST(MbufPoolWatchTest, WarnsOfAnEmptyPoolOncePerIntervalNotOfOneWithMbufsFree) {
+  MbufPoolWatch w;
+  const std::vector<MbufPoolStatus> ok = {{"natgw_mb0_any", 8191, 5000}};
+  const std::vector<MbufPoolStatus> empty = {{"natgw_mb0_any", 8191, 0}};
+  EXPECT_TRUE(w.Check(ok, 0).empty());
+  auto said = w.Check(empty, 1000);
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_NE(said[0].find("mbuf pool natgw_mb0_any: empty, all 8191 mbufs"), std::string::npos)
+      << said[0];
+  EXPECT_TRUE(w.Check(empty, 2000).empty());  // still empty: not again within the interval
+  EXPECT_TRUE(w.Check(ok, 30000).empty());
+  EXPECT_EQ(w.Check(empty, 1000 + MbufPoolWatch::kRepeatMs).size(), 1u);
+  // Two pools (two sockets), one empty: only that one is named.
+  said = w.Check({{"natgw_mb0_any", 100, 3}, {"natgw_mb1", 100, 0}}, 10 * MbufPoolWatch::kRepeatMs);
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_NE(said[0].find("natgw_mb1"), std::string::npos);
 }
 
 }  // namespace

@@ -77,6 +77,13 @@ check "metrics: worker 0 busy cycles moved" test "$(value 'natgw_worker_busy_cyc
 check "metrics: worker 0 busy ratio is a ratio" python3 -c "import sys; v=float(sys.argv[1]); sys.exit(0 if 0 <= v <= 1 else 1)" \
   "$(value 'natgw_worker_busy_ratio{worker="0"}')"
 check "metrics: bytes per port and direction" test "$(value 'natgw_interface_rx_bytes_total{interface="c1-inside"}')" -gt 0
+check "metrics: no receive-ring refill failed, no frame in error on c1-inside" test \
+  "$(value 'natgw_interface_rx_nombuf_total{interface="c1-inside"}'):$(value 'natgw_interface_rx_errors_total{interface="c1-inside"}'):$(value 'natgw_interface_tx_errors_total{interface="c1-inside"}')" = 0:0:0
+pool=$(awk -F'"' '/^natgw_dataplane_mbuf_pool_size\{/ {print $2; exit}' <<<"$m")
+# (af_packet copies each frame into an mbuf as it arrives: at rest every mbuf can be free.)
+check "metrics: the mbuf pool ($pool) has mbufs free, no more than its size" python3 -c \
+  'import sys; f, n = int(sys.argv[1]), int(sys.argv[2]); sys.exit(0 if 0 < f <= n else 1)' \
+  "$(value "natgw_dataplane_mbuf_pool_free{pool=\"$pool\"}")" "$(value "natgw_dataplane_mbuf_pool_size{pool=\"$pool\"}")"
 if command -v promtool >/dev/null; then
   check "promtool check metrics passes" bash -c 'promtool check metrics <<<"$1"' _ "$m"
 else
