@@ -109,15 +109,20 @@ void RemoveHugepageFiles(const std::string& prefix) {
   }
 }
 
-// Says what pages the session table got. With [dpdk] memory_mb set, EAL has taken its memory
-// before the table is made, and the table may take hugepages of the pool beside it; with
-// memory_mb 0, DPDK's heap grows from the pool later (the mbuf pools come after the table), so
-// the table leaves the pool alone and relies on transparent huge pages.
-bool TableOnHugetlb(const control::GatewayConfig& c) {
-  return !c.dpdk.no_huge && c.dpdk.memory_mb != 0;
+// Whether the session table asks for the reserved hugepages. With [dpdk] memory_mb set, EAL has
+// taken that much before the table is made; the table then takes pages of the pool beside it,
+// leaving kTableLeavesToDpdk free for DPDK's heap to grow into (the mbuf pools are made after
+// the table). With memory_mb 0 the pool is left to DPDK, and with --no-huge (the conf's no_huge,
+// or EAL arguments) there is none to use: transparent huge pages then.
+constexpr size_t kTableLeavesToDpdk = 128u << 20;
+
+std::string TableNotOnHugetlb(const control::GatewayConfig& c, const std::vector<std::string>& eal) {
+  if (std::find(eal.begin(), eal.end(), "--no-huge") != eal.end()) return "EAL runs --no-huge";
+  if (c.dpdk.memory_mb == 0) return "[dpdk] memory_mb is 0: the hugepage pool is left to DPDK";
+  return "";
 }
 
-void LogTablePages(const conntrack::SessionTable& t, const control::GatewayConfig& c) {
+void LogTablePages(const conntrack::SessionTable& t, const std::string& not_asked) {
   const conntrack::SessionTablePages p = t.Pages();
   const auto mib = [](size_t b) { return (b + (1u << 19)) >> 20; };
   const size_t small = p.bytes - std::min(p.bytes, p.hugetlb_bytes + p.thp_bytes);
@@ -125,15 +130,8 @@ void LogTablePages(const conntrack::SessionTable& t, const control::GatewayConfi
   const size_t missed = small - std::min(small, p.small_bytes);
   std::string why;
   if (p.hugetlb_bytes + p.small_bytes < p.bytes) {
-    if (c.dpdk.no_huge) {
-      why = " ([dpdk] no_huge)";
-    } else if (c.dpdk.memory_mb == 0) {
-      why = " ([dpdk] memory_mb is 0: the hugepage pool is left to DPDK's heap)";
-    } else {
-      why = absl::StrCat(" (the hugepage pool had no room: ",
-                         (p.bytes - p.small_bytes - p.hugetlb_bytes) >> 21,
-                         " more 2 MiB pages would have held the rest)");
-    }
+    why = absl::StrCat(" (not on reserved hugepages: ",
+                       not_asked.empty() ? p.hugetlb_fallback : not_asked, ")");
   }
   const std::string msg =
       absl::StrCat("session table: ", t.capacity(), " sessions in ", mib(p.bytes), " MiB: ",
@@ -161,6 +159,7 @@ class Gateway {
     path_ = path;
 
     std::vector<std::string> eal = EalArgs(*config_, extra_eal);
+    table_not_on_hugetlb_ = TableNotOnHugetlb(*config_, eal);
     LOG(INFO) << "natgw " << config_->name << ": EAL " << absl::StrJoin(eal, " ");
     std::vector<char*> eal_argv;
     for (auto& s : eal) eal_argv.push_back(s.data());
@@ -216,14 +215,15 @@ class Gateway {
 
   int ServeUntilStopped() {
     nat::EngineConfig ec = config_->engine;
-    ec.hugetlb = TableOnHugetlb(*config_);
+    ec.hugetlb = table_not_on_hugetlb_.empty();
+    ec.hugetlb_keep_free = kTableLeavesToDpdk;
     auto engine = nat::Engine::Create(ec, config_->nat);
     if (!engine.ok()) {
       LOG(ERROR) << "engine: " << engine.status().message();
       return 1;
     }
     engine_ = std::move(*engine);
-    LogTablePages(engine_->table(), *config_);
+    LogTablePages(engine_->table(), table_not_on_hugetlb_);
     auto dp = dataplane::Dataplane::Create(*config_, engine_.get());
     if (!dp.ok()) {
       LOG(ERROR) << "ports: " << dp.status().message();
@@ -507,6 +507,7 @@ class Gateway {
   }
 
   std::string path_;
+  std::string table_not_on_hugetlb_;  // why the session table does not ask for hugetlb pages
   std::unique_ptr<control::GatewayConfig> config_;
   std::vector<std::unique_ptr<control::GatewayConfig>> retired_configs_;
   std::unique_ptr<nat::Engine> engine_;

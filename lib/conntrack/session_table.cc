@@ -32,15 +32,19 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
+#include <string>
 
 #include "absl/base/optimization.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace natgw::conntrack {
@@ -54,6 +58,7 @@ constexpr uint32_t kMaxSessions = 1u << 30;  // refs (index << 1 | bit) + 1 must
 constexpr uint32_t kMaxWorkers = 64;
 constexpr size_t kHugePage = 2u << 20;
 constexpr size_t kSmallPage = 4096;
+constexpr char kHugetlbDir[] = "/sys/kernel/mm/hugepages/hugepages-2048kB";
 // (Linux UAPI values, for headers older than the kernels that have them.)
 #ifdef MADV_POPULATE_WRITE
 constexpr int kMadvPopulateWrite = MADV_POPULATE_WRITE;
@@ -103,12 +108,14 @@ inline bool KeyEquals(const FlowKey& a, const FlowKey& b) {
   return _mm_testz_si128(d, d) != 0;
 }
 
+size_t HugeRound(size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
+
 // Anonymous memory for `bytes`. When large: on 2 MiB pages of the hugetlb pool if `hugetlb` and
-// the pool has room (*on_hugetlb is then true), else 2 MiB aligned and advised for transparent
-// huge pages. The caller constructs every object in it right away, which populates it (with
-// transparent huge pages where the kernel grants them) before any worker runs; MAP_POPULATE
-// would fault 4 KiB pages before the advice.
-void* MapHuge(size_t bytes, bool hugetlb, size_t* mapped, bool* on_hugetlb) {
+// the pool gives them (*on_hugetlb is then true; else *why says what failed, if it was empty),
+// else 2 MiB aligned and advised for transparent huge pages. The caller constructs every object
+// in it right away, which populates it (with transparent huge pages where the kernel grants
+// them) before any worker runs; MAP_POPULATE would fault 4 KiB pages before the advice.
+void* MapHuge(size_t bytes, bool hugetlb, size_t* mapped, bool* on_hugetlb, std::string* why) {
   const bool huge = bytes >= kHugePage;
   const size_t align = huge ? kHugePage : kSmallPage;
   const size_t len = (bytes + align - 1) / align * align;
@@ -116,13 +123,19 @@ void* MapHuge(size_t bytes, bool hugetlb, size_t* mapped, bool* on_hugetlb) {
   if (huge && hugetlb) {
     void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | kMapHuge2Mb, -1, 0);
-    if (p != MAP_FAILED) {
+    if (p == MAP_FAILED) {
+      if (why->empty()) *why = absl::StrCat("mmap(MAP_HUGETLB): ", std::strerror(errno));
+    } else {
       // Every page faulted in here, where a pool that cannot give one fails the call: a page
       // missing at the first touch would be a SIGBUS (a cgroup's hugetlb limit, say).
       if (madvise(p, len, kMadvPopulateWrite) == 0) {
         *mapped = len;
         *on_hugetlb = true;
         return p;
+      }
+      if (why->empty()) {
+        *why = absl::StrCat("madvise(MADV_POPULATE_WRITE): ", std::strerror(errno),
+                            errno == EINVAL ? " (Linux older than 5.14)" : "");
       }
       munmap(p, len);
     }
@@ -143,6 +156,16 @@ void* MapHuge(size_t bytes, bool hugetlb, size_t* mapped, bool* on_hugetlb) {
   }
   *mapped = len;
   return p;
+}
+
+// A number from a sysfs file, or -1.
+long ReadLong(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return -1;
+  long v = -1;
+  if (std::fscanf(f, "%ld", &v) != 1) v = -1;
+  std::fclose(f);
+  return v;
 }
 
 void Unmap(void* p, size_t len) {
@@ -238,14 +261,36 @@ absl::StatusOr<std::unique_ptr<SessionTable>> SessionTable::Create(
   t->num_buckets_ =
       std::max<uint64_t>(2, static_cast<uint64_t>((slots + kSlotsPerBucket - 1) / kSlotsPerBucket));
 
+  const size_t sizes[3] = {t->num_buckets_ * sizeof(Bucket), capacity * sizeof(Session),
+                           capacity * sizeof(uint32_t)};
+  bool hugetlb = config.hugetlb;
+  std::string& why = t->hugetlb_fallback_;
+  if (hugetlb) {
+    // The pool's pages neither used nor promised to a mapping: what a new mapping can get.
+    const long free_pages = ReadLong(std::string(kHugetlbDir) + "/free_hugepages");
+    const long resv_pages = ReadLong(std::string(kHugetlbDir) + "/resv_hugepages");
+    size_t need = 0;
+    for (size_t b : sizes) need += b >= kHugePage ? HugeRound(b) : 0;
+    const size_t keep = HugeRound(config.hugetlb_keep_free);
+    if (free_pages < 0) {
+      why = "this kernel has no pool of 2 MiB hugepages";
+      hugetlb = false;
+    } else if (static_cast<size_t>(std::max(0L, free_pages - std::max(0L, resv_pages))) <
+               (need + keep) / kHugePage) {
+      why = absl::StrFormat(
+          "the 2 MiB hugepage pool has %d pages free, the table needs %d and leaves %d to DPDK",
+          std::max(0L, free_pages - std::max(0L, resv_pages)), need / kHugePage, keep / kHugePage);
+      hugetlb = false;
+    }
+  }
   bool on_hugetlb[3];
   t->buckets_ = static_cast<Bucket*>(
-      MapHuge(t->num_buckets_ * sizeof(Bucket), config.hugetlb, &t->index_bytes_, &on_hugetlb[0]));
-  t->sessions_ = static_cast<Session*>(
-      MapHuge(capacity * sizeof(Session), config.hugetlb, &t->pool_bytes_, &on_hugetlb[1]));
+      MapHuge(sizes[0], hugetlb, &t->index_bytes_, &on_hugetlb[0], &why));
+  t->sessions_ =
+      static_cast<Session*>(MapHuge(sizes[1], hugetlb, &t->pool_bytes_, &on_hugetlb[1], &why));
   size_t stack_bytes = 0;
-  auto* stack = static_cast<uint32_t*>(
-      MapHuge(capacity * sizeof(uint32_t), config.hugetlb, &stack_bytes, &on_hugetlb[2]));
+  auto* stack =
+      static_cast<uint32_t*>(MapHuge(sizes[2], hugetlb, &stack_bytes, &on_hugetlb[2], &why));
   t->stack_bytes_ = stack_bytes;
   t->hugetlb_bytes_ = (on_hugetlb[0] ? t->index_bytes_ : 0) + (on_hugetlb[1] ? t->pool_bytes_ : 0) +
                       (on_hugetlb[2] ? stack_bytes : 0);
@@ -316,12 +361,22 @@ SessionTablePages SessionTable::Pages() const {
   SessionTablePages p;
   p.bytes = index_bytes_ + pool_bytes_ + stack_bytes_;
   p.hugetlb_bytes = hugetlb_bytes_;
+  p.hugetlb_fallback = hugetlb_fallback_;
   const struct {
     const void* start;
     size_t len;
   } maps[] = {{buckets_, index_bytes_}, {sessions_, pool_bytes_}, {slices_[0].stack, stack_bytes_}};
   for (const auto& m : maps) {
     if (m.len < kHugePage) p.small_bytes += m.len;
+  }
+  if (p.hugetlb_bytes + p.small_bytes == p.bytes) return p;  // nothing can be on THP
+  std::lock_guard<std::mutex> lock(thp_mu_);
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+  if (thp_read_s_ >= 0 && now_s - thp_read_s_ < 30) {
+    p.thp_bytes = thp_bytes_;
+    return p;
   }
   // smaps: a header line "lo-hi perms ..." per mapping, then its "Name: value kB" lines.
   std::FILE* f = std::fopen("/proc/self/smaps", "r");
@@ -344,6 +399,8 @@ SessionTablePages SessionTable::Pages() const {
     for (int c = 0; !whole && c != '\n' && c != EOF;) c = std::fgetc(f);
   }
   std::fclose(f);
+  thp_read_s_ = now_s;
+  thp_bytes_ = p.thp_bytes;
   return p;
 }
 

@@ -26,6 +26,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "lib/conntrack/flow_key.h"
@@ -41,6 +43,9 @@ struct SessionTableConfig {
   // them. Every lookup misses the cache twice at random over the whole table: on 4 KiB pages it
   // misses the TLB as well.
   bool hugetlb = false;
+  // With hugetlb: the table takes pages of the pool only if this many bytes of it stay free
+  // (neither used nor reserved) after it: room for DPDK's heap to grow into.
+  size_t hugetlb_keep_free = 0;
 };
 
 // The pages the table's memory lies on.
@@ -49,6 +54,8 @@ struct SessionTablePages {
   size_t hugetlb_bytes = 0;  // on 2 MiB pages of the hugetlb pool
   size_t thp_bytes = 0;      // on transparent huge pages, as /proc/self/smaps says now
   size_t small_bytes = 0;    // in mappings under 2 MiB: always on 4 KiB pages
+  // Asked for hugetlb pages, why (some of) the table did not get them; empty otherwise.
+  std::string hugetlb_fallback;
 };
 
 // A lookup result: (session index << 1) | 1 if the out_key matched, | 0 if the in_key matched.
@@ -109,7 +116,9 @@ class SessionTable {
   uint64_t InUse() const;
   // Bytes allocated for pool, index and free lists.
   size_t MemoryBytes() const;
-  // What pages that memory got (reads /proc/self/smaps: for the log, not for a hot path).
+  // What pages that memory got. The share on transparent huge pages comes from /proc/self/smaps
+  // (read only when some of the table can have them, at most every 30 s: a DPDK process can
+  // have thousands of mappings). Control thread; not for a hot path.
   SessionTablePages Pages() const;
   uint64_t num_buckets() const { return num_buckets_; }
 
@@ -148,6 +157,11 @@ class SessionTable {
   size_t freelist_bytes_ = 0;
   size_t stack_bytes_ = 0;    // the free lists' mapping (part of freelist_bytes_)
   size_t hugetlb_bytes_ = 0;  // of the three mappings, those on hugetlb pages
+  std::string hugetlb_fallback_;
+  // Pages()'s last reading of smaps.
+  mutable std::mutex thp_mu_;
+  mutable int64_t thp_read_s_ = -1;  // steady clock
+  mutable size_t thp_bytes_ = 0;
 };
 
 }  // namespace natgw::conntrack

@@ -55,6 +55,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   tc.max_sessions = config.max_sessions;
   tc.num_workers = config.num_workers;
   tc.hugetlb = config.hugetlb;
+  tc.hugetlb_keep_free = config.hugetlb_keep_free;
   auto table = conntrack::SessionTable::Create(tc);
   if (!table.ok()) return table.status();
   e->table_ = std::move(*table);

@@ -46,6 +46,7 @@ struct EngineConfig {
   // The session table on 2 MiB pages of the host's hugetlb pool when it has room
   // (conntrack::SessionTableConfig::hugetlb).
   bool hugetlb = false;
+  size_t hugetlb_keep_free = 0;  // SessionTableConfig::hugetlb_keep_free
 };
 
 // Where a packet arrived: the inside of an island, or the outside.
