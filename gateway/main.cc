@@ -34,6 +34,7 @@
 #include "lib/control/gateway_config.h"
 #include "lib/control/kube_api_source.h"
 #include "lib/dataplane/dataplane.h"
+#include "lib/dataplane/eal_runtime.h"
 #include "lib/dataplane/pool_watch.h"
 #include "lib/nat/engine.h"
 #include "lib/telemetry/cluster_metrics.h"
@@ -168,7 +169,8 @@ class Gateway {
                  << "): check [dpdk] lcores, memory and hugepages";
       return 1;
     }
-    const std::string prefix = std::filesystem::path(rte_eal_get_runtime_dir()).filename().string();
+    const std::string runtime_dir = rte_eal_get_runtime_dir();
+    const std::string prefix = std::filesystem::path(runtime_dir).filename().string();
     // Packet capture by secondary processes (dpdk-dumpcap --file-prefix=PREFIX -i PORT).
     const bool pdump = rte_pdump_init() == 0;
     if (!pdump) LOG(WARNING) << "rte_pdump_init failed (" << rte_strerror(rte_errno) << "): no dpdk-dumpcap capture";
@@ -178,12 +180,14 @@ class Gateway {
       LOG(ERROR) << "EAL gave " << workers << " worker lcores, the conf asks for " << config_->engine.num_workers;
       if (pdump) rte_pdump_uninit();
       rte_eal_cleanup();
+      dataplane::RemoveEalRuntimeDir(runtime_dir);
       if (!config_->dpdk.no_huge) RemoveHugepageFiles(prefix);
       return 1;
     }
     int rc = Serve();
     if (pdump) rte_pdump_uninit();
     rte_eal_cleanup();
+    dataplane::RemoveEalRuntimeDir(runtime_dir);
     if (!config_->dpdk.no_huge) RemoveHugepageFiles(prefix);
     LOG(INFO) << "natgw " << config_->name << " stopped";
     return rc;

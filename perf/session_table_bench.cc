@@ -36,6 +36,7 @@
 
 #include "benchmark/benchmark.h"
 #include "lib/conntrack/session_table.h"
+#include "lib/dataplane/eal_runtime.h"
 
 namespace natgw::conntrack {
 namespace {
@@ -352,6 +353,6 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   rte_eal_cleanup();
-  rmdir(runtime_dir.c_str());  // left behind, empty, unless --in-memory
+  natgw::dataplane::RemoveEalRuntimeDir(runtime_dir);
   return 0;
 }

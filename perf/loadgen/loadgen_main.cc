@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gflags/gflags.h"
+#include "lib/dataplane/eal_runtime.h"
 #include "perf/loadgen/options.h"
 #include "perf/loadgen/traffic.h"
 
@@ -183,6 +184,7 @@ int main(int argc, char** argv) {
   if (rte_eal_init(static_cast<int>(eal.size()), eal.data()) < 0) {
     return Fail(absl::StrCat("EAL init failed: ", rte_strerror(rte_errno)));
   }
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 
@@ -244,5 +246,6 @@ int main(int argc, char** argv) {
     rte_eth_dev_close(p);
   }
   rte_eal_cleanup();
+  natgw::dataplane::RemoveEalRuntimeDir(runtime_dir);
   return rc;
 }

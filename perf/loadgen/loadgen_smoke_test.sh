@@ -57,4 +57,32 @@ grep -v '^EAL\|^TELEMETRY' "$LG_DIR/natgw-tcp.log" | tail -3 || true
 check "natgw tcp: generator exit 0" equals "$rc" 0
 check "natgw tcp: nothing invalid, delivered both ways" no_invalid_both_ways "$LG_DIR/natgw-tcp.json"
 check "natgw tcp: connections completed" test "$(lg_json "$LG_DIR/natgw-tcp.json" 'r["tcp"]["completed"]')" -gt 1000
+
+# A memif client does not reconnect once its server has gone (README "Behaviour worth
+# knowing"); as the server, natgw takes a restarted client back.
+echo "== natgw as memif server: one generator, gone, then another"
+lg_stop_all
+sed 's/role=client,/role=server,/' "$LG_DIR/natgw.toml" >"$LG_DIR/natgw-server.toml"
+peer_natgw "$LG_DIR/natgw-server.toml"
+for _ in $(seq 1 100); do
+  [ "$(grep -c -e "@$LG_DIR/in.sock\$" -e "@$LG_DIR/out.sock\$" /proc/net/unix)" -ge 2 ] && break
+  sleep 0.1
+done
+for run in 1 2; do
+  rc=0
+  timeout 60 "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/client-$run.json" \
+    --expect_pool="$LG_POOL" --flows=1000 --duration_s=1 --rate_pps=200000 --link_timeout_s=15 \
+    "${LG_FLOW_ARGS[@]}" -- -l 0 --file-prefix="lgc-$LG_TAG" --no-pci --no-huge -m 256 \
+    --vdev="net_memif0,role=client,socket=$LG_DIR/in.sock" \
+    --vdev="net_memif1,role=client,socket=$LG_DIR/out.sock" >"$LG_DIR/client-$run.log" 2>&1 || rc=$?
+  check "natgw as server, generator $run as client: exit 0" equals "$rc" 0
+  check "natgw as server, generator $run: nothing invalid, delivered both ways" \
+    no_invalid_both_ways "$LG_DIR/client-$run.json"
+done
+check "natgw as memif server outlived both clients" kill -0 "$PEER_PID"
+peer_stop
+# Each DPDK process of this test (generators, testpmd, natgw) is gone with its EAL runtime
+# directory (DPDK leaves ~3 MiB of tmpfs behind per process otherwise).
+left=$(ls /var/run/dpdk 2>/dev/null | grep -e "-$LG_TAG\$" || true)
+check "no EAL runtime directory left in /var/run/dpdk (${left:-none})" test -z "$left"
 checks_done

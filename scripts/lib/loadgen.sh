@@ -174,6 +174,9 @@ peer_stop() {
   kill -KILL "$PEER_PID" 2>/dev/null || true
   wait "$PEER_PID" 2>/dev/null || true
   PEER_PID=""
+  # testpmd leaves its EAL runtime directory (~3 MiB of tmpfs); natgw and the generator remove
+  # their own.
+  rm -rf "/var/run/dpdk/tp-$LG_TAG"
 }
 
 lg_stop_all() {

@@ -1,0 +1,25 @@
+// DPDK leaves a primary process's runtime directory (/var/run/dpdk/PREFIX: its config,
+// fbarray and hugepage_info files, about 3 MiB of tmpfs) behind after rte_eal_cleanup(). With a
+// --file-prefix per run (tests, benchmarks) they pile up; each program that starts EAL removes
+// its own at exit with this.
+#ifndef NATGW_LIB_DATAPLANE_EAL_RUNTIME_H_
+#define NATGW_LIB_DATAPLANE_EAL_RUNTIME_H_
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+namespace natgw::dataplane {
+
+// `dir` is rte_eal_get_runtime_dir(), read while EAL ran; call after rte_eal_cleanup(). Removes
+// nothing but a directory named like a file prefix inside a "dpdk" directory.
+inline void RemoveEalRuntimeDir(const std::string& dir) {
+  const std::filesystem::path p(dir);
+  if (p.filename().empty() || p.parent_path().filename() != "dpdk") return;
+  std::error_code ec;
+  std::filesystem::remove_all(p, ec);
+}
+
+}  // namespace natgw::dataplane
+
+#endif  // NATGW_LIB_DATAPLANE_EAL_RUNTIME_H_
