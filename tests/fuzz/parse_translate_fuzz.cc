@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/dataplane/eal_runtime.h"
 #include "lib/nat/engine.h"
 #include "lib/nat/worker.h"
 #include "lib/net/builder.h"
@@ -63,6 +64,9 @@ void Init() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) std::abort();
+  // libFuzzer ends the process with exit(): the EAL runtime directory goes then.
+  static const std::string runtime_dir = rte_eal_get_runtime_dir();
+  std::atexit([] { natgw::dataplane::RemoveEalRuntimeDir(runtime_dir); });
   g_pool = rte_pktmbuf_pool_create("fuzz", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
   if (g_pool == nullptr) std::abort();
   nat::EngineConfig ec;
