@@ -126,7 +126,7 @@ std::string TableNotOnHugetlb(const control::GatewayConfig& c, const std::vector
 void LogTablePages(const conntrack::SessionTable& t, const std::string& not_asked) {
   const conntrack::SessionTablePages p = t.Pages();
   const auto mib = [](size_t b) { return (b + (1u << 19)) >> 20; };
-  const size_t small = p.bytes - std::min(p.bytes, p.hugetlb_bytes + p.thp_bytes);
+  const size_t small = p.on_4k_bytes();
   // Of what could have had 2 MiB pages, what did not get them (mappings under 2 MiB cannot).
   const size_t missed = small - std::min(small, p.small_bytes);
   std::string why;
@@ -169,8 +169,7 @@ class Gateway {
                  << "): check [dpdk] lcores, memory and hugepages";
       return 1;
     }
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
-    const std::string prefix = std::filesystem::path(runtime_dir).filename().string();
+    const std::string prefix = std::filesystem::path(rte_eal_get_runtime_dir()).filename().string();
     // Packet capture by secondary processes (dpdk-dumpcap --file-prefix=PREFIX -i PORT).
     const bool pdump = rte_pdump_init() == 0;
     if (!pdump) LOG(WARNING) << "rte_pdump_init failed (" << rte_strerror(rte_errno) << "): no dpdk-dumpcap capture";
@@ -179,15 +178,13 @@ class Gateway {
     if (workers != config_->engine.num_workers) {
       LOG(ERROR) << "EAL gave " << workers << " worker lcores, the conf asks for " << config_->engine.num_workers;
       if (pdump) rte_pdump_uninit();
-      rte_eal_cleanup();
-      dataplane::RemoveEalRuntimeDir(runtime_dir);
+      dataplane::CleanupEal();
       if (!config_->dpdk.no_huge) RemoveHugepageFiles(prefix);
       return 1;
     }
     int rc = Serve();
     if (pdump) rte_pdump_uninit();
-    rte_eal_cleanup();
-    dataplane::RemoveEalRuntimeDir(runtime_dir);
+    dataplane::CleanupEal();
     if (!config_->dpdk.no_huge) RemoveHugepageFiles(prefix);
     LOG(INFO) << "natgw " << config_->name << " stopped";
     return rc;

@@ -216,10 +216,8 @@ int main() {
     std::fprintf(stderr, "natgw-walkthrough: cannot start DPDK's EAL\n");
     return 2;
   }
-  const std::string runtime_dir = rte_eal_get_runtime_dir();
   natgw::g_pool = rte_pktmbuf_pool_create("walk", 255, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
   int rc = natgw::g_pool == nullptr ? 2 : natgw::Run();
-  rte_eal_cleanup();
-  natgw::dataplane::RemoveEalRuntimeDir(runtime_dir);
+  natgw::dataplane::CleanupEal();
   return rc;
 }

@@ -349,10 +349,8 @@ int main(int argc, char** argv) {
   CPU_ZERO(&all);
   for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; ++c) CPU_SET(c, &all);
   pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
-  const std::string runtime_dir = rte_eal_get_runtime_dir();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  rte_eal_cleanup();
-  natgw::dataplane::RemoveEalRuntimeDir(runtime_dir);
+  natgw::dataplane::CleanupEal();
   return 0;
 }

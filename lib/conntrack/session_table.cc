@@ -272,14 +272,14 @@ absl::StatusOr<std::unique_ptr<SessionTable>> SessionTable::Create(
     size_t need = 0;
     for (size_t b : sizes) need += b >= kHugePage ? HugeRound(b) : 0;
     const size_t keep = HugeRound(config.hugetlb_keep_free);
+    const long avail = std::max(0L, free_pages - std::max(0L, resv_pages));
     if (free_pages < 0) {
       why = "this kernel has no pool of 2 MiB hugepages";
       hugetlb = false;
-    } else if (static_cast<size_t>(std::max(0L, free_pages - std::max(0L, resv_pages))) <
-               (need + keep) / kHugePage) {
+    } else if (static_cast<size_t>(avail) < (need + keep) / kHugePage) {
       why = absl::StrFormat(
           "the 2 MiB hugepage pool has %d pages free, the table needs %d and leaves %d to DPDK",
-          std::max(0L, free_pages - std::max(0L, resv_pages)), need / kHugePage, keep / kHugePage);
+          avail, need / kHugePage, keep / kHugePage);
       hugetlb = false;
     }
   }

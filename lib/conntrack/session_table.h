@@ -56,6 +56,10 @@ struct SessionTablePages {
   size_t small_bytes = 0;    // in mappings under 2 MiB: always on 4 KiB pages
   // Asked for hugetlb pages, why (some of) the table did not get them; empty otherwise.
   std::string hugetlb_fallback;
+  // On 4 KiB pages: what is on neither kind of huge page (small_bytes included).
+  size_t on_4k_bytes() const {
+    return bytes - (hugetlb_bytes + thp_bytes < bytes ? hugetlb_bytes + thp_bytes : bytes);
+  }
 };
 
 // A lookup result: (session index << 1) | 1 if the out_key matched, | 0 if the in_key matched.

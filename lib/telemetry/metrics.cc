@@ -8,7 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
@@ -298,8 +297,7 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
            "pages, 4 KiB pages (every lookup in a big table on 4 KiB pages also misses the TLB).");
   w.Sample("natgw_session_table_bytes", "pages", "hugetlb", pages.hugetlb_bytes);
   w.Sample("natgw_session_table_bytes", "pages", "transparent", pages.thp_bytes);
-  w.Sample("natgw_session_table_bytes", "pages", "4k",
-           pages.bytes - std::min(pages.bytes, pages.hugetlb_bytes + pages.thp_bytes));
+  w.Sample("natgw_session_table_bytes", "pages", "4k", pages.on_4k_bytes());
 
   RenderPools(engine, config, c, &w);
 

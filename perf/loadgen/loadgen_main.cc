@@ -184,7 +184,6 @@ int main(int argc, char** argv) {
   if (rte_eal_init(static_cast<int>(eal.size()), eal.data()) < 0) {
     return Fail(absl::StrCat("EAL init failed: ", rte_strerror(rte_errno)));
   }
-  const std::string runtime_dir = rte_eal_get_runtime_dir();
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 
@@ -245,7 +244,6 @@ int main(int argc, char** argv) {
     rte_eth_dev_stop(p);
     rte_eth_dev_close(p);
   }
-  rte_eal_cleanup();
-  natgw::dataplane::RemoveEalRuntimeDir(runtime_dir);
+  natgw::dataplane::CleanupEal();
   return rc;
 }

@@ -65,10 +65,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dataplane test: mbuf pool creation failed\n");
     return 1;
   }
-  const std::string runtime_dir = rte_eal_get_runtime_dir();
   int rc = RUN_ALL_TESTS();
   rte_mempool_free(natgw::dataplane::testing::g_inject_pool);
-  rte_eal_cleanup();
-  natgw::dataplane::RemoveEalRuntimeDir(runtime_dir);
+  natgw::dataplane::CleanupEal();
   return rc;
 }
