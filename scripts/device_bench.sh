@@ -173,7 +173,7 @@ lg_start() {
     --vdev="net_memif1,role=server,socket=$RUN/out.sock" >"$RUN/$name.log" 2>&1 &
   LG_PID=$!
   for i in $(seq 1 150); do
-    [ "$(grep -c -e "@$RUN/in.sock\$" -e "@$RUN/out.sock\$" /proc/net/unix 2>/dev/null)" -ge 2 ] && return 0
+    lg_sockets_listening "$RUN" && return 0
     kill -0 "$LG_PID" 2>/dev/null || { tail -5 "$RUN/$name.log"; wait "$LG_PID" 2>/dev/null; LG_PID=""; return 1; }
     sleep 0.1
   done

@@ -64,10 +64,7 @@ echo "== natgw as memif server: one generator, gone, then another"
 lg_stop_all
 sed 's/role=client,/role=server,/' "$LG_DIR/natgw.toml" >"$LG_DIR/natgw-server.toml"
 peer_natgw "$LG_DIR/natgw-server.toml"
-for _ in $(seq 1 100); do
-  [ "$(grep -c -e "@$LG_DIR/in.sock\$" -e "@$LG_DIR/out.sock\$" /proc/net/unix)" -ge 2 ] && break
-  sleep 0.1
-done
+for _ in $(seq 1 100); do lg_sockets_listening "$LG_DIR" && break; sleep 0.1; done
 for run in 1 2; do
   rc=0
   timeout 60 "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/client-$run.json" \

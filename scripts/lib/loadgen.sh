@@ -91,6 +91,12 @@ max_sessions = $max
 CONF
 }
 
+# lg_sockets_listening DIR: true once the memif servers' two abstract sockets DIR/in.sock and
+# DIR/out.sock exist (memif's default; /proc/net/unix lists them with an "@").
+lg_sockets_listening() {
+  [ "$(grep -c -e "@$1/in.sock\$" -e "@$1/out.sock\$" /proc/net/unix 2>/dev/null)" -ge 2 ]
+}
+
 # lg_start NAME ARGS...: the generator on lcore 0 as memif server; result in $LG_DIR/NAME.json,
 # output in $LG_DIR/NAME.log.
 lg_start() {
@@ -106,8 +112,7 @@ lg_start() {
   LG_PID=$!
   local i
   for i in $(seq 1 100); do
-    # memif sockets are abstract (the PMD's default): look for the listeners, not for files.
-    [ "$(ss -xlH 2>/dev/null | grep -c -e "@$LG_DIR/in.sock " -e "@$LG_DIR/out.sock ")" -eq 2 ] && return 0
+    lg_sockets_listening "$LG_DIR" && return 0
     kill -0 "$LG_PID" 2>/dev/null || { cat "$LG_DIR/$name.log" >&2; return 1; }
     sleep 0.1
   done
