@@ -64,7 +64,9 @@ void OnSignal(int sig) {
 }
 
 std::vector<std::string> EalArgs(const control::GatewayConfig& c, const std::vector<std::string>& extra) {
-  std::vector<std::string> a = {"natgw", "-l", c.dpdk.lcores,
+  const std::string lcore_map = c.dpdk.EalLcoreMap();
+  std::vector<std::string> a = {"natgw", lcore_map.empty() ? "-l" : "--lcores",
+                                lcore_map.empty() ? c.dpdk.lcores : lcore_map,
                                 absl::StrCat("--main-lcore=", c.dpdk.lcore_ids.empty() ? 0 : c.dpdk.lcore_ids[0]),
                                 "--file-prefix=" + (c.dpdk.file_prefix.empty() ? "natgw-" + c.name : c.dpdk.file_prefix)};
   if (c.dpdk.no_huge) a.push_back("--no-huge");

@@ -183,6 +183,8 @@ def main():
     p.add_argument("--rounds", type=int, default=0)
     p.add_argument("--duration", type=float, default=0)
     p.add_argument("--note", default="")
+    p.add_argument("--workers", type=int, default=1,
+                   help="natgw workers (= generator loops = testpmd forwarding cores)")
     a = p.parse_args()
     rounds = load_rounds(os.path.join(a.out, "runs"))
     s = {name: summarize(rs) for name, rs in runs_of(rounds).items()}
@@ -199,8 +201,12 @@ def main():
     files = plots(a.out, s)
     lines = [f"# natgw benchmark, {os.path.basename(a.out)}", "",
              f"{a.rounds} rounds of {a.duration:g} s per scenario, alternating order; every "
-             "figure is the median over rounds. One natgw worker (lcore 1), the generator on "
-             "lcore 0, memif between them (kernel: net_af_packet on veth).", "",
+             "figure is the median over rounds. " +
+             ("One natgw worker (lcore 1), the generator on lcore 0, memif between them "
+              "(kernel: net_af_packet on veth)." if a.workers == 1 else
+              f"{a.workers} natgw workers, {a.workers} generator loops and {a.workers} testpmd "
+              "forwarding cores, each on its own core and on one memif queue pair of each "
+              "port."), "",
              f"Machine: {a.note}", "",
              "| scenario | in2out Mpps | out2in Mpps | in2out loss | out2in loss | invalid | "
              "p50 us | p99 us | p99.9 us | TCP conn/s | runs (in2out Mpps each) |",
@@ -234,18 +240,22 @@ def main():
     n = s.get("natgw-new")
     tcp = s.get("natgw-tcp")
     half = s.get("natgw-half")
+    w = a.workers
     lines += ["", "## Per worker", ""]
+    if w > 1:
+        lines.append(f"(Each figure divided by the {w} workers; in all: the scenario table.)")
     if n:
         lines.append(f"- new flows per second (natgw-new, in2out delivered): "
-                     f"{fmt(n['in2out_mpps'] and n['in2out_mpps'] * 1e6, 0)}")
+                     f"{fmt(n['in2out_mpps'] and n['in2out_mpps'] * 1e6 / w, 0)}")
     c = s.get("natgw-churn")
     if c:
         lines.append(f"- new flows per second in steady churn (natgw-churn: 4M new flows, 1 s UDP "
                      f"timeout, so the table holds about a second of them while the sweep frees "
-                     f"the oldest): {fmt(c['in2out_mpps'] and c['in2out_mpps'] * 1e6, 0)}, loss "
+                     f"the oldest): {fmt(c['in2out_mpps'] and c['in2out_mpps'] * 1e6 / w, 0)}, loss "
                      f"{fmt(c.get('in2out_loss'))}")
     if tcp:
-        lines.append(f"- TCP connections per second (natgw-tcp): {fmt(tcp['tcp_cps'], 0)}")
+        lines.append(f"- TCP connections per second (natgw-tcp): "
+                     f"{fmt(tcp['tcp_cps'] and tcp['tcp_cps'] / w, 0)}")
     if half:
         lines.append(f"- latency at half of the max 1M-flow rate ({fmt(half['rate_pps'], 0)} pps "
                      f"offered): p50 {fmt(half['p50_us'], 1)} us, p99 {fmt(half['p99_us'], 1)} us, "

@@ -3,7 +3,7 @@
 # and libraries that scripts/device_bundle.sh packed into devbench/, and writes every run's JSON
 # and log, results.json and report.md into $OUT (default ./devbench-out).
 #
-#   bash scripts/device_bench.sh [--quick] [--rounds N] [--only SCENARIO,...]
+#   bash scripts/device_bench.sh [--quick] [--rounds N] [--only SCENARIO,...] [--queues N]
 #
 # On the device: carry devbench/ (scripts/device_bundle.sh, ~36 MiB) and run
 #   bash scripts/device_bench.sh            (OUT set by the runner; about 250-350 s)
@@ -16,10 +16,14 @@
 #   natgw-churn     4x the flows against a 1 s UDP timeout (steady churn: creation and expiry)
 #   natgw-half      natgw-1m at half of natgw-1m's median rate: latency
 # Rounds alternate their order (natgw-1m and ceiling-1m always back to back); medians over
-# rounds. Multi-worker scaling is not measured: natgw-loadgen transmits on one queue per port,
-# so with memif every frame reaches natgw's queue 0 (worker 1) whatever the worker count.
+# rounds.
 # Cores (16-core target; the n-th CPU of the allowed list): generator 2, testpmd 4 (main) + 5
 # (forwarding), natgw 6 (control) + 7 (worker); with fewer than 8 CPUs everything shares lcores 0 and 1.
+# --queues N (2..7, needs 2N + 2 CPUs): N memif queue pairs per port, natgw with N workers,
+# testpmd with N forwarding cores, natgw-loadgen with N loops (--queues), each with its own
+# flows, queue pair and CPU: multi-worker scaling. Generator loops on CPUs 2..N+1 (its main
+# lcore on 1), natgw's workers and testpmd's forwarding cores on N+2..2N+1 (their main lcores
+# on 0); figures per worker in the report are divided by N.
 # Hugepages: reserves 2 MiB pages and mounts hugetlbfs at /dev/hugepages when it can (both undone
 # at the end), else every process runs with --no-huge; report.md says which.
 # DEVBENCH_NO_HUGE=1 forces --no-huge (to try that path on a machine with hugepages).
@@ -38,13 +42,14 @@ T0=$(date +%s)
 BUDGET_S=${DEVBENCH_BUDGET_S:-400}
 
 rounds=3; dur=5; bigflows=1048576; half_rounds=3
-quick=0; only=""
-usage="usage: scripts/device_bench.sh [--quick] [--rounds N] [--only SCENARIO,...]"
+quick=0; only=""; queues=1
+usage="usage: scripts/device_bench.sh [--quick] [--rounds N] [--only SCENARIO,...] [--queues N]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; rounds=2; dur=2; bigflows=65536; half_rounds=1 ;;
     --rounds) rounds=${2:?$usage}; shift ;;
     --only) only=${2:?$usage}; shift ;;
+    --queues) queues=${2:?$usage}; shift ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
@@ -67,14 +72,26 @@ say() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 PMD_ARGS=()
 while read -r p; do [ -n "$p" ] && PMD_ARGS+=(-d "$B/lib/$p"); done <"$B/PMDS"
 
-# The CPUs this process may run on (a container's cpuset need not start at 0).
+# The CPUs this process may run on (a container's cpuset need not start at 0). DEVBENCH_CPUS
+# ("0 1 0 1 0 1"; repeats allowed) replaces the list: to try --queues on a small machine.
 CPUS=()
 IFS=, read -ra ranges <<<"$(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status)"
 for r in "${ranges[@]}"; do
   if [[ $r == *-* ]]; then CPUS+=($(seq "${r%-*}" "${r#*-}")); else CPUS+=("$r"); fi
 done
+[ -n "${DEVBENCH_CPUS:-}" ] && read -ra CPUS <<<"$DEVBENCH_CPUS"
 ncpu=${#CPUS[@]}
-if [ "$ncpu" -ge 8 ]; then
+[[ $queues =~ ^[1-7]$ ]] || { echo "device_bench: --queues takes 1..7" >&2; exit 2; }
+if [ "$queues" -gt 1 ]; then  # EAL lcore maps: lcore k of each process on the CPU given
+  [ "$ncpu" -ge $((2 * queues + 2)) ] ||
+    { echo "device_bench: --queues $queues needs $((2 * queues + 2)) CPUs, $ncpu allowed" >&2; exit 2; }
+  LG_L="0@${CPUS[1]}"; TP_L="0@${CPUS[0]}"; NG_L="0@${CPUS[0]}"
+  for k in $(seq 1 "$queues"); do
+    LG_L="$LG_L,$k@${CPUS[1 + k]}"
+    TP_L="$TP_L,$k@${CPUS[1 + queues + k]}"
+    NG_L="$NG_L,$k@${CPUS[1 + queues + k]}"
+  done
+elif [ "$ncpu" -ge 8 ]; then
   LG_L=${CPUS[2]}; TP_L=${CPUS[4]},${CPUS[5]}; NG_L=${CPUS[6]},${CPUS[7]}
 else
   LG_L=${CPUS[0]}; TP_L=${CPUS[0]},${CPUS[1]}; NG_L=${CPUS[0]},${CPUS[1]}
@@ -166,8 +183,8 @@ lg_start() {
   rm -f "$RUN/$name.json"
   LG_NAME=$name
   LD_LIBRARY_PATH=$B/lib "$B/bin/natgw-loadgen" --json_out="$RUN/$name.json" --progress=false --link_timeout_s=15 \
-    --linger_s=10 "$@" -- \
-    -l "$LG_L" --file-prefix="lg-$TAG" --no-pci $(mem_args) -m 256 "${PMD_ARGS[@]}" \
+    --linger_s=10 --queues="$queues" "$@" -- \
+    --lcores="$LG_L" --file-prefix="lg-$TAG" --no-pci $(mem_args) -m 256 "${PMD_ARGS[@]}" \
     --log-level=pmd.net.memif:error \
     --vdev="net_memif0,role=server,socket=$RUN/in.sock" \
     --vdev="net_memif1,role=server,socket=$RUN/out.sock" >"$RUN/$name.log" 2>&1 &
@@ -207,12 +224,13 @@ peer_natgw() {
 if [ -z "$NO_HUGE" ]; then LG_ZERO_COPY=1; ZC="zero-copy=yes,"; else LG_ZERO_COPY=""; ZC=""; fi
 tp_mem_args() { if [ -n "$ZC" ]; then echo --single-file-segments --in-memory; else mem_args; fi; }
 peer_testpmd() {  # peer_testpmd [MODE]: io (the ceiling) or macswap (touch-1m)
-  LD_LIBRARY_PATH=$B/lib "$B/bin/dpdk-testpmd" -l "$TP_L" --file-prefix="tp-$TAG" --no-pci $(tp_mem_args) -m 256 \
+  LD_LIBRARY_PATH=$B/lib "$B/bin/dpdk-testpmd" --lcores="$TP_L" --file-prefix="tp-$TAG" --no-pci \
+    $(tp_mem_args) -m 256 \
     "${PMD_ARGS[@]}" \
     --vdev="net_memif0,role=client,${ZC}socket=$RUN/in.sock" \
     --vdev="net_memif1,role=client,${ZC}socket=$RUN/out.sock" -- \
     --forward-mode="${1:-io}" --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
-    --rxq=1 --txq=1 </dev/null >"$RUN/testpmd.log" 2>&1 &
+    --rxq="$queues" --txq="$queues" --nb-cores="$queues" </dev/null >"$RUN/testpmd.log" 2>&1 &
   PEER_PID=$!
 }
 
@@ -290,7 +308,12 @@ say "$ncpu CPUs; generator lcore $LG_L, testpmd lcores $TP_L, natgw lcores $NG_L
 siblings() {  # siblings CPU: the CPUs sharing CPU's core (SMT), as the kernel says
   cat "/sys/devices/system/cpu/cpu$1/topology/thread_siblings_list" 2>/dev/null || echo "?"
 }
-TOPO="core siblings: generator ${LG_L}: $(siblings "$LG_L"), natgw worker ${NG_L#*,}: $(siblings "${NG_L#*,}"), testpmd forwarding ${TP_L#*,}: $(siblings "${TP_L#*,}")"
+if [ "$queues" -eq 1 ]; then
+  TOPO="core siblings: generator ${LG_L}: $(siblings "$LG_L"), natgw worker ${NG_L#*,}: $(siblings "${NG_L#*,}"), testpmd forwarding ${TP_L#*,}: $(siblings "${TP_L#*,}")"
+else
+  TOPO="core siblings:"
+  for c in ${LG_L//,/ } ${NG_L//,/ }; do TOPO="$TOPO ${c#*@}: $(siblings "${c#*@}");"; done
+fi
 say "$TOPO"
 
 # --- the shared session table: bulk lookups by 1-16 threads at once ---------------------------
@@ -368,7 +391,7 @@ done
 
 # --- report -----------------------------------------------------------------------------------
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
-"$PY" perf/bench_report.py "$OUT" --rounds "$rounds" --duration "$dur" \
+"$PY" perf/bench_report.py "$OUT" --rounds "$rounds" --duration "$dur" --workers "$queues" \
   --note "$ncpu CPUs; $cpu; $(. /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-?}"); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" \
   >/dev/null
 {
@@ -377,10 +400,10 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
   echo
   echo "- memory: $hp_mode; transparent huge pages: $THP"
   [ -n "${TABLE_PAGES:-}" ] && echo "- natgw's $TABLE_PAGES"
-  echo "- lcores: generator $LG_L, testpmd $TP_L (main, forwarding), natgw $NG_L (control, worker)"
+  echo "- lcores: generator $LG_L, testpmd $TP_L (main, forwarding), natgw $NG_L (control, workers); $queues memif queue pair(s) per port"
   echo "- $TOPO"
   echo "- flows: 1k = 1000, 1M = $bigflows; bundle commit $(cat "$B/COMMIT" 2>/dev/null || echo '?'); wall time $(( $(date +%s) - T0 )) s"
-  echo "- not measured: natgw with 2 and 4 workers. natgw-loadgen sends on one TX queue per port, so over memif every frame lands on natgw's RX queue 0 (one worker) whatever the worker count; scaling needs a generator with one TX queue per natgw worker."
+  [ "$queues" -eq 1 ] && echo "- one natgw worker; \`--queues N\` runs N workers against N generator loops and N testpmd forwarding cores"
   [ "${#SKIPPED[@]}" -gt 0 ] && echo "- skipped for the time budget: ${SKIPPED[*]}"
   if [ -n "$table_threads" ]; then
     echo

@@ -65,9 +65,11 @@ nat::Cidr MaskedCidr(uint32_t ip_be, int len);
 uint32_t FirstHost(const nat::Cidr& c);
 uint32_t LastHost(const nat::Cidr& c);
 bool CidrsOverlap(const nat::Cidr& a, const nat::Cidr& b);
-// "0,1", "0-2,4": lcore ids in the order written. On error, `why` says what is wrong.
+// "0,1", "0-2,4", "0,1@1,2@1": lcore ids in the order written, and in `cpus` the CPU each runs
+// on (its own id, or the CPU after '@': "A-B@C" runs lcores A..B on CPU C). On error, `why`
+// says what is wrong.
 bool ParseLcores(absl::string_view text, uint32_t max_lcore, std::vector<uint32_t>* out,
-                 std::string* why);
+                 std::vector<uint32_t>* cpus, std::string* why);
 // "0000:03:00.0" or "03:00.0".
 bool IsPciAddress(absl::string_view device);
 // "net_af_packet0", "net_memif0", ...: "net_" then lower-case letters, digits and '_'.

@@ -515,9 +515,11 @@ absl::Status Finish(const Errors& errors, RawConfig* raw) {
   }
   std::string why;
   int line = raw->dpdk_at("lcores");
-  if (!ParseLcores(g.dpdk.lcores, RTE_MAX_LCORE - 1, &g.dpdk.lcore_ids, &why)) {
+  if (!ParseLcores(g.dpdk.lcores, RTE_MAX_LCORE - 1, &g.dpdk.lcore_ids, &g.dpdk.lcore_cpus,
+                   &why)) {
     return errors.At(line, "dpdk", absl::StrCat("lcores \"", g.dpdk.lcores, "\": ", why),
-                     "write lcore ids and ranges, e.g. \"0,1\" or \"0-2,4\"");
+                     "write lcore ids and ranges, e.g. \"0,1\" or \"0-2,4\"; \"2@1\" runs "
+                     "lcore 2 on CPU 1");
   }
   if (g.dpdk.lcore_ids.size() < 2 || g.dpdk.lcore_ids.size() > 65) {
     return errors.At(line, "dpdk",

@@ -93,10 +93,22 @@ bool CidrsOverlap(const nat::Cidr& a, const nat::Cidr& b) {
 }
 
 bool ParseLcores(absl::string_view text, uint32_t max_lcore, std::vector<uint32_t>* out,
-                 std::string* why) {
+                 std::vector<uint32_t>* cpus, std::string* why) {
   out->clear();
+  cpus->clear();
   for (absl::string_view item : absl::StrSplit(text, ',')) {
     item = absl::StripAsciiWhitespace(item);
+    std::pair<absl::string_view, absl::string_view> pin =
+        absl::StrSplit(item, absl::MaxSplits('@', 1));
+    uint32_t cpu = 0;
+    const bool pinned = item.find('@') != absl::string_view::npos;
+    if (pinned) {
+      if (!ParseDecimal(absl::StripAsciiWhitespace(pin.second), max_lcore, &cpu)) {
+        *why = absl::StrCat("'", item, "': after '@' comes the CPU to run on, 0..", max_lcore);
+        return false;
+      }
+      item = absl::StripAsciiWhitespace(pin.first);
+    }
     std::pair<absl::string_view, absl::string_view> ends =
         absl::StrSplit(item, absl::MaxSplits('-', 1));
     if (item.find('-') == absl::string_view::npos) ends.second = ends.first;
@@ -116,6 +128,7 @@ bool ParseLcores(absl::string_view text, uint32_t max_lcore, std::vector<uint32_
         return false;
       }
       out->push_back(id);
+      cpus->push_back(pinned ? cpu : id);
     }
   }
   return true;
@@ -177,3 +190,16 @@ absl::string_view ClosestMatch(absl::string_view word,
 }
 
 }  // namespace natgw::control::internal
+
+namespace natgw::control {
+
+std::string DpdkConfig::EalLcoreMap() const {
+  if (lcores.find('@') == std::string::npos) return "";
+  std::string map;
+  for (size_t i = 0; i < lcore_ids.size() && i < lcore_cpus.size(); ++i) {
+    absl::StrAppend(&map, i == 0 ? "" : ",", lcore_ids[i], "@", lcore_cpus[i]);
+  }
+  return map;
+}
+
+}  // namespace natgw::control

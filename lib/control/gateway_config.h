@@ -52,7 +52,11 @@ struct PoolConfig {
 
 struct DpdkConfig {
   std::string lcores = "0,1";  // main lcore (control thread) first, then one per worker
-  std::vector<uint32_t> lcore_ids;  // `lcores` parsed, in the order written
+  std::vector<uint32_t> lcore_ids;   // `lcores` parsed, in the order written
+  std::vector<uint32_t> lcore_cpus;  // the CPU of each (its own id unless pinned with '@')
+  // EAL's --lcores map ("0@0,1@1,2@1") when `lcores` pins some lcore with '@'; else empty
+  // (EAL's -l takes `lcores` as written).
+  std::string EalLcoreMap() const;
   uint32_t memory_mb = 0;      // 0: EAL default
   bool no_huge = false;        // run without hugepages (tests, demos)
   std::string file_prefix;     // default: natgw-<gateway name>

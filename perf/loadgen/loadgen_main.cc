@@ -10,6 +10,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -56,6 +57,11 @@ DEFINE_string(inside_gateway_mac, "02:00:00:00:00:02", "with --noarp: destinatio
 DEFINE_string(outside_gateway_mac, "02:00:00:00:00:03", "with --noarp: destination MAC outside");
 DEFINE_uint32(rx_queues, 1, "RX queues per port, all polled (memif: as many as the peer has TX "
               "queues; Open vSwitch uses PMD threads + 1)");
+DEFINE_uint32(queues, 1,
+              "queue pairs per port, each driven by its own loop on its own worker lcore (EAL "
+              "-l with the main lcore plus this many) with its own share of the flows: a "
+              "gateway with one worker per queue (natgw: worker w on queue w) gets loop w's "
+              "flows on worker w. 1: one loop on the main lcore. --rate_pps is split evenly");
 DEFINE_uint32(mbufs, 32767, "mbufs in the generator's pool");
 DEFINE_uint32(descriptors, 1024, "RX and TX descriptors per port");
 DEFINE_double(link_timeout_s, 30, "how long to wait for both links to come up (the gateway "
@@ -93,15 +99,17 @@ int Fail(const std::string& what) {
   return 2;
 }
 
-bool SetUpPort(uint16_t port, uint16_t rxq, rte_mempool* pool, std::string* err) {
+bool SetUpPort(uint16_t port, uint16_t rxq, uint16_t txq, rte_mempool* pool, std::string* err) {
   rte_eth_conf conf{};
-  int rc = rte_eth_dev_configure(port, rxq, 1, &conf);
+  int rc = rte_eth_dev_configure(port, rxq, txq, &conf);
   uint16_t rxd = static_cast<uint16_t>(FLAGS_descriptors), txd = rxd;
   if (rc == 0) rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
   for (uint16_t q = 0; rc == 0 && q < rxq; ++q) {
     rc = rte_eth_rx_queue_setup(port, q, rxd, rte_eth_dev_socket_id(port), nullptr, pool);
   }
-  if (rc == 0) rc = rte_eth_tx_queue_setup(port, 0, txd, rte_eth_dev_socket_id(port), nullptr);
+  for (uint16_t q = 0; rc == 0 && q < txq; ++q) {
+    rc = rte_eth_tx_queue_setup(port, q, txd, rte_eth_dev_socket_id(port), nullptr);
+  }
   if (rc == 0) rc = rte_eth_dev_start(port);
   if (rc != 0) {
     *err = absl::StrCat("port ", port, ": ", rte_strerror(-rc));
@@ -177,7 +185,10 @@ int main(int argc, char** argv) {
   c.progress = FLAGS_progress;
   c.link_timeout_s = FLAGS_link_timeout_s;
   if (FLAGS_rx_queues < 1 || FLAGS_rx_queues > 16) return Fail("--rx_queues must be 1..16");
-  c.rx_queues = static_cast<uint16_t>(FLAGS_rx_queues);
+  if (FLAGS_queues < 1 || FLAGS_queues > 16) return Fail("--queues must be 1..16");
+  c.queues = static_cast<uint16_t>(FLAGS_queues);
+  c.rx_queues = static_cast<uint16_t>(std::max(FLAGS_rx_queues, FLAGS_queues));
+  if (c.queues > c.num_flows) return Fail("--queues must not exceed --flows");
 
   std::vector<char*> eal = {argv[0]};
   for (int i = 1; i < argc; ++i) eal.push_back(argv[i]);
@@ -196,10 +207,14 @@ int main(int argc, char** argv) {
   std::string err;
   if (c.inside_port >= nports || c.outside_port >= nports || c.inside_port == c.outside_port) {
     rc = Fail(absl::StrCat("need two distinct ports; EAL found ", nports, " (give two --vdev)"));
+  } else if (c.queues > 1 && rte_lcore_count() < c.queues + 1u) {
+    rc = Fail(absl::StrCat("--queues=", c.queues, " needs ", c.queues,
+                           " worker lcores besides the main one; EAL has ",
+                           rte_lcore_count() - 1, " (give -l with ", c.queues + 1, " cores)"));
   } else if (c.pool == nullptr) {
     rc = Fail(absl::StrCat("mbuf pool: ", rte_strerror(rte_errno)));
-  } else if (!SetUpPort(c.inside_port, c.rx_queues, c.pool, &err) ||
-             !SetUpPort(c.outside_port, c.rx_queues, c.pool, &err)) {
+  } else if (!SetUpPort(c.inside_port, c.rx_queues, c.queues, c.pool, &err) ||
+             !SetUpPort(c.outside_port, c.rx_queues, c.queues, c.pool, &err)) {
     rc = Fail(err);
   } else {
     const TrafficResult r = Run(c, &g_stop);

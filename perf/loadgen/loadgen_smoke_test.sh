@@ -58,6 +58,44 @@ check "natgw tcp: generator exit 0" equals "$rc" 0
 check "natgw tcp: nothing invalid, delivered both ways" no_invalid_both_ways "$LG_DIR/natgw-tcp.json"
 check "natgw tcp: connections completed" test "$(lg_json "$LG_DIR/natgw-tcp.json" 'r["tcp"]["completed"]')" -gt 1000
 
+# Two queue pairs per port: the generator's two loops (one per queue, each with half the flows),
+# natgw with two workers, testpmd with two forwarding cores (all on this machine's two CPUs:
+# a wiring check, not a measurement).
+each_loop_both_ways() {
+  local v
+  v=$(lg_json "$1" 'int(len(r["loops"]) == 2 and all(l["in2out"]["delivered"] > 0 and l["out2in"]["delivered"] > 0 for l in r["loops"]) and sum(l["in2out"]["delivered"] for l in r["loops"]) == r["in2out"]["delivered"])')
+  [ "$v" = 1 ] || { echo "  loops: $(grep -o '"loops": .*"timeline"' "$1" | head -c 1500)"; return 1; }
+}
+echo "== two queue pairs: testpmd with two forwarding cores, natgw with two workers"
+lg_stop_all
+LG_QUEUES=2
+lg_start testpmd-2q --noarp --expect_translation=false --flows=1000 --duration_s=2 \
+  --rate_pps=100000 --warmup_pps=0 "${LG_FLOW_ARGS[@]}"
+peer_testpmd
+rc=0; lg_wait || rc=$?
+check "testpmd, 2 queues: generator exit 0" equals "$rc" 0
+check "testpmd, 2 queues: nothing invalid, delivered both ways" no_invalid_both_ways "$LG_DIR/testpmd-2q.json"
+check "testpmd, 2 queues: each generator loop's flows went through and back" \
+  each_loop_both_ways "$LG_DIR/testpmd-2q.json"
+lg_natgw_conf "$LG_DIR/natgw-2w.toml" 65536 256
+lg_start natgw-2q --expect_pool="$LG_POOL" --flows=1000 --duration_s=2 --rate_pps=100000 \
+  "${LG_FLOW_ARGS[@]}"
+peer_natgw "$LG_DIR/natgw-2w.toml"
+rc=0; lg_wait || rc=$?
+check "natgw, 2 workers: started with two workers" grep -q "running: 2 workers" "$LG_DIR/natgw.log"
+check "natgw, 2 workers: generator exit 0" equals "$rc" 0
+check "natgw, 2 workers: nothing invalid, delivered both ways" no_invalid_both_ways "$LG_DIR/natgw-2q.json"
+# Loop k sends and receives on queue k only, which natgw's worker k alone serves.
+check "natgw, 2 workers: each worker translated its queue's flows both ways" \
+  each_loop_both_ways "$LG_DIR/natgw-2q.json"
+LG_QUEUES=1
+rc=0
+out=$("$BUILD/perf/loadgen/natgw-loadgen" --queues=2 -- -l 0 --file-prefix="lgq-$LG_TAG" \
+  --no-pci --no-huge -m 64 --vdev=net_null0 --vdev=net_null1 2>&1) || rc=$?
+check "--queues=2 without the lcores for it: exit 2" equals "$rc" 2
+check "--queues=2 without the lcores for it: says what to give" \
+  grep -q "needs 2 worker lcores besides the main one" <<<"$out"
+
 # A memif client does not reconnect once its server has gone (README "Behaviour worth
 # knowing"); as the server, natgw takes a restarted client back.
 echo "== natgw as memif server: one generator, gone, then another"

@@ -131,23 +131,29 @@ std::string ResultJson(const TrafficConfig& c, const std::string& mode_name,
                           t.in2out_delivered_pps, t.out2in_offered_pps, t.out2in_delivered_pps,
                           t.tcp_cps);
   }
+  std::string loops;
+  for (size_t k = 0; k < r.loops.size(); ++k) {
+    absl::StrAppend(&loops, k == 0 ? "" : ", ", "{\"queue\": ", k, ", \"in2out\": ",
+                    dir(r.loops[k].first), ", \"out2in\": ", dir(r.loops[k].second), "}");
+  }
   std::string sizes;
   for (uint16_t l : c.frame_lens) absl::StrAppend(&sizes, sizes.empty() ? "" : ", ", l + 4);
   auto us = [&](double q) { return static_cast<double>(r.latency.Percentile(q)) / 1e3; };
   return absl::StrFormat(
-      R"({"mode": "%s", "flows": %u, "frame_sizes": [%s], "rate_pps": %.0f, "seconds": %.3f, )"
+      R"({"mode": "%s", "flows": %u, "queues": %u, "frame_sizes": [%s], "rate_pps": %.0f, )"
+      R"("seconds": %.3f, )"
       R"("error": "%s", "in2out": %s, "out2in": %s, "invalid_total": %u, "invalid": {%s}, )"
       R"("warmup_delivered": %u, "tcp": {"opened": %u, "established": %u, "completed": %u, )"
       R"("cps": %.0f}, "latency_us": {"samples": %u, "p50": %.2f, "p99": %.2f, "p999": %.2f, )"
       R"("max": %.2f}, "arp_answered": %u, "pods_announced": %u, "arp_gateway_replies": %u, )"
-      R"("other_frames": %u, "timeline": [%s]})"
+      R"("other_frames": %u, "loops": [%s], "timeline": [%s]})"
       "\n",
-      mode_name, c.num_flows, sizes, c.rate_pps, r.seconds, r.error, dir(r.in2out),
+      mode_name, c.num_flows, c.queues, sizes, c.rate_pps, r.seconds, r.error, dir(r.in2out),
       dir(r.out2in), r.invalid_total, invalid, r.warmup_delivered, r.tcp_opened,
       r.tcp_established, r.tcp_completed, static_cast<double>(r.tcp_completed) / s,
       r.latency.count(), us(0.5), us(0.99), us(0.999),
       static_cast<double>(r.latency.max()) / 1e3, r.arp_answered, r.pods_announced,
-      r.arp_gateway_replies, r.other_frames, timeline);
+      r.arp_gateway_replies, r.other_frames, loops, timeline);
 }
 
 }  // namespace natgw::loadgen

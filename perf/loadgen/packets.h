@@ -114,12 +114,15 @@ struct ExpectedSource {
   }
 };
 
-// The first translation seen of each flow; later packets of the flow must match it.
-struct Translation {
+// The first translation seen of each flow; later packets of the flow must match it. Read and
+// written whole with one 8-byte atomic access, so generators on several lcores can share one
+// array (a flow's frames normally reach the lcore that sent it, but need not).
+struct alignas(8) Translation {
   uint32_t ip_be = 0;
   uint16_t port_be = 0;
   uint16_t seen = 0;
 };
+static_assert(sizeof(Translation) == 8 && __atomic_always_lock_free(8, 0));
 
 // The parsed transport view of a frame that passed the checks.
 struct Checked {

@@ -2,13 +2,17 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "absl/base/optimization.h"
 #include "lib/dataplane/arp.h"
@@ -30,29 +34,111 @@ struct TxQueue {
   rte_mbuf* pkts[4 * kBurst];
 };
 
+// One loop's running totals, published for the main lcore's progress line and timeline when
+// several loops run. Written by its loop only.
+struct alignas(64) Published {
+  std::atomic<uint64_t> in_offered{0}, in_delivered{0}, out_offered{0}, out_delivered{0};
+  std::atomic<uint64_t> tcp_completed{0}, invalid{0};
+};
+
+// What the loops of one run share.
+struct Shared {
+  uint32_t loops = 0;
+  std::atomic<uint32_t> ready{0};     // loops done with their warm-up
+  std::atomic<uint32_t> finished{0};  // loops whose result is final
+  std::unique_ptr<Published[]> published;
+};
+
+// Which flows and queues a loop owns: flow ids [first, end), TX queue `queue` of both ports,
+// and the RX queues q with q mod `step` = queue.
+struct Slice {
+  uint16_t queue = 0;
+  uint16_t step = 1;
+  uint32_t first = 0;
+  uint32_t end = 0;
+};
+
+SecondSample Sample(double t_s, double dt, const DirectionCounts& in, const DirectionCounts& out,
+                    uint64_t completed, const DirectionCounts& last_in,
+                    const DirectionCounts& last_out, uint64_t last_completed) {
+  return SecondSample{t_s,
+                      static_cast<double>(in.offered - last_in.offered) / dt,
+                      static_cast<double>(in.delivered - last_in.delivered) / dt,
+                      static_cast<double>(out.offered - last_out.offered) / dt,
+                      static_cast<double>(out.delivered - last_out.delivered) / dt,
+                      static_cast<double>(completed - last_completed) / dt};
+}
+
+// The progress line; `p99_ns` < 0: not shown.
+void PrintProgress(const SecondSample& s, Mode mode, uint64_t invalid, double p99_ns) {
+  std::printf("%5.1fs in2out %7.3f/%7.3f Mpps  out2in %7.3f/%7.3f Mpps (offered/delivered)",
+              s.t_s, s.in2out_offered_pps / 1e6, s.in2out_delivered_pps / 1e6,
+              s.out2in_offered_pps / 1e6, s.out2in_delivered_pps / 1e6);
+  if (mode == Mode::kTcp) std::printf("  %8.0f conn/s", s.tcp_cps);
+  std::printf("  invalid %llu", static_cast<unsigned long long>(invalid));
+  if (p99_ns >= 0) std::printf("  p99 %.1f us", p99_ns / 1e3);
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
 class Generator {
  public:
-  Generator(const TrafficConfig& c, const volatile bool* stop)
-      : c_(c), stop_(stop), flows_(c.ranges), flows_mod_(c.num_flows) {
+  // `seen`: one entry per flow id, shared by every loop of the run. `shared` is null when this
+  // is the only loop.
+  Generator(const TrafficConfig& c, const volatile bool* stop, const Slice& slice,
+            Translation* seen, Shared* shared)
+      : c_(c),
+        stop_(stop),
+        flows_(c.ranges),
+        flows_mod_(c.num_flows),
+        seen_(seen),
+        slice_(slice),
+        shared_(shared),
+        pub_(shared != nullptr ? &shared->published[slice.queue] : nullptr) {
     hz_ = rte_get_tsc_hz();
     ns_per_tsc_ = 1e9 / static_cast<double>(hz_);
     rte_eth_macaddr_get(c.inside_port, &inside_mac_);
     rte_eth_macaddr_get(c.outside_port, &outside_mac_);
     in_tx_.port = c.inside_port;
     out_tx_.port = c.outside_port;
-    seen_.assign(c.num_flows, Translation{});
     inside_gw_mac_ = c.inside_gateway_mac;
     outside_gw_mac_ = c.outside_gateway_mac;
+    const double loops = slice.step;
+    rate_pps_ = c.rate_pps / loops;
+    warmup_pps_ = c.warmup_pps / loops;
+    rx_total_ = std::max(c.rx_queues, c.queues);
+    in_rxq_ = out_rxq_ = slice.queue;
+    next_id_ = slice.first;
   }
 
+  // The whole run on this lcore: links, ARP, traffic.
   TrafficResult Go() {
-    if (!WaitLinks() || (c_.arp && !ResolveGateways())) return std::move(r_);
-    if (c_.arp) AnnouncePods();
-    BuildTemplates();
-    if (c_.mode == Mode::kUdp) Warmup();
-    Measure();
+    if (Setup()) Traffic();
     return std::move(r_);
   }
+
+  // Waits for both links and, with ARP, resolves the gateway's MACs and announces the pods.
+  bool Setup() {
+    if (!WaitLinks() || (c_.arp && !ResolveGateways())) return false;
+    if (c_.arp) AnnouncePods();
+    return true;
+  }
+
+  // Warm-up (UDP), then the measured interval; with other loops, all start it together.
+  void Traffic() {
+    BuildTemplates();
+    if (c_.mode == Mode::kUdp) Warmup();
+    if (shared_ != nullptr) WaitForOtherLoops();
+    Measure();
+    Publish();
+    if (shared_ != nullptr) shared_->finished.fetch_add(1, std::memory_order_acq_rel);
+  }
+
+  void UseGatewayMacs(const Generator& from) {
+    inside_gw_mac_ = from.inside_gw_mac_;
+    outside_gw_mac_ = from.outside_gw_mac_;
+  }
+  TrafficResult& result() { return r_; }
 
  private:
   bool WaitLinks() {
@@ -138,16 +224,17 @@ class Generator {
   // kUdp: every flow once at warmup_pps, so the measured interval sees established flows only.
   void Warmup() {
     const uint64_t start = rte_rdtsc();
+    const uint64_t flows = slice_.end - slice_.first;
     uint64_t sent = 0;
-    while (sent < c_.num_flows && !*stop_) {
+    while (sent < flows && !*stop_) {
       const uint64_t now = rte_rdtsc();
       uint64_t n = kBurst;
-      if (c_.warmup_pps > 0) {
-        const uint64_t allowed =
-            static_cast<uint64_t>(static_cast<double>(now - start) * c_.warmup_pps / static_cast<double>(hz_));
+      if (warmup_pps_ > 0) {
+        const uint64_t allowed = static_cast<uint64_t>(static_cast<double>(now - start) *
+                                                       warmup_pps_ / static_cast<double>(hz_));
         n = allowed > sent ? std::min<uint64_t>(allowed - sent, kBurst) : 0;
       }
-      n = std::min<uint64_t>(n, c_.num_flows - sent);
+      n = std::min<uint64_t>(n, flows - sent);
       if (n > 0) sent += SendUdp(static_cast<uint16_t>(n), now);
       PollOutside();
       PollInside();
@@ -161,7 +248,33 @@ class Generator {
     r_.in2out = DirectionCounts{};
     r_.out2in = DirectionCounts{};
     r_.latency.Reset();
-    next_id_ = 0;
+    next_id_ = slice_.first;
+  }
+
+  // Keeps receiving and answering until every loop is through its warm-up; what arrives
+  // meanwhile belongs to the warm-up.
+  void WaitForOtherLoops() {
+    shared_->ready.fetch_add(1, std::memory_order_acq_rel);
+    while (shared_->ready.load(std::memory_order_acquire) < shared_->loops && !*stop_) {
+      PollOutside();
+      PollInside();
+      Flush(&in_tx_, &r_.in2out);
+      Flush(&out_tx_, &r_.out2in);
+    }
+    r_.warmup_delivered += r_.in2out.delivered;
+    r_.in2out = DirectionCounts{};
+    r_.out2in = DirectionCounts{};
+    r_.latency.Reset();
+  }
+
+  void Publish() {
+    if (pub_ == nullptr) return;
+    pub_->in_offered.store(r_.in2out.offered, std::memory_order_relaxed);
+    pub_->in_delivered.store(r_.in2out.delivered, std::memory_order_relaxed);
+    pub_->out_offered.store(r_.out2in.offered, std::memory_order_relaxed);
+    pub_->out_delivered.store(r_.out2in.delivered, std::memory_order_relaxed);
+    pub_->tcp_completed.store(r_.tcp_completed, std::memory_order_relaxed);
+    pub_->invalid.store(r_.invalid_total, std::memory_order_relaxed);
   }
 
   void Measure() {
@@ -174,21 +287,21 @@ class Generator {
     uint64_t last_tsc = start;
     r_.timeline.reserve(static_cast<size_t>(c_.duration_s) + 2);
     bool pass_done = false;
-    const uint64_t max_debt = std::max<uint64_t>(4 * kBurst, static_cast<uint64_t>(c_.rate_pps / 100));
+    const uint64_t max_debt = std::max<uint64_t>(4 * kBurst, static_cast<uint64_t>(rate_pps_ / 100));
     for (;;) {
       const uint64_t now = rte_rdtsc();
       if (now >= end || *stop_ || pass_done) break;
       uint64_t n = kBurst;
-      if (c_.rate_pps > 0) {
-        const uint64_t allowed =
-            static_cast<uint64_t>(static_cast<double>(now - start) * c_.rate_pps / static_cast<double>(hz_));
+      if (rate_pps_ > 0) {
+        const uint64_t allowed = static_cast<uint64_t>(static_cast<double>(now - start) *
+                                                       rate_pps_ / static_cast<double>(hz_));
         // A stall (the core taken away) is made up for at most 10 ms worth of packets, so that
         // it does not turn into one huge burst afterwards.
         if (allowed > sent + max_debt) sent = allowed - max_debt;
         n = allowed > sent ? std::min<uint64_t>(allowed - sent, kBurst) : 0;
       }
       if (c_.mode != Mode::kUdp) {
-        const uint64_t left = next_id_ < c_.num_flows ? c_.num_flows - next_id_ : 0;
+        const uint64_t left = next_id_ < slice_.end ? slice_.end - next_id_ : 0;
         n = std::min(n, left);
         pass_done = left == 0;
       }
@@ -200,35 +313,26 @@ class Generator {
       PollInside();
       Flush(&in_tx_, &r_.in2out);
       Flush(&out_tx_, &r_.out2in);
+      Publish();
       if (now >= next_second) {
         next_second += hz_;
         const double dt = static_cast<double>(now - last_tsc) / static_cast<double>(hz_);
         last_tsc = now;
-        SecondSample s{static_cast<double>(now - start) / static_cast<double>(hz_),
-                       static_cast<double>(r_.in2out.offered - last_in.offered) / dt,
-                       static_cast<double>(r_.in2out.delivered - last_in.delivered) / dt,
-                       static_cast<double>(r_.out2in.offered - last_out.offered) / dt,
-                       static_cast<double>(r_.out2in.delivered - last_out.delivered) / dt,
-                       static_cast<double>(r_.tcp_completed - last_completed) / dt};
+        const SecondSample s =
+            Sample(static_cast<double>(now - start) / static_cast<double>(hz_), dt, r_.in2out,
+                   r_.out2in, r_.tcp_completed, last_in, last_out, last_completed);
         last_in = r_.in2out;
         last_out = r_.out2in;
         last_completed = r_.tcp_completed;
         r_.timeline.push_back(s);
-        if (c_.progress) PrintProgress(s);
+        if (c_.progress && shared_ == nullptr) {
+          PrintProgress(s, c_.mode, r_.invalid_total,
+                        static_cast<double>(r_.latency.Percentile(0.99)));
+        }
       }
     }
     r_.seconds = static_cast<double>(rte_rdtsc() - start) / static_cast<double>(hz_);
     Drain(hz_ / 5);
-  }
-
-  void PrintProgress(const SecondSample& s) const {
-    std::printf("%5.1fs in2out %7.3f/%7.3f Mpps  out2in %7.3f/%7.3f Mpps (offered/delivered)",
-                s.t_s, s.in2out_offered_pps / 1e6, s.in2out_delivered_pps / 1e6,
-                s.out2in_offered_pps / 1e6, s.out2in_delivered_pps / 1e6);
-    if (c_.mode == Mode::kTcp) std::printf("  %8.0f conn/s", s.tcp_cps);
-    std::printf("  invalid %llu  p99 %.1f us\n", static_cast<unsigned long long>(r_.invalid_total),
-                static_cast<double>(r_.latency.Percentile(0.99)) / 1e3);
-    std::fflush(stdout);
   }
 
   // Receives and answers without sending anything new for `ticks`.
@@ -250,13 +354,13 @@ class Generator {
       const FrameTemplate& tpl = *templates_[size_index_];
       if (++size_index_ == nt) size_index_ = 0;
       const uint32_t id = next_id_;
-      if (++next_id_ == c_.num_flows && c_.mode == Mode::kUdp) next_id_ = 0;
+      if (++next_id_ == slice_.end && c_.mode == Mode::kUdp) next_id_ = slice_.first;
       rte_mbuf* m = pkts[i];
       WriteUdpRequest(tpl, flows_.Tuple(id), id, tsc, rte_pktmbuf_mtod(m, uint8_t*));
       m->data_len = tpl.len;
       m->pkt_len = tpl.len;
     }
-    const uint16_t sent = rte_eth_tx_burst(c_.inside_port, 0, pkts, n);
+    const uint16_t sent = rte_eth_tx_burst(c_.inside_port, slice_.queue, pkts, n);
     r_.in2out.offered += sent;
     if (sent < n) {
       r_.in2out.tx_full += n - sent;
@@ -270,7 +374,8 @@ class Generator {
   // a full ring neither skips flows nor, in one-pass modes, ends the pass early.
   void Unsend(uint32_t k) {
     if (c_.mode == Mode::kUdp) {
-      next_id_ = next_id_ >= k ? next_id_ - k : next_id_ + c_.num_flows - k;
+      next_id_ = next_id_ - slice_.first >= k ? next_id_ - k
+                                              : next_id_ + (slice_.end - slice_.first) - k;
     } else {
       next_id_ -= k;
     }
@@ -287,7 +392,7 @@ class Generator {
                                       inside_gw_mac_, t.pod_ip_be, t.remote_ip_be, t.sport_be,
                                       t.dport_be, net::kTcpSyn, conn, 0, 0));
     }
-    const uint16_t sent = rte_eth_tx_burst(c_.inside_port, 0, pkts, n);
+    const uint16_t sent = rte_eth_tx_burst(c_.inside_port, slice_.queue, pkts, n);
     r_.in2out.offered += sent;
     r_.tcp_opened += sent;
     if (sent < n) {
@@ -310,7 +415,7 @@ class Generator {
 
   void Flush(TxQueue* q, DirectionCounts* counts) {
     if (q->n == 0) return;
-    const uint16_t sent = rte_eth_tx_burst(q->port, 0, q->pkts, q->n);
+    const uint16_t sent = rte_eth_tx_burst(q->port, slice_.queue, q->pkts, q->n);
     if (counts != nullptr) {
       counts->offered += sent;
       counts->tx_full += q->n - sent;
@@ -374,7 +479,7 @@ class Generator {
     rte_mbuf* done[kBurst];
     uint16_t nd = 0;
     const uint16_t n = rte_eth_rx_burst(c_.outside_port, out_rxq_, pkts, kBurst);
-    if (++out_rxq_ == c_.rx_queues) out_rxq_ = 0;
+    out_rxq_ = NextRxQueue(out_rxq_);
     for (uint16_t i = 0; i < n; ++i) {
       if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
       rte_mbuf* m = pkts[i];
@@ -392,8 +497,8 @@ class Generator {
         continue;
       }
       Checked ck;
-      const Invalid r = CheckUdpOutside(f, m->data_len, flows_, c_.num_flows, c_.expect,
-                                        seen_.data(), &ck);
+      const Invalid r =
+          CheckUdpOutside(f, m->data_len, flows_, c_.num_flows, c_.expect, seen_, &ck);
       if (r != Invalid::kNone) {
         CountInvalid(r);
         done[nd++] = m;
@@ -429,7 +534,7 @@ class Generator {
       return false;
     }
     const uint32_t flow = flows_mod_.Mod(conn);
-    r = CheckTcpOutsideTuple(f, flows_.Tuple(flow), flow, c_.expect, seen_.data());
+    r = CheckTcpOutsideTuple(f, flows_.Tuple(flow), flow, c_.expect, seen_);
     if (r != Invalid::kNone) {
       CountInvalid(r);
       return false;
@@ -465,7 +570,7 @@ class Generator {
     rte_mbuf* done[kBurst];
     uint16_t nd = 0;
     const uint16_t n = rte_eth_rx_burst(c_.inside_port, in_rxq_, pkts, kBurst);
-    if (++in_rxq_ == c_.rx_queues) in_rxq_ = 0;
+    in_rxq_ = NextRxQueue(in_rxq_);
     if (n == 0) return;
     const uint64_t now = rte_rdtsc();
     for (uint16_t i = 0; i < n; ++i) {
@@ -497,6 +602,11 @@ class Generator {
       done[nd++] = m;
     }
     if (nd > 0) rte_pktmbuf_free_bulk(done, nd);
+  }
+
+  uint16_t NextRxQueue(uint16_t q) const {
+    q = static_cast<uint16_t>(q + slice_.step);
+    return q < rx_total_ ? q : slice_.queue;
   }
 
   // The client side after the SYN. True when `m` was reused.
@@ -553,7 +663,12 @@ class Generator {
   const volatile bool* stop_;
   FlowSet flows_;
   FastDivisor flows_mod_;
-  std::vector<Translation> seen_;
+  Translation* seen_;
+  Slice slice_;
+  Shared* shared_;
+  Published* pub_;
+  double rate_pps_ = 0, warmup_pps_ = 0;  // this loop's share
+  uint16_t rx_total_ = 1;                 // RX queues per port
   std::vector<std::unique_ptr<FrameTemplate>> templates_;
   size_t size_index_ = 0;
   uint32_t next_id_ = 0;
@@ -567,10 +682,124 @@ class Generator {
   TrafficResult r_;
 };
 
+int RunLoop(void* arg) {
+  static_cast<Generator*>(arg)->Traffic();
+  return 0;
+}
+
+void AddCounts(DirectionCounts* into, const DirectionCounts& d) {
+  into->offered += d.offered;
+  into->delivered += d.delivered;
+  into->tx_full += d.tx_full;
+}
+
+// Adds loop result `r` to `into` (the timeline aside).
+void AddResult(TrafficResult* into, const TrafficResult& r) {
+  into->seconds = std::max(into->seconds, r.seconds);
+  AddCounts(&into->in2out, r.in2out);
+  AddCounts(&into->out2in, r.out2in);
+  for (size_t i = 0; i < kNumInvalid; ++i) into->invalid[i] += r.invalid[i];
+  into->invalid_total += r.invalid_total;
+  into->warmup_delivered += r.warmup_delivered;
+  into->tcp_opened += r.tcp_opened;
+  into->tcp_established += r.tcp_established;
+  into->tcp_completed += r.tcp_completed;
+  into->arp_answered += r.arp_answered;
+  into->pods_announced += r.pods_announced;
+  into->arp_gateway_replies += r.arp_gateway_replies;
+  into->other_frames += r.other_frames;
+  into->latency.Merge(r.latency);
+  if (into->error.empty()) into->error = r.error;
+}
+
+// The loops' published totals, summed.
+void SumPublished(const Shared& sh, DirectionCounts* in, DirectionCounts* out,
+                  uint64_t* completed, uint64_t* invalid) {
+  *in = DirectionCounts{};
+  *out = DirectionCounts{};
+  *completed = *invalid = 0;
+  for (uint32_t k = 0; k < sh.loops; ++k) {
+    const Published& p = sh.published[k];
+    in->offered += p.in_offered.load(std::memory_order_relaxed);
+    in->delivered += p.in_delivered.load(std::memory_order_relaxed);
+    out->offered += p.out_offered.load(std::memory_order_relaxed);
+    out->delivered += p.out_delivered.load(std::memory_order_relaxed);
+    *completed += p.tcp_completed.load(std::memory_order_relaxed);
+    *invalid += p.invalid.load(std::memory_order_relaxed);
+  }
+}
+
+// Several loops: set-up on this (the main) lcore, one loop per queue pair on the worker
+// lcores; this lcore keeps the summed timeline and prints the progress line.
+TrafficResult RunLoops(const TrafficConfig& c, const volatile bool* stop, Translation* seen) {
+  const uint16_t n = c.queues;
+  auto setup = std::make_unique<Generator>(c, stop, Slice{0, n, 0, c.num_flows}, seen, nullptr);
+  if (!setup->Setup()) return std::move(setup->result());
+  Shared shared;
+  shared.loops = n;
+  shared.published = std::make_unique<Published[]>(n);
+  std::vector<std::unique_ptr<Generator>> loops;
+  for (uint16_t k = 0; k < n; ++k) {
+    const Slice s{k, n, static_cast<uint32_t>(uint64_t{c.num_flows} * k / n),
+                  static_cast<uint32_t>(uint64_t{c.num_flows} * (k + 1) / n)};
+    loops.push_back(std::make_unique<Generator>(c, stop, s, seen, &shared));
+    loops.back()->UseGatewayMacs(*setup);
+  }
+  std::vector<unsigned> lcores;
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    if (lcores.size() == n) break;
+    if (rte_eal_remote_launch(RunLoop, loops[lcores.size()].get(), lcore) != 0) break;
+    lcores.push_back(lcore);
+  }
+  TrafficResult r = std::move(setup->result());
+  if (lcores.size() < n) {
+    r.error = "not enough worker lcores for one loop per queue";
+    shared.ready.store(n);  // the launched loops go on alone; stop them
+  }
+  const uint64_t hz = rte_get_tsc_hz();
+  auto all = [&](const std::atomic<uint32_t>& x) {
+    return x.load(std::memory_order_acquire) >= lcores.size();
+  };
+  while (!all(shared.ready) && !all(shared.finished)) rte_delay_us_sleep(1000);
+  const uint64_t start = rte_rdtsc();
+  uint64_t next = start + hz, last_tsc = start;
+  DirectionCounts last_in, last_out;
+  uint64_t last_completed = 0;
+  while (!all(shared.finished)) {
+    const uint64_t now = rte_rdtsc();
+    if (now < next) {
+      rte_delay_us_sleep(1000);
+      continue;
+    }
+    next += hz;
+    DirectionCounts in, out;
+    uint64_t completed, invalid;
+    SumPublished(shared, &in, &out, &completed, &invalid);
+    const SecondSample s = Sample(static_cast<double>(now - start) / static_cast<double>(hz),
+                                  static_cast<double>(now - last_tsc) / static_cast<double>(hz),
+                                  in, out, completed, last_in, last_out, last_completed);
+    last_tsc = now;
+    last_in = in;
+    last_out = out;
+    last_completed = completed;
+    r.timeline.push_back(s);
+    if (c.progress) PrintProgress(s, c.mode, invalid, -1);
+  }
+  for (size_t k = 0; k < lcores.size(); ++k) {
+    rte_eal_wait_lcore(lcores[k]);
+    AddResult(&r, loops[k]->result());
+    r.loops.emplace_back(loops[k]->result().in2out, loops[k]->result().out2in);
+  }
+  return r;
+}
+
 }  // namespace
 
 TrafficResult Run(const TrafficConfig& c, const volatile bool* stop) {
-  auto g = std::make_unique<Generator>(c, stop);
+  std::vector<Translation> seen(c.num_flows);
+  if (c.queues > 1) return RunLoops(c, stop, seen.data());
+  auto g = std::make_unique<Generator>(c, stop, Slice{0, 1, 0, c.num_flows}, seen.data(), nullptr);
   return g->Go();
 }
 

@@ -3,8 +3,14 @@
 // remote servers (checks every translated frame and answers it). Counters, latency and the
 // per-second timeline are kept here and turned into the result by loadgen_main.cc.
 //
-// Run() is called on one lcore and is not thread-safe; nothing on its loop allocates from the
-// heap or makes a syscall (the progress line is printed once a second).
+// With `queues` > 1 there is one such loop per queue pair, each on its own worker lcore with
+// its own share of the flows (contiguous ids), sending and receiving on its own queue of both
+// ports: a gateway whose worker w serves queue w of each port, as natgw's does, then gets the
+// flows of loop w on worker w. The main lcore resolves the gateway's MACs first and prints the
+// summed progress; the result is the sum of the loops'.
+//
+// Run() is called on the main lcore; nothing on a loop allocates from the heap or makes a
+// syscall (the progress line is printed once a second).
 #ifndef NATGW_PERF_LOADGEN_TRAFFIC_H_
 #define NATGW_PERF_LOADGEN_TRAFFIC_H_
 
@@ -13,6 +19,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "perf/loadgen/flows.h"
@@ -46,10 +53,13 @@ struct TrafficConfig {
   rte_ether_addr inside_gateway_mac{};
   rte_ether_addr outside_gateway_mac{};
   bool progress = true;
-  double link_timeout_s = 30;
-  // RX queues per port, all polled; TX uses queue 0. A memif client that transmits on more
-  // queues (Open vSwitch: one per PMD thread plus one) needs as many here.
-  uint16_t rx_queues = 1;  // how long to wait for both links (the peer connecting)
+  double link_timeout_s = 30;  // how long to wait for both links (the peer connecting)
+  // RX queues per port, all polled; at least `queues`. A memif client that transmits on more
+  // queues (Open vSwitch: one per PMD thread plus one) needs as many here. With several loops,
+  // loop k polls the queues q with q mod queues = k.
+  uint16_t rx_queues = 1;
+  // Queue pairs per port, one loop (worker lcore) each; 1: one loop on the main lcore.
+  uint16_t queues = 1;
 };
 
 struct DirectionCounts {
@@ -78,11 +88,15 @@ struct TrafficResult {
   uint64_t other_frames = 0;  // neither ARP nor IPv4 (e.g. IPv6 from a kernel peer): ignored
   LatencyHistogram latency;
   std::vector<SecondSample> timeline;
+  // With several loops, each one's share (index = its queue); empty with one loop.
+  std::vector<std::pair<DirectionCounts, DirectionCounts>> loops;  // in2out, out2in
   std::string error;  // non-empty: the run did not happen (link down, no ARP answer)
 };
 
 // Runs the configured traffic until duration_s has passed (kUdpNew: or the pass ended) or
-// *stop becomes true; then drains both ports for 200 ms. Ports must be started.
+// *stop becomes true; then drains both ports for 200 ms. Ports must be started with
+// max(rx_queues, queues) RX and `queues` TX queues; with queues > 1 the EAL must have at least
+// that many worker lcores (the first `queues` are used).
 TrafficResult Run(const TrafficConfig& c, const volatile bool* stop);
 
 }  // namespace natgw::loadgen

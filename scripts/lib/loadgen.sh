@@ -11,6 +11,24 @@
 # to map a zero-copy client's memory ("mmap failed: No such device" in its log), and that link
 # never comes up: lg_link_failed tells, and the caller starts the run again.
 
+# LG_QUEUES (default 1): queue pairs per port. With N > 1 the generator runs one loop per queue
+# pair (--queues=N), natgw one worker per queue and testpmd one forwarding core per queue; the
+# cores come from LG_LG_LCORES (the generator's EAL lcore option), LG_NATGW_LCORES (natgw's
+# [dpdk] lcores) and LG_TP_LCORES (testpmd's), whose defaults put everything on CPUs 0 and 1
+# (EAL's lcore@cpu maps): a functional wiring for a 2-CPU machine, not one to measure with.
+LG_QUEUES=${LG_QUEUES:-1}
+# lg_lcores_default MAIN_CPU LOOP_CPU: lcore 0 on MAIN_CPU, lcores 1..LG_QUEUES on LOOP_CPU
+# (one queue: "0" for the generator, which then has no loop lcore, "0,1" for its peers).
+lg_lcores_default() {
+  local map="0@$1" k
+  if [ "$LG_QUEUES" -le 1 ]; then
+    if [ "$1" = "$2" ]; then echo "$1"; else echo "$1,$2"; fi
+    return
+  fi
+  for k in $(seq 1 "$LG_QUEUES"); do map="$map,$k@$2"; done
+  echo "$map"
+}
+
 # lg_zero_copy: true when natgw and testpmd attach as zero-copy clients this time.
 lg_zero_copy() { [ "${LG_ZERO_COPY:-}" = 1 ] && [ -z "${LG_NO_HUGE:-}" ]; }
 
@@ -28,7 +46,8 @@ LG_FLOW_ARGS=(--pod_ips=10.0.1.0-10.0.4.255 --pod_ports=1024-2047 --remote_ips=1
   --remote_ports=9)
 LG_POOL=203.0.113.0/26
 
-# lg_natgw_conf FILE MAX_SESSIONS MEMORY_MB: natgw with one worker (lcore 1; control on 0),
+# lg_natgw_conf FILE MAX_SESSIONS MEMORY_MB: natgw with one worker (lcore 1; control on 0; or
+# LG_QUEUES workers),
 # inside/outside on the generator's memif sockets, one island, one egress pool.
 lg_natgw_conf() {
   local f=$1 max=$2 mem=$3 nohuge=false
@@ -49,7 +68,7 @@ idle_sleep_us = 0
 enabled = false
 
 [dpdk]
-lcores = "0,1"
+lcores = "${LG_NATGW_LCORES:-$(lg_lcores_default 0 1)}"
 no_huge = $nohuge
 memory_mb = $mem
 file_prefix = "natgw-$LG_TAG"
@@ -97,15 +116,18 @@ lg_sockets_listening() {
   [ "$(grep -c -e "@$1/in.sock\$" -e "@$1/out.sock\$" /proc/net/unix 2>/dev/null)" -ge 2 ]
 }
 
-# lg_start NAME ARGS...: the generator on lcore 0 as memif server; result in $LG_DIR/NAME.json,
+# lg_start NAME ARGS...: the generator on lcore 0 (or with LG_QUEUES loops) as memif server;
+# result in $LG_DIR/NAME.json,
 # output in $LG_DIR/NAME.log.
 lg_start() {
   local name=$1; shift
   LG_NAME=$name
   rm -f "$LG_DIR/$name.json"
+  local lcores=${LG_LG_LCORES:-$(lg_lcores_default 0 0)}
+  [ "$LG_QUEUES" -gt 1 ] && set -- --queues="$LG_QUEUES" "$@"
   "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/$name.json" \
     --linger_s="${LG_LINGER_S:-10}" "$@" -- \
-    -l 0 --file-prefix="lg-$LG_TAG" --no-pci $(lg_mem_args) -m "${LG_MEM_MB:-256}" \
+    --lcores="$lcores" --file-prefix="lg-$LG_TAG" --no-pci $(lg_mem_args) -m "${LG_MEM_MB:-256}" \
     --log-level=pmd.net.memif:error \
     --vdev="net_memif0,role=server,socket=$LG_DIR/in.sock" \
     --vdev="net_memif1,role=server,socket=$LG_DIR/out.sock" >"$LG_DIR/$name.log" 2>&1 &
@@ -159,11 +181,13 @@ peer_testpmd() {
     mem="--single-file-segments --in-memory"  # --huge-unlink cannot go with single-file segments
   fi
   # shellcheck disable=SC2086
-  dpdk-testpmd -l 0,1 --file-prefix="tp-$LG_TAG" --no-pci $mem -m 256 \
+  dpdk-testpmd --lcores="${LG_TP_LCORES:-$(lg_lcores_default 0 1)}" --file-prefix="tp-$LG_TAG" \
+    --no-pci $mem -m 256 \
     --vdev="net_memif0,role=client,${zc}socket=$LG_DIR/in.sock" \
     --vdev="net_memif1,role=client,${zc}socket=$LG_DIR/out.sock" -- \
     --forward-mode="$mode" --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
-    --rxq=1 --txq=1 </dev/null >"$LG_DIR/testpmd.log" 2>&1 &
+    --rxq="$LG_QUEUES" --txq="$LG_QUEUES" --nb-cores="$LG_QUEUES" </dev/null \
+    >"$LG_DIR/testpmd.log" 2>&1 &
   PEER_PID=$!
 }
 

@@ -236,6 +236,18 @@ TEST(ConfigTest, NameDerivesSocketAndPrefix) {
   EXPECT_THAT(c->dpdk.lcore_ids, ElementsAre(0u, 1u, 2u, 4u));
   EXPECT_EQ(c->engine.num_workers, 3u);
   EXPECT_THAT(c->dpdk.extra_args, ElementsAre("--log-level=pmd:debug"));
+  EXPECT_EQ(c->dpdk.EalLcoreMap(), "");  // no lcore pinned elsewhere: EAL's -l as written
+}
+
+TEST(ConfigTest, LcoresPinnedToOtherCpus) {
+  // Two workers sharing CPU 1 (a test on a 2-CPU machine): EAL gets --lcores with the map.
+  absl::StatusOr<GatewayConfig> c =
+      ParseConfig(std::string(kBase) + "[dpdk]\nlcores = \"0,1-2@1\"\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(c->dpdk.lcore_ids, ElementsAre(0u, 1u, 2u));
+  EXPECT_THAT(c->dpdk.lcore_cpus, ElementsAre(0u, 1u, 1u));
+  EXPECT_EQ(c->engine.num_workers, 2u);
+  EXPECT_EQ(c->dpdk.EalLcoreMap(), "0@0,1@1,2@1");
 }
 
 TEST(ConfigTest, UnknownKeyRefusedWithSuggestion) {
@@ -513,6 +525,8 @@ std::vector<BadCase> BadCases() {
       Extra("bad lcore list", "[dpdk]\nlcores = \"0-x\"\n", 2,
             "lcores \"0-x\": '0-x' is not an lcore id"),
       Extra("lcore listed twice", "[dpdk]\nlcores = \"0-2,1\"\n", 2, "lcore 1 is listed twice"),
+      Extra("bad cpu after @", "[dpdk]\nlcores = \"0,1@x\"\n", 2,
+            "'1@x': after '@' comes the CPU to run on"),
       Extra("bad gateway name", "[gateway]\nname = \"my gateway\"\n", 2,
             "gateway: name \"my gateway\" is not a plain name"),
       Extra("relative control socket", "[gateway]\ncontrol_socket = \"natgw.sock\"\n", 2,
