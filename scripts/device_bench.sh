@@ -29,6 +29,7 @@
 # DEVBENCH_NO_HUGE=1 forces --no-huge (to try that path on a machine with hugepages).
 # DEVBENCH_NATGW=PATH runs that natgw binary (built here, linked against the bundle's libraries)
 # instead of devbench/bin/natgw: calls with --rounds 1 alternating two builds compare them.
+# DEVBENCH_TESTPMD_ARGS: more testpmd options (e.g. --burst=64), the same way.
 # --quick: 2 rounds of 2 s, 1k and 64k flows (a check that everything runs, not figures).
 # --only: the scenarios below by name, plus natgw-half (latency) and table (the table's
 # lookups by 1-16 threads); --rounds N: N rounds (default 3 of 5 s).
@@ -230,7 +231,8 @@ peer_testpmd() {  # peer_testpmd [MODE]: io (the ceiling) or macswap (touch-1m)
     --vdev="net_memif0,role=client,${ZC}socket=$RUN/in.sock" \
     --vdev="net_memif1,role=client,${ZC}socket=$RUN/out.sock" -- \
     --forward-mode="${1:-io}" --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
-    --rxq="$queues" --txq="$queues" --nb-cores="$queues" </dev/null >"$RUN/testpmd.log" 2>&1 &
+    --rxq="$queues" --txq="$queues" --nb-cores="$queues" ${DEVBENCH_TESTPMD_ARGS:-} </dev/null \
+    >"$RUN/testpmd.log" 2>&1 &
   PEER_PID=$!
 }
 
