@@ -1,7 +1,8 @@
 // Translation benchmarks: established flows (in2out and out2in mixed) at 1k..10M sessions, and
-// new-session creation. Single core, burst 32, 64-byte UDP frames already in memory.
+// new-session creation. Single core, bursts of kMaxBurst (64), 64-byte UDP frames already in
+// memory.
 //
-// Each flow owns one 64-byte frame. A pass visits all frames in memory order in bursts of 32
+// Each flow owns one 64-byte frame. A pass visits all frames in memory order in bursts
 // (the flows were created in random order, so table accesses are random);
 // after translation the frame's addresses and ports are swapped (which leaves every checksum
 // valid) and its TTL restored, so the next pass sends it back the other way. Passes alternate
@@ -231,7 +232,7 @@ void BM_TranslateHarnessOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_TranslateHarnessOnly)->Arg(1000000)->Unit(benchmark::kNanosecond);
 
-// New flows through the slow path, one burst of 32 new flows per iteration. kind 0: egress
+// New flows through the slow path, one burst of kMaxBurst new flows per iteration. kind 0: egress
 // flows, each creating a flow session and its endpoint-independent binding (policy, port
 // allocation, four keys inserted). kind 1: flows of pods with a 1:1 mapping (policy, one session,
 // both keys). The table is rebuilt, untimed, when it fills.

@@ -10,7 +10,7 @@
 # Here: env -i PATH=/usr/bin:/bin HOME=/root bash scripts/device_bench.sh --quick  (~1 min).
 #
 # Scenarios (natgw-loadgen as memif server of two sockets; 64-byte UDP both directions):
-#   ceiling-1k/-1m  dpdk-testpmd io forwarding in natgw's place   natgw-1k/-1m  natgw, 1 worker
+#   ceiling-1k/-1m  dpdk-testpmd io forwarding in natgw's place   natgw-1k/-1m  natgw (1 worker)
 #   touch-1m        dpdk-testpmd macswap: reads and writes every header, as a NAT must
 #   natgw-new       every packet a new flow (new flows/s/worker)   natgw-tcp     TCP conn/s
 #   natgw-churn     4x the flows against a 1 s UDP timeout (steady churn: creation and expiry)
@@ -319,8 +319,8 @@ fi
 say "$TOPO"
 
 # --- the shared session table: bulk lookups by 1-16 threads at once ---------------------------
-# The one multi-worker figure this machine can give (see "not measured" in the report): every
-# worker looks up in the same table, so lookups must scale with the threads doing them.
+# Every worker looks up in the same table, so lookups must scale with the threads doing them
+# (the whole gateway with N workers: --queues N).
 table_threads=""
 if [ -x "$B/bin/natgw_table_bench" ] && { [ -z "$only" ] || [[ ",$only," == *",table,"* ]]; }; then
   say "session table: lookups by 1, 2, 4, 8, 16 threads"

@@ -157,6 +157,7 @@ void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t
     ++nk;
   }
 
+  static_assert(kMaxBurst <= 64, "SessionTable::LookupBulk takes at most 64 keys");
   if (nk != 0) engine_->table_->LookupBulk(keys, nk, refs);
 
   // New flows from the inside will look up their endpoint-independent binding: fetch those

@@ -61,7 +61,8 @@ DEFINE_uint32(queues, 1,
               "queue pairs per port, each driven by its own loop on its own worker lcore (EAL "
               "-l with the main lcore plus this many) with its own share of the flows: a "
               "gateway with one worker per queue (natgw: worker w on queue w) gets loop w's "
-              "flows on worker w. 1: one loop on the main lcore. --rate_pps is split evenly");
+              "flows on worker w. 1: one loop on the main lcore. --rate_pps and --warmup_pps "
+              "are split evenly");
 DEFINE_uint32(mbufs, 32767, "mbufs in the generator's pool");
 DEFINE_uint32(descriptors, 1024, "RX and TX descriptors per port");
 DEFINE_double(link_timeout_s, 30, "how long to wait for both links to come up (the gateway "

@@ -134,7 +134,8 @@ std::string ResultJson(const TrafficConfig& c, const std::string& mode_name,
   std::string loops;
   for (size_t k = 0; k < r.loops.size(); ++k) {
     absl::StrAppend(&loops, k == 0 ? "" : ", ", "{\"queue\": ", k, ", \"in2out\": ",
-                    dir(r.loops[k].first), ", \"out2in\": ", dir(r.loops[k].second), "}");
+                    dir(r.loops[k].in2out), ", \"out2in\": ", dir(r.loops[k].out2in),
+                    ", \"other_loop_frames\": ", r.loops[k].other_loop_frames, "}");
   }
   std::string sizes;
   for (uint16_t l : c.frame_lens) absl::StrAppend(&sizes, sizes.empty() ? "" : ", ", l + 4);
@@ -146,14 +147,14 @@ std::string ResultJson(const TrafficConfig& c, const std::string& mode_name,
       R"("warmup_delivered": %u, "tcp": {"opened": %u, "established": %u, "completed": %u, )"
       R"("cps": %.0f}, "latency_us": {"samples": %u, "p50": %.2f, "p99": %.2f, "p999": %.2f, )"
       R"("max": %.2f}, "arp_answered": %u, "pods_announced": %u, "arp_gateway_replies": %u, )"
-      R"("other_frames": %u, "loops": [%s], "timeline": [%s]})"
+      R"("other_frames": %u, "other_loop_frames": %u, "loops": [%s], "timeline": [%s]})"
       "\n",
       mode_name, c.num_flows, c.queues, sizes, c.rate_pps, r.seconds, r.error, dir(r.in2out),
       dir(r.out2in), r.invalid_total, invalid, r.warmup_delivered, r.tcp_opened,
       r.tcp_established, r.tcp_completed, static_cast<double>(r.tcp_completed) / s,
       r.latency.count(), us(0.5), us(0.99), us(0.999),
       static_cast<double>(r.latency.max()) / 1e3, r.arp_answered, r.pods_announced,
-      r.arp_gateway_replies, r.other_frames, loops, timeline);
+      r.arp_gateway_replies, r.other_frames, r.other_loop_frames, loops, timeline);
 }
 
 }  // namespace natgw::loadgen

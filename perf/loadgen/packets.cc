@@ -115,16 +115,21 @@ Invalid CheckSource(const uint8_t* f, const FlowTuple& t, uint32_t id, const Exp
     const bool port_ok = privileged ? (p >= 1 && p < 1024) : (p >= expect.port_min && p <= expect.port_max);
     if (!port_ok) return Invalid::k_source_port_out_of_range;
   }
+  // First sight records the translation; two loops seeing a new flow at once agree on one
+  // record (the loser compares against the winner's).
   Translation s;
   __atomic_load(&seen[id], &s, __ATOMIC_RELAXED);
   if (s.seen == 0) {
-    s.ip_be = src;
-    s.port_be = sport;
-    s.seen = 1;
-    __atomic_store(&seen[id], &s, __ATOMIC_RELAXED);
-  } else if (s.ip_be != src || s.port_be != sport) {
-    return Invalid::k_translation_changed;
+    Translation mine;
+    mine.ip_be = src;
+    mine.port_be = sport;
+    mine.seen = 1;
+    if (__atomic_compare_exchange(&seen[id], &s, &mine, false, __ATOMIC_RELAXED,
+                                  __ATOMIC_RELAXED)) {
+      return Invalid::kNone;
+    }
   }
+  if (s.ip_be != src || s.port_be != sport) return Invalid::k_translation_changed;
   return Invalid::kNone;
 }
 

@@ -45,6 +45,7 @@ struct alignas(64) Published {
 struct Shared {
   uint32_t loops = 0;
   std::atomic<uint32_t> ready{0};     // loops done with their warm-up
+  std::atomic<uint32_t> measured{0};  // loops past their measured interval (now draining)
   std::atomic<uint32_t> finished{0};  // loops whose result is final
   std::unique_ptr<Published[]> published;
 };
@@ -332,6 +333,10 @@ class Generator {
       }
     }
     r_.seconds = static_cast<double>(rte_rdtsc() - start) / static_cast<double>(hz_);
+    if (shared_ != nullptr) {
+      Publish();
+      shared_->measured.fetch_add(1, std::memory_order_acq_rel);
+    }
     Drain(hz_ / 5);
   }
 
@@ -373,9 +378,9 @@ class Generator {
   // The port refused the last `k` frames: their flows (consecutive ids) go again next time, so
   // a full ring neither skips flows nor, in one-pass modes, ends the pass early.
   void Unsend(uint32_t k) {
-    if (c_.mode == Mode::kUdp) {
-      next_id_ = next_id_ - slice_.first >= k ? next_id_ - k
-                                              : next_id_ + (slice_.end - slice_.first) - k;
+    if (c_.mode == Mode::kUdp) {  // back k flows within the slice, which may hold fewer than k
+      const uint32_t len = slice_.end - slice_.first;
+      next_id_ = slice_.first + (next_id_ - slice_.first + len - k % len) % len;
     } else {
       next_id_ -= k;
     }
@@ -505,6 +510,7 @@ class Generator {
         continue;
       }
       ++r_.in2out.delivered;
+      NoteFlow(ck.flow_id);
       TurnUdpAround(f, outside_mac_, outside_gw_mac_);
       Queue(&out_tx_, m);
     }
@@ -540,6 +546,7 @@ class Generator {
       return false;
     }
     ++r_.in2out.delivered;
+    NoteFlow(flow);
     uint8_t answer;
     uint32_t seq, ack;
     if (flags == net::kTcpSyn) {
@@ -595,6 +602,7 @@ class Generator {
         CountInvalid(r);
       } else {
         ++r_.out2in.delivered;
+        NoteFlow(ck.flow_id);
         if (now > ck.tsc) {
           r_.latency.Record(static_cast<uint64_t>(static_cast<double>(now - ck.tsc) * ns_per_tsc_));
         }
@@ -602,6 +610,10 @@ class Generator {
       done[nd++] = m;
     }
     if (nd > 0) rte_pktmbuf_free_bulk(done, nd);
+  }
+
+  void NoteFlow(uint32_t id) {
+    if (id < slice_.first || id >= slice_.end) ++r_.other_loop_frames;
   }
 
   uint16_t NextRxQueue(uint16_t q) const {
@@ -627,13 +639,15 @@ class Generator {
       CountInvalid(Invalid::k_not_ours);
       return false;
     }
-    const FlowTuple t = flows_.Tuple(flows_mod_.Mod(conn));
+    const uint32_t flow = flows_mod_.Mod(conn);
+    const FlowTuple t = flows_.Tuple(flow);
     r = CheckTcpInsideTuple(f, t);
     if (r != Invalid::kNone) {
       CountInvalid(r);
       return false;
     }
     ++r_.out2in.delivered;
+    NoteFlow(flow);
     if (flags == (net::kTcpSyn | net::kTcpAck)) {
       ++r_.tcp_established;
       // ACK with data, then FIN; the received frame carries the first.
@@ -708,6 +722,7 @@ void AddResult(TrafficResult* into, const TrafficResult& r) {
   into->pods_announced += r.pods_announced;
   into->arp_gateway_replies += r.arp_gateway_replies;
   into->other_frames += r.other_frames;
+  into->other_loop_frames += r.other_loop_frames;
   into->latency.Merge(r.latency);
   if (into->error.empty()) into->error = r.error;
 }
@@ -733,7 +748,8 @@ void SumPublished(const Shared& sh, DirectionCounts* in, DirectionCounts* out,
 // lcores; this lcore keeps the summed timeline and prints the progress line.
 TrafficResult RunLoops(const TrafficConfig& c, const volatile bool* stop, Translation* seen) {
   const uint16_t n = c.queues;
-  auto setup = std::make_unique<Generator>(c, stop, Slice{0, n, 0, c.num_flows}, seen, nullptr);
+  // Set-up polls every RX queue: a peer may answer ARP on any of them.
+  auto setup = std::make_unique<Generator>(c, stop, Slice{0, 1, 0, c.num_flows}, seen, nullptr);
   if (!setup->Setup()) return std::move(setup->result());
   Shared shared;
   shared.loops = n;
@@ -755,7 +771,7 @@ TrafficResult RunLoops(const TrafficConfig& c, const volatile bool* stop, Transl
   TrafficResult r = std::move(setup->result());
   if (lcores.size() < n) {
     r.error = "not enough worker lcores for one loop per queue";
-    shared.ready.store(n);  // the launched loops go on alone; stop them
+    shared.ready.store(n);  // the launched loops run alone (the result carries the error)
   }
   const uint64_t hz = rte_get_tsc_hz();
   auto all = [&](const std::atomic<uint32_t>& x) {
@@ -766,7 +782,7 @@ TrafficResult RunLoops(const TrafficConfig& c, const volatile bool* stop, Transl
   uint64_t next = start + hz, last_tsc = start;
   DirectionCounts last_in, last_out;
   uint64_t last_completed = 0;
-  while (!all(shared.finished)) {
+  while (!all(shared.measured)) {
     const uint64_t now = rte_rdtsc();
     if (now < next) {
       rte_delay_us_sleep(1000);
@@ -789,7 +805,8 @@ TrafficResult RunLoops(const TrafficConfig& c, const volatile bool* stop, Transl
   for (size_t k = 0; k < lcores.size(); ++k) {
     rte_eal_wait_lcore(lcores[k]);
     AddResult(&r, loops[k]->result());
-    r.loops.emplace_back(loops[k]->result().in2out, loops[k]->result().out2in);
+    const TrafficResult& lr = loops[k]->result();
+    r.loops.push_back(LoopCounts{lr.in2out, lr.out2in, lr.other_loop_frames});
   }
   return r;
 }

@@ -1,4 +1,5 @@
-// The generator's packet loop: one lcore drives both ports. The inside port plays the pods
+// The generator's packet loop: one lcore drives both ports (or, with `queues` > 1, one lcore
+// per queue pair). The inside port plays the pods
 // (requests, and in TCP mode the client side of every connection), the outside port plays the
 // remote servers (checks every translated frame and answers it). Counters, latency and the
 // per-second timeline are kept here and turned into the result by loadgen_main.cc.
@@ -19,7 +20,6 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "perf/loadgen/flows.h"
@@ -68,6 +68,11 @@ struct DirectionCounts {
   uint64_t tx_full = 0;    // refused by the sending port (ring full), not offered
 };
 
+struct LoopCounts {
+  DirectionCounts in2out, out2in;
+  uint64_t other_loop_frames = 0;
+};
+
 struct SecondSample {
   double t_s;
   double in2out_offered_pps, in2out_delivered_pps;
@@ -88,8 +93,11 @@ struct TrafficResult {
   uint64_t other_frames = 0;  // neither ARP nor IPv4 (e.g. IPv6 from a kernel peer): ignored
   LatencyHistogram latency;
   std::vector<SecondSample> timeline;
+  // With several loops: valid frames that reached a loop other than the one whose flow they
+  // belong to (the peer moved them between queues; counted as delivered all the same).
+  uint64_t other_loop_frames = 0;
   // With several loops, each one's share (index = its queue); empty with one loop.
-  std::vector<std::pair<DirectionCounts, DirectionCounts>> loops;  // in2out, out2in
+  std::vector<LoopCounts> loops;
   std::string error;  // non-empty: the run did not happen (link down, no ARP answer)
 };
 
