@@ -97,8 +97,10 @@ cleanup() {
   ovs_down
   kernel_down
   rm -rf "$LG_DIR"
-  # EAL runtime directories of processes that did not end cleanly (each removes its own).
-  rm -rf "/var/run/dpdk/lg-$LG_TAG" "/var/run/dpdk/tp-$LG_TAG" "/var/run/dpdk/natgw-$LG_TAG"
+  # EAL runtime directories of processes that did not end cleanly (each removes its own), and
+  # Open vSwitch's, which it leaves behind like testpmd.
+  rm -rf "/var/run/dpdk/lg-$LG_TAG" "/var/run/dpdk/tp-$LG_TAG" "/var/run/dpdk/natgw-$LG_TAG" \
+    "/var/run/dpdk/ovs-$LG_TAG"
   # natgw removes its hugepage files when it exits; one that crashed (see perf/README: a memif
   # peer vanishing under traffic) leaves them.
   local mnt
