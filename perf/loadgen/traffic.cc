@@ -46,7 +46,6 @@ struct Shared {
   uint32_t loops = 0;
   std::atomic<uint32_t> ready{0};     // loops done with their warm-up
   std::atomic<uint32_t> measured{0};  // loops past their measured interval (now draining)
-  std::atomic<uint32_t> finished{0};  // loops whose result is final
   std::unique_ptr<Published[]> published;
 };
 
@@ -131,8 +130,6 @@ class Generator {
     if (c_.mode == Mode::kUdp) Warmup();
     if (shared_ != nullptr) WaitForOtherLoops();
     Measure();
-    Publish();
-    if (shared_ != nullptr) shared_->finished.fetch_add(1, std::memory_order_acq_rel);
   }
 
   void UseGatewayMacs(const Generator& from) {
@@ -237,10 +234,7 @@ class Generator {
       }
       n = std::min<uint64_t>(n, flows - sent);
       if (n > 0) sent += SendUdp(static_cast<uint16_t>(n), now);
-      PollOutside();
-      PollInside();
-      Flush(&in_tx_, &r_.in2out);
-      Flush(&out_tx_, &r_.out2in);
+      Service();
     }
     Drain(hz_ / 2);
     r_.warmup_delivered = r_.in2out.delivered;
@@ -257,10 +251,7 @@ class Generator {
   void WaitForOtherLoops() {
     shared_->ready.fetch_add(1, std::memory_order_acq_rel);
     while (shared_->ready.load(std::memory_order_acquire) < shared_->loops && !*stop_) {
-      PollOutside();
-      PollInside();
-      Flush(&in_tx_, &r_.in2out);
-      Flush(&out_tx_, &r_.out2in);
+      Service();
     }
     r_.warmup_delivered += r_.in2out.delivered;
     r_.in2out = DirectionCounts{};
@@ -310,10 +301,7 @@ class Generator {
         sent += c_.mode == Mode::kTcp ? SendSyns(static_cast<uint16_t>(n))
                                       : SendUdp(static_cast<uint16_t>(n), now);
       }
-      PollOutside();
-      PollInside();
-      Flush(&in_tx_, &r_.in2out);
-      Flush(&out_tx_, &r_.out2in);
+      Service();
       Publish();
       if (now >= next_second) {
         next_second += hz_;
@@ -340,14 +328,19 @@ class Generator {
     Drain(hz_ / 5);
   }
 
+  // One pass of receiving, checking and answering on both ports, then sending what is queued.
+  void Service() {
+    PollOutside();
+    PollInside();
+    Flush(&in_tx_, &r_.in2out);
+    Flush(&out_tx_, &r_.out2in);
+  }
+
   // Receives and answers without sending anything new for `ticks`.
   void Drain(uint64_t ticks) {
     const uint64_t end = rte_rdtsc() + ticks;
     while (rte_rdtsc() < end) {
-      PollOutside();
-      PollInside();
-      Flush(&in_tx_, &r_.in2out);
-      Flush(&out_tx_, &r_.out2in);
+      Service();
     }
   }
 
@@ -777,7 +770,8 @@ TrafficResult RunLoops(const TrafficConfig& c, const volatile bool* stop, Transl
   auto all = [&](const std::atomic<uint32_t>& x) {
     return x.load(std::memory_order_acquire) >= lcores.size();
   };
-  while (!all(shared.ready) && !all(shared.finished)) rte_delay_us_sleep(1000);
+  // Every loop counts itself ready, stopped or not (an unlaunched one was counted above).
+  while (!all(shared.ready)) rte_delay_us_sleep(1000);
   const uint64_t start = rte_rdtsc();
   uint64_t next = start + hz, last_tsc = start;
   DirectionCounts last_in, last_out;

@@ -12,10 +12,9 @@
 # never comes up: lg_link_failed tells, and the caller starts the run again.
 
 # LG_QUEUES (default 1): queue pairs per port. With N > 1 the generator runs one loop per queue
-# pair (--queues=N), natgw one worker per queue and testpmd one forwarding core per queue; the
-# cores come from LG_LG_LCORES (the generator's EAL lcore option), LG_NATGW_LCORES (natgw's
-# [dpdk] lcores) and LG_TP_LCORES (testpmd's), whose defaults put everything on CPUs 0 and 1
-# (EAL's lcore@cpu maps): a functional wiring for a 2-CPU machine, not one to measure with.
+# pair (--queues=N), natgw one worker per queue and testpmd one forwarding core per queue, all
+# on CPUs 0 and 1 (EAL's lcore@cpu maps, lg_lcores_default): a functional wiring for a 2-CPU
+# machine, not one to measure with (scripts/device_bench.sh --queues N spreads them out).
 LG_QUEUES=${LG_QUEUES:-1}
 # lg_lcores_default MAIN_CPU LOOP_CPU: lcore 0 on MAIN_CPU, lcores 1..LG_QUEUES on LOOP_CPU
 # (one queue: "0" for the generator, which then has no loop lcore, "0,1" for its peers).
@@ -68,7 +67,7 @@ idle_sleep_us = 0
 enabled = false
 
 [dpdk]
-lcores = "${LG_NATGW_LCORES:-$(lg_lcores_default 0 1)}"
+lcores = "$(lg_lcores_default 0 1)"
 no_huge = $nohuge
 memory_mb = $mem
 file_prefix = "natgw-$LG_TAG"
@@ -123,11 +122,11 @@ lg_start() {
   local name=$1; shift
   LG_NAME=$name
   rm -f "$LG_DIR/$name.json"
-  local lcores=${LG_LG_LCORES:-$(lg_lcores_default 0 0)}
   [ "$LG_QUEUES" -gt 1 ] && set -- --queues="$LG_QUEUES" "$@"
   "$BUILD/perf/loadgen/natgw-loadgen" --json_out="$LG_DIR/$name.json" \
     --linger_s="${LG_LINGER_S:-10}" "$@" -- \
-    --lcores="$lcores" --file-prefix="lg-$LG_TAG" --no-pci $(lg_mem_args) -m "${LG_MEM_MB:-256}" \
+    --lcores="$(lg_lcores_default 0 0)" --file-prefix="lg-$LG_TAG" --no-pci $(lg_mem_args) \
+    -m "${LG_MEM_MB:-256}" \
     --log-level=pmd.net.memif:error \
     --vdev="net_memif0,role=server,socket=$LG_DIR/in.sock" \
     --vdev="net_memif1,role=server,socket=$LG_DIR/out.sock" >"$LG_DIR/$name.log" 2>&1 &
@@ -181,7 +180,7 @@ peer_testpmd() {
     mem="--single-file-segments --in-memory"  # --huge-unlink cannot go with single-file segments
   fi
   # shellcheck disable=SC2086
-  dpdk-testpmd --lcores="${LG_TP_LCORES:-$(lg_lcores_default 0 1)}" --file-prefix="tp-$LG_TAG" \
+  dpdk-testpmd --lcores="$(lg_lcores_default 0 1)" --file-prefix="tp-$LG_TAG" \
     --no-pci $mem -m 256 \
     --vdev="net_memif0,role=client,${zc}socket=$LG_DIR/in.sock" \
     --vdev="net_memif1,role=client,${zc}socket=$LG_DIR/out.sock" -- \
