@@ -241,25 +241,33 @@ def main():
     tcp = s.get("natgw-tcp")
     half = s.get("natgw-half")
     w = a.workers
-    lines += ["", "## Per worker", ""]
-    if w > 1:
-        lines.append(f"(Each figure divided by the {w} workers; in all: the scenario table.)")
+    m = s.get("natgw-1m")
+    per = []  # the per-worker section's lines
+    if m:
+        per.append(f"- 1M established UDP flows (natgw-1m), Mpps in2out / out2in: "
+                   f"{fmt(m['in2out_mpps'] and m['in2out_mpps'] / w)} / "
+                   f"{fmt(m['out2in_mpps'] and m['out2in_mpps'] / w)}")
     if n:
-        lines.append(f"- new flows per second (natgw-new, in2out delivered): "
-                     f"{fmt(n['in2out_mpps'] and n['in2out_mpps'] * 1e6 / w, 0)}")
+        per.append(f"- new flows per second (natgw-new, in2out delivered): "
+                   f"{fmt(n['in2out_mpps'] and n['in2out_mpps'] * 1e6 / w, 0)}")
     c = s.get("natgw-churn")
     if c:
-        lines.append(f"- new flows per second in steady churn (natgw-churn: 4M new flows, 1 s UDP "
-                     f"timeout, so the table holds about a second of them while the sweep frees "
-                     f"the oldest): {fmt(c['in2out_mpps'] and c['in2out_mpps'] * 1e6 / w, 0)}, loss "
-                     f"{fmt(c.get('in2out_loss'))}")
+        per.append(f"- new flows per second in steady churn (natgw-churn: 4M new flows, 1 s UDP "
+                   f"timeout, so the table holds about a second of them while the sweep frees "
+                   f"the oldest): {fmt(c['in2out_mpps'] and c['in2out_mpps'] * 1e6 / w, 0)}, loss "
+                   f"{fmt(c.get('in2out_loss'))}")
     if tcp:
-        lines.append(f"- TCP connections per second (natgw-tcp): "
-                     f"{fmt(tcp['tcp_cps'] and tcp['tcp_cps'] / w, 0)}")
+        per.append(f"- TCP connections per second (natgw-tcp): "
+                   f"{fmt(tcp['tcp_cps'] and tcp['tcp_cps'] / w, 0)}")
     if half:
-        lines.append(f"- latency at half of the max 1M-flow rate ({fmt(half['rate_pps'], 0)} pps "
-                     f"offered): p50 {fmt(half['p50_us'], 1)} us, p99 {fmt(half['p99_us'], 1)} us, "
-                     f"p99.9 {fmt(half['p999_us'], 1)} us")
+        per.append(f"- latency at half of the max 1M-flow rate ({fmt(half['rate_pps'], 0)} pps "
+                   f"offered): p50 {fmt(half['p50_us'], 1)} us, p99 {fmt(half['p99_us'], 1)} us, "
+                   f"p99.9 {fmt(half['p999_us'], 1)} us")
+    if per:
+        lines += ["", "## Per worker", ""]
+        if w > 1:
+            lines.append(f"(Each figure divided by the {w} workers; in all: the scenario table.)")
+        lines += per
     lines += ["", "## How to read it", "",
               "- *in2out* counts translated requests that reached the outside port and passed "
               "every check; *out2in* counts replies that came back to the right pod. Loss is "

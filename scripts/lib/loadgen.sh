@@ -184,7 +184,8 @@ peer_testpmd() {
     --no-pci $mem -m 256 \
     --vdev="net_memif0,role=client,${zc}socket=$LG_DIR/in.sock" \
     --vdev="net_memif1,role=client,${zc}socket=$LG_DIR/out.sock" -- \
-    --forward-mode="$mode" --auto-start --no-mlockall --stats-period=5 --total-num-mbufs=16384 \
+    --forward-mode="$mode" --auto-start --no-mlockall --stats-period=5 \
+    --total-num-mbufs=$((LG_QUEUES > 2 ? 4096 * LG_QUEUES + 8192 : 16384)) \
     --rxq="$LG_QUEUES" --txq="$LG_QUEUES" --nb-cores="$LG_QUEUES" </dev/null \
     >"$LG_DIR/testpmd.log" 2>&1 &
   PEER_PID=$!
