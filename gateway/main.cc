@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -463,6 +464,14 @@ class Gateway {
   absl::Status Reload() {
     auto cfg = control::LoadConfigFile(path_);
     if (!cfg.ok()) return cfg.status();
+    // The event log's new file and collector first: one that cannot be opened refuses the reload
+    // before the mappings change.
+    std::optional<telemetry::EventLogReload> log_reload;
+    if (event_log_ != nullptr) {
+      auto r = event_log_->PrepareReload(&*cfg);
+      if (!r.ok()) return r.status();
+      log_reload.emplace(std::move(*r));
+    }
     if (cluster_) {
       std::vector<std::string> changes;
       cluster_->ForceRebuild();  // the static policy the cluster's is merged with changed
@@ -481,26 +490,25 @@ class Gateway {
     LOG(INFO) << "reloaded " << path_ << ": " << cfg->nat.pod_mappings.size() << " pod addresses ("
               << static_cast<int64_t>(cfg->nat.pod_mappings.size()) - static_cast<int64_t>(config_->nat.pod_mappings.size())
               << " change), " << cfg->nat.services.size() << " services, " << added.size()
-              << " new external addresses; interface, route, [dpdk], [metrics] and [[cluster]] changes need a restart";
+              << " new external addresses; interface, route, [dpdk], [metrics] and [[cluster]] "
+                 "changes need a restart";
     cfg->control_socket = config_->control_socket;
     cfg->metrics = config_->metrics;  // the endpoint stays where it was opened
-    if (cfg->event_log.mode != config_->event_log.mode || cfg->event_log.path != config_->event_log.path ||
-        cfg->event_log.max_size_mb != config_->event_log.max_size_mb ||
-        cfg->event_log.keep_files != config_->event_log.keep_files ||
-        cfg->event_log.ring_size != config_->event_log.ring_size ||
-        cfg->event_log.port_block_size != config_->event_log.port_block_size ||
-        cfg->ipfix.collector != config_->ipfix.collector ||
-        cfg->ipfix.observation_domain != config_->ipfix.observation_domain ||
-        cfg->ipfix.template_interval_s != config_->ipfix.template_interval_s) {
-      LOG(WARNING) << "reload: [event_log] and [ipfix] changes need a restart; the running ones stay";
+    if (event_log_ == nullptr) {  // no rings: the log and IPFIX can only start with natgw
+      if (cfg->event_log.mode != control::EventLogMode::kOff || cfg->ipfix.enabled) {
+        LOG(WARNING) << "reload: turning on [event_log] or [ipfix] needs a restart";
+      }
+      cfg->event_log = config_->event_log;
+      cfg->ipfix = config_->ipfix;
+    } else if (!log_reload->kept.empty()) {
+      LOG(WARNING) << "reload: [event_log] " << absl::StrJoin(log_reload->kept, ", ")
+                   << " changes need a restart; the running ones stay";
     }
-    cfg->event_log = config_->event_log;  // the file and the rings stay as opened
-    cfg->ipfix = config_->ipfix;
     cfg->engine = config_->engine;
     retired_configs_.push_back(std::move(config_));  // commands may still point at it this poll
     config_ = std::make_unique<control::GatewayConfig>(std::move(*cfg));
     commands_->set_config(config_.get());
-    if (event_log_) event_log_->set_config(config_.get());
+    if (event_log_) event_log_->CommitReload(std::move(*log_reload), config_.get());
     if (!added.empty()) {
       if (absl::Status s = dataplane_->SendGratuitousArp(added); !s.ok()) {
         LOG(WARNING) << "gratuitous ARP: " << s.message();

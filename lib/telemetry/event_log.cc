@@ -175,6 +175,68 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Create(const control::Gatewa
   return log;
 }
 
+absl::StatusOr<EventLogReload> EventLog::PrepareReload(control::GatewayConfig* next) const {
+  EventLogReload r;
+  control::EventLogConfig& e = next->event_log;
+  if (e.mode != settings_.mode) r.kept.push_back("mode");
+  if (e.ring_size != settings_.ring_size) r.kept.push_back("ring_size");
+  if (e.port_block_size != settings_.port_block_size) r.kept.push_back("port_block_size");
+  e.mode = settings_.mode;
+  e.ring_size = settings_.ring_size;
+  e.port_block_size = settings_.port_block_size;
+  if (file_ != nullptr) {
+    const auto max_bytes = static_cast<uint64_t>(e.max_size_mb * 1024 * 1024);
+    if (e.path != settings_.path) {
+      r.file = std::make_unique<RotatingFile>(e.path, max_bytes, e.keep_files);
+      if (absl::Status s = r.file->Open(); !s.ok()) return s;
+    } else {
+      r.limits = e.max_size_mb != settings_.max_size_mb || e.keep_files != settings_.keep_files;
+    }
+    if (r.file != nullptr || r.limits) {
+      r.changes.push_back(absl::StrCat("event log ", e.path, " (max_size_mb ", e.max_size_mb,
+                                       ", keep_files ", e.keep_files, ")"));
+    }
+  }
+  const control::IpfixConfig& now = config_->ipfix;
+  const control::IpfixConfig& want = next->ipfix;
+  r.ipfix = want.enabled != now.enabled || want.address != now.address || want.port != now.port ||
+            want.observation_domain != now.observation_domain ||
+            want.template_interval_s != now.template_interval_s;
+  if (r.ipfix && want.enabled) {
+    auto sender = IpfixSender::Connect(want.address, want.port);
+    if (!sender.ok()) return sender.status();
+    r.sender.emplace(std::move(*sender));
+    r.encoder = std::make_unique<IpfixEncoder>(want.observation_domain, want.template_interval_s);
+    r.changes.push_back(absl::StrCat("IPFIX to ", want.collector, " (observation_domain ",
+                                     want.observation_domain, ", template_interval_s ",
+                                     want.template_interval_s, ")"));
+  } else if (r.ipfix) {
+    r.changes.push_back("IPFIX off");
+  }
+  return r;
+}
+
+void EventLog::CommitReload(EventLogReload r, const control::GatewayConfig* config) {
+  Flush();  // what the old settings were given goes where they said
+  const control::EventLogConfig& e = config->event_log;
+  if (r.file != nullptr) {
+    old_files_rotations_ += file_->rotations();
+    file_ = std::move(r.file);
+  } else if (r.limits) {
+    file_->SetLimits(static_cast<uint64_t>(e.max_size_mb * 1024 * 1024), e.keep_files);
+  }
+  if (r.ipfix) {
+    ipfix_ = std::move(r.encoder);
+    sender_.reset();
+    if (r.sender.has_value()) sender_.emplace(std::move(*r.sender));
+  }
+  settings_.path = e.path;
+  settings_.max_size_mb = e.max_size_mb;
+  settings_.keep_files = e.keep_files;
+  config_ = config;
+  for (const std::string& c : r.changes) LOG(INFO) << "reload: now " << c;
+}
+
 int64_t EventLog::WallMs(uint64_t tsc) const {
   if (tsc_hz_ == 0) return NowMs();
   const auto delta = static_cast<int64_t>(tsc - tsc0_);
@@ -213,7 +275,7 @@ void EventLog::Flush() {
       ++counters_.write_errors;
       LOG_EVERY_N(WARNING, 1000) << s.message();
     }
-    counters_.rotations = file_->rotations();
+    counters_.rotations = old_files_rotations_ + file_->rotations();
   }
   if (ipfix_ != nullptr) {
     for (const auto& m : ipfix_->Flush(static_cast<uint32_t>(NowMs() / 1000))) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -38,6 +39,11 @@ class RotatingFile {
   absl::Status Append(std::string_view line);
   absl::Status Flush();
   uint64_t rotations() const { return rotations_; }
+  // New limits for the next Append (a reload that keeps the path).
+  void SetLimits(uint64_t max_bytes, uint32_t keep_files) {
+    max_bytes_ = max_bytes;
+    keep_files_ = keep_files;
+  }
 
  private:
   absl::Status Rotate();
@@ -59,6 +65,19 @@ struct EventLogCounters {
   uint64_t ipfix_errors = 0;  // messages that could not be sent
 };
 
+// What a reload changes of a running log: made by EventLog::PrepareReload (which opens what is
+// new, so that a bad path or collector refuses the reload before anything changed), applied by
+// EventLog::CommitReload.
+struct EventLogReload {
+  std::unique_ptr<RotatingFile> file;  // the file at a new path, opened
+  bool limits = false;                 // the same path with a new size or keep_files
+  bool ipfix = false;                  // IPFIX turned on or off, or its settings changed
+  std::unique_ptr<IpfixEncoder> encoder;  // with ipfix: null when IPFIX is off now
+  std::optional<IpfixSender> sender;
+  std::vector<std::string> changes;  // what changes, for the log
+  std::vector<std::string> kept;     // keys whose change needs a restart (the running ones stay)
+};
+
 class EventLog {
  public:
   // Opens the file (mode != off) and the collector socket ([ipfix]), writes a mapping_add record
@@ -73,6 +92,14 @@ class EventLog {
   void Poll();
 
   void set_config(const control::GatewayConfig* config) { config_ = config; }
+  // A reload to `next`: its [event_log] path, max_size_mb and keep_files and its [ipfix] take
+  // effect at CommitReload; mode, ring_size and port_block_size are fixed at start (the engine's
+  // rings and per-session counters are made then), so `next` gets the running ones back and
+  // the reload lists them in `kept`. An error (the new file cannot be opened) changes nothing.
+  absl::StatusOr<EventLogReload> PrepareReload(control::GatewayConfig* next) const;
+  // Writes what is pending to the old file and collector, then switches to the new ones.
+  // `config` (the reloaded one, from PrepareReload) must outlive the log.
+  void CommitReload(EventLogReload r, const control::GatewayConfig* config);
   const EventLogCounters& counters() const { return counters_; }
   uint64_t dropped() const { return engine_->EventsDropped(); }
   // Prometheus text of the counters above (natgw_event_log_*, natgw_ipfix_*).
@@ -105,7 +132,7 @@ class EventLog {
 
   const control::GatewayConfig* config_;
   nat::Engine* engine_;
-  control::EventLogConfig settings_;  // as at start (reload keeps them)
+  control::EventLogConfig settings_;  // running: as at start, path and limits as reloaded
   std::unique_ptr<RotatingFile> file_;
   std::unique_ptr<IpfixEncoder> ipfix_;
   std::optional<IpfixSender> sender_;
@@ -115,6 +142,7 @@ class EventLog {
   int64_t wall_ms0_ = 0;
   uint64_t tsc_hz_ = 0;
   EventLogCounters counters_;
+  uint64_t old_files_rotations_ = 0;  // rotations of the files before a reload's new path
 };
 
 }  // namespace natgw::telemetry

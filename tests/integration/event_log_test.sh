@@ -174,6 +174,49 @@ check "reload: pod B got 203.0.113.9 (mapping_add)" \
 out=$(gwctl c1 --json lookup 203.0.113.9 --at "$(now)")
 check "lookup of pod B's new address names default/pod-b" contains "$out" '"pod": "pod-b"'
 
+# ---- a reload moves the log and the IPFIX export ----
+LOG2=$WORK/moved/events.jsonl
+bg in_ns c1-gw python3 tests/integration/ipfix_collector.py 127.0.0.1 4740 "$WORK/ipfix2.jsonl"
+sleep 0.5
+touch "$WORK/a-file"
+sed -i "s#^path = .*#path = \"$WORK/a-file/events.jsonl\"#" "$WORK/c1.toml"
+out=$(gwctl c1 reload 2>&1); rc=$?
+check "reload to an event log path that cannot be opened is refused (exit 1)" equals "$rc" 1
+check "the refusal names the path" contains "$out" "a-file/events.jsonl"
+sed -i -e "s#^path = .*#path = \"$LOG2\"#" -e 's#^collector = .*#collector = "127.0.0.1:4740"#' \
+  -e 's#^observation_domain = .*#observation_domain = 8#' -e 's#^mode = "session"#mode = "port-block"#' \
+  "$WORK/c1.toml"
+gwctl c1 reload >/dev/null; rc=$?
+T_RELOAD=$(now)
+check "reload with a new event log path and collector succeeds" equals "$rc" 0
+gwlog=$(cat "$RUN_DIR/c1.log")
+check "natgw logs the new event log file" contains "$gwlog" "reload: now event log $LOG2"
+check "natgw logs the new collector" contains "$gwlog" "reload: now IPFIX to 127.0.0.1:4740"
+check "natgw warns that the mode needs a restart" contains "$gwlog" "\[event_log\] mode changes need a restart"
+udp2=$(in_ns c1-b python3 scripts/lib/udp_echo.py ask 192.0.2.200 7000 moved)
+ext_m=$(grep -o '203\.0\.113\.9:[0-9]*' <<<"$udp2" | head -n 1)  # pod B's address now
+check "a UDP flow after the reload is answered" test -n "$ext_m"
+sleep 1
+check "its session_create is in the new file (session mode still)" \
+  contains "$(cat "$LOG2" 2>/dev/null)" "\"event\":\"session_create\".*\"external\":\"$ext_m\""
+late=$(py 'len([r for r in map(json.loads, open(sys.argv[1])) if r["time"] >= sys.argv[2]])' \
+  "$LOG" "$T_RELOAD")
+check "the old file got nothing after the reload" equals "$late" 0
+m2=$(python3 - "$WORK/ipfix2.jsonl" "$ext_m" <<'PY'
+import json, sys
+ip, port = sys.argv[2].split(":")
+try:
+    recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+except OSError:
+    recs = []
+hit = [r for r in recs if r["fields"].get("230") == 1 and r["fields"].get("225") == ip
+       and r["fields"].get("227") == int(port)]
+print("ok" if hit and all(r["domain"] == 8 for r in recs) else f"{len(recs)} records, {len(hit)} hits")
+PY
+)
+check "the new collector got its session create, every record in domain 8" equals "$m2" ok
+check "no file was made under the refused path" test ! -e "$WORK/a-file/events.jsonl"
+
 # ---- metrics and stats ----
 m=$(in_ns c1-gw curl -s --max-time 5 http://127.0.0.1:9469/metrics)
 check "metrics: records written" contains "$m" '^natgw_event_log_records_total [1-9]'
@@ -186,7 +229,7 @@ check "show stats has the event log counters" contains "$out" "dropped"
 # ---- offline lookup, without a gateway ----
 gw_stop c1; rc=$?
 check "natgw c1 exits 0 on SIGTERM" equals "$rc" 0
-check "shutdown closes the live flow's span (reason shutdown)" contains "$(cat "$LOG")" '"reason":"shutdown"'
+check "shutdown closes the live flow's span (reason shutdown)" contains "$(cat "$LOG2")" '"reason":"shutdown"'
 out=$("$BUILD/gateway/natgwctl" --json lookup "$ext_b" --at "$T_FLOW" --event_log "$LOG")
 check "offline lookup --event_log names pod B" python3 -c '
 import json, sys

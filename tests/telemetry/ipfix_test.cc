@@ -220,22 +220,37 @@ class Collector {
   uint16_t port_ = 0;
 };
 
-TEST_P(EventLogTest, IpfixRecordsMatchTheJsonLog) {
-  Collector collector;
-  config_.ipfix.enabled = true;
-  config_.ipfix.address = htonl(INADDR_LOOPBACK);
-  config_.ipfix.port = collector.port();
-  config_.ipfix.observation_domain = 42;
-  OpenLog();
+// IPFIX of `g` to the collector `c`, in `domain`.
+void IpfixTo(control::GatewayConfig* g, const Collector& c, uint32_t domain) {
+  g->ipfix.enabled = true;
+  g->ipfix.address = htonl(INADDR_LOOPBACK);
+  g->ipfix.port = c.port();
+  g->ipfix.observation_domain = domain;
+}
+
+// Pod .9's egress UDP session to 198.51.100.50:53 from 192.0.2.16:1030: its create, then (as
+// Ended turns it) its delete by idle timeout 3 s later.
+SessionEvent EgressCreate() {
   SessionEvent e = UdpEvent(SessionEventType::kCreate, 1500, "10.0.0.9", 40000, "192.0.2.16",
                             1030, "198.51.100.50", 53);
   e.kind = static_cast<uint8_t>(conntrack::SessionKind::kEgressPool);
+  return e;
+}
+void Ended(SessionEvent* e) {
+  e->type = SessionEventType::kDelete;
+  e->tsc = 4500;
+  e->created_s = 10;
+  e->event_s = 13;
+  e->reason = DeleteReason::kIdleTimeout;
+}
+
+TEST_P(EventLogTest, IpfixRecordsMatchTheJsonLog) {
+  Collector collector;
+  IpfixTo(&config_, collector, 42);
+  OpenLog();
+  SessionEvent e = EgressCreate();
   log_->HandleForTest(e);
-  e.type = SessionEventType::kDelete;
-  e.tsc = 4500;
-  e.created_s = 10;
-  e.event_s = 13;
-  e.reason = DeleteReason::kIdleTimeout;
+  Ended(&e);
   e.packets[0] = 4;
   e.packets[1] = 3;
   e.bytes[0] = 400;
@@ -307,6 +322,60 @@ TEST_P(EventLogTest, IpfixRecordsMatchTheJsonLog) {
   EXPECT_EQ(json[6]["event"], "quota_exceeded");
   EXPECT_EQ(log_->counters().ipfix_records, 7u);
   EXPECT_GE(log_->counters().ipfix_messages, 1u);
+}
+
+// A reload moves the log to a new path and IPFIX to a new collector and domain: what came
+// before goes to the old ones, what comes after to the new; a mode change waits for a restart;
+// a path that cannot be opened refuses the reload and changes nothing.
+TEST_P(EventLogTest, ReloadSwitchesFileAndCollector) {
+  Collector before, after;
+  IpfixTo(&config_, before, 42);
+  OpenLog();
+  SessionEvent e = EgressCreate();
+  log_->HandleForTest(e);  // not flushed yet: the commit sends it the old way
+
+  std::ofstream(dir_ + "/a-file") << "x";
+  control::GatewayConfig bad = config_;
+  bad.event_log.path = dir_ + "/a-file/events.jsonl";  // its directory is a file
+  auto refused = log_->PrepareReload(&bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("a-file/events.jsonl"), std::string::npos)
+      << refused.status();
+
+  control::GatewayConfig next = config_;
+  next.event_log.path = dir_ + "/moved/events.jsonl";
+  next.event_log.mode = control::EventLogMode::kPortBlock;
+  IpfixTo(&next, after, 43);
+  auto r = log_->PrepareReload(&next);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->kept, std::vector<std::string>{"mode"});
+  EXPECT_EQ(next.event_log.mode, control::EventLogMode::kSession);  // the running one
+  EXPECT_EQ(r->changes.size(), 2u);
+  log_->CommitReload(std::move(*r), &next);
+  Ended(&e);
+  log_->HandleForTest(e);
+  log_->FlushForTest();
+
+  std::vector<nlohmann::json> old_file = ReadRecords(config_.event_log.path);
+  ASSERT_EQ(old_file.size(), 4u);  // 3 mapping_add and the create
+  EXPECT_EQ(old_file[3]["event"], "session_create");
+  std::vector<nlohmann::json> new_file = ReadRecords(next.event_log.path);
+  ASSERT_EQ(new_file.size(), 1u);
+  EXPECT_EQ(new_file[0]["event"], "session_delete");
+  const auto decode = [](Collector& c, uint32_t domain) {
+    Decoder dec;
+    std::vector<uint64_t> events;
+    for (const auto& m : c.Receive()) {
+      DecodedMessage d = dec.Decode(m);
+      EXPECT_EQ(d.domain, domain);
+      for (const auto& rec : d.records) events.push_back(rec[230]);
+    }
+    return events;
+  };
+  EXPECT_EQ(decode(before, 42), (std::vector<uint64_t>{12, 12, 12, 1}));
+  EXPECT_EQ(decode(after, 43), std::vector<uint64_t>{2});  // its own templates came first
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/a-file/events.jsonl"));
+  log_.reset();  // before `next`, which it points at
 }
 
 // EventLogTest is instantiated in event_log_test.cc.
