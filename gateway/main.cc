@@ -324,8 +324,11 @@ class Gateway {
       }
       if (cluster_) SyncCluster();
       if (g_reload.exchange(false)) {
-        absl::Status s = Reload();
-        if (!s.ok()) LOG(WARNING) << "reload refused, keeping the running configuration: " << s.message();
+        auto r = Reload();  // what needs a restart is logged by Reload
+        if (!r.ok()) {
+          LOG(WARNING) << "reload refused, keeping the running configuration: "
+                       << r.status().message();
+        }
       }
       if (event_log_) event_log_->Poll();
       engine_->ReclaimRetired();
@@ -461,16 +464,26 @@ class Gateway {
     if (!s.ok()) LOG(WARNING) << "cluster: node routes: " << s.message();
   }
 
-  absl::Status Reload() {
+  // Applies the conf file again (SIGHUP, natgwctl reload); returns the changed settings that
+  // only a restart applies (they keep their running values), or why the file was refused.
+  absl::StatusOr<std::vector<std::string>> Reload() {
     auto cfg = control::LoadConfigFile(path_);
     if (!cfg.ok()) return cfg.status();
-    // The event log's new file and collector first: one that cannot be opened refuses the reload
-    // before the mappings change.
+    cfg->control_socket = config_->control_socket;  // --control_socket may have set it
+    std::vector<std::string> needs_restart = control::KeepRestartOnlySettings(*config_, &*cfg);
+    // The event log's new file and collector before anything changes: one that cannot be opened
+    // refuses the reload.
     std::optional<telemetry::EventLogReload> log_reload;
     if (event_log_ != nullptr) {
       auto r = event_log_->PrepareReload(&*cfg);
       if (!r.ok()) return r.status();
       log_reload.emplace(std::move(*r));
+      for (const std::string& k : log_reload->kept) needs_restart.push_back("[event_log] " + k);
+    } else {  // no rings: the log and IPFIX can only start with natgw
+      if (cfg->event_log.mode != control::EventLogMode::kOff) needs_restart.push_back("[event_log]");
+      if (cfg->ipfix.enabled) needs_restart.push_back("[ipfix]");
+      cfg->event_log = config_->event_log;
+      cfg->ipfix = config_->ipfix;
     }
     if (cluster_) {
       std::vector<std::string> changes;
@@ -487,24 +500,15 @@ class Gateway {
     for (uint32_t a : ExternalAddresses(cfg->nat)) {
       if (std::find(before.begin(), before.end(), a) == before.end()) added.push_back(a);
     }
-    LOG(INFO) << "reloaded " << path_ << ": " << cfg->nat.pod_mappings.size() << " pod addresses ("
-              << static_cast<int64_t>(cfg->nat.pod_mappings.size()) - static_cast<int64_t>(config_->nat.pod_mappings.size())
+    const int64_t pods_before = static_cast<int64_t>(config_->nat.pod_mappings.size());
+    LOG(INFO) << "reloaded " << path_ << ": " << cfg->nat.pod_mappings.size()
+              << " pod addresses (" << static_cast<int64_t>(cfg->nat.pod_mappings.size()) - pods_before
               << " change), " << cfg->nat.services.size() << " services, " << added.size()
-              << " new external addresses; interface, route, [dpdk], [metrics] and [[cluster]] "
-                 "changes need a restart";
-    cfg->control_socket = config_->control_socket;
-    cfg->metrics = config_->metrics;  // the endpoint stays where it was opened
-    if (event_log_ == nullptr) {  // no rings: the log and IPFIX can only start with natgw
-      if (cfg->event_log.mode != control::EventLogMode::kOff || cfg->ipfix.enabled) {
-        LOG(WARNING) << "reload: turning on [event_log] or [ipfix] needs a restart";
-      }
-      cfg->event_log = config_->event_log;
-      cfg->ipfix = config_->ipfix;
-    } else if (!log_reload->kept.empty()) {
-      LOG(WARNING) << "reload: [event_log] " << absl::StrJoin(log_reload->kept, ", ")
-                   << " changes need a restart; the running ones stay";
+              << " new external addresses";
+    if (!needs_restart.empty()) {
+      LOG(WARNING) << "reload: not applied until natgw restarts (the running settings stay): "
+                   << absl::StrJoin(needs_restart, ", ");
     }
-    cfg->engine = config_->engine;
     retired_configs_.push_back(std::move(config_));  // commands may still point at it this poll
     config_ = std::make_unique<control::GatewayConfig>(std::move(*cfg));
     commands_->set_config(config_.get());
@@ -514,7 +518,7 @@ class Gateway {
         LOG(WARNING) << "gratuitous ARP: " << s.message();
       }
     }
-    return absl::OkStatus();
+    return needs_restart;
   }
 
   std::string path_;

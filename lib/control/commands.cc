@@ -112,9 +112,16 @@ CtlReply GatewayCommands::Handle(const std::vector<std::string>& args, bool json
     return LookupAt(args[1], args[2].substr(3), json);
   }
   if (cmd == "reload" && args.size() == 1) {
-    absl::Status s = hooks_.reload ? hooks_.reload() : absl::UnimplementedError("no reload hook");
-    if (!s.ok()) return Error(absl::StrCat("reload refused, the running configuration stays: ", s.message()));
-    return json ? Json({{"reloaded", true}}) : Ok("reloaded\n");
+    absl::StatusOr<std::vector<std::string>> r =
+        hooks_.reload ? hooks_.reload() : absl::UnimplementedError("no reload hook");
+    if (!r.ok()) {
+      return Error(absl::StrCat("reload refused, the running configuration stays: ",
+                                r.status().message()));
+    }
+    if (json) return Json({{"reloaded", true}, {"needs_restart", *r}});
+    if (r->empty()) return Ok("reloaded\n");
+    return Ok(absl::StrCat("reloaded; not applied until natgw restarts: ", absl::StrJoin(*r, ", "),
+                           "\n"));
   }
   if (cmd == "trace" && args.size() == 2) return Trace(args[1], json);
   if (cmd == "flush" && args.size() == 1) {

@@ -25,7 +25,8 @@ class ClusterSync;
 class GatewayCommands : public CtlHandler {
  public:
   struct Hooks {
-    std::function<absl::Status()> reload;  // re-reads the conf file and applies it
+    // Re-reads the conf file and applies it; returns the changed settings that need a restart.
+    std::function<absl::StatusOr<std::vector<std::string>>()> reload;
     std::function<uint32_t()> now_s;       // the workers' clock
   };
   // The event log's counters for `show stats` (name, value), when the log runs.

@@ -28,6 +28,7 @@ struct InterfaceConfig {
   uint8_t prefix_len = 0;
   uint16_t mtu = 1500;
   int line = 0;           // where it was defined, for messages
+  bool operator==(const InterfaceConfig&) const = default;
 };
 
 struct RouteConfig {
@@ -35,6 +36,7 @@ struct RouteConfig {
   uint32_t via = 0;       // next hop, network order; 0 = destination is on-link
   std::string interface;  // InterfaceConfig::name
   int line = 0;
+  bool operator==(const RouteConfig&) const = default;
 };
 
 // A pool of addresses the gateway hands out: unique (1:1 pod addresses), egress (NAPT) or vip.
@@ -48,6 +50,7 @@ struct PoolConfig {
   uint16_t port_max = 65535;
   nat::Filtering filtering = nat::Filtering::kAddressAndPortDependent;
   int line = 0;
+  bool operator==(const PoolConfig&) const = default;
 };
 
 struct DpdkConfig {
@@ -61,6 +64,7 @@ struct DpdkConfig {
   bool no_huge = false;        // run without hugepages (tests, demos)
   std::string file_prefix;     // default: natgw-<gateway name>
   std::vector<std::string> extra_args;
+  bool operator==(const DpdkConfig&) const = default;
 };
 
 // [metrics]: Prometheus text exposition served over HTTP by the control thread.
@@ -70,6 +74,7 @@ struct MetricsConfig {
   uint32_t address = 0;         // `listen` parsed, network order (127.0.0.1 by default)
   uint16_t port = 9469;
   bool allow_remote = false;    // a non-loopback `listen` address needs this
+  bool operator==(const MetricsConfig&) const = default;
 };
 
 // [event_log]: the translation event log (JSON lines, lib/telemetry/event_log.h).
@@ -102,6 +107,7 @@ struct IpfixConfig {
 struct ClusterSelector {
   std::string ns;                             // "" = any namespace
   std::map<std::string, std::string> labels;  // all must match; empty = any
+  bool operator==(const ClusterSelector&) const = default;
 };
 
 struct KubernetesSourceConfig {
@@ -112,6 +118,7 @@ struct KubernetesSourceConfig {
   bool in_cluster = false;    // the pod's service account
   std::string ns;             // watch one namespace only ("" = all)
   std::string label_selector;
+  bool operator==(const KubernetesSourceConfig&) const = default;
 };
 
 struct ClusterConfig {
@@ -124,12 +131,14 @@ struct ClusterConfig {
   std::vector<ClusterSelector> vip_services;  // services that get a VIP without annotation
   bool node_routes = true;  // nodes' pod CIDRs become inside routes via the node's InternalIP
   int line = 0;
+  bool operator==(const ClusterConfig&) const = default;
 };
 
 // [allocation]: how addresses handed out from pools to cluster objects are kept.
 struct AllocationConfig {
   std::string state_file;     // default /var/lib/natgw/<gateway name>.allocations.json
   uint32_t quarantine_s = 120;
+  bool operator==(const AllocationConfig&) const = default;
 };
 
 struct GatewayConfig {
@@ -160,6 +169,13 @@ absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
 // The name of island `id` ("outside" for the outside realm, the id itself if it has no name).
 std::string IslandName(const GatewayConfig& config, uint16_t id);
 absl::StatusOr<GatewayConfig> ParseConfig(std::string_view text, const std::string& source);
+
+// A reload from `running` to `next` (SIGHUP, natgwctl reload) applies the mappings, services,
+// egress pools, islands, timeouts, max_sessions_per_pod and the event log's file and IPFIX
+// settings. What else differs can only change with a restart: the section (and its name where
+// there are several) goes to the result, and `next` gets the running value back, so that the
+// swapped-in configuration says what runs. `line` numbers are not compared.
+std::vector<std::string> KeepRestartOnlySettings(const GatewayConfig& running, GatewayConfig* next);
 
 }  // namespace natgw::control
 

@@ -19,6 +19,7 @@ struct Cidr {
   uint32_t addr = 0;  // network order, host bits zero
   uint8_t len = 0;
   bool Contains(uint32_t ip_be) const;
+  bool operator==(const Cidr&) const = default;
 };
 
 struct IslandConfig {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -609,6 +611,57 @@ TEST(ConfigTest, ClusterSection) {
   EXPECT_FALSE(k.node_routes);
   EXPECT_EQ(c->allocation.quarantine_s, 30u);
   EXPECT_EQ(c->allocation.state_file, "/var/lib/natgw/natgw.allocations.json");
+}
+
+// What a reload cannot apply is named and keeps its running value; what it can (here an egress
+// pool's addresses) and moved lines are not reported.
+TEST(ConfigReloadTest, RestartOnlySettingsAreNamedAndKept) {
+  std::ifstream in(Example("two-islands/c2.toml"));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string base = text.str();
+  auto running = ParseConfig(base, "c2.toml");
+  ASSERT_TRUE(running.ok()) << running.status();
+  const auto edit = [](std::string s, const std::string& from, const std::string& to) {
+    const size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return at == std::string::npos ? s : s.replace(at, from.size(), to);
+  };
+
+  std::string same = "# moved down a line\n" + edit(base, "192.0.2.32/28", "192.0.2.48/28");
+  auto next = ParseConfig(same, "c2.toml");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_THAT(KeepRestartOnlySettings(*running, &*next), ::testing::IsEmpty());
+  ASSERT_EQ(next->nat.egress_pools.size(), 1u);
+  EXPECT_EQ(next->nat.egress_pools[0].addresses.front(), Ip("192.0.2.48"));
+
+  std::string changed = base;
+  changed = edit(changed, "idle_sleep_us = 100", "idle_sleep_us = 50");
+  changed = edit(changed, "127.0.0.1:9470", "127.0.0.1:9471");
+  changed = edit(changed, "memory_mb = 256", "memory_mb = 512");
+  changed = edit(changed, "address = \"10.0.0.1/16\"", "address = \"10.0.0.1/16\"\nmtu = 1400");
+  changed = edit(changed, "198.51.100.0/25", "198.51.100.0/26");
+  changed = edit(changed, "directory = \"/run/natgw/c2-cluster\"", "directory = \"/tmp/c2\"");
+  changed = edit(changed, "c2.allocations.json", "c2b.allocations.json");
+  changed = edit(changed, "destination = \"0.0.0.0/0\"", "destination = \"198.18.0.0/15\"");
+  changed += "\n[limits]\nmax_sessions = 2048\n";
+  next = ParseConfig(changed, "c2.toml");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_THAT(KeepRestartOnlySettings(*running, &*next),
+              ElementsAre("[gateway] idle_sleep_us", "[dpdk]", "[metrics]",
+                          "[[interface]] c2-inside", "[[route]]", "[[pool]] c2-unique",
+                          "[[cluster]] c2", "[allocation]", "[limits]"));
+  EXPECT_EQ(next->idle_sleep_us, 100u);
+  EXPECT_EQ(next->dpdk.memory_mb, 256u);
+  EXPECT_EQ(next->metrics.port, 9470);
+  EXPECT_EQ(next->interfaces[0].mtu, 1500);
+  EXPECT_EQ(next->routes.back().destination.addr, Ip("0.0.0.0"));
+  ASSERT_NE(FindPool(*next, "c2-unique"), nullptr);
+  EXPECT_EQ(FindPool(*next, "c2-unique")->ranges[0].len, 25);
+  ASSERT_NE(FindPool(*next, "c2-egress"), nullptr);  // egress pools stay the file's
+  EXPECT_EQ(next->clusters[0].directory, "/run/natgw/c2-cluster");
+  EXPECT_EQ(next->allocation.state_file, "/run/natgw/c2.allocations.json");
+  EXPECT_EQ(next->engine.max_sessions, running->engine.max_sessions);
 }
 
 TEST(ConfigTest, BadFilesNameLineAndFix) {

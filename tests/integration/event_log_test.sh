@@ -185,14 +185,17 @@ check "reload to an event log path that cannot be opened is refused (exit 1)" eq
 check "the refusal names the path" contains "$out" "a-file/events.jsonl"
 sed -i -e "s#^path = .*#path = \"$LOG2\"#" -e 's#^collector = .*#collector = "127.0.0.1:4740"#' \
   -e 's#^observation_domain = .*#observation_domain = 8#' -e 's#^mode = "session"#mode = "port-block"#' \
-  "$WORK/c1.toml"
-gwctl c1 reload >/dev/null; rc=$?
+  -e 's#^listen = "127.0.0.1:9469"#listen = "127.0.0.1:9479"#' "$WORK/c1.toml"
+out=$(gwctl c1 reload); rc=$?
 T_RELOAD=$(now)
 check "reload with a new event log path and collector succeeds" equals "$rc" 0
 gwlog=$(cat "$RUN_DIR/c1.log")
 check "natgw logs the new event log file" contains "$gwlog" "reload: now event log $LOG2"
 check "natgw logs the new collector" contains "$gwlog" "reload: now IPFIX to 127.0.0.1:4740"
-check "natgw warns that the mode needs a restart" contains "$gwlog" "\[event_log\] mode changes need a restart"
+check "natgwctl names what needs a restart: the mode, [metrics]" \
+  equals "$out" "reloaded; not applied until natgw restarts: [metrics], [event_log] mode"
+check "natgw warns about them" \
+  contains "$gwlog" "reload: not applied until natgw restarts (the running settings stay): \[metrics\]"
 udp2=$(in_ns c1-b python3 scripts/lib/udp_echo.py ask 192.0.2.200 7000 moved)
 ext_m=$(grep -o '203\.0\.113\.9:[0-9]*' <<<"$udp2" | head -n 1)  # pod B's address now
 check "a UDP flow after the reload is answered" test -n "$ext_m"
@@ -217,7 +220,7 @@ PY
 check "the new collector got its session create, every record in domain 8" equals "$m2" ok
 check "no file was made under the refused path" test ! -e "$WORK/a-file/events.jsonl"
 
-# ---- metrics and stats ----
+# ---- metrics and stats (still at 127.0.0.1:9469: [metrics] needs a restart) ----
 m=$(in_ns c1-gw curl -s --max-time 5 http://127.0.0.1:9469/metrics)
 check "metrics: records written" contains "$m" '^natgw_event_log_records_total [1-9]'
 check "metrics: nothing dropped" contains "$m" '^natgw_event_log_dropped_total{worker="0"} 0$'

@@ -1,0 +1,102 @@
+// What a reload cannot change on a running gateway (KeepRestartOnlySettings).
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "lib/control/gateway_config.h"
+
+namespace natgw::control {
+namespace {
+
+template <typename T>
+bool SameApartFromLine(T a, T b) {
+  a.line = 0;
+  b.line = 0;
+  return a == b;
+}
+
+// Lists named by `key` (an interface's name, a cluster's island): each one added, removed or
+// changed gets "SECTION KEY" in `out`. True when any differs.
+template <typename T, typename Key>
+bool ListChanges(const std::vector<T>& running, const std::vector<T>& next, Key key,
+                 const std::string& section, std::vector<std::string>* out) {
+  const size_t before = out->size();
+  for (const T& r : running) {
+    auto it = std::find_if(next.begin(), next.end(), [&](const T& n) { return key(n) == key(r); });
+    if (it == next.end() || !SameApartFromLine(r, *it)) out->push_back(section + " " + key(r));
+  }
+  for (const T& n : next) {
+    auto it =
+        std::find_if(running.begin(), running.end(), [&](const T& r) { return key(r) == key(n); });
+    if (it == running.end()) out->push_back(section + " " + key(n));
+  }
+  return out->size() != before;
+}
+
+bool SameRoutes(const std::vector<RouteConfig>& a, const std::vector<RouteConfig>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!SameApartFromLine(a[i], b[i])) return false;
+  }
+  return true;
+}
+
+bool SameSizing(const nat::EngineConfig& a, const nat::EngineConfig& b) {
+  return a.max_sessions == b.max_sessions && a.max_pods == b.max_pods &&
+         a.fragment_states == b.fragment_states && a.fragment_hold == b.fragment_hold &&
+         a.fragment_timeout_s == b.fragment_timeout_s;
+}
+
+}  // namespace
+
+std::vector<std::string> KeepRestartOnlySettings(const GatewayConfig& running,
+                                                 GatewayConfig* next) {
+  std::vector<std::string> out;
+  if (next->name != running.name) out.push_back("[gateway] name");
+  if (next->idle_sleep_us != running.idle_sleep_us) out.push_back("[gateway] idle_sleep_us");
+  if (next->answer_arp_for_external != running.answer_arp_for_external) {
+    out.push_back("[gateway] answer_arp_for_external");
+  }
+  next->name = running.name;
+  next->idle_sleep_us = running.idle_sleep_us;
+  next->answer_arp_for_external = running.answer_arp_for_external;
+  if (!(next->dpdk == running.dpdk)) out.push_back("[dpdk]");
+  next->dpdk = running.dpdk;
+  if (!(next->metrics == running.metrics)) out.push_back("[metrics]");
+  next->metrics = running.metrics;
+  const auto by_name = [](const auto& x) { return x.name; };
+  if (ListChanges(running.interfaces, next->interfaces, by_name, "[[interface]]", &out)) {
+    next->interfaces = running.interfaces;
+  }
+  if (!SameRoutes(running.routes, next->routes)) out.push_back("[[route]]");
+  next->routes = running.routes;
+  // Unique and VIP pools are what cluster objects are given addresses from (the allocator is
+  // made at start); egress pools are the engine's and reload with it.
+  const auto allocated = [](const std::vector<PoolConfig>& pools) {
+    std::vector<PoolConfig> out;
+    for (const PoolConfig& p : pools) {
+      if (p.kind != PoolKind::kEgress) out.push_back(p);
+    }
+    return out;
+  };
+  const std::vector<PoolConfig> kept = allocated(running.pools);
+  if (ListChanges(kept, allocated(next->pools), by_name, "[[pool]]", &out)) {
+    std::vector<PoolConfig> pools = kept;
+    for (const PoolConfig& p : next->pools) {
+      if (p.kind == PoolKind::kEgress) pools.push_back(p);
+    }
+    next->pools = std::move(pools);
+  }
+  const auto by_island = [&](const ClusterConfig& c) { return IslandName(running, c.island); };
+  if (ListChanges(running.clusters, next->clusters, by_island, "[[cluster]]", &out)) {
+    next->clusters = running.clusters;
+  }
+  if (!(next->allocation == running.allocation)) out.push_back("[allocation]");
+  next->allocation = running.allocation;
+  if (!SameSizing(running.engine, next->engine)) out.push_back("[limits]");
+  next->engine = running.engine;
+  return out;
+}
+
+}  // namespace natgw::control
