@@ -480,7 +480,9 @@ class Gateway {
       log_reload.emplace(std::move(*r));
       for (const std::string& k : log_reload->kept) needs_restart.push_back("[event_log] " + k);
     } else {  // no rings: the log and IPFIX can only start with natgw
-      if (cfg->event_log.mode != control::EventLogMode::kOff) needs_restart.push_back("[event_log]");
+      if (cfg->event_log.mode != control::EventLogMode::kOff) {
+        needs_restart.push_back("[event_log]");
+      }
       if (cfg->ipfix.enabled) needs_restart.push_back("[ipfix]");
       cfg->event_log = config_->event_log;
       cfg->ipfix = config_->ipfix;
@@ -500,10 +502,9 @@ class Gateway {
     for (uint32_t a : ExternalAddresses(cfg->nat)) {
       if (std::find(before.begin(), before.end(), a) == before.end()) added.push_back(a);
     }
-    const int64_t pods_before = static_cast<int64_t>(config_->nat.pod_mappings.size());
-    LOG(INFO) << "reloaded " << path_ << ": " << cfg->nat.pod_mappings.size()
-              << " pod addresses (" << static_cast<int64_t>(cfg->nat.pod_mappings.size()) - pods_before
-              << " change), " << cfg->nat.services.size() << " services, " << added.size()
+    const auto pods = static_cast<int64_t>(cfg->nat.pod_mappings.size());
+    LOG(INFO) << "reloaded " << path_ << ": " << pods << " pod addresses ("
+              << pods - static_cast<int64_t>(config_->nat.pod_mappings.size()) << " change), " << cfg->nat.services.size() << " services, " << added.size()
               << " new external addresses";
     if (!needs_restart.empty()) {
       LOG(WARNING) << "reload: not applied until natgw restarts (the running settings stay): "
