@@ -489,9 +489,13 @@ class Gateway {
     }
     if (cluster_) {
       std::vector<std::string> changes;
-      cluster_->ForceRebuild();  // the static policy the cluster's is merged with changed
+      // The selectors may have changed, and the static policy the cluster's is merged with.
+      cluster_->SetPolicy(cfg->clusters);
       nat::NatConfig nc = cluster_->Build(cfg->nat, &changes);
-      if (absl::Status s = engine_->Apply(nc); !s.ok()) return s;
+      if (absl::Status s = engine_->Apply(nc); !s.ok()) {
+        cluster_->SetPolicy(config_->clusters);  // the next sync builds the running policy again
+        return s;
+      }
       for (const std::string& c : changes) LOG(INFO) << "cluster: " << c;
       InstallNodeRoutes();
     } else if (absl::Status s = engine_->Apply(cfg->nat); !s.ok()) {

@@ -106,6 +106,13 @@ class ClusterSync {
   // Inside routes from nodes, as of the last Build.
   const std::vector<NodeRoute>& node_routes() const { return node_routes_; }
 
+  // New selection policy from a reload: each cluster's unique_pods, vip_services and
+  // node_routes. Its islands, sources and pools must be the running ones (KeepRestartOnlySettings
+  // keeps them). Every object is evaluated again at the next Build.
+  void SetPolicy(const std::vector<ClusterConfig>& clusters) {
+    clusters_ = clusters;
+    ForceRebuild();
+  }
   // Evaluates every object again at the next Build (the conf's static policy changed).
   void ForceRebuild() {
     force_ = true;

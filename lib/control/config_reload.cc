@@ -18,13 +18,13 @@ bool SameApartFromLine(T a, T b) {
 
 // Lists named by `key` (an interface's name, a cluster's island): each one added, removed or
 // changed gets "SECTION KEY" in `out`. True when any differs.
-template <typename T, typename Key>
-bool ListChanges(const std::vector<T>& running, const std::vector<T>& next, Key key,
+template <typename T, typename Key, typename Same>
+bool ListChanges(const std::vector<T>& running, const std::vector<T>& next, Key key, Same same,
                  const std::string& section, std::vector<std::string>* out) {
   const size_t before = out->size();
   for (const T& r : running) {
     auto it = std::find_if(next.begin(), next.end(), [&](const T& n) { return key(n) == key(r); });
-    if (it == next.end() || !SameApartFromLine(r, *it)) out->push_back(section + " " + key(r));
+    if (it == next.end() || !same(r, *it)) out->push_back(section + " " + key(r));
   }
   for (const T& n : next) {
     auto it =
@@ -32,6 +32,16 @@ bool ListChanges(const std::vector<T>& running, const std::vector<T>& next, Key 
     if (it == running.end()) out->push_back(section + " " + key(n));
   }
   return out->size() != before;
+}
+
+// A cluster's island, sources and pools; its selectors and node_routes reload.
+bool SameClusterSources(ClusterConfig a, ClusterConfig b) {
+  for (ClusterConfig* c : {&a, &b}) {
+    c->unique_pods.clear();
+    c->vip_services.clear();
+    c->node_routes = true;
+  }
+  return SameApartFromLine(a, b);
 }
 
 bool SameRoutes(const std::vector<RouteConfig>& a, const std::vector<RouteConfig>& b) {
@@ -66,7 +76,8 @@ std::vector<std::string> KeepRestartOnlySettings(const GatewayConfig& running,
   if (!(next->metrics == running.metrics)) out.push_back("[metrics]");
   next->metrics = running.metrics;
   const auto by_name = [](const auto& x) { return x.name; };
-  if (ListChanges(running.interfaces, next->interfaces, by_name, "[[interface]]", &out)) {
+  const auto same = [](const auto& a, const auto& b) { return SameApartFromLine(a, b); };
+  if (ListChanges(running.interfaces, next->interfaces, by_name, same, "[[interface]]", &out)) {
     next->interfaces = running.interfaces;
   }
   if (!SameRoutes(running.routes, next->routes)) out.push_back("[[route]]");
@@ -81,7 +92,7 @@ std::vector<std::string> KeepRestartOnlySettings(const GatewayConfig& running,
     return out;
   };
   const std::vector<PoolConfig> kept = allocated(running.pools);
-  if (ListChanges(kept, allocated(next->pools), by_name, "[[pool]]", &out)) {
+  if (ListChanges(kept, allocated(next->pools), by_name, same, "[[pool]]", &out)) {
     std::vector<PoolConfig> pools = kept;
     for (const PoolConfig& p : next->pools) {
       if (p.kind == PoolKind::kEgress) pools.push_back(p);
@@ -89,7 +100,8 @@ std::vector<std::string> KeepRestartOnlySettings(const GatewayConfig& running,
     next->pools = std::move(pools);
   }
   const auto by_island = [&](const ClusterConfig& c) { return IslandName(running, c.island); };
-  if (ListChanges(running.clusters, next->clusters, by_island, "[[cluster]]", &out)) {
+  if (ListChanges(running.clusters, next->clusters, by_island, SameClusterSources, "[[cluster]]",
+                  &out)) {
     next->clusters = running.clusters;
   }
   if (!(next->allocation == running.allocation)) out.push_back("[allocation]");

@@ -294,6 +294,25 @@ TEST_F(ClusterSyncTest, SelectedAndAnnotatedPodsGetUniqueAddressesOthersOnlyAnId
   EXPECT_EQ(id->uid, "u-web");
 }
 
+// A reload's new selectors apply to the pods already known: newly selected ones get an address,
+// ones no longer selected lose theirs.
+TEST_F(ClusterSyncTest, NewSelectorsFromAReloadApplyToKnownPods) {
+  ListAll();
+  Upsert(MakePod("shop", "cart", "u-cart", "10.0.1.5", {{"unique", "yes"}}));
+  Upsert(MakePod("shop", "web", "u-web", "10.0.1.6", {{"tier", "front"}}));
+  nat::NatConfig nc = Build();
+  EXPECT_NE(ExternalOf(nc, "10.0.1.5"), 0u);
+  EXPECT_EQ(ExternalOf(nc, "10.0.1.6"), 0u);
+  std::vector<ClusterConfig> clusters = config_.clusters;
+  clusters[0].unique_pods = {ClusterSelector{"shop", {{"tier", "front"}}}};
+  sync_->SetPolicy(clusters);
+  EXPECT_TRUE(sync_->dirty());
+  nc = Build();
+  EXPECT_EQ(ExternalOf(nc, "10.0.1.5"), 0u);
+  EXPECT_NE(ExternalOf(nc, "10.0.1.6"), 0u);
+  EXPECT_TRUE(Changed("pod shop/web (uid u-web) at 10.0.1.6 got unique address"));
+}
+
 TEST_F(ClusterSyncTest, ReusedAddressNeverReachesTheOldPodsMapping) {
   ListAll();
   Upsert(MakePod("shop", "cart-1", "u-1", "10.0.1.5", {{"unique", "yes"}}));

@@ -629,11 +629,18 @@ TEST(ConfigReloadTest, RestartOnlySettingsAreNamedAndKept) {
   };
 
   std::string same = "# moved down a line\n" + edit(base, "192.0.2.32/28", "192.0.2.48/28");
+  same = edit(same, "directory = \"/run/natgw/c2-cluster\"",
+              "directory = \"/run/natgw/c2-cluster\"\nunique_pods = [{ labels = { app = \"x\" } }]"
+              "\nnode_routes = false");
   auto next = ParseConfig(same, "c2.toml");
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_THAT(KeepRestartOnlySettings(*running, &*next), ::testing::IsEmpty());
   ASSERT_EQ(next->nat.egress_pools.size(), 1u);
   EXPECT_EQ(next->nat.egress_pools[0].addresses.front(), Ip("192.0.2.48"));
+  ASSERT_EQ(next->clusters.size(), 1u);  // the cluster's selectors reload
+  ASSERT_EQ(next->clusters[0].unique_pods.size(), 1u);
+  EXPECT_EQ(next->clusters[0].unique_pods[0].labels.at("app"), "x");
+  EXPECT_FALSE(next->clusters[0].node_routes);
 
   std::string changed = base;
   changed = edit(changed, "idle_sleep_us = 100", "idle_sleep_us = 50");

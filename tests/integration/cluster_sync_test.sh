@@ -5,7 +5,8 @@
 # becomes reachable at its new unique address; its IP reused by a new pod (new uid) gets a new
 # address and the old address stops answering; a deleted pod's address stops answering and its
 # sessions are gone; a malformed file is refused and the running state kept; a service gets a VIP;
-# after a restart the surviving pod keeps its address (allocation state file).
+# after a restart the surviving pod keeps its address (allocation state file); a reload applies
+# new selectors and names a new source as needing a restart.
 # Usage: tests/integration/cluster_sync_test.sh BUILD_DIR
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -102,6 +103,20 @@ check "the restart restored the allocation state" grep -q "addresses restored" "
 check "after the restart b-3 keeps $Z" eventually ext_is 10.0.0.9 "$Z"
 check "the client reaches b-3 at $Z after the restart" eventually answers "$Z" pod-B
 check "the service keeps its VIP after the restart" eventually answers "$VIP" pod-A
+
+# 7. A reload applies new selectors to the pods natgw knows; a new source needs a restart.
+sed -i 's/natgw-test = "unique"/natgw-test = "other"/' "$WORK/c1.toml"
+out=$(gwctl c1 reload 2>&1)
+check "a reload with new unique_pods selectors applies all of it" equals "$out" "reloaded"
+check "b-3 is no longer selected: its address is withdrawn" eventually ext_is 10.0.0.9 ""
+sed -i 's/natgw-test = "other"/natgw-test = "unique"/' "$WORK/c1.toml"
+gwctl c1 reload >/dev/null
+check "selected again, b-3 gets an address back" eventually has_ext 10.0.0.9
+sed -i "s#^directory = .*#directory = \"$WORK/elsewhere\"#" "$WORK/c1.toml"
+out=$(gwctl c1 reload 2>&1)
+check "a new cluster source needs a restart, and natgwctl says so" \
+  equals "$out" "reloaded; not applied until natgw restarts: [[cluster]] c1"
+check "show cluster still lists the running source" contains "$(gwctl c1 show cluster)" "dir:$CLUSTER"
 
 echo "cluster sync: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
