@@ -172,9 +172,10 @@ absl::StatusOr<GatewayConfig> ParseConfig(std::string_view text, const std::stri
 
 // A reload from `running` to `next` (SIGHUP, natgwctl reload) applies the mappings, services,
 // egress pools, islands, timeouts, max_sessions_per_pod, the clusters' selectors and node_routes
-// and the event log's file and IPFIX settings. What else differs can only change with a restart: the section (and its name where
-// there are several) goes to the result, and `next` gets the running value back, so that the
-// swapped-in configuration says what runs. `line` numbers are not compared.
+// and the event log's file and IPFIX settings. What else differs can only change with a
+// restart: the section (and its name where there are several) goes to the result, and `next`
+// gets the running value back, so that the swapped-in configuration says what runs. `line`
+// numbers are not compared.
 std::vector<std::string> KeepRestartOnlySettings(const GatewayConfig& running, GatewayConfig* next);
 
 }  // namespace natgw::control
