@@ -415,15 +415,22 @@ class Gateway {
       cluster_->Handle(std::move(u));
     }
     if (!cluster_->dirty()) return;
-    std::vector<std::string> changes;
-    nat::NatConfig nc = cluster_->Build(config_->nat, &changes);
-    absl::Status s = engine_->Apply(nc);
-    cluster_->Applied(s.ok(), first_arrival_);
-    pending_ = false;
-    if (!s.ok()) {
-      LOG(ERROR) << "cluster state refused by the engine, the previous mappings stay: " << s.message();
-      return;
+    if (absl::Status s = ApplyCluster(config_->nat); !s.ok()) {
+      LOG(ERROR) << "cluster state refused by the engine, the previous mappings stay: "
+                 << s.message();
     }
+  }
+
+  // Builds the cluster's policy on `base` (the conf file's) and applies it; then logs the
+  // changes, announces new external addresses, installs node routes and saves the allocation
+  // state. An error: the engine refused it (nothing of it applied).
+  absl::Status ApplyCluster(const nat::NatConfig& base) {
+    std::vector<std::string> changes;
+    nat::NatConfig nc = cluster_->Build(base, &changes);
+    absl::Status s = engine_->Apply(nc);
+    cluster_->Applied(s.ok(), pending_ ? first_arrival_ : std::chrono::steady_clock::now());
+    pending_ = false;
+    if (!s.ok()) return s;
     constexpr size_t kMaxLines = 100;
     for (size_t i = 0; i < changes.size() && i < kMaxLines; ++i) LOG(INFO) << "cluster: " << changes[i];
     if (changes.size() > kMaxLines) {
@@ -443,6 +450,7 @@ class Gateway {
     }
     InstallNodeRoutes();
     if (absl::Status st = cluster_->SaveState(); !st.ok()) LOG(WARNING) << st.message();
+    return absl::OkStatus();
   }
 
   // The nodes' pod CIDRs of the last Build into the dataplane's route tables (workers keep
@@ -469,7 +477,7 @@ class Gateway {
   absl::StatusOr<std::vector<std::string>> Reload() {
     auto cfg = control::LoadConfigFile(path_);
     if (!cfg.ok()) return cfg.status();
-    cfg->control_socket = config_->control_socket;  // --control_socket may have set it
+    if (!FLAGS_control_socket.empty()) cfg->control_socket = FLAGS_control_socket;
     std::vector<std::string> needs_restart = control::KeepRestartOnlySettings(*config_, &*cfg);
     // The event log's new file and collector before anything changes: one that cannot be opened
     // refuses the reload.
@@ -488,16 +496,13 @@ class Gateway {
       cfg->ipfix = config_->ipfix;
     }
     if (cluster_) {
-      std::vector<std::string> changes;
       // The selectors may have changed, and the static policy the cluster's is merged with.
       cluster_->SetPolicy(cfg->clusters);
-      nat::NatConfig nc = cluster_->Build(cfg->nat, &changes);
-      if (absl::Status s = engine_->Apply(nc); !s.ok()) {
+      cluster_->ReserveStatic(cfg->nat);
+      if (absl::Status s = ApplyCluster(cfg->nat); !s.ok()) {
         cluster_->SetPolicy(config_->clusters);  // the next sync builds the running policy again
         return s;
       }
-      for (const std::string& c : changes) LOG(INFO) << "cluster: " << c;
-      InstallNodeRoutes();
     } else if (absl::Status s = engine_->Apply(cfg->nat); !s.ok()) {
       return s;
     }
@@ -518,7 +523,7 @@ class Gateway {
     config_ = std::make_unique<control::GatewayConfig>(std::move(*cfg));
     commands_->set_config(config_.get());
     if (event_log_) event_log_->CommitReload(std::move(*log_reload), config_.get());
-    if (!added.empty()) {
+    if (!added.empty() && !cluster_) {  // (ApplyCluster announced them)
       if (absl::Status s = dataplane_->SendGratuitousArp(added); !s.ok()) {
         LOG(WARNING) << "gratuitous ARP: " << s.message();
       }

@@ -113,9 +113,12 @@ ClusterSync::ClusterSync(const GatewayConfig& config, Clock clock)
       island_names_(config.island_names),
       state_file_(config.allocation.state_file),
       allocator_(AllocatorPools(config), config.allocation.quarantine_s) {
-  // Static addresses inside pools are never handed out.
-  for (const auto& m : config.nat.pod_mappings) allocator_.Reserve(m.external_ip);
-  for (const auto& s : config.nat.services) allocator_.Reserve(s.vip);
+  ReserveStatic(config.nat);  // static addresses inside pools are never handed out
+}
+
+void ClusterSync::ReserveStatic(const nat::NatConfig& base) {
+  for (const auto& m : base.pod_mappings) allocator_.Reserve(m.external_ip);
+  for (const auto& s : base.services) allocator_.Reserve(s.vip);
 }
 
 std::string ClusterSync::IslandName(uint16_t id) const {

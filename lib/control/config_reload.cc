@@ -1,10 +1,13 @@
 // What a reload cannot change on a running gateway (KeepRestartOnlySettings).
 #include <algorithm>
+#include <tuple>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "lib/control/gateway_config.h"
+#include "lib/nat/nat_config.h"
 
 namespace natgw::control {
 namespace {
@@ -44,12 +47,32 @@ bool SameClusterSources(ClusterConfig a, ClusterConfig b) {
   return SameApartFromLine(a, b);
 }
 
-bool SameRoutes(const std::vector<RouteConfig>& a, const std::vector<RouteConfig>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!SameApartFromLine(a[i], b[i])) return false;
+// The same routes in any order.
+bool SameRoutes(std::vector<RouteConfig> a, std::vector<RouteConfig> b) {
+  const auto order = [](const RouteConfig& x, const RouteConfig& y) {
+    return std::tie(x.destination.addr, x.destination.len, x.via, x.interface) <
+           std::tie(y.destination.addr, y.destination.len, y.via, y.interface);
+  };
+  for (auto* v : {&a, &b}) {
+    for (RouteConfig& r : *v) r.line = 0;
+    std::sort(v->begin(), v->end(), order);
   }
-  return true;
+  return a == b;
+}
+
+// `lcores` as parsed ("0,1" and "0-1" are the same).
+bool SameDpdk(DpdkConfig a, DpdkConfig b) {
+  a.lcores.clear();
+  b.lcores.clear();
+  return a == b;
+}
+
+// The islands' ids and names (their pod_cidrs and gateway address reload).
+std::vector<std::pair<uint16_t, std::string>> IslandIds(const nat::NatConfig& c) {
+  std::vector<std::pair<uint16_t, std::string>> out;
+  for (const nat::IslandConfig& i : c.islands) out.emplace_back(i.id, i.name);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 bool SameSizing(const nat::EngineConfig& a, const nat::EngineConfig& b) {
@@ -63,15 +86,32 @@ bool SameSizing(const nat::EngineConfig& a, const nat::EngineConfig& b) {
 std::vector<std::string> KeepRestartOnlySettings(const GatewayConfig& running,
                                                  GatewayConfig* next) {
   std::vector<std::string> out;
-  if (next->name != running.name) out.push_back("[gateway] name");
+  if (next->name != running.name) {
+    out.push_back("[gateway] name");
+    // What the new name would move by default stays where the running name put it.
+    const auto rebase = [](std::string* v, const std::string& for_next, const std::string& kept) {
+      if (*v == for_next) *v = kept;
+    };
+    const std::string& n = next->name;
+    const std::string& r = running.name;
+    rebase(&next->control_socket, absl::StrCat("/run/natgw/", n, ".sock"),
+           absl::StrCat("/run/natgw/", r, ".sock"));
+    rebase(&next->dpdk.file_prefix, "natgw-" + n, "natgw-" + r);
+    rebase(&next->allocation.state_file, absl::StrCat("/var/lib/natgw/", n, ".allocations.json"),
+           absl::StrCat("/var/lib/natgw/", r, ".allocations.json"));
+    rebase(&next->event_log.path, absl::StrCat("/var/log/natgw/", n, ".events.jsonl"),
+           absl::StrCat("/var/log/natgw/", r, ".events.jsonl"));
+  }
+  next->name = running.name;
+  if (next->control_socket != running.control_socket) out.push_back("[gateway] control_socket");
+  next->control_socket = running.control_socket;
   if (next->idle_sleep_us != running.idle_sleep_us) out.push_back("[gateway] idle_sleep_us");
   if (next->answer_arp_for_external != running.answer_arp_for_external) {
     out.push_back("[gateway] answer_arp_for_external");
   }
-  next->name = running.name;
   next->idle_sleep_us = running.idle_sleep_us;
   next->answer_arp_for_external = running.answer_arp_for_external;
-  if (!(next->dpdk == running.dpdk)) out.push_back("[dpdk]");
+  if (!SameDpdk(next->dpdk, running.dpdk)) out.push_back("[dpdk]");
   next->dpdk = running.dpdk;
   if (!(next->metrics == running.metrics)) out.push_back("[metrics]");
   next->metrics = running.metrics;
@@ -99,11 +139,28 @@ std::vector<std::string> KeepRestartOnlySettings(const GatewayConfig& running,
     }
     next->pools = std::move(pools);
   }
-  const auto by_island = [&](const ClusterConfig& c) { return IslandName(running, c.island); };
-  if (ListChanges(running.clusters, next->clusters, by_island, SameClusterSources, "[[cluster]]",
-                  &out)) {
-    next->clusters = running.clusters;
+  // Islands are what ports, pools and clusters are tied to.
+  if (IslandIds(running.nat) != IslandIds(next->nat)) {
+    const auto by_id = [](const nat::IslandConfig& i) { return i.name; };
+    const auto same_id = [](const nat::IslandConfig& a, const nat::IslandConfig& b) {
+      return a.id == b.id;
+    };
+    ListChanges(running.nat.islands, next->nat.islands, by_id, same_id, "[[island]]", &out);
+    next->nat.islands = running.nat.islands;
+    next->island_names = running.island_names;
   }
+  // A cluster with new sources or pools (or one added or removed) keeps its running
+  // configuration; the others take their new selectors.
+  const auto by_island = [&](const ClusterConfig& c) { return IslandName(running, c.island); };
+  ListChanges(running.clusters, next->clusters, by_island, SameClusterSources, "[[cluster]]",
+              &out);
+  std::vector<ClusterConfig> clusters;
+  for (const ClusterConfig& r : running.clusters) {
+    auto it = std::find_if(next->clusters.begin(), next->clusters.end(),
+                           [&](const ClusterConfig& n) { return n.island == r.island; });
+    clusters.push_back(it != next->clusters.end() && SameClusterSources(r, *it) ? *it : r);
+  }
+  next->clusters = std::move(clusters);
   if (!(next->allocation == running.allocation)) out.push_back("[allocation]");
   next->allocation = running.allocation;
   if (!SameSizing(running.engine, next->engine)) out.push_back("[limits]");

@@ -199,41 +199,65 @@ absl::StatusOr<EventLogReload> EventLog::PrepareReload(control::GatewayConfig* n
   }
   const control::IpfixConfig& now = config_->ipfix;
   const control::IpfixConfig& want = next->ipfix;
-  r.ipfix = want.enabled != now.enabled || want.address != now.address || want.port != now.port ||
-            want.observation_domain != now.observation_domain ||
+  const bool collector = want.enabled != now.enabled || want.address != now.address ||
+                         want.port != now.port;
+  r.ipfix = collector || want.observation_domain != now.observation_domain ||
             want.template_interval_s != now.template_interval_s;
-  if (r.ipfix && want.enabled) {
+  if (want.enabled && collector) {
     auto sender = IpfixSender::Connect(want.address, want.port);
     if (!sender.ok()) return sender.status();
     r.sender.emplace(std::move(*sender));
+  }
+  // A new collector or domain gets a new sequence (RFC 7011 section 3.1) and the templates
+  // first; a new template interval alone keeps both.
+  if (want.enabled && (collector || want.observation_domain != now.observation_domain)) {
     r.encoder = std::make_unique<IpfixEncoder>(want.observation_domain, want.template_interval_s);
-    r.changes.push_back(absl::StrCat("IPFIX to ", want.collector, " (observation_domain ",
-                                     want.observation_domain, ", template_interval_s ",
-                                     want.template_interval_s, ")"));
-  } else if (r.ipfix) {
-    r.changes.push_back("IPFIX off");
+  }
+  if (r.ipfix) {
+    r.changes.push_back(want.enabled ? absl::StrCat("IPFIX to ", want.collector,
+                                                    " (observation_domain ",
+                                                    want.observation_domain,
+                                                    ", template_interval_s ",
+                                                    want.template_interval_s, ")")
+                                     : std::string("IPFIX off"));
   }
   return r;
 }
 
 void EventLog::CommitReload(EventLogReload r, const control::GatewayConfig* config) {
-  Flush();  // what the old settings were given goes where they said
+  Poll();  // what happened before the reload goes where the old settings said
   const control::EventLogConfig& e = config->event_log;
-  if (r.file != nullptr) {
+  const bool file_moved = r.file != nullptr;
+  if (file_moved) {
     old_files_rotations_ += file_->rotations();
     file_ = std::move(r.file);
   } else if (r.limits) {
     file_->SetLimits(static_cast<uint64_t>(e.max_size_mb * 1024 * 1024), e.keep_files);
   }
-  if (r.ipfix) {
-    ipfix_ = std::move(r.encoder);
-    sender_.reset();
-    if (r.sender.has_value()) sender_.emplace(std::move(*r.sender));
+  const bool new_collector = r.sender.has_value();
+  const bool new_export = r.encoder != nullptr;
+  if (new_export || !config->ipfix.enabled) ipfix_ = std::move(r.encoder);
+  if (new_collector || !config->ipfix.enabled) sender_.reset();
+  if (new_collector) sender_.emplace(std::move(*r.sender));
+  if (ipfix_ != nullptr && r.ipfix) {
+    ipfix_->set_template_interval(config->ipfix.template_interval_s);
   }
   settings_.path = e.path;
   settings_.max_size_mb = e.max_size_mb;
   settings_.keep_files = e.keep_files;
   config_ = config;
+  // A new file or collector starts with the pod addresses held now, as one at start does, so
+  // that lookups in it and the collector know them.
+  if (file_moved || new_export) {
+    const int64_t now = NowMs();
+    const nat::MappingTable& mt = *engine_->mappings();
+    for (const nat::PodMappingConfig& p : mt.config().pod_mappings) {
+      auto it = mapped_since_.find((uint64_t{p.island} << 32) | p.pod_ip);
+      WriteMapping(true, p, mt, "reload", it == mapped_since_.end() ? now : it->second, now,
+                   file_moved, new_export);
+    }
+  }
+  Flush();
   for (const std::string& c : r.changes) LOG(INFO) << "reload: now " << c;
 }
 
@@ -422,6 +446,40 @@ void EventLog::Handle(const SessionEvent& e) {
   }
 }
 
+void EventLog::WriteMapping(bool add, const nat::PodMappingConfig& p, const nat::MappingTable& t,
+                            const char* reason, int64_t since_ms, int64_t now_ms, bool to_file,
+                            bool to_ipfix) {
+  std::string ns, name, uid = p.uid;
+  SplitName(p.name, &ns, &name);
+  if (const nat::PodIdentity* id = t.FindPod(p.island, p.pod_ip); add && id != nullptr) {
+    ns = id->ns;
+    name = id->name;
+    uid = id->uid;
+  }
+  if (to_file) {
+    Json j;
+    j["time"] = FormatTime(now_ms);
+    j["event"] = add ? "mapping_add" : "mapping_remove";
+    j["island"] = control::IslandName(*config_, p.island);
+    PutPod(j, ns, name, uid, p.pod_ip);
+    j["external"] = net::FormatIp(p.external_ip);
+    if (add) j["reason"] = reason;
+    if (!add || since_ms != now_ms) j["since"] = FormatTime(since_ms);
+    Write(j.dump());
+  }
+  if (to_ipfix && ipfix_ != nullptr) {
+    IpfixRecord r;
+    r.template_id = kTemplateAddressBinding;
+    r.time_ms = now_ms;
+    r.event = add ? NatEvent::kAddressBindingCreate : NatEvent::kAddressBindingDelete;
+    r.vrf = p.island;
+    r.src_ip = p.pod_ip;
+    r.post_src_ip = p.external_ip;
+    ipfix_->Add(r);
+    ++counters_.ipfix_records;
+  }
+}
+
 void EventLog::OnApply(const nat::MappingTable& before, const nat::MappingTable& after,
                        int64_t now_ms) {
   struct Held {
@@ -439,40 +497,15 @@ void EventLog::OnApply(const nat::MappingTable& before, const nat::MappingTable&
   const auto new_map = index(after);
   const bool start = &before == &after;
   const auto emit = [&](bool add, const nat::PodMappingConfig& p) {
-    std::string ns, name, uid = p.uid;
-    SplitName(p.name, &ns, &name);
-    if (const nat::PodIdentity* id = after.FindPod(p.island, p.pod_ip); add && id != nullptr) {
-      ns = id->ns;
-      name = id->name;
-      uid = id->uid;
-    }
     const uint64_t key = (uint64_t{p.island} << 32) | p.pod_ip;
-    Json j;
-    j["time"] = FormatTime(now_ms);
-    j["event"] = add ? "mapping_add" : "mapping_remove";
-    j["island"] = control::IslandName(*config_, p.island);
-    PutPod(j, ns, name, uid, p.pod_ip);
-    j["external"] = net::FormatIp(p.external_ip);
+    int64_t since = now_ms;
     if (add) {
-      j["reason"] = start ? "start" : "apply";
       mapped_since_[key] = now_ms;
-    } else {
-      auto it = mapped_since_.find(key);
-      j["since"] = FormatTime(it == mapped_since_.end() ? now_ms : it->second);
-      if (it != mapped_since_.end()) mapped_since_.erase(it);
+    } else if (auto it = mapped_since_.find(key); it != mapped_since_.end()) {
+      since = it->second;
+      mapped_since_.erase(it);
     }
-    Write(j.dump());
-    if (ipfix_ != nullptr) {
-      IpfixRecord r;
-      r.template_id = kTemplateAddressBinding;
-      r.time_ms = now_ms;
-      r.event = add ? NatEvent::kAddressBindingCreate : NatEvent::kAddressBindingDelete;
-      r.vrf = p.island;
-      r.src_ip = p.pod_ip;
-      r.post_src_ip = p.external_ip;
-      ipfix_->Add(r);
-      ++counters_.ipfix_records;
-    }
+    WriteMapping(add, p, after, start ? "start" : "apply", since, now_ms, true, true);
   };
   if (start) {
     for (const auto& [key, h] : new_map) emit(true, *h.m);

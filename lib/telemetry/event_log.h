@@ -72,8 +72,8 @@ struct EventLogReload {
   std::unique_ptr<RotatingFile> file;  // the file at a new path, opened
   bool limits = false;                 // the same path with a new size or keep_files
   bool ipfix = false;                  // IPFIX turned on or off, or its settings changed
-  std::unique_ptr<IpfixEncoder> encoder;  // with ipfix: null when IPFIX is off now
-  std::optional<IpfixSender> sender;
+  std::unique_ptr<IpfixEncoder> encoder;  // a new collector or domain (null: keep the running)
+  std::optional<IpfixSender> sender;      // a new collector
   std::vector<std::string> changes;  // what changes, for the log
   std::vector<std::string> kept;     // keys whose change needs a restart (the running ones stay)
 };
@@ -97,7 +97,8 @@ class EventLog {
   // rings and per-session counters are made then), so `next` gets the running ones back and
   // the reload lists them in `kept`. An error (the new file cannot be opened) changes nothing.
   absl::StatusOr<EventLogReload> PrepareReload(control::GatewayConfig* next) const;
-  // Writes what is pending to the old file and collector, then switches to the new ones.
+  // Writes what the workers' rings hold to the old file and collector, then switches to the new
+  // ones, which start with a mapping_add (reason "reload") for every pod address held now.
   // `config` (the reloaded one, from PrepareReload) must outlive the log.
   void CommitReload(EventLogReload r, const control::GatewayConfig* config);
   const EventLogCounters& counters() const { return counters_; }
@@ -120,6 +121,11 @@ class EventLog {
   EventLog(const control::GatewayConfig* config, nat::Engine* engine);
   void Handle(const nat::SessionEvent& e);
   void OnApply(const nat::MappingTable& before, const nat::MappingTable& after, int64_t now_ms);
+  // One mapping_add (with `reason`) or mapping_remove record, to the file and to IPFIX as asked;
+  // `since_ms`: when the address was taken (a remove's "since", a reload snapshot's).
+  void WriteMapping(bool add, const nat::PodMappingConfig& p, const nat::MappingTable& t,
+                    const char* reason, int64_t since_ms, int64_t now_ms, bool to_file,
+                    bool to_ipfix);
   void Write(const std::string& line);
   void Flush();
 

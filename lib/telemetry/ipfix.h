@@ -72,6 +72,7 @@ class IpfixEncoder {
         max_message_(max_message) {}
 
   void Add(const IpfixRecord& r) { pending_.push_back(r); }
+  void set_template_interval(uint32_t seconds) { template_interval_s_ = seconds; }
   // Encodes the pending records into messages (at most max_message bytes each, sequence numbers
   // counting data records per RFC 7011 section 3.1), with the template set first when
   // `export_time_s` is template_interval_s past the last time templates were sent.

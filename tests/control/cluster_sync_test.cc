@@ -313,6 +313,26 @@ TEST_F(ClusterSyncTest, NewSelectorsFromAReloadApplyToKnownPods) {
   EXPECT_TRUE(Changed("pod shop/web (uid u-web) at 10.0.1.6 got unique address"));
 }
 
+// A static address a reload adds inside a pool is not handed to a pod.
+TEST_F(ClusterSyncTest, StaticAddressesOfAReloadAreReserved) {
+  ListAll();
+  nat::NatConfig reloaded = config_.nat;
+  nat::PodMappingConfig m = reloaded.pod_mappings[0];
+  m.name = "static/new";
+  m.pod_ip = Ip("10.0.0.201");
+  m.external_ip = Ip("203.0.113.9");  // the address the first pod would get
+  reloaded.pod_mappings.push_back(m);
+  sync_->ReserveStatic(reloaded);
+  Upsert(MakePod("shop", "cart", "u-cart", "10.0.1.5", {{"unique", "yes"}}));
+  changes_.clear();
+  nat::NatConfig nc = sync_->Build(reloaded, &changes_);
+  const uint32_t cart = ExternalOf(nc, "10.0.1.5");
+  EXPECT_NE(cart, 0u);
+  EXPECT_NE(cart, Ip("203.0.113.9"));
+  nat::PortAllocatorRegistry reg(1);
+  EXPECT_TRUE(nat::MappingTable::Build(nc, 1, &reg).ok());
+}
+
 TEST_F(ClusterSyncTest, ReusedAddressNeverReachesTheOldPodsMapping) {
   ListAll();
   Upsert(MakePod("shop", "cart-1", "u-1", "10.0.1.5", {{"unique", "yes"}}));

@@ -629,6 +629,13 @@ TEST(ConfigReloadTest, RestartOnlySettingsAreNamedAndKept) {
   };
 
   std::string same = "# moved down a line\n" + edit(base, "192.0.2.32/28", "192.0.2.48/28");
+  same = edit(same, "lcores = \"0,1\"", "lcores = \"0-1\"");  // the same lcores
+  // The two routes in the other order.
+  const std::string default_route =
+      "[[route]]\ndestination = \"0.0.0.0/0\"\ninterface = \"c2-outside\"\n";
+  same = edit(same, default_route, "");
+  same = edit(same, "[[route]]\ndestination = \"203.0.113.0/24\"",
+              default_route + "\n[[route]]\ndestination = \"203.0.113.0/24\"");
   same = edit(same, "directory = \"/run/natgw/c2-cluster\"",
               "directory = \"/run/natgw/c2-cluster\"\nunique_pods = [{ labels = { app = \"x\" } }]"
               "\nnode_routes = false");
@@ -669,6 +676,37 @@ TEST(ConfigReloadTest, RestartOnlySettingsAreNamedAndKept) {
   EXPECT_EQ(next->clusters[0].directory, "/run/natgw/c2-cluster");
   EXPECT_EQ(next->allocation.state_file, "/run/natgw/c2.allocations.json");
   EXPECT_EQ(next->engine.max_sessions, running->engine.max_sessions);
+}
+
+// With several clusters, one whose source changed keeps its running configuration and the
+// others take their new selectors and node_routes; a new gateway name is the only change it
+// makes.
+TEST(ConfigReloadTest, ClustersOneByOneAndNameAlone) {
+  const std::string two =
+      std::string(kBase) +
+      "[[interface]]\nname = \"in2\"\ndevice = \"net_tap2\"\nrole = \"inside\"\nisland = \"c2\"\n"
+      "address = \"10.1.0.1/16\"\n"
+      "[[island]]\nname = \"c2\"\nid = 2\npod_cidrs = [\"10.1.0.0/16\"]\n"
+      "[[cluster]]\nisland = \"c1\"\ndirectory = \"/d1\"\n"
+      "[[cluster]]\nisland = \"c2\"\ndirectory = \"/d2\"\n";
+  auto running = ParseConfig(two, "t.toml");
+  ASSERT_TRUE(running.ok()) << running.status();
+  std::string changed = two;
+  changed.replace(changed.find("/d1"), 3, "/d9");
+  changed += "node_routes = false\n";  // c2's
+  auto next = ParseConfig(changed, "t.toml");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_THAT(KeepRestartOnlySettings(*running, &*next), ElementsAre("[[cluster]] c1"));
+  ASSERT_EQ(next->clusters.size(), 2u);
+  EXPECT_EQ(next->clusters[0].directory, "/d1");
+  EXPECT_FALSE(next->clusters[1].node_routes);
+
+  next = ParseConfig("[gateway]\nname = \"other\"\n" + two, "t.toml");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_THAT(KeepRestartOnlySettings(*running, &*next), ElementsAre("[gateway] name"));
+  EXPECT_EQ(next->name, "natgw");
+  EXPECT_EQ(next->control_socket, running->control_socket);
+  EXPECT_EQ(next->event_log.path, running->event_log.path);
 }
 
 TEST(ConfigTest, BadFilesNameLineAndFix) {

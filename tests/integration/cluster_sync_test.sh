@@ -111,7 +111,7 @@ check "a reload with new unique_pods selectors applies all of it" equals "$out" 
 check "b-3 is no longer selected: its address is withdrawn" eventually ext_is 10.0.0.9 ""
 sed -i 's/natgw-test = "other"/natgw-test = "unique"/' "$WORK/c1.toml"
 gwctl c1 reload >/dev/null
-check "selected again, b-3 gets an address back" eventually has_ext 10.0.0.9
+check "selected again, b-3 gets its address $Z back" eventually ext_is 10.0.0.9 "$Z"
 sed -i "s#^directory = .*#directory = \"$WORK/elsewhere\"#" "$WORK/c1.toml"
 out=$(gwctl c1 reload 2>&1)
 check "a new cluster source needs a restart, and natgwctl says so" \

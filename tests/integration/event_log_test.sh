@@ -218,7 +218,10 @@ print("ok" if hit and all(r["domain"] == 8 for r in recs) else f"{len(recs)} rec
 PY
 )
 check "the new collector got its session create, every record in domain 8" equals "$m2" ok
-check "no file was made under the refused path" test ! -e "$WORK/a-file/events.jsonl"
+check "the new file starts with the pod addresses held (reason reload)" \
+  contains "$(head -n 1 "$LOG2")" '"event":"mapping_add",.*"reason":"reload"'
+out=$(gwctl c1 --json lookup 203.0.113.5 --at "$(now)")
+check "lookup in the moved log still names pod A's unique address" contains "$out" '"pod": "pod-a"'
 
 # ---- metrics and stats (still at 127.0.0.1:9469: [metrics] needs a restart) ----
 m=$(in_ns c1-gw curl -s --max-time 5 http://127.0.0.1:9469/metrics)

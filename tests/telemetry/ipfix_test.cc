@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
 #include <map>
 #include <vector>
 
@@ -360,8 +362,21 @@ TEST_P(EventLogTest, ReloadSwitchesFileAndCollector) {
   ASSERT_EQ(old_file.size(), 4u);  // 3 mapping_add and the create
   EXPECT_EQ(old_file[3]["event"], "session_create");
   std::vector<nlohmann::json> new_file = ReadRecords(next.event_log.path);
-  ASSERT_EQ(new_file.size(), 1u);
-  EXPECT_EQ(new_file[0]["event"], "session_delete");
+  ASSERT_EQ(new_file.size(), 4u);  // the 3 pod addresses held, then the delete
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(new_file[i]["event"], "mapping_add");
+    EXPECT_EQ(new_file[i]["reason"], "reload");
+  }
+  EXPECT_EQ(new_file[3]["event"], "session_delete");
+  // Lookups in the new file alone know the 1:1 addresses held across the reload.
+  telemetry::LookupQuery q;
+  ASSERT_TRUE(telemetry::ParseLookupTarget("203.0.113.5", &q).ok());
+  q.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch()).count();
+  auto held = telemetry::LookupInLog(next.event_log.path, q);
+  ASSERT_TRUE(held.ok());
+  ASSERT_EQ(held->size(), 1u);
+  EXPECT_EQ((*held)[0].name, "pod-a");
   const auto decode = [](Collector& c, uint32_t domain) {
     Decoder dec;
     std::vector<uint64_t> events;
@@ -373,9 +388,62 @@ TEST_P(EventLogTest, ReloadSwitchesFileAndCollector) {
     return events;
   };
   EXPECT_EQ(decode(before, 42), (std::vector<uint64_t>{12, 12, 12, 1}));
-  EXPECT_EQ(decode(after, 43), std::vector<uint64_t>{2});  // its own templates came first
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/a-file/events.jsonl"));
+  // The new collector's own templates come first, then the addresses held, then the delete.
+  EXPECT_EQ(decode(after, 43), (std::vector<uint64_t>{12, 12, 12, 2}));
   log_.reset();  // before `next`, which it points at
+}
+
+// Same path, new limits: the file rotates at the new size and the rotation count goes on from
+// the old file's. A new template interval alone keeps the collector's sequence numbers; IPFIX
+// off stops the export.
+TEST_P(EventLogTest, ReloadLimitsIntervalAndIpfixOff) {
+  Collector collector;
+  IpfixTo(&config_, collector, 42);
+  config_.event_log.max_size_mb = 1.0 / 1024;  // 1 KiB
+  OpenLog();
+  SessionEvent e = EgressCreate();
+  for (int i = 0; i < 10; ++i) log_->HandleForTest(e);
+  log_->FlushForTest();
+  const uint64_t rotations = log_->counters().rotations;
+  ASSERT_GE(rotations, 1u);
+  Decoder dec;
+  uint32_t next_sequence = 0;
+  for (const auto& m : collector.Receive()) {
+    const DecodedMessage d = dec.Decode(m);
+    next_sequence = d.sequence + static_cast<uint32_t>(d.records.size());
+  }
+  ASSERT_EQ(next_sequence, 13u);  // 3 bindings and 10 creates
+
+  control::GatewayConfig next = config_;
+  next.event_log.max_size_mb = 4.0 / 1024;
+  next.event_log.keep_files = 3;
+  next.ipfix.template_interval_s = 30;
+  auto r = log_->PrepareReload(&next);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->limits);
+  EXPECT_EQ(r->file, nullptr);
+  EXPECT_EQ(r->encoder, nullptr);  // the same collector and domain
+  EXPECT_FALSE(r->sender.has_value());
+  log_->CommitReload(std::move(*r), &next);
+  for (int i = 0; i < 40; ++i) log_->HandleForTest(e);
+  log_->FlushForTest();
+  EXPECT_GT(log_->counters().rotations, rotations);  // never backwards
+  for (const auto& f : telemetry::EventLogFiles(next.event_log.path)) {
+    EXPECT_LE(std::filesystem::file_size(f), 4096u) << f;
+  }
+  const auto messages = collector.Receive();
+  ASSERT_FALSE(messages.empty());
+  EXPECT_EQ(dec.Decode(messages[0]).sequence, next_sequence);  // the sequence goes on
+
+  control::GatewayConfig off = next;
+  off.ipfix = control::IpfixConfig{};
+  auto r_off = log_->PrepareReload(&off);
+  ASSERT_TRUE(r_off.ok()) << r_off.status();
+  log_->CommitReload(std::move(*r_off), &off);
+  log_->HandleForTest(e);
+  log_->FlushForTest();
+  EXPECT_TRUE(collector.Receive().empty());
+  log_.reset();  // before `next` and `off`
 }
 
 // EventLogTest is instantiated in event_log_test.cc.
