@@ -483,14 +483,10 @@ class Gateway {
     // refuses the reload.
     std::optional<telemetry::EventLogReload> log_reload;
     if (event_log_ != nullptr) {
-      auto r = event_log_->PrepareReload(&*cfg);
+      auto r = event_log_->PrepareReload(*cfg);
       if (!r.ok()) return r.status();
       log_reload.emplace(std::move(*r));
-      for (const std::string& k : log_reload->kept) needs_restart.push_back("[event_log] " + k);
-    } else {  // no rings: the log and IPFIX can only start with natgw
-      if (cfg->event_log.mode != control::EventLogMode::kOff) {
-        needs_restart.push_back("[event_log]");
-      }
+    } else {  // no rings: IPFIX, like the log (its mode is named above), starts with natgw only
       if (cfg->ipfix.enabled) needs_restart.push_back("[ipfix]");
       cfg->event_log = config_->event_log;
       cfg->ipfix = config_->ipfix;
@@ -513,7 +509,8 @@ class Gateway {
     }
     const auto pods = static_cast<int64_t>(cfg->nat.pod_mappings.size());
     LOG(INFO) << "reloaded " << path_ << ": " << pods << " pod addresses ("
-              << pods - static_cast<int64_t>(config_->nat.pod_mappings.size()) << " change), " << cfg->nat.services.size() << " services, " << added.size()
+              << pods - static_cast<int64_t>(config_->nat.pod_mappings.size()) << " change), "
+              << cfg->nat.services.size() << " services, " << added.size()
               << " new external addresses";
     if (!needs_restart.empty()) {
       LOG(WARNING) << "reload: not applied until natgw restarts (the running settings stay): "

@@ -45,6 +45,12 @@ absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
   return ParseConfig(text.str(), path);
 }
 
+NameDefaults DefaultsForName(const std::string& name) {
+  return {absl::StrCat("/run/natgw/", name, ".sock"), absl::StrCat("natgw-", name),
+          absl::StrCat("/var/lib/natgw/", name, ".allocations.json"),
+          absl::StrCat("/var/log/natgw/", name, ".events.jsonl")};
+}
+
 std::string IslandName(const GatewayConfig& c, uint16_t id) {
   if (id == conntrack::kOutsideRealm) return "outside";
   if (id < c.island_names.size() && !c.island_names[id].empty()) return c.island_names[id];

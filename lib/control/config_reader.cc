@@ -504,14 +504,13 @@ absl::Status ReadIpfix(const Table& t, RawConfig* raw) {
 // Applies the defaults that depend on other keys and checks the lcore list.
 absl::Status Finish(const Errors& errors, RawConfig* raw) {
   GatewayConfig& g = raw->base;
+  NameDefaults d = DefaultsForName(g.name);
   if (raw->gateway_at.keys.find("control_socket") == raw->gateway_at.keys.end()) {
-    g.control_socket = absl::StrCat("/run/natgw/", g.name, ".sock");
+    g.control_socket = std::move(d.control_socket);
   }
-  if (g.allocation.state_file.empty()) {
-    g.allocation.state_file = absl::StrCat("/var/lib/natgw/", g.name, ".allocations.json");
-  }
+  if (g.allocation.state_file.empty()) g.allocation.state_file = std::move(d.state_file);
   if (raw->dpdk_at.keys.find("file_prefix") == raw->dpdk_at.keys.end()) {
-    g.dpdk.file_prefix = absl::StrCat("natgw-", g.name);
+    g.dpdk.file_prefix = std::move(d.file_prefix);
   }
   std::string why;
   int line = raw->dpdk_at("lcores");
@@ -532,9 +531,7 @@ absl::Status Finish(const Errors& errors, RawConfig* raw) {
   if (g.metrics.address == 0 && !g.metrics.listen.empty()) {  // no [metrics]: the default
     ParseListen(g.metrics.listen, &g.metrics.address, &g.metrics.port);
   }
-  if (g.event_log.path.empty()) {
-    g.event_log.path = absl::StrCat("/var/log/natgw/", g.name, ".events.jsonl");
-  }
+  if (g.event_log.path.empty()) g.event_log.path = std::move(d.event_log);
   const bool events = g.event_log.mode != EventLogMode::kOff || g.ipfix.enabled;
   g.engine.event_ring_size = events ? g.event_log.ring_size : 0;
   return absl::OkStatus();

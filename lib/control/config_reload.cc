@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "lib/control/gateway_config.h"
 #include "lib/nat/nat_config.h"
 
@@ -89,18 +88,15 @@ std::vector<std::string> KeepRestartOnlySettings(const GatewayConfig& running,
   if (next->name != running.name) {
     out.push_back("[gateway] name");
     // What the new name would move by default stays where the running name put it.
+    const NameDefaults n = DefaultsForName(next->name);
+    const NameDefaults r = DefaultsForName(running.name);
     const auto rebase = [](std::string* v, const std::string& for_next, const std::string& kept) {
       if (*v == for_next) *v = kept;
     };
-    const std::string& n = next->name;
-    const std::string& r = running.name;
-    rebase(&next->control_socket, absl::StrCat("/run/natgw/", n, ".sock"),
-           absl::StrCat("/run/natgw/", r, ".sock"));
-    rebase(&next->dpdk.file_prefix, "natgw-" + n, "natgw-" + r);
-    rebase(&next->allocation.state_file, absl::StrCat("/var/lib/natgw/", n, ".allocations.json"),
-           absl::StrCat("/var/lib/natgw/", r, ".allocations.json"));
-    rebase(&next->event_log.path, absl::StrCat("/var/log/natgw/", n, ".events.jsonl"),
-           absl::StrCat("/var/log/natgw/", r, ".events.jsonl"));
+    rebase(&next->control_socket, n.control_socket, r.control_socket);
+    rebase(&next->dpdk.file_prefix, n.file_prefix, r.file_prefix);
+    rebase(&next->allocation.state_file, n.state_file, r.state_file);
+    rebase(&next->event_log.path, n.event_log, r.event_log);
   }
   next->name = running.name;
   if (next->control_socket != running.control_socket) out.push_back("[gateway] control_socket");
@@ -115,6 +111,15 @@ std::vector<std::string> KeepRestartOnlySettings(const GatewayConfig& running,
   next->dpdk = running.dpdk;
   if (!(next->metrics == running.metrics)) out.push_back("[metrics]");
   next->metrics = running.metrics;
+  // The engine's event rings and per-session counters are made at start.
+  EventLogConfig& e = next->event_log;
+  const EventLogConfig& re = running.event_log;
+  if (e.mode != re.mode) out.push_back("[event_log] mode");
+  if (e.ring_size != re.ring_size) out.push_back("[event_log] ring_size");
+  if (e.port_block_size != re.port_block_size) out.push_back("[event_log] port_block_size");
+  e.mode = re.mode;
+  e.ring_size = re.ring_size;
+  e.port_block_size = re.port_block_size;
   const auto by_name = [](const auto& x) { return x.name; };
   const auto same = [](const auto& a, const auto& b) { return SameApartFromLine(a, b); };
   if (ListChanges(running.interfaces, next->interfaces, by_name, same, "[[interface]]", &out)) {
@@ -141,11 +146,10 @@ std::vector<std::string> KeepRestartOnlySettings(const GatewayConfig& running,
   }
   // Islands are what ports, pools and clusters are tied to.
   if (IslandIds(running.nat) != IslandIds(next->nat)) {
-    const auto by_id = [](const nat::IslandConfig& i) { return i.name; };
     const auto same_id = [](const nat::IslandConfig& a, const nat::IslandConfig& b) {
       return a.id == b.id;
     };
-    ListChanges(running.nat.islands, next->nat.islands, by_id, same_id, "[[island]]", &out);
+    ListChanges(running.nat.islands, next->nat.islands, by_name, same_id, "[[island]]", &out);
     next->nat.islands = running.nat.islands;
     next->island_names = running.island_names;
   }

@@ -166,6 +166,15 @@ struct GatewayConfig {
 //  add it to a [[pool]] of kind \"unique\" or pick one from 203.0.113.0/24".
 absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
 
+// The paths a gateway's name gives when the conf does not set them (conf/README.md).
+struct NameDefaults {
+  std::string control_socket;  // /run/natgw/NAME.sock
+  std::string file_prefix;     // natgw-NAME (EAL --file-prefix)
+  std::string state_file;      // /var/lib/natgw/NAME.allocations.json
+  std::string event_log;       // /var/log/natgw/NAME.events.jsonl
+};
+NameDefaults DefaultsForName(const std::string& name);
+
 // The name of island `id` ("outside" for the outside realm, the id itself if it has no name).
 std::string IslandName(const GatewayConfig& config, uint16_t id);
 absl::StatusOr<GatewayConfig> ParseConfig(std::string_view text, const std::string& source);

@@ -175,15 +175,9 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Create(const control::Gatewa
   return log;
 }
 
-absl::StatusOr<EventLogReload> EventLog::PrepareReload(control::GatewayConfig* next) const {
+absl::StatusOr<EventLogReload> EventLog::PrepareReload(const control::GatewayConfig& next) const {
   EventLogReload r;
-  control::EventLogConfig& e = next->event_log;
-  if (e.mode != settings_.mode) r.kept.push_back("mode");
-  if (e.ring_size != settings_.ring_size) r.kept.push_back("ring_size");
-  if (e.port_block_size != settings_.port_block_size) r.kept.push_back("port_block_size");
-  e.mode = settings_.mode;
-  e.ring_size = settings_.ring_size;
-  e.port_block_size = settings_.port_block_size;
+  const control::EventLogConfig& e = next.event_log;
   if (file_ != nullptr) {
     const auto max_bytes = static_cast<uint64_t>(e.max_size_mb * 1024 * 1024);
     if (e.path != settings_.path) {
@@ -198,7 +192,7 @@ absl::StatusOr<EventLogReload> EventLog::PrepareReload(control::GatewayConfig* n
     }
   }
   const control::IpfixConfig& now = config_->ipfix;
-  const control::IpfixConfig& want = next->ipfix;
+  const control::IpfixConfig& want = next.ipfix;
   const bool collector = want.enabled != now.enabled || want.address != now.address ||
                          want.port != now.port;
   r.ipfix = collector || want.observation_domain != now.observation_domain ||

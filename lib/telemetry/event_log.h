@@ -75,7 +75,6 @@ struct EventLogReload {
   std::unique_ptr<IpfixEncoder> encoder;  // a new collector or domain (null: keep the running)
   std::optional<IpfixSender> sender;      // a new collector
   std::vector<std::string> changes;  // what changes, for the log
-  std::vector<std::string> kept;     // keys whose change needs a restart (the running ones stay)
 };
 
 class EventLog {
@@ -93,10 +92,10 @@ class EventLog {
 
   void set_config(const control::GatewayConfig* config) { config_ = config; }
   // A reload to `next`: its [event_log] path, max_size_mb and keep_files and its [ipfix] take
-  // effect at CommitReload; mode, ring_size and port_block_size are fixed at start (the engine's
-  // rings and per-session counters are made then), so `next` gets the running ones back and
-  // the reload lists them in `kept`. An error (the new file cannot be opened) changes nothing.
-  absl::StatusOr<EventLogReload> PrepareReload(control::GatewayConfig* next) const;
+  // effect at CommitReload (mode, ring_size and port_block_size are fixed at start:
+  // control::KeepRestartOnlySettings gives `next` the running ones). An error (the new file
+  // cannot be opened) changes nothing.
+  absl::StatusOr<EventLogReload> PrepareReload(const control::GatewayConfig& next) const;
   // Writes what the workers' rings hold to the old file and collector, then switches to the new
   // ones, which start with a mapping_add (reason "reload") for every pod address held now.
   // `config` (the reloaded one, from PrepareReload) must outlive the log.
