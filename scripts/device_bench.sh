@@ -224,17 +224,13 @@ peer_natgw() {
 # scripts/lib/loadgen.sh: LG_ZERO_COPY); a run whose link never came up is started again.
 if [ -z "$NO_HUGE" ]; then LG_ZERO_COPY=1; ZC="zero-copy=yes,"; else LG_ZERO_COPY=""; ZC=""; fi
 tp_mem_args() { if [ -n "$ZC" ]; then echo --single-file-segments --in-memory; else mem_args; fi; }
-# A zero-copy client fills each RX ring (1024 slots) with its own mbufs: 2 ports x N queues of
-# them, plus what is in flight and in the lcore caches. 16384 starved 7 queue pairs (14336 in
-# the rings alone: a few queues stalled, the ceiling read 2.6 Mpps against 17.6 with 4).
-TP_MBUFS=$(( queues > 2 ? 4096 * queues + 8192 : 16384 ))
 peer_testpmd() {  # peer_testpmd [MODE]: io (the ceiling) or macswap (touch-1m)
   LD_LIBRARY_PATH=$B/lib "$B/bin/dpdk-testpmd" --lcores="$TP_L" --file-prefix="tp-$TAG" --no-pci \
     $(tp_mem_args) -m 256 \
     "${PMD_ARGS[@]}" \
     --vdev="net_memif0,role=client,${ZC}socket=$RUN/in.sock" \
     --vdev="net_memif1,role=client,${ZC}socket=$RUN/out.sock" -- \
-    --forward-mode="${1:-io}" --auto-start --no-mlockall --stats-period=5 --total-num-mbufs="$TP_MBUFS" \
+    --forward-mode="${1:-io}" --auto-start --no-mlockall --stats-period=5 --total-num-mbufs="$(testpmd_mbufs "$queues")" \
     --rxq="$queues" --txq="$queues" --nb-cores="$queues" ${DEVBENCH_TESTPMD_ARGS:-} </dev/null \
     >"$RUN/testpmd.log" 2>&1 &
   PEER_PID=$!
