@@ -88,6 +88,13 @@ std::vector<std::string> EalArgs(const control::GatewayConfig& c, const std::vec
   if (!any_pci) a.push_back("--no-pci");
   for (const auto& e : c.dpdk.extra_args) a.push_back(e);
   for (const auto& e : extra) a.push_back(e);
+  // memif shares the memory of a zero-copy port as one file per segment list, and its driver
+  // refuses the port otherwise (which natgw would report as a missing port).
+  const bool zero_copy = std::any_of(c.interfaces.begin(), c.interfaces.end(),
+                                     [](const auto& i) { return i.ZeroCopyMemif(); });
+  if (zero_copy && std::find(a.begin(), a.end(), "--single-file-segments") == a.end()) {
+    a.push_back("--single-file-segments");
+  }
   // Hugepage files stay linked while natgw runs, so that secondary processes (dpdk-dumpcap,
   // through rte_pdump) can map them; EAL removes a crashed run's files when the same
   // --file-prefix starts again. With --no-huge or --in-memory there is no capture.

@@ -224,8 +224,12 @@ peer_natgw() {
 # scripts/lib/loadgen.sh: LG_ZERO_COPY); a run whose link never came up is started again.
 if [ -z "$NO_HUGE" ]; then LG_ZERO_COPY=1; ZC="zero-copy=yes,"; else LG_ZERO_COPY=""; ZC=""; fi
 tp_mem_args() { if [ -n "$ZC" ]; then echo --single-file-segments --in-memory; else mem_args; fi; }
+# A zero-copy testpmd gets natgw's rte_memseg_get_fd preloaded (scripts/lib/loadgen.sh).
+TP_PRELOAD=$B/lib/libnatgw-memseg-fd.so
+tp_preload() { if [ -n "$ZC" ] && [ -f "$TP_PRELOAD" ]; then echo "$TP_PRELOAD"; fi; }
 peer_testpmd() {  # peer_testpmd [MODE]: io (the ceiling) or macswap (touch-1m)
-  LD_LIBRARY_PATH=$B/lib "$B/bin/dpdk-testpmd" --lcores="$TP_L" --file-prefix="tp-$TAG" --no-pci \
+  LD_PRELOAD=$(tp_preload) LD_LIBRARY_PATH=$B/lib "$B/bin/dpdk-testpmd" --lcores="$TP_L" \
+    --file-prefix="tp-$TAG" --no-pci \
     $(tp_mem_args) -m 256 \
     "${PMD_ARGS[@]}" \
     --vdev="net_memif0,role=client,${ZC}socket=$RUN/in.sock" \

@@ -3,7 +3,8 @@
 # library they need except glibc and the C++ runtime, into devbench/ (ignored), for a machine
 # without DPDK, absl, glog or gflags (scripts/device_bench.sh runs there):
 #   devbench/bin/   natgw, natgw-loadgen, natgw_table_bench, dpdk-testpmd (stripped copies)
-#   devbench/lib/   the libraries (stripped copies, named by soname), DPDK PMDs included
+#   devbench/lib/   the libraries (stripped copies, named by soname), DPDK PMDs included, and
+#                   libnatgw-memseg-fd.so (preloaded into testpmd)
 #   devbench/MANIFEST  what came from where; devbench/PMDS  the PMD files to load with -d
 # DPDK loads its PMDs from a compiled-in plugin directory (/usr/lib/.../dpdk/pmds-XX). The
 # bundled librte_eal has that path blanked, so the bundle behaves the same here and there: the
@@ -28,7 +29,9 @@ else
   # (a folder set up before LTO or PREFETCHW were the default)
   meson configure "$BUILD" -Db_lto=true -Dcpp_args=-mprfchw >/dev/null
 fi
-meson compile -C "$BUILD" natgw natgw-loadgen natgw_table_bench
+# (regenerated first, so that meson knows targets added since the folder was set up)
+ninja -C "$BUILD" build.ninja >/dev/null
+meson compile -C "$BUILD" natgw natgw-loadgen natgw_table_bench natgw-memseg-fd
 
 TESTPMD=/usr/bin/dpdk-testpmd
 PLUGIN_DIR=$(strings "$(ldconfig -p | awk '/librte_eal.so/ {print $NF; exit}')" |
@@ -72,6 +75,11 @@ done
 while read -r p; do
   [ -f "$B/lib/$p" ] || { cp -L "$PLUGIN_DIR/$p" "$B/lib/$p"; echo "$p <= $(readlink -f "$PLUGIN_DIR/$p")" >>"$B/MANIFEST"; }
 done <"$B/PMDS"
+
+# testpmd's copy of natgw's rte_memseg_get_fd (gateway/memseg_fd.cc), preloaded by
+# scripts/device_bench.sh: without it a zero-copy port's link does not always come up.
+cp "$BUILD/gateway/libnatgw-memseg-fd.so" "$B/lib/"
+echo "libnatgw-memseg-fd.so <= $BUILD/gateway/libnatgw-memseg-fd.so" >>"$B/MANIFEST"
 
 # Blank the compiled-in plugin directory of the bundled EAL (same length, NUL-padded), so that
 # no system PMD directory is ever scanned: only what -d names is loaded.

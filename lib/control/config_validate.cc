@@ -126,6 +126,13 @@ class Validator {
                          dit->second->cfg.name, " (line ", dit->second->at.table, ")"),
             "give each interface its own device (vdevs: net_tap0, net_tap1, ...)");
       }
+      if (ifc.cfg.ZeroCopyMemif() && raw_.base.dpdk.no_huge) {
+        return errors_.At(ifc.at("args"), "interface",
+                          absl::StrCat("interface ", ifc.cfg.name,
+                                       ": a zero-copy memif port shares natgw's hugepages, and "
+                                       "[dpdk] no_huge = true leaves it none"),
+                          "reserve hugepages and remove no_huge, or remove zero-copy=yes");
+      }
       if (ifc.cfg.role == InterfaceRole::kInside) {
         RawIsland* is;
         NATGW_CONFIG_RETURN_IF_ERROR(Island(ifc.island, ifc.at("island"), "interface", &is));

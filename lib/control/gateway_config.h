@@ -29,6 +29,11 @@ struct InterfaceConfig {
   uint16_t mtu = 1500;
   int line = 0;           // where it was defined, for messages
   bool operator==(const InterfaceConfig&) const = default;
+  // A zero-copy memif port: it shares natgw's hugepage memory with its peer, which needs EAL's
+  // --single-file-segments (natgw adds it) and hugepages.
+  bool ZeroCopyMemif() const {
+    return device.starts_with("net_memif") && vdev_args.find("zero-copy=yes") != std::string::npos;
+  }
 };
 
 struct RouteConfig {

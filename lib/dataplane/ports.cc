@@ -183,7 +183,13 @@ absl::Status Dataplane::StartPort(Port& port) {
   }
   rc = rte_eth_dev_start(port.port_id);
   if (rc != 0) {
-    return absl::InternalError(absl::StrCat(where, "rte_eth_dev_start: ", rte_strerror(-rc)));
+    // A memif client connects its socket when it starts; the usual cause is no server there.
+    const bool memif_client = port.driver == "net_memif" &&
+                              ic.vdev_args.find("role=server") == std::string::npos;
+    return absl::InternalError(
+        absl::StrCat(where, "rte_eth_dev_start: ", rte_strerror(-rc),
+                     memif_client ? " (a memif client: is its server listening on the socket?)"
+                                  : ""));
   }
   port.started = true;
   if (port.driver == "net_af_packet") {

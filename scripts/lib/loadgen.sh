@@ -7,9 +7,12 @@
 # part of every --file-prefix), LG_NO_HUGE ("--no-huge" or "").
 # LG_ZERO_COPY=1 (needs hugepages): natgw and testpmd attach as zero-copy memif clients
 # (`zero-copy=yes`, EAL --single-file-segments): they read and send frames in the shared memory
-# itself, and only the generator (the server) copies. DPDK 22.11's memif server sometimes fails
-# to map a zero-copy client's memory ("mmap failed: No such device" in its log), and that link
-# never comes up: lg_link_failed tells, and the caller starts the run again.
+# itself, and only the generator (the server) copies. DPDK 22.11's zero-copy client closes EAL's
+# own memory file descriptor once connected, so its second port used to send a stale one now and
+# then (the server's "mmap failed: No such device", or SIGBUS) and that link never came up:
+# natgw carries its own rte_memseg_get_fd (gateway/memseg_fd.cc), and testpmd gets the same
+# preloaded (lg_memseg_fd_preload). lg_link_failed still tells when a link did not come up, and
+# the caller starts the run again.
 
 # LG_QUEUES (default 1): queue pairs per port. With N > 1 the generator runs one loop per queue
 # pair (--queues=N), natgw one worker per queue and testpmd one forwarding core per queue, all
@@ -54,6 +57,8 @@ lg_natgw_conf() {
   local zc="" eal_args=""
   if lg_zero_copy; then
     zc="zero-copy=yes,"
+    # (natgw adds it itself since gateway/memseg_fd.cc; said here for older natgw binaries,
+    # which scripts/device_bench.sh can run with DEVBENCH_NATGW)
     eal_args='args = ["--single-file-segments"]'
   fi
   cat >"$f" <<CONF
@@ -176,17 +181,22 @@ testpmd_mode() { case "$1" in touch-*) echo macswap ;; *) echo io ;; esac; }
 # alone: a few queues stalled, the ceiling read 2.6 Mpps against 17.6 with 4).
 testpmd_mbufs() { echo $(($1 > 2 ? 4096 * $1 + 8192 : 16384)); }
 
+# lg_memseg_fd_preload: the module that gives a zero-copy memif client its own copy of EAL's
+# memory file descriptor (gateway/memseg_fd.cc; natgw has it built in), for LD_PRELOAD.
+lg_memseg_fd_preload() { echo "$BUILD/gateway/libnatgw-memseg-fd.so"; }
+
 # peer_testpmd [MODE]: dpdk-testpmd forwarding between the two sockets on lcore 1, in MODE
 # (--forward-mode: io, the default, or macswap).
 peer_testpmd() {
-  local mode=${1:-io} zc="" mem
+  local mode=${1:-io} zc="" mem preload=""
   mem=$(lg_mem_args)
   if lg_zero_copy; then
     zc="zero-copy=yes,"
     mem="--single-file-segments --in-memory"  # --huge-unlink cannot go with single-file segments
+    preload=$(lg_memseg_fd_preload)
   fi
   # shellcheck disable=SC2086
-  dpdk-testpmd --lcores="$(lg_lcores_default 0 1)" --file-prefix="tp-$LG_TAG" \
+  LD_PRELOAD=$preload dpdk-testpmd --lcores="$(lg_lcores_default 0 1)" --file-prefix="tp-$LG_TAG" \
     --no-pci $mem -m 256 \
     --vdev="net_memif0,role=client,${zc}socket=$LG_DIR/in.sock" \
     --vdev="net_memif1,role=client,${zc}socket=$LG_DIR/out.sock" -- \
@@ -227,8 +237,9 @@ lg_stop_all() {
 lg_link_failed() { grep -qs 'did not come up in time' "$LG_DIR/$1.log"; }
 
 # lg_rerun_reason NAME: why run NAME should be started again (prints it), or false. With
-# zero-copy clients, DPDK 22.11's memif server now and then maps the wrong memory for a client
-# region: the link stays down, or the generator dies of SIGBUS (no result).
+# zero-copy clients whose memory file descriptor went stale (see the top; fixed since, kept as a
+# safety net), the server maps the wrong memory or none: the link stays down, or the generator
+# dies of SIGBUS (no result).
 lg_rerun_reason() {
   if lg_link_failed "$1"; then
     echo "memif link did not come up"
@@ -255,7 +266,8 @@ lg_in_round_order() {
 }
 
 # lg_with_reruns NAME ROUND SAY CMD...: runs CMD (one attempt of run NAME) up to 5 times while
-# lg_rerun_reason says the attempt was spoiled (about one zero-copy attempt in five is, here);
+# lg_rerun_reason says the attempt was spoiled (about one zero-copy attempt in four was, before
+# gateway/memseg_fd.cc);
 # every restart is said with SAY (a command taking the line) and kept in LG_RESTARTS (the last,
 # given-up attempt is said but is not a restart).
 LG_RESTARTS=()

@@ -349,6 +349,11 @@ std::vector<BadCase> BadCases() {
             "[[interface]]\nname = \"o2\"\ndevice = \"net_af_packet0\"\nrole = \"outside\"\n"
             "address = \"198.18.0.1/24\"\n",
             3, "add args = \"iface=<veth name>\""),
+      Extra("zero-copy memif without hugepages",
+            "[dpdk]\nno_huge = true\n[[interface]]\nname = \"o2\"\ndevice = \"net_memif2\"\n"
+            "args = \"role=client,zero-copy=yes\"\nrole = \"outside\"\n"
+            "address = \"198.18.0.1/24\"\n",
+            6, "interface o2: a zero-copy memif port shares natgw's hugepages"),
       Extra("bad role",
             "[[interface]]\nname = \"o2\"\ndevice = \"net_tap2\"\nrole = \"both\"\n"
             "address = \"198.18.0.1/24\"\n",
