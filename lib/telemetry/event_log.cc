@@ -70,8 +70,21 @@ RotatingFile::~RotatingFile() {
 absl::Status RotatingFile::Open() {
   std::error_code ec;
   const std::filesystem::path dir = std::filesystem::path(path_).parent_path();
-  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-  fd_ = open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (!dir.empty()) {
+    std::vector<std::filesystem::path> missing;  // innermost first
+    for (std::filesystem::path d = dir; !d.empty() && !std::filesystem::exists(d, ec);
+         d = d.parent_path()) {
+      missing.push_back(d);
+      if (d == d.parent_path()) break;
+    }
+    std::filesystem::create_directories(dir, ec);
+    new_dirs_.insert(new_dirs_.end(), missing.rbegin(), missing.rend());
+  }
+  fd_ = open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0 && errno == ENOENT) {
+    fd_ = open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd_ >= 0) created_ = true;
+  }
   if (fd_ < 0) {
     return absl::UnavailableError(
         absl::StrCat(path_, ": cannot open the event log: ", std::strerror(errno)));
@@ -79,6 +92,19 @@ absl::Status RotatingFile::Open() {
   struct stat st{};
   size_ = fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
   return absl::OkStatus();
+}
+
+void RotatingFile::RemoveIfUnused() {
+  if (!created_ || size_ != 0 || rotations_ != 0) return;
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  unlink(path_.c_str());
+  std::error_code ec;
+  for (auto d = new_dirs_.rbegin(); d != new_dirs_.rend(); ++d) {
+    std::filesystem::remove(*d, ec);  // empty ones only
+  }
+  created_ = false;
+  new_dirs_.clear();
 }
 
 absl::Status RotatingFile::Append(std::string_view line) {

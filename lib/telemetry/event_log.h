@@ -7,6 +7,7 @@
 #define NATGW_LIB_TELEMETRY_EVENT_LOG_H_
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,9 @@ class RotatingFile {
 
   // Creates the directory if needed and opens PATH for appending.
   absl::Status Open();
+  // Closes the file and removes it, and the directories Open created, if Open created it and
+  // nothing was written (a reload that was refused after its new file had been opened).
+  void RemoveIfUnused();
   // Queues one line (without its '\n'); rotates first if it would not fit.
   absl::Status Append(std::string_view line);
   absl::Status Flush();
@@ -54,6 +58,8 @@ class RotatingFile {
   uint64_t size_ = 0;  // bytes in the file, buffer included
   std::string buffer_;
   uint64_t rotations_ = 0;
+  bool created_ = false;                        // the file did not exist before Open
+  std::vector<std::filesystem::path> new_dirs_;  // directories Open created, outermost first
 };
 
 struct EventLogCounters {
@@ -69,6 +75,13 @@ struct EventLogCounters {
 // new, so that a bad path or collector refuses the reload before anything changed), applied by
 // EventLog::CommitReload.
 struct EventLogReload {
+  EventLogReload() = default;
+  EventLogReload(EventLogReload&&) = default;
+  EventLogReload& operator=(EventLogReload&&) = default;
+  // A reload dropped before its commit (the engine refused the conf) leaves no new empty file.
+  ~EventLogReload() {
+    if (file != nullptr) file->RemoveIfUnused();
+  }
   std::unique_ptr<RotatingFile> file;  // the file at a new path, opened
   bool limits = false;                 // the same path with a new size or keep_files
   bool ipfix = false;                  // IPFIX turned on or off, or its settings changed

@@ -344,6 +344,20 @@ TEST_P(EventLogTest, ReloadSwitchesFileAndCollector) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("a-file/events.jsonl"), std::string::npos)
       << refused.status();
+  // A reload dropped after its new file was opened (natgw: the engine refused the conf) leaves
+  // neither the file nor the directories made for it; an existing file is left alone.
+  control::GatewayConfig dropped = config_;
+  dropped.event_log.path = dir_ + "/new/deeper/events.jsonl";
+  {
+    auto d = log_->PrepareReload(dropped);
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_TRUE(std::filesystem::exists(dropped.event_log.path));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/new"));
+  std::ofstream(dir_ + "/kept.jsonl") << "";
+  dropped.event_log.path = dir_ + "/kept.jsonl";
+  log_->PrepareReload(dropped).IgnoreError();
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/kept.jsonl"));
 
   control::GatewayConfig next = config_;
   next.event_log.path = dir_ + "/moved/events.jsonl";
