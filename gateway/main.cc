@@ -504,6 +504,7 @@ class Gateway {
       cluster_->ReserveStatic(cfg->nat);
       if (absl::Status s = ApplyCluster(cfg->nat); !s.ok()) {
         cluster_->SetPolicy(config_->clusters);  // the next sync builds the running policy again
+        cluster_->ReserveStatic(config_->nat);
         return s;
       }
     } else if (absl::Status s = engine_->Apply(cfg->nat); !s.ok()) {

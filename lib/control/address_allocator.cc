@@ -55,6 +55,25 @@ void AddressAllocator::Reserve(uint32_t address) {
   }
 }
 
+void AddressAllocator::SetReserved(const absl::flat_hash_set<uint32_t>& addresses, int64_t now) {
+  std::vector<uint32_t> gone;
+  for (uint32_t a : reserved_) {
+    if (!addresses.contains(a)) gone.push_back(a);
+  }
+  for (uint32_t a : gone) {
+    reserved_.erase(a);
+    if (by_address_.contains(a)) continue;  // (held before it was reserved: stays its owner's)
+    PoolState& p = pools_[pool_of_.at(a)];  // only pool addresses are ever reserved
+    auto old = released_.find(a);
+    if (old != released_.end()) p.free.erase({old->second.at, a});
+    p.free.erase({kNeverUsed, a});
+    p.free.emplace(now, a);
+    released_[a] = Released{now, ""};
+    dirty_ = true;
+  }
+  for (uint32_t a : addresses) Reserve(a);
+}
+
 void AddressAllocator::Take(PoolState& p, uint32_t address) {
   auto r = released_.find(address);
   int64_t at = kNeverUsed;

@@ -47,6 +47,10 @@ class AddressAllocator {
   // Addresses that are never handed out (static [[mapping]]s and [[service]] VIPs that lie in a
   // pool). Call before Load and Acquire.
   void Reserve(uint32_t address);
+  // The reserved addresses become `addresses` (a reload's static ones): new ones are reserved;
+  // ones no longer in it go back to their pool, quarantined from `now` like a released address
+  // (peers of the static mapping may still send to it).
+  void SetReserved(const absl::flat_hash_set<uint32_t>& addresses, int64_t now);
 
   // Restores allocations and quarantines from `path`. Never fails: a missing file starts empty, a
   // corrupt one is ignored (and rebuilt from cluster state); the returned text says which, for

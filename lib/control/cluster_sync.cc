@@ -117,8 +117,10 @@ ClusterSync::ClusterSync(const GatewayConfig& config, Clock clock)
 }
 
 void ClusterSync::ReserveStatic(const nat::NatConfig& base) {
-  for (const auto& m : base.pod_mappings) allocator_.Reserve(m.external_ip);
-  for (const auto& s : base.services) allocator_.Reserve(s.vip);
+  absl::flat_hash_set<uint32_t> addresses;
+  for (const auto& m : base.pod_mappings) addresses.insert(m.external_ip);
+  for (const auto& s : base.services) addresses.insert(s.vip);
+  allocator_.SetReserved(addresses, clock_.wall_now());
 }
 
 std::string ClusterSync::IslandName(uint16_t id) const {

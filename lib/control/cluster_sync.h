@@ -115,7 +115,7 @@ class ClusterSync {
   }
   // Keeps the static [[mapping]] and [[service]] addresses of a reloaded conf out of the pools
   // (as at start; an address a cluster object holds already stays its, and the engine refuses
-  // the conflict). Addresses no longer static stay reserved until a restart.
+  // the conflict); addresses no longer static go back to their pool after the quarantine.
   void ReserveStatic(const nat::NatConfig& base);
   // Evaluates every object again at the next Build (the conf's static policy changed).
   void ForceRebuild() {

@@ -84,6 +84,23 @@ TEST(AddressAllocatorTest, ReturningOwnerGetsItsAddressBackAndFixedAddressesConf
   EXPECT_EQ(*a.Acquire("u", "c1/pod/y", "ns/y", Ip("203.0.113.2"), 1002), Ip("203.0.113.2"));
 }
 
+// A reload's static addresses: a new one is reserved, one no longer static goes back to its
+// pool after the quarantine (peers of the old static mapping may still send to it).
+TEST(AddressAllocatorTest, ReloadedReservationsAddAndGiveBack) {
+  AddressAllocator a = FourAddresses();
+  a.SetReserved({Ip("203.0.113.1"), Ip("203.0.113.2")}, 1000);
+  EXPECT_EQ(a.PoolUsage(1000)[0].size, 2u);
+  a.SetReserved({Ip("203.0.113.2"), Ip("203.0.113.3")}, 1000);
+  EXPECT_EQ(a.PoolUsage(1000)[0].size, 2u);
+  EXPECT_EQ(a.PoolUsage(1000)[0].quarantined, 1u);  // .1, no longer static
+  auto not_yet = a.Acquire("u", "c1/pod/x", "ns/x", Ip("203.0.113.1"), 1060);
+  EXPECT_THAT(std::string(not_yet.status().message()), HasSubstr("quarantined for 60 more"));
+  EXPECT_EQ(*a.Acquire("u", "c1/pod/x", "ns/x", 0, 1060), Ip("203.0.113.4"));
+  EXPECT_EQ(*a.Acquire("u", "c1/pod/y", "ns/y", 0, 1120), Ip("203.0.113.1"));
+  EXPECT_EQ(a.Acquire("u", "c1/pod/z", "ns/z", 0, 1120).status().code(),
+            absl::StatusCode::kResourceExhausted);  // .2 and .3 stay static
+}
+
 TEST(AddressAllocatorTest, StateSurvivesARestartAndCorruptStateIsRebuilt) {
   const std::string dir = TempDir("state");
   const std::string path = dir + "/sub/alloc.json";
