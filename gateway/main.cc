@@ -313,6 +313,7 @@ class Gateway {
       }
       if (pools_checked_ms < 0 || now_ms - pools_checked_ms >= 1000) {
         for (const std::string& w : pool_watch.Check(dataplane_->MbufPools(), now_ms)) LOG(WARNING) << w;
+        for (const std::string& l : dataplane_->ServiceLinks(now_ms)) LOG(WARNING) << l;
         pools_checked_ms = now_ms;
       }
       // One poll over every descriptor the control thread serves, so that a cluster event is

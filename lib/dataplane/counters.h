@@ -21,6 +21,7 @@ namespace natgw::dataplane {
   X(kArpNotForUs, "arp_not_for_us")             /* ARP about an address we don't own */      \
   X(kArpConflict, "arp_conflict")               /* someone announces one of our addresses */ \
   X(kTxFull, "tx_full")                         /* the TX queue refused the frame */         \
+  X(kLinkRestart, "link_restart")               /* its port was being restarted */           \
   X(kShutdown, "shutdown")                      /* still held when the worker stopped */
 
 enum class Drop : uint8_t {

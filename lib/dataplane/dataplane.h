@@ -42,6 +42,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -187,6 +188,15 @@ class Dataplane {
   // mbuf pool is empty or the ring stays full; the frames queued before that are still sent.
   absl::Status SendGratuitousArp(const std::vector<uint32_t>& addresses);
 
+  // Control thread, about once a second: takes a restarted memif server back. A memif client
+  // port connects its socket only when it starts (DPDK 22.11), so one whose link has been down
+  // for a second is restarted (rte_eth_dev_stop, rte_eth_dev_start: a new connection) while the
+  // workers leave it alone (frames for it are dropped as link_restart), and again after 2, 4 ..
+  // 30 s while no server answers. Copying ports only: a zero-copy port's driver keeps the mbufs
+  // of its ring across a restart, which would drain the pool; its link stays down until natgw
+  // restarts. Returns what to log (link down, each restart, link up again).
+  std::vector<std::string> ServiceLinks(int64_t now_ms);
+
   // Control thread; racy snapshots while workers run.
   std::vector<InterfaceStatus> Interfaces() const;
   std::vector<MbufPoolStatus> MbufPools() const;
@@ -234,6 +244,14 @@ class Dataplane {
     int socket_id = 0;
     const control::InterfaceConfig* config = nullptr;  // into config_
     std::string driver;
+    // A memif client, and its link watch (ServiceLinks).
+    bool memif_client = false;
+    int64_t link_down_since_ms = -1;  // -1: up (or never seen down)
+    int64_t next_restart_ms = 0;
+    uint32_t restart_backoff_s = 1;
+    uint32_t restarts = 0;  // since the link went down
+    bool stopped = false;   // stopped for a restart that has not started it again yet
+    bool seen_up = false;
   };
   struct WorkerState;
 
@@ -287,6 +305,8 @@ class Dataplane {
   std::atomic<bool> worker0_running_{false};
 
   std::vector<Port> ports_;
+  // A port being restarted (ServiceLinks): workers neither poll it nor send to it.
+  std::array<std::atomic<bool>, kMaxInterfaces> port_paused_{};
   std::vector<std::pair<int, rte_mempool*>> pools_;  // by socket id
   std::unique_ptr<RouteTable> routes_;
   std::unique_ptr<NeighborTable> neighbors_;

@@ -80,6 +80,8 @@ absl::Status Dataplane::FindPorts() {
     p.socket_id = socket < 0 ? SOCKET_ID_ANY : socket;
     p.config = &ic;
     p.driver = info.driver_name == nullptr ? "" : info.driver_name;
+    p.memif_client =
+        p.driver == "net_memif" && ic.vdev_args.find("role=server") == std::string::npos;
     ports_.push_back(p);
   }
   return absl::OkStatus();
@@ -184,12 +186,10 @@ absl::Status Dataplane::StartPort(Port& port) {
   rc = rte_eth_dev_start(port.port_id);
   if (rc != 0) {
     // A memif client connects its socket when it starts; the usual cause is no server there.
-    const bool memif_client = port.driver == "net_memif" &&
-                              ic.vdev_args.find("role=server") == std::string::npos;
     return absl::InternalError(
         absl::StrCat(where, "rte_eth_dev_start: ", rte_strerror(-rc),
-                     memif_client ? " (a memif client: is its server listening on the socket?)"
-                                  : ""));
+                     port.memif_client ? " (a memif client: is its server listening on the socket?)"
+                                       : ""));
   }
   port.started = true;
   if (port.driver == "net_af_packet") {
@@ -200,6 +200,69 @@ absl::Status Dataplane::StartPort(Port& port) {
             << MacString(port.mac) << ", " << net::FormatIp(ic.address) << "/" << int{ic.prefix_len}
             << ", MTU " << ic.mtu << ", " << nq << " queue pair(s)" << (rss ? ", RSS" : "");
   return absl::OkStatus();
+}
+
+std::vector<std::string> Dataplane::ServiceLinks(int64_t now_ms) {
+  std::vector<std::string> out;
+  for (uint16_t pi = 0; pi < ports_.size(); ++pi) {
+    Port& p = ports_[pi];
+    if (!p.memif_client || !p.started) continue;
+    const std::string where =
+        absl::StrCat("interface ", p.config->name, " (", p.config->device, "): ");
+    rte_eth_link link{};
+    if (rte_eth_link_get_nowait(p.port_id, &link) != 0) continue;
+    if (link.link_status == RTE_ETH_LINK_UP) {
+      if (p.link_down_since_ms >= 0 && p.seen_up) {
+        out.push_back(absl::StrCat(where, "memif link up again after ",
+                                   (now_ms - p.link_down_since_ms) / 1000, " s (", p.restarts,
+                                   " restart(s))"));
+      }
+      p.link_down_since_ms = -1;
+      p.restarts = 0;
+      p.restart_backoff_s = 1;
+      p.seen_up = true;
+      continue;
+    }
+    const bool zero_copy = p.config->ZeroCopyMemif();
+    if (p.link_down_since_ms < 0) {
+      p.link_down_since_ms = now_ms;
+      // Not up yet since natgw started: its first handshake gets a few seconds, unsaid.
+      p.next_restart_ms = now_ms + (p.seen_up ? 1000 : 5000);
+      if (!p.seen_up) continue;
+      out.push_back(absl::StrCat(
+          where, "memif link down",
+          zero_copy ? "; a zero-copy port is not reconnected (its driver would keep its ring's "
+                      "mbufs): restart natgw once the server is back"
+                    : "; reconnecting once it has been down for a second"));
+      continue;
+    }
+    if (zero_copy || now_ms < p.next_restart_ms) continue;
+    // Workers stop polling and sending to it; once each has passed a quiescent state none is
+    // inside the driver for this port, and stop/start may free and remap its rings. A port that
+    // did not start again (no server yet) stays paused: ethdev's burst functions for a stopped
+    // port log an error at every call.
+    port_paused_[pi].store(true, std::memory_order_seq_cst);
+    routes_->WaitForReaders();
+    int rc = p.stopped ? 0 : rte_eth_dev_stop(p.port_id);
+    if (rc == 0) {
+      p.stopped = true;
+      rc = rte_eth_dev_start(p.port_id);
+      if (rc == 0) {
+        p.stopped = false;
+        port_paused_[pi].store(false, std::memory_order_release);
+      }
+    }
+    ++p.restarts;
+    const std::string result =
+        rc == 0 ? "connecting" : absl::StrCat("no server: ", rte_strerror(-rc));
+    out.push_back(absl::StrCat(where, "memif link down for ",
+                               (now_ms - p.link_down_since_ms) / 1000,
+                               " s: port restarted to reconnect (", result, "); next try in ",
+                               p.restart_backoff_s, " s if still down"));
+    p.next_restart_ms = now_ms + int64_t{p.restart_backoff_s} * 1000;
+    p.restart_backoff_s = std::min<uint32_t>(p.restart_backoff_s * 2, 30);
+  }
+  return out;
 }
 
 }  // namespace natgw::dataplane

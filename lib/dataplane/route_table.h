@@ -84,6 +84,9 @@ class RouteTable {
   void ReaderOnline(uint32_t id) { rte_rcu_qsbr_thread_online(qsbr_.get(), id); }
   void ReaderQuiescent(uint32_t id) { rte_rcu_qsbr_quiescent(qsbr_.get(), id); }
   void ReaderOffline(uint32_t id) { rte_rcu_qsbr_thread_offline(qsbr_.get(), id); }
+  // Control thread: returns once every online reader has passed a quiescent state (the workers
+  // report one per loop, after polling and draining every port).
+  void WaitForReaders() { rte_rcu_qsbr_synchronize(qsbr_.get(), RTE_QSBR_THRID_INVALID); }
 
   // Control thread only. Makes the cluster routes exactly `routes` (each with cluster = true and
   // an origin naming its node): adds the new, deletes the gone, moves the changed, leaves the

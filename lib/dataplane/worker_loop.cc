@@ -23,6 +23,11 @@ rte_ether_hdr* Eth(rte_mbuf* m) { return rte_pktmbuf_mtod(m, rte_ether_hdr*); }
 }  // namespace
 
 void Dataplane::Tx(WorkerState& ws, uint16_t pi, rte_mbuf* m) {
+  if (ABSL_PREDICT_FALSE(port_paused_[pi].load(std::memory_order_relaxed))) {
+    ws.counters.Count(Drop::kLinkRestart);
+    rte_pktmbuf_free(m);
+    return;
+  }
   ws.counters.Count(Event::kTxFrames);
   // The header line was rewritten on this core; on a zero-copy memif the peer's core reads it
   // next (a NIC's DMA would too): demoted to the shared cache, it is not fetched out of this
@@ -109,6 +114,12 @@ uint32_t Dataplane::Poll(WorkerState& ws, uint64_t now) {
   uint32_t total = 0;
   for (uint16_t pi = 0; pi < num_ports; ++pi) {
     rte_mbuf** rx = ws.rx[pi];
+    // (a port being restarted: see ServiceLinks; the load sees the flag at the latest after the
+    // quiescent state the control thread waits for)
+    if (ABSL_PREDICT_FALSE(port_paused_[pi].load(std::memory_order_relaxed))) {
+      received[pi] = 0;
+      continue;
+    }
     const uint16_t n = rte_eth_rx_burst(ports_[pi].port_id, queue, rx, nat::kMaxBurst);
     for (uint16_t i = 0; i < n; ++i) __builtin_prefetch(rte_pktmbuf_mtod(rx[i], void*), 1, 3);
     received[pi] = n;
@@ -384,6 +395,7 @@ void Dataplane::Drain(WorkerState& ws, uint64_t now) {
   if (ws.hold.num_pending() != 0) ServiceHold(ws, now);
   if (ws.id == 0 && !rte_ring_empty(control_ring_)) DrainControlRing(ws);
   for (uint16_t pi = 0; pi < ports_.size(); ++pi) {
+    if (port_paused_[pi].load(std::memory_order_relaxed)) continue;  // flushed once it is back
     rte_eth_tx_buffer_flush(ports_[pi].port_id, static_cast<uint16_t>(ws.id), ws.tx[pi]);
   }
   ws.last_drain_tsc = now;
