@@ -14,7 +14,8 @@
 // Linked into natgw (exported from the executable, which comes first in symbol lookup, so the
 // memif driver's call lands here) and built as a module that scripts/lib/loadgen.sh preloads
 // into dpdk-testpmd. memif is the only DPDK 22.11 library that calls this function, and it closes
-// every descriptor it gets: nothing leaks.
+// every descriptor it gets: nothing leaks. Needs DPDK as shared libraries (a static link would
+// define the function twice); the module cannot be preloaded from a sanitizer build.
 #include <dlfcn.h>
 #include <fcntl.h>
 
@@ -22,10 +23,14 @@ struct rte_memseg;
 
 extern "C" int rte_memseg_get_fd(const struct rte_memseg* ms) {
   using GetFd = int (*)(const struct rte_memseg*);
-  // EAL's definition, the next one after this in lookup order (the symbol's version in 22.11).
-  static const GetFd eal_get_fd =
-      reinterpret_cast<GetFd>(dlvsym(RTLD_NEXT, "rte_memseg_get_fd", "DPDK_23"));
+  // EAL's definition, the next one after this in lookup order: the symbol's version in 22.11,
+  // or whichever another DPDK has.
+  static const GetFd eal_get_fd = [] {
+    void* f = dlvsym(RTLD_NEXT, "rte_memseg_get_fd", "DPDK_23");
+    return reinterpret_cast<GetFd>(f != nullptr ? f : dlsym(RTLD_NEXT, "rte_memseg_get_fd"));
+  }();
   if (eal_get_fd == nullptr) return -1;
   const int fd = eal_get_fd(ms);
-  return fd < 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  // (above 2: memif takes only a descriptor > 0 for one)
+  return fd < 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }

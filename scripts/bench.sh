@@ -57,7 +57,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 elif [ -z "${BENCH_BUILD:-}" ]; then
   meson configure "$BUILD" -Db_lto=true -Dnative=true >/dev/null
 fi
-meson compile -C "$BUILD" natgw natgw-loadgen natgw_table_bench
+meson compile -C "$BUILD" natgw natgw-loadgen natgw_table_bench natgw-memseg-fd
 
 step "hugepages"
 LG_NO_HUGE=""

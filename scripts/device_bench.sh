@@ -226,7 +226,9 @@ if [ -z "$NO_HUGE" ]; then LG_ZERO_COPY=1; ZC="zero-copy=yes,"; else LG_ZERO_COP
 tp_mem_args() { if [ -n "$ZC" ]; then echo --single-file-segments --in-memory; else mem_args; fi; }
 # A zero-copy testpmd gets natgw's rte_memseg_get_fd preloaded (scripts/lib/loadgen.sh).
 TP_PRELOAD=$B/lib/libnatgw-memseg-fd.so
+# (a bundle from before the module has none: testpmd then runs without it, said once)
 tp_preload() { if [ -n "$ZC" ] && [ -f "$TP_PRELOAD" ]; then echo "$TP_PRELOAD"; fi; }
+if [ -n "$ZC" ] && [ ! -f "$TP_PRELOAD" ]; then echo "device_bench: no $TP_PRELOAD in the bundle" >&2; fi
 peer_testpmd() {  # peer_testpmd [MODE]: io (the ceiling) or macswap (touch-1m)
   LD_PRELOAD=$(tp_preload) LD_LIBRARY_PATH=$B/lib "$B/bin/dpdk-testpmd" --lcores="$TP_L" \
     --file-prefix="tp-$TAG" --no-pci \

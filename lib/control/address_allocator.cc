@@ -53,6 +53,12 @@ void AddressAllocator::Reserve(uint32_t address) {
       break;
     }
   }
+  // Its last owner must not get it back as its own previous address.
+  if (auto r = released_.find(address); r != released_.end()) {
+    auto last = last_of_owner_.find(r->second.owner);
+    if (last != last_of_owner_.end() && last->second == address) last_of_owner_.erase(last);
+    released_.erase(r);
+  }
 }
 
 void AddressAllocator::SetReserved(const absl::flat_hash_set<uint32_t>& addresses, int64_t now) {
@@ -122,16 +128,20 @@ absl::StatusOr<uint32_t> AddressAllocator::Acquire(const std::string& pool,
     }
     auto r = released_.find(want);
     if (r != released_.end() && r->second.owner != owner && Quarantined(want, now)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(Ip(want), " is quarantined for ", r->second.at + quarantine_s_ - now,
-                       " more seconds after ", r->second.owner, " released it"));
+      const std::string why = r->second.owner.empty()
+                                  ? "the conf file stopped using it"
+                                  : absl::StrCat(r->second.owner, " released it");
+      return absl::FailedPreconditionError(absl::StrCat(Ip(want), " is quarantined for ",
+                                                        r->second.at + quarantine_s_ - now,
+                                                        " more seconds after ", why));
     }
     pick = want;
   } else {
     // Its own previous address first (a pod that flapped keeps its address), else the
     // longest-free address that is out of quarantine.
     if (auto prev = last_of_owner_.find(owner);
-        prev != last_of_owner_.end() && pool_of_.at(prev->second) == pool) {
+        prev != last_of_owner_.end() && pool_of_.at(prev->second) == pool &&
+        !reserved_.contains(prev->second) && !by_address_.contains(prev->second)) {
       pick = prev->second;
     }
     if (pick == 0 && !p.free.empty() && p.free.begin()->first + int64_t{quarantine_s_} <= now) {
@@ -157,9 +167,11 @@ void AddressAllocator::Release(const std::string& owner, int64_t now) {
   if (it == by_owner_.end()) return;
   const Allocation& a = it->second;
   by_address_.erase(a.address);
-  released_[a.address] = Released{now, owner};
-  last_of_owner_[owner] = a.address;
-  pools_[a.pool].free.emplace(now, a.address);
+  if (!reserved_.contains(a.address)) {  // (made static meanwhile: it stays out of the pool)
+    released_[a.address] = Released{now, owner};
+    last_of_owner_[owner] = a.address;
+    pools_[a.pool].free.emplace(now, a.address);
+  }
   by_owner_.erase(it);
   dirty_ = true;
 }

@@ -191,10 +191,10 @@ class Dataplane {
   // Control thread, about once a second: takes a restarted memif server back. A memif client
   // port connects its socket only when it starts (DPDK 22.11), so one whose link has been down
   // for a second is restarted (rte_eth_dev_stop, rte_eth_dev_start: a new connection) while the
-  // workers leave it alone (frames for it are dropped as link_restart), and again after 2, 4 ..
-  // 30 s while no server answers. Copying ports only: a zero-copy port's driver keeps the mbufs
-  // of its ring across a restart, which would drain the pool; its link stays down until natgw
-  // restarts. Returns what to log (link down, each restart, link up again).
+  // workers leave it alone (frames for it are dropped as link_restart), and again after 1, 2,
+  // 4 .. 30 s while no server answers. Copying ports only: a zero-copy port's driver keeps the
+  // mbufs of its ring across a restart, which would drain the pool; its link stays down until
+  // natgw restarts. Returns what to log (link down, each restart, link up again).
   std::vector<std::string> ServiceLinks(int64_t now_ms);
 
   // Control thread; racy snapshots while workers run.
@@ -252,6 +252,7 @@ class Dataplane {
     uint32_t restarts = 0;  // since the link went down
     bool stopped = false;   // stopped for a restart that has not started it again yet
     bool seen_up = false;
+    bool said_zero_copy = false;
   };
   struct WorkerState;
 

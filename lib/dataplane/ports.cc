@@ -7,6 +7,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "lib/dataplane/config_text.h"
 #include "lib/dataplane/dataplane.h"
 #include "lib/net/builder.h"
@@ -14,6 +16,16 @@
 namespace natgw::dataplane {
 namespace {
 constexpr uint32_t kPoolCacheSize = 256;
+
+// A memif port's role from its vdev arguments: client unless role= says server (or "master",
+// which DPDK 22.11 still takes for it).
+bool IsMemifClient(const std::string& args) {
+  for (absl::string_view kv : absl::StrSplit(args, ',')) {
+    if (absl::ConsumePrefix(&kv, "role=")) return kv != "server" && kv != "master";
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::Status Dataplane::FindPorts() {
@@ -80,8 +92,7 @@ absl::Status Dataplane::FindPorts() {
     p.socket_id = socket < 0 ? SOCKET_ID_ANY : socket;
     p.config = &ic;
     p.driver = info.driver_name == nullptr ? "" : info.driver_name;
-    p.memif_client =
-        p.driver == "net_memif" && ic.vdev_args.find("role=server") == std::string::npos;
+    p.memif_client = p.driver == "net_memif" && IsMemifClient(ic.vdev_args);
     ports_.push_back(p);
   }
   return absl::OkStatus();
@@ -212,6 +223,7 @@ std::vector<std::string> Dataplane::ServiceLinks(int64_t now_ms) {
     rte_eth_link link{};
     if (rte_eth_link_get_nowait(p.port_id, &link) != 0) continue;
     if (link.link_status == RTE_ETH_LINK_UP) {
+      if (!p.stopped) port_paused_[pi].store(false, std::memory_order_release);
       if (p.link_down_since_ms >= 0 && p.seen_up) {
         out.push_back(absl::StrCat(where, "memif link up again after ",
                                    (now_ms - p.link_down_since_ms) / 1000, " s (", p.restarts,
@@ -228,6 +240,7 @@ std::vector<std::string> Dataplane::ServiceLinks(int64_t now_ms) {
       p.link_down_since_ms = now_ms;
       // Not up yet since natgw started: its first handshake gets a few seconds, unsaid.
       p.next_restart_ms = now_ms + (p.seen_up ? 1000 : 5000);
+      p.said_zero_copy = false;
       if (!p.seen_up) continue;
       out.push_back(absl::StrCat(
           where, "memif link down",
@@ -236,12 +249,22 @@ std::vector<std::string> Dataplane::ServiceLinks(int64_t now_ms) {
                     : "; reconnecting once it has been down for a second"));
       continue;
     }
-    if (zero_copy || now_ms < p.next_restart_ms) continue;
+    if (now_ms < p.next_restart_ms) continue;
+    if (zero_copy) {
+      if (!p.seen_up && !p.said_zero_copy) {
+        out.push_back(absl::StrCat(where, "memif link not up ",
+                                   (now_ms - p.link_down_since_ms) / 1000,
+                                   " s after natgw started; a zero-copy port is not restarted"));
+      }
+      p.said_zero_copy = true;
+      continue;
+    }
     // Workers stop polling and sending to it; once each has passed a quiescent state none is
     // inside the driver for this port, and stop/start may free and remap its rings. A port that
     // did not start again (no server yet) stays paused: ethdev's burst functions for a stopped
     // port log an error at every call.
     port_paused_[pi].store(true, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag before the readers' counters
     routes_->WaitForReaders();
     int rc = p.stopped ? 0 : rte_eth_dev_stop(p.port_id);
     if (rc == 0) {
@@ -253,8 +276,7 @@ std::vector<std::string> Dataplane::ServiceLinks(int64_t now_ms) {
       }
     }
     ++p.restarts;
-    const std::string result =
-        rc == 0 ? "connecting" : absl::StrCat("no server: ", rte_strerror(-rc));
+    const std::string result = rc == 0 ? "connecting" : "no server answered";
     out.push_back(absl::StrCat(where, "memif link down for ",
                                (now_ms - p.link_down_since_ms) / 1000,
                                " s: port restarted to reconnect (", result, "); next try in ",

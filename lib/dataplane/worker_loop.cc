@@ -23,7 +23,7 @@ rte_ether_hdr* Eth(rte_mbuf* m) { return rte_pktmbuf_mtod(m, rte_ether_hdr*); }
 }  // namespace
 
 void Dataplane::Tx(WorkerState& ws, uint16_t pi, rte_mbuf* m) {
-  if (ABSL_PREDICT_FALSE(port_paused_[pi].load(std::memory_order_relaxed))) {
+  if (ABSL_PREDICT_FALSE(port_paused_[pi].load(std::memory_order_acquire))) {
     ws.counters.Count(Drop::kLinkRestart);
     rte_pktmbuf_free(m);
     return;
@@ -116,7 +116,7 @@ uint32_t Dataplane::Poll(WorkerState& ws, uint64_t now) {
     rte_mbuf** rx = ws.rx[pi];
     // (a port being restarted: see ServiceLinks; the load sees the flag at the latest after the
     // quiescent state the control thread waits for)
-    if (ABSL_PREDICT_FALSE(port_paused_[pi].load(std::memory_order_relaxed))) {
+    if (ABSL_PREDICT_FALSE(port_paused_[pi].load(std::memory_order_acquire))) {
       received[pi] = 0;
       continue;
     }
@@ -395,8 +395,16 @@ void Dataplane::Drain(WorkerState& ws, uint64_t now) {
   if (ws.hold.num_pending() != 0) ServiceHold(ws, now);
   if (ws.id == 0 && !rte_ring_empty(control_ring_)) DrainControlRing(ws);
   for (uint16_t pi = 0; pi < ports_.size(); ++pi) {
-    if (port_paused_[pi].load(std::memory_order_relaxed)) continue;  // flushed once it is back
-    rte_eth_tx_buffer_flush(ports_[pi].port_id, static_cast<uint16_t>(ws.id), ws.tx[pi]);
+    rte_eth_dev_tx_buffer* b = ws.tx[pi];
+    if (ABSL_PREDICT_FALSE(port_paused_[pi].load(std::memory_order_acquire))) {
+      if (b->length != 0) {  // (buffered before the pause: dropped, not sent seconds late)
+        rte_pktmbuf_free_bulk(b->pkts, b->length);
+        ws.counters.Count(Drop::kLinkRestart, b->length);
+        b->length = 0;
+      }
+      continue;
+    }
+    rte_eth_tx_buffer_flush(ports_[pi].port_id, static_cast<uint16_t>(ws.id), b);
   }
   ws.last_drain_tsc = now;
 }

@@ -70,9 +70,13 @@ RotatingFile::~RotatingFile() {
 absl::Status RotatingFile::Open() {
   std::error_code ec;
   const std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+  // What the first Open creates is remembered (RemoveIfUnused); a later one (after a failed
+  // rotation) is of a log in use.
+  const bool first = !opened_before_;
+  opened_before_ = true;
   if (!dir.empty()) {
     std::vector<std::filesystem::path> missing;  // innermost first
-    for (std::filesystem::path d = dir; !d.empty() && !std::filesystem::exists(d, ec);
+    for (std::filesystem::path d = dir; first && !d.empty() && !std::filesystem::exists(d, ec);
          d = d.parent_path()) {
       missing.push_back(d);
       if (d == d.parent_path()) break;
@@ -83,7 +87,11 @@ absl::Status RotatingFile::Open() {
   fd_ = open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd_ < 0 && errno == ENOENT) {
     fd_ = open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd_ >= 0) created_ = true;
+    if (fd_ >= 0) {
+      created_ = first;
+    } else if (errno == EEXIST) {  // made meanwhile, or a dangling symlink: as before
+      fd_ = open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    }
   }
   if (fd_ < 0) {
     return absl::UnavailableError(
@@ -95,7 +103,13 @@ absl::Status RotatingFile::Open() {
 }
 
 void RotatingFile::RemoveIfUnused() {
-  if (!created_ || size_ != 0 || rotations_ != 0) return;
+  if (size_ != 0 || rotations_ != 0) return;
+  if (!created_) {  // directories made for a file that could not be created
+    std::error_code ec;
+    for (auto d = new_dirs_.rbegin(); d != new_dirs_.rend(); ++d) std::filesystem::remove(*d, ec);
+    new_dirs_.clear();
+    return;
+  }
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
   unlink(path_.c_str());

@@ -58,7 +58,8 @@ class RotatingFile {
   uint64_t size_ = 0;  // bytes in the file, buffer included
   std::string buffer_;
   uint64_t rotations_ = 0;
-  bool created_ = false;                        // the file did not exist before Open
+  bool opened_before_ = false;
+  bool created_ = false;                        // the file did not exist before the first Open
   std::vector<std::filesystem::path> new_dirs_;  // directories Open created, outermost first
 };
 

@@ -57,8 +57,8 @@ lg_natgw_conf() {
   local zc="" eal_args=""
   if lg_zero_copy; then
     zc="zero-copy=yes,"
-    # (natgw adds it itself since gateway/memseg_fd.cc; said here for older natgw binaries,
-    # which scripts/device_bench.sh can run with DEVBENCH_NATGW)
+    # (natgw adds it itself now (EalArgs in gateway/main.cc); said here for older natgw
+    # binaries, which scripts/device_bench.sh can run with DEVBENCH_NATGW)
     eal_args='args = ["--single-file-segments"]'
   fi
   cat >"$f" <<CONF
@@ -194,6 +194,7 @@ peer_testpmd() {
     zc="zero-copy=yes,"
     mem="--single-file-segments --in-memory"  # --huge-unlink cannot go with single-file segments
     preload=$(lg_memseg_fd_preload)
+    [ -f "$preload" ] || { echo "peer_testpmd: $preload not built" >&2; return 1; }
   fi
   # shellcheck disable=SC2086
   LD_PRELOAD=$preload dpdk-testpmd --lcores="$(lg_lcores_default 0 1)" --file-prefix="tp-$LG_TAG" \

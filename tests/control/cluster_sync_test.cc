@@ -99,6 +99,20 @@ TEST(AddressAllocatorTest, ReloadedReservationsAddAndGiveBack) {
   EXPECT_EQ(*a.Acquire("u", "c1/pod/y", "ns/y", 0, 1120), Ip("203.0.113.1"));
   EXPECT_EQ(a.Acquire("u", "c1/pod/z", "ns/z", 0, 1120).status().code(),
             absl::StatusCode::kResourceExhausted);  // .2 and .3 stay static
+  // A pod's previous address that a reload made static is not its to take back, and its
+  // holder's release does not put a static address back in the pool.
+  a.Release("c1/pod/x", 1200);                     // .4, free again
+  a.SetReserved({Ip("203.0.113.2"), Ip("203.0.113.3"), Ip("203.0.113.4")}, 1201);
+  a.Release("c1/pod/y", 1202);                     // .1: quarantined until 1322
+  EXPECT_EQ(a.Acquire("u", "c1/pod/x", "ns/x", 0, 1210).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  a.SetReserved({Ip("203.0.113.1"), Ip("203.0.113.2"), Ip("203.0.113.3")}, 1300);
+  auto msg = a.Acquire("u", "c1/pod/w", "ns/w", Ip("203.0.113.4"), 1310);
+  EXPECT_THAT(std::string(msg.status().message()),
+              HasSubstr("after the conf file stopped using it"));
+  EXPECT_EQ(*a.Acquire("u", "c1/pod/x", "ns/x", 0, 1420), Ip("203.0.113.4"));
+  EXPECT_EQ(a.Acquire("u", "c1/pod/q", "ns/q", 0, 1420).status().code(),
+            absl::StatusCode::kResourceExhausted);  // .1 static now, the rest held
 }
 
 TEST(AddressAllocatorTest, StateSurvivesARestartAndCorruptStateIsRebuilt) {
