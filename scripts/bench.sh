@@ -15,20 +15,25 @@
 #   natgw-half            natgw-1m at half of natgw-1m's median rate: latency
 # Writes bench-results/<date>/report.md, results.json, PNG plots and every run's JSON and log.
 #
-#   scripts/bench.sh [--quick] [--rounds N] [--only natgw,ceiling,ovs,kernel]
+#   scripts/bench.sh [--quick] [--rounds N] [--only natgw,ceiling,ovs,kernel] [--ovs-zero-copy]
 # --quick: 3 rounds of 3 s (default 5 rounds of 10 s). Needs root and 2 cores (uses lcores 0, 1).
+# --ovs-zero-copy: Open vSwitch attaches as a zero-copy memif client too (as natgw-1m does; with
+# the preload module of gateway/memseg_fd.cc, its link comes up), and the 3x target compares
+# natgw-1m with it; without, Open vSwitch copies and natgw-1m-copy is compared.
 # Everything it starts is stopped by PID, the namespace and OVS's private database removed.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-rounds=5; dur=10; only="natgw,ceiling,ovs,kernel"
+rounds=5; dur=10; only="natgw,ceiling,ovs,kernel"; OVS_ZC=""
+usage="usage: scripts/bench.sh [--quick] [--rounds N] [--only natgw,ceiling,ovs,kernel] [--ovs-zero-copy]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) rounds=3; dur=3 ;;
     --rounds) rounds=$2; shift ;;
     --only) only=$2; shift ;;
-    *) echo "usage: scripts/bench.sh [--quick] [--rounds N] [--only natgw,ceiling,ovs,kernel]" >&2; exit 2 ;;
+    --ovs-zero-copy) OVS_ZC=1 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
 done
@@ -64,6 +69,7 @@ LG_NO_HUGE=""
 if [ "$(scripts/hugepages.sh 1024)" != ok ]; then
   echo "no hugepages: running everything with --no-huge (slower)"
   LG_NO_HUGE=--no-huge
+  OVS_ZC=""  # (zero-copy needs hugepages)
 fi
 
 OUT=$ROOT/bench-results/$(date -u +%Y-%m-%d-%H%M%S)
@@ -187,7 +193,7 @@ ovs_up() {
   vsctl --no-wait init
   vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
     other_config:dpdk-lcore-mask=0x1 other_config:pmd-cpu-mask=0x2 other_config:dpdk-socket-mem=512 \
-    "other_config:dpdk-extra=--no-pci --file-prefix=ovs-$LG_TAG"
+    "other_config:dpdk-extra=--no-pci --file-prefix=ovs-$LG_TAG${OVS_ZC:+ --single-file-segments}"
   # Conntrack timeouts of zone 1 as natgw's UDP timeout (300 s); OVS's default for UDP is 30 s.
   vsctl --no-wait -- --id=@dp create Datapath datapath_version=0 \
     -- set Open_vSwitch . datapaths:netdev=@dp
@@ -202,7 +208,8 @@ run_ovs() {
   local name=$1 round=$2
   lg_start "$name" --noarp --expect_pool="$LG_POOL" "${LG_FLOW_ARGS[@]}" \
     --flows="$(flows_of "$name")" --duration_s="$dur" --link_timeout_s=60 --rx_queues=2 || true
-  /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk "unix:$OVS_DIR/db.sock" \
+  LD_PRELOAD=${OVS_ZC:+$(lg_memseg_fd_preload)} \
+    /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk "unix:$OVS_DIR/db.sock" \
     --unixctl="$OVS_DIR/vswitchd.ctl" --log-file="$OVS_DIR/vswitchd.log" >/dev/null 2>&1 &
   PEER_PID=$!
   # The flows go in before the ports: with the ports first, the bridge's default NORMAL flow
@@ -222,9 +229,9 @@ table=2,priority=10,ct_state=+est+trk,ip,actions=output:1
 table=2,priority=0,actions=drop
 FLOWS
   vsctl add-port br0 in -- set Interface in type=dpdk ofport_request=1 \
-       "options:dpdk-devargs=net_memif0,role=client,socket=$LG_DIR/in.sock" options:n_rxq=1 \
+       "options:dpdk-devargs=net_memif0,role=client,${OVS_ZC:+zero-copy=yes,}socket=$LG_DIR/in.sock" options:n_rxq=1 \
     -- add-port br0 out -- set Interface out type=dpdk ofport_request=2 \
-       "options:dpdk-devargs=net_memif1,role=client,socket=$LG_DIR/out.sock" options:n_rxq=1
+       "options:dpdk-devargs=net_memif1,role=client,${OVS_ZC:+zero-copy=yes,}socket=$LG_DIR/out.sock" options:n_rxq=1
   lg_result
   vsctl --if-exists del-br br0 || true  # the memif clients leave: the generator ends
   lg_wait || true
@@ -365,7 +372,12 @@ fi
 
 step "report"
 # Debian's python3 (python3-matplotlib), not one earlier in PATH
+ovs_wiring="Open vSwitch copies"
+if [ -n "$OVS_ZC" ]; then
+  ovs_wiring="Open vSwitch attaches as a zero-copy client too (--ovs-zero-copy)"
+fi
 /usr/bin/python3 perf/bench_report.py "$OUT" --rounds "$rounds" --duration "$dur" \
-  --note "$(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); memory latency (random loads, \`natgw_table_bench --benchmark_filter=BM_MemoryLatency\`): $mem_latency. natgw and testpmd attach as zero-copy memif clients$([ -n "$LG_NO_HUGE" ] && echo ' (not this time: no hugepages)'), Open vSwitch copies. Runs started again (a memif link that did not come up, a generator that died, or a kernel namespace that passed nothing): ${#LG_RESTARTS[@]}$([ "${#LG_RESTARTS[@]}" -gt 0 ] && printf ' (%s)' "$(IFS=';'; echo "${LG_RESTARTS[*]}")")"
+  ${OVS_ZC:+--ovs-zero-copy} \
+  --note "$(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); memory latency (random loads, \`natgw_table_bench --benchmark_filter=BM_MemoryLatency\`): $mem_latency. natgw and testpmd attach as zero-copy memif clients$([ -n "$LG_NO_HUGE" ] && echo ' (not this time: no hugepages)'), $ovs_wiring. Runs started again (a memif link that did not come up, a generator that died, or a kernel namespace that passed nothing): ${#LG_RESTARTS[@]}$([ "${#LG_RESTARTS[@]}" -gt 0 ] && printf ' (%s)' "$(IFS=';'; echo "${LG_RESTARTS[*]}")")"
 echo
 echo "report: $OUT/report.md"
