@@ -97,6 +97,8 @@ NS=natgw-bench-$$
 OVS_DIR=$LG_DIR/ovs
 OVSDB_PID=""
 source scripts/lib/loadgen.sh
+OVS_PRELOAD=""
+if [ -n "$OVS_ZC" ]; then OVS_PRELOAD=$(lg_memseg_fd_preload); fi
 
 cleanup() {
   lg_stop_all
@@ -208,7 +210,7 @@ run_ovs() {
   local name=$1 round=$2
   lg_start "$name" --noarp --expect_pool="$LG_POOL" "${LG_FLOW_ARGS[@]}" \
     --flows="$(flows_of "$name")" --duration_s="$dur" --link_timeout_s=60 --rx_queues=2 || true
-  LD_PRELOAD=${OVS_ZC:+$(lg_memseg_fd_preload)} \
+  LD_PRELOAD=$OVS_PRELOAD \
     /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk "unix:$OVS_DIR/db.sock" \
     --unixctl="$OVS_DIR/vswitchd.ctl" --log-file="$OVS_DIR/vswitchd.log" >/dev/null 2>&1 &
   PEER_PID=$!

@@ -182,8 +182,13 @@ testpmd_mode() { case "$1" in touch-*) echo macswap ;; *) echo io ;; esac; }
 testpmd_mbufs() { echo $(($1 > 2 ? 4096 * $1 + 8192 : 16384)); }
 
 # lg_memseg_fd_preload: the module that gives a zero-copy memif client its own copy of EAL's
-# memory file descriptor (gateway/memseg_fd.cc; natgw has it built in), for LD_PRELOAD.
-lg_memseg_fd_preload() { echo "$BUILD/gateway/libnatgw-memseg-fd.so"; }
+# memory file descriptor (gateway/memseg_fd.cc; natgw has it built in), for LD_PRELOAD; fails,
+# saying so, when it is not built.
+lg_memseg_fd_preload() {
+  local so=$BUILD/gateway/libnatgw-memseg-fd.so
+  [ -f "$so" ] || { echo "$so not built (meson compile -C $BUILD natgw-memseg-fd)" >&2; return 1; }
+  echo "$so"
+}
 
 # peer_testpmd [MODE]: dpdk-testpmd forwarding between the two sockets on lcore 1, in MODE
 # (--forward-mode: io, the default, or macswap).
@@ -193,8 +198,7 @@ peer_testpmd() {
   if lg_zero_copy; then
     zc="zero-copy=yes,"
     mem="--single-file-segments --in-memory"  # --huge-unlink cannot go with single-file segments
-    preload=$(lg_memseg_fd_preload)
-    [ -f "$preload" ] || { echo "peer_testpmd: $preload not built" >&2; return 1; }
+    preload=$(lg_memseg_fd_preload) || return 1
   fi
   # shellcheck disable=SC2086
   LD_PRELOAD=$preload dpdk-testpmd --lcores="$(lg_lcores_default 0 1)" --file-prefix="tp-$LG_TAG" \
