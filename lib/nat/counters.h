@@ -41,7 +41,8 @@ namespace natgw::nat {
   X(kInsertConflict, "insert_conflict")                                              \
   X(kTtlExceeded, "ttl_exceeded")                                                    \
   X(kFragmentHoldFull, "fragment_hold_full")                                         \
-  X(kFragmentTimeout, "fragment_timeout")
+  X(kFragmentTimeout, "fragment_timeout")                                            \
+  X(kPortRefsFull, "port_refs_full")
 
 enum class DropReason : uint8_t {
 #define NATGW_X(e, s) e,

@@ -60,15 +60,16 @@ uint16_t PortAllocator::Allocate(uint32_t worker, bool privileged) {
   return port;
 }
 
-bool PortAllocator::Ref(uint16_t port) {
+PortAllocator::RefResult PortAllocator::Ref(uint16_t port) {
   uint16_t cur = refs_[port].load(std::memory_order_acquire);
   while (cur != 0) {
+    if (cur == kMaxRefs) return RefResult::kSaturated;
     if (refs_[port].compare_exchange_weak(cur, static_cast<uint16_t>(cur + 1),
                                           std::memory_order_acq_rel)) {
-      return true;
+      return RefResult::kOk;
     }
   }
-  return false;
+  return RefResult::kNotHeld;
 }
 
 void PortAllocator::Unref(uint32_t worker, uint16_t port) {

@@ -25,9 +25,16 @@ class PortAllocator {
   // reference. Returns 0 when the slice is exhausted. Worker `worker` only (other workers may
   // concurrently Ref/Unref ports).
   uint16_t Allocate(uint32_t worker, bool privileged);
-  // Takes one more reference on a port that is held; false if it has no holder any more.
-  // Any thread.
-  bool Ref(uint16_t port);
+  enum class RefResult : uint8_t {
+    kOk,
+    kNotHeld,    // the port has no holder any more
+    kSaturated,  // the port already has kMaxRefs references
+  };
+  // The most references one port can have (the count is 16 bits per port): a port shared by
+  // this many sessions takes no more, rather than wrap to 0 and look free.
+  static constexpr uint16_t kMaxRefs = 0xffff;
+  // Takes one more reference on a port that is held. Any thread.
+  RefResult Ref(uint16_t port);
   // Drops one reference. Worker `worker` (its count of ports in use goes down when this was
   // the last reference), or any one thread once that worker has stopped (shutdown).
   void Unref(uint32_t worker, uint16_t port);

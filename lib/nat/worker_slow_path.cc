@@ -149,9 +149,18 @@ Worker::Binding Worker::FindOrCreateBinding(Pkt& p, uint16_t alloc_id, uint32_t 
     Session& b = table.session(conntrack::RefSession(ref));
     const uint16_t port = rte_be_to_cpu_16(b.out_key.dst_port);
     const uint16_t b_alloc = SessionAllocatorId(b);
-    if (Valid(b, *mt_) && engine_->allocators_.Get(b_alloc)->Ref(port)) {
-      b.last_seen_s.store(now_s_, std::memory_order_relaxed);
-      return Binding{b.out_key.dst_ip, port, b_alloc};
+    if (Valid(b, *mt_)) {
+      switch (engine_->allocators_.Get(b_alloc)->Ref(port)) {
+        case PortAllocator::RefResult::kOk:
+          b.last_seen_s.store(now_s_, std::memory_order_relaxed);
+          return Binding{b.out_key.dst_ip, port, b_alloc};
+        case PortAllocator::RefResult::kSaturated:
+          // The socket's port carries kMaxRefs flows: no more, and the binding stays.
+          *why = DropReason::kPortRefsFull;
+          return Binding{0, 0, 0};
+        case PortAllocator::RefResult::kNotHeld:
+          break;
+      }
     }
     Kill(conntrack::RefSession(ref));  // stale: its address left the pool, or it is being freed
   }
@@ -173,9 +182,15 @@ Worker::Binding Worker::FindOrCreateBinding(Pkt& p, uint16_t alloc_id, uint32_t 
   const Session& b = table.session(conntrack::RefSession(ref));
   const uint16_t b_port = rte_be_to_cpu_16(b.out_key.dst_port);
   const uint16_t b_alloc = SessionAllocatorId(b);
-  if (!engine_->allocators_.Get(b_alloc)->Ref(b_port)) {
-    *why = DropReason::kInsertConflict;
-    return Binding{0, 0, 0};
+  switch (engine_->allocators_.Get(b_alloc)->Ref(b_port)) {
+    case PortAllocator::RefResult::kOk:
+      break;
+    case PortAllocator::RefResult::kSaturated:
+      *why = DropReason::kPortRefsFull;
+      return Binding{0, 0, 0};
+    case PortAllocator::RefResult::kNotHeld:
+      *why = DropReason::kInsertConflict;
+      return Binding{0, 0, 0};
   }
   return Binding{b.out_key.dst_ip, b_port, b_alloc};
 }
@@ -230,9 +245,15 @@ uint32_t Worker::CreateFromBinding(Pkt& p, uint32_t binding_ref, DropReason* why
     return kMiss;
   }
   const uint16_t alloc_id = SessionAllocatorId(b);
-  if (!engine_->allocators_.Get(alloc_id)->Ref(rte_be_to_cpu_16(b.out_key.dst_port))) {
-    *why = DropReason::kNoSession;
-    return kMiss;
+  switch (engine_->allocators_.Get(alloc_id)->Ref(rte_be_to_cpu_16(b.out_key.dst_port))) {
+    case PortAllocator::RefResult::kOk:
+      break;
+    case PortAllocator::RefResult::kSaturated:
+      *why = DropReason::kPortRefsFull;
+      return kMiss;
+    case PortAllocator::RefResult::kNotHeld:
+      *why = DropReason::kNoSession;
+      return kMiss;
   }
   const FlowKey in =
       MakeKey(b.in_key.realm, k.proto, b.in_key.src_ip, b.in_key.src_port, k.src_ip, k.src_port);

@@ -99,6 +99,49 @@ TEST_P(EngineTest, PoolPortExhaustionDropsNewFlowsOnly) {
   EXPECT_EQ(Send(kC2, UdpFrom("10.0.0.9", 3000)).action, Action::kToOutside);
 }
 
+TEST_P(EngineTest, OnePortCarriesAtMostMaxRefsFlowsAndNeverWrapsToFree) {
+  // One pod socket talks to 65,535 remotes: its binding and every flow hold its pool port. The
+  // 16-bit count must stop at kMaxRefs rather than wrap to 0, where the port would look free and
+  // go to another pod.
+  EngineConfig ec = engine_->config();
+  ec.max_sessions = (1u << 17) * ec.num_workers;
+  Restart(ec, TwoIslandConfig());
+  std::vector<std::vector<uint8_t>> burst;
+  uint32_t translated = 0, refused = 0;
+  uint16_t port = 0;
+  for (uint32_t n = 0; n < PortAllocator::kMaxRefs; ++n) {
+    // 198.18.0.0/15 (benchmarking range): none of it is mapped to a pod or a service here.
+    const std::string remote = "198.18." + std::to_string(n >> 8) + ".1";
+    burst.push_back(PacketBuilder().Ipv4("10.0.0.9", remote.c_str())
+                        .Udp(5000, static_cast<uint16_t>(1 + (n & 0xff))).Build());
+    if (burst.size() < 32 && n + 1 < PortAllocator::kMaxRefs) continue;
+    for (const Output& o : SendBurst(kC2, burst)) {
+      if (o.action == Action::kToOutside) {
+        ++translated;
+        if (port == 0) port = o.sport();
+        ASSERT_EQ(o.sport(), port);  // endpoint-independent: one port for the socket
+      } else {
+        ASSERT_EQ(o.reason, DropReason::kPortRefsFull);
+        ++refused;
+      }
+    }
+    burst.clear();
+  }
+  // The binding holds one reference, each flow one more.
+  EXPECT_EQ(translated, PortAllocator::kMaxRefs - 1u);
+  EXPECT_EQ(refused, 1u);
+  EXPECT_EQ(Drops(DropReason::kPortRefsFull), 1u);
+  // Flows that have the port keep it.
+  Output again = Send(kC2, PacketBuilder().Ipv4("10.0.0.9", "198.18.0.1").Udp(5000, 1).Build());
+  ASSERT_EQ(again.action, Action::kToOutside);
+  EXPECT_EQ(again.sport(), port);
+  // Another pod gets another port of the same pool address.
+  Output other = Send(kC2, UdpFrom("10.0.0.10", 5000));
+  ASSERT_EQ(other.action, Action::kToOutside);
+  EXPECT_EQ(other.src(), again.src());
+  EXPECT_NE(other.sport(), port);
+}
+
 TEST_P(EngineTest, FullTableDropsNewFlowsOnly) {
   EngineConfig ec = engine_->config();
   ec.max_sessions = 8 * ec.num_workers;

@@ -171,13 +171,13 @@ TEST(PortAllocatorTest, WorkersGetDisjointSlicesAndRefcountsHoldPorts) {
   EXPECT_EQ(a.Allocate(0, false), 0);  // worker 0's slice is exhausted
   EXPECT_EQ(a.InUse(), 8u);
   uint16_t p = *w0.begin();
-  EXPECT_TRUE(a.Ref(p));
+  EXPECT_EQ(a.Ref(p), PortAllocator::RefResult::kOk);
   a.Unref(1, p);  // any worker may drop a reference
   EXPECT_EQ(a.Allocate(0, false), 0);  // still held once
   EXPECT_EQ(a.InUse(), 8u);
   a.Unref(1, p);  // the last one: worker 1 counts one port fewer, worker 0 still its four
   EXPECT_EQ(a.InUse(), 7u);
-  EXPECT_FALSE(a.Ref(p));               // free ports cannot be re-referenced
+  EXPECT_EQ(a.Ref(p), PortAllocator::RefResult::kNotHeld);  // free ports cannot be re-referenced
   EXPECT_EQ(a.Allocate(0, false), p);   // and come back to their worker
   EXPECT_EQ(a.InUse(), 8u);
   uint16_t low = a.Allocate(1, true);
@@ -191,6 +191,23 @@ TEST(PortAllocatorTest, WorkersGetDisjointSlicesAndRefcountsHoldPorts) {
   EXPECT_EQ(a.InUse(), 0u);
   EXPECT_EQ(a.Allocate(1, false), *w1.begin());  // all free again
   EXPECT_EQ(a.InUse(), 1u);
+}
+
+TEST(PortAllocatorTest, ReferencesSaturateInsteadOfWrappingToFree) {
+  PortAllocator a(Ip("192.0.2.16"), 1024, 1031, 1);
+  const uint16_t p = a.Allocate(0, false);
+  ASSERT_NE(p, 0);
+  for (uint32_t n = 1; n < PortAllocator::kMaxRefs; ++n) {
+    ASSERT_EQ(a.Ref(p), PortAllocator::RefResult::kOk) << n;
+  }
+  EXPECT_EQ(a.refs(p), PortAllocator::kMaxRefs);
+  EXPECT_EQ(a.Ref(p), PortAllocator::RefResult::kSaturated);
+  EXPECT_EQ(a.refs(p), PortAllocator::kMaxRefs);  // not wrapped to 0 (free)
+  a.Unref(0, p);
+  EXPECT_EQ(a.Ref(p), PortAllocator::RefResult::kOk);  // room for one again
+  for (uint32_t n = 0; n < PortAllocator::kMaxRefs; ++n) a.Unref(0, p);
+  EXPECT_EQ(a.refs(p), 0u);
+  EXPECT_EQ(a.InUse(), 0u);
 }
 
 }  // namespace
