@@ -85,6 +85,10 @@ void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t
   uint16_t lookup_idx[kMaxBurst];
   uint32_t refs[kMaxBurst];
   uint32_t nk = 0;
+  // Later fragments wait for the burst's first fragments (which are translated after the bulk
+  // lookup), so a datagram that arrives whole in one burst needs no hold slot.
+  uint16_t later_idx[kMaxBurst];
+  uint32_t nl = 0;
 
   for (uint16_t i = 0; i < n; ++i) {
     Pkt& p = batch[i];
@@ -114,7 +118,7 @@ void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t
     }
     if (ABSL_PREDICT_FALSE(p.info.is_fragment)) {
       if (p.info.is_later_fragment) {
-        LaterFragment(p, v);
+        later_idx[nl++] = i;
         continue;
       }
       p.first_fragment = true;
@@ -186,6 +190,7 @@ void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t
       RememberFirstFragment(p, *v, out);
     }
   }
+  for (uint32_t j = 0; j < nl; ++j) LaterFragment(batch[later_idx[j]], &out->verdicts[later_idx[j]]);
 }
 
 void Worker::TranslateHit(Pkt& p, uint32_t ref, PacketVerdict* v) {

@@ -25,6 +25,7 @@ uint32_t FragHash(uint32_t src, uint32_t dst, uint16_t id, uint16_t realm, uint8
 
 void Worker::RememberFirstFragment(const Pkt& p, const PacketVerdict& v, BurstResult* out) {
   const uint16_t ip_id = p.ip->packet_id;
+  const uint32_t new_src = p.ip->src_addr, new_dst = p.ip->dst_addr;
   const uint32_t size = static_cast<uint32_t>(frag_states_.size());
   FragState* slot = nullptr;
   if (size != 0) {
@@ -39,28 +40,30 @@ void Worker::RememberFirstFragment(const Pkt& p, const PacketVerdict& v, BurstRe
       }
     }
   }
-  if (slot == nullptr) {
+  if (slot != nullptr) {
+    *slot = FragState{p.orig_src, p.orig_dst, ip_id, p.orig_realm, p.info.proto, true,
+                      v.action,   v.island,   new_src,   new_dst,
+                      now_s_ + engine_->config().fragment_timeout_s};
+  } else {
+    // Later fragments still to come will find no state; those already held go out below.
     counters_.Count(Event::kFragmentStatesFull);
-    return;
   }
-  *slot = FragState{p.orig_src, p.orig_dst, ip_id, p.orig_realm, p.info.proto, true,
-                    v.action,   v.island,   p.ip->src_addr, p.ip->dst_addr,
-                    now_s_ + engine_->config().fragment_timeout_s};
+  if (held_count_ == 0) return;
 
   // Release held fragments of this datagram.
   for (HeldFragment& h : held_) {
     if (h.m == nullptr || h.realm != p.orig_realm) continue;
     auto* ip = rte_pktmbuf_mtod_offset(h.m, rte_ipv4_hdr*, h.l3_offset);
-    if (ip->src_addr != slot->src || ip->dst_addr != slot->dst || ip->packet_id != ip_id ||
-        ip->next_proto_id != slot->proto) {
+    if (ip->src_addr != p.orig_src || ip->dst_addr != p.orig_dst || ip->packet_id != ip_id ||
+        ip->next_proto_id != p.info.proto) {
       continue;
     }
-    ip->hdr_checksum = net::CsumUpdate32(ip->hdr_checksum, ip->src_addr, slot->new_src);
-    ip->hdr_checksum = net::CsumUpdate32(ip->hdr_checksum, ip->dst_addr, slot->new_dst);
-    ip->src_addr = slot->new_src;
-    ip->dst_addr = slot->new_dst;
+    ip->hdr_checksum = net::CsumUpdate32(ip->hdr_checksum, ip->src_addr, new_src);
+    ip->hdr_checksum = net::CsumUpdate32(ip->hdr_checksum, ip->dst_addr, new_dst);
+    ip->src_addr = new_src;
+    ip->dst_addr = new_dst;
     DecrementTtl(ip);
-    out->verdicts[out->count++] = PacketVerdict{h.m, slot->action, slot->island, DropReason::kCount};
+    out->verdicts[out->count++] = PacketVerdict{h.m, v.action, v.island, DropReason::kCount};
     counters_.Count(Event::kFragmentsTranslated);
     h.m = nullptr;
     --held_count_;
