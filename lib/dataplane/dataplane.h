@@ -284,6 +284,10 @@ class Dataplane {
   };
   void FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, NextHop* hop);
   void SendToNextHop(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint64_t now);
+  // Frames FindNextHop found too big (counted as mtu_exceeded) become ICMP "fragmentation
+  // needed" back to their sender where they may not be fragmented (nat::Worker::
+  // FragmentationNeeded); the rest are freed.
+  void SendFragmentationNeeded(WorkerState& ws, uint64_t now);
   void Hold(WorkerState& ws, uint16_t pi, uint32_t next_hop, rte_mbuf* m, uint64_t now);
   void ReleaseHeld(WorkerState& ws, uint16_t pi, uint32_t next_hop, const rte_ether_addr& mac);
   void ServiceHold(WorkerState& ws, uint64_t now);

@@ -179,8 +179,29 @@ uint32_t Dataplane::Poll(WorkerState& ws, uint64_t now) {
           break;
       }
     }
+    if (ABSL_PREDICT_FALSE(ws.num_too_big != 0)) SendFragmentationNeeded(ws, now);
   }
   return total;
+}
+
+void Dataplane::SendFragmentationNeeded(WorkerState& ws, uint64_t now) {
+  const uint32_t now_s = static_cast<uint32_t>(now / hz_);
+  ws.sending_frag_needed = true;  // an error that does not fit either is dropped, not queued
+  for (uint32_t i = 0; i < ws.num_too_big; ++i) {
+    const WorkerState::TooBig& t = ws.too_big[i];
+    const nat::PacketVerdict v =
+        ws.engine_worker->FragmentationNeeded(t.m, nat::Side{t.realm}, t.mtu, now_s);
+    if (v.action != nat::Action::kToOutside && v.action != nat::Action::kToInside) {
+      rte_pktmbuf_free(v.mbuf);
+      continue;
+    }
+    NextHop hop;
+    FindNextHop(ws, v.mbuf,
+                v.action == nat::Action::kToOutside ? conntrack::kOutsideRealm : v.island, &hop);
+    if (hop.port_index != NextHop::kDropped) SendToNextHop(ws, v.mbuf, hop, now);
+  }
+  ws.num_too_big = 0;
+  ws.sending_frag_needed = false;
 }
 
 void Dataplane::HandleArp(WorkerState& ws, uint16_t pi, rte_mbuf* m, uint64_t now) {
@@ -261,7 +282,12 @@ void Dataplane::FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, NextHo
   const uint16_t pi = route->port_index;
   if (ABSL_PREDICT_FALSE(m->pkt_len > ports_[pi].max_frame_len)) {
     ws.counters.Count(Drop::kMtuExceeded);
-    rte_pktmbuf_free(m);
+    if (!ws.sending_frag_needed && ws.num_too_big < std::size(ws.too_big)) {
+      const uint32_t mtu = ports_[pi].max_frame_len - RTE_ETHER_HDR_LEN;
+      ws.too_big[ws.num_too_big++] = {m, ports_[pi].realm, static_cast<uint16_t>(mtu)};
+    } else {
+      rte_pktmbuf_free(m);
+    }
     return;
   }
   hop->port_index = pi;

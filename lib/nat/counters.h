@@ -63,6 +63,8 @@ const char* DropReasonName(DropReason r);
   X(kStatelessOut2In, "stateless_out2in_packets")                        \
   X(kIcmpErrorsTranslated, "icmp_errors_translated")                     \
   X(kIcmpTimeExceededSent, "icmp_time_exceeded_sent")                    \
+  X(kIcmpFragNeededSent, "icmp_frag_needed_sent")                        \
+  X(kIcmpErrorsRateLimited, "icmp_errors_rate_limited")                  \
   X(kIcmpEchoReplied, "icmp_echo_replied")                               \
   X(kFragmentsTranslated, "fragments_translated")                        \
   X(kFragmentsHeld, "fragments_held")                                    \

@@ -25,6 +25,18 @@ class Worker final : public conntrack::SessionPolicy {
   void ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t now_s,
                     BurstResult* out);
 
+  // A frame this worker translated that is too big for the MTU of the port it leaves by (the
+  // dataplane finds that out after ProcessBurst). If it may not be fragmented (DF), the frame is
+  // turned into an ICMP "fragmentation needed" (RFC 1191) from natgw's address on that side,
+  // carrying `mtu`, and translated back to the packet's sender like one a router on that side
+  // would send: the returned verdict says where it goes. kDrop (not counted here; the caller
+  // counts the frame and frees it) when no error is sent: no DF, a later fragment, an ICMP
+  // error, no gateway address on that side, or over the rate limit.
+  PacketVerdict FragmentationNeeded(rte_mbuf* m, Side egress, uint16_t mtu, uint32_t now_s);
+  // ICMP errors this worker generates (time exceeded, fragmentation needed) per second; more
+  // are not sent (icmp_errors_rate_limited).
+  static constexpr uint32_t kIcmpErrorsPerSecond = 1000;
+
   // Once per poll loop: reports an RCU quiescent state, sweeps a bounded number of this worker's
   // sessions for expiry, frees sessions past their grace period and times out held fragments.
   // Once sweeps have examined as many sessions as the worker tracks without expiring one (a
@@ -108,6 +120,14 @@ class Worker final : public conntrack::SessionPolicy {
   // ICMP (worker_icmp.cc).
   void IcmpError(Pkt& p, PacketVerdict* v);
   void TimeExceeded(Pkt& p, PacketVerdict* v);
+  // Turns the packet into an ICMP error about it, in place: a new IP header from `src` to the
+  // packet's source, an ICMP header of `type` and `code` whose last four bytes are `rest`
+  // (network order), then the packet's IP header and as much of the rest as fits in 576 bytes.
+  // False (nothing changed) when the mbuf has no headroom for it.
+  bool WrapInIcmpError(Pkt& p, uint32_t src, uint8_t type, uint8_t code, uint32_t rest);
+  // Takes one of this second's kIcmpErrorsPerSecond, or counts the error as rate limited.
+  bool IcmpErrorAllowed();
+  uint32_t GatewayAddress(Side side) const;  // natgw's own address on a side, 0 if none
   void EchoReply(Pkt& p, PacketVerdict* v);
 
   // Fragments (worker_fragments.cc).
@@ -126,6 +146,8 @@ class Worker final : public conntrack::SessionPolicy {
   std::vector<FragState> frag_states_;
   std::vector<HeldFragment> held_;
   uint32_t held_count_ = 0;
+  uint32_t icmp_error_second_ = 0;
+  uint32_t icmp_errors_this_second_ = 0;
   uint32_t sweeps_to_skip_ = 0;
   uint32_t sweep_backoff_s_ = 0;  // the second the skipping began
   uint32_t flush_epoch_seen_ = 0;  // Engine::flush_epoch_ at the last sweep

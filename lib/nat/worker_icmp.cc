@@ -53,20 +53,22 @@ void Worker::EchoReply(Pkt& p, PacketVerdict* v) {
   *v = BackToSender(p.m, p.side);
 }
 
-void Worker::TimeExceeded(Pkt& p, PacketVerdict* v) {
-  // The original packet is dropped either way; its mbuf may carry the ICMP error back.
-  counters_.Drop(DropReason::kTtlExceeded);
-  *v = PacketVerdict{p.m, Action::kDrop, 0, DropReason::kTtlExceeded};
-  rte_ipv4_hdr* ip = p.ip;
-  if (!p.side.outside() && !mt_->IsPodSource(p.side.realm, ip->src_addr)) return;
-  // Never for a later fragment, and never an error about an ICMP error.
-  if (p.l4 == nullptr) return;
-  if (p.info.proto == net::kProtoIcmp && net::IsIcmpError(p.l4[0])) return;
-  const uint32_t gateway_ip = p.side.outside() ? mt_->config().outside_gateway_ip
-                                               : mt_->island(p.side.realm)->gateway_ip;
-  if (gateway_ip == 0 || rte_pktmbuf_headroom(p.m) < kIcmpErrorOverhead) return;
+bool Worker::IcmpErrorAllowed() {
+  if (now_s_ != icmp_error_second_) {
+    icmp_error_second_ = now_s_;
+    icmp_errors_this_second_ = 0;
+  }
+  if (icmp_errors_this_second_ >= kIcmpErrorsPerSecond) {
+    counters_.Count(Event::kIcmpErrorsRateLimited);
+    return false;
+  }
+  ++icmp_errors_this_second_;
+  return true;
+}
 
-  const uint32_t orig_src = ip->src_addr;
+bool Worker::WrapInIcmpError(Pkt& p, uint32_t src, uint8_t type, uint8_t code, uint32_t rest) {
+  if (rte_pktmbuf_headroom(p.m) < kIcmpErrorOverhead) return false;
+  const uint32_t orig_src = p.ip->src_addr;
   const uint16_t l3 = p.info.l3_offset;
   const uint32_t quote = std::min<uint32_t>(p.info.ip_len, kMaxIcmpErrorIpLen - kIcmpErrorOverhead);
   auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(p.m, kIcmpErrorOverhead));
@@ -82,18 +84,77 @@ void Worker::TimeExceeded(Pkt& p, PacketVerdict* v) {
   nip->fragment_offset = 0;
   nip->time_to_live = 64;
   nip->next_proto_id = net::kProtoIcmp;
-  nip->src_addr = gateway_ip;
+  nip->src_addr = src;
   nip->dst_addr = orig_src;
   nip->hdr_checksum = 0;
   nip->hdr_checksum = rte_ipv4_cksum(nip);
   uint8_t* icmp = frame + l3 + sizeof(rte_ipv4_hdr);
-  icmp[0] = net::kIcmpTimeExceeded;
-  icmp[1] = 0;  // TTL exceeded in transit
-  std::memset(icmp + 2, 0, 6);
+  icmp[0] = type;
+  icmp[1] = code;
+  std::memset(icmp + 2, 0, 2);
+  std::memcpy(icmp + 4, &rest, 4);
   StoreU16(icmp + 2, net::Csum(icmp, 8 + quote));
-  SwapMacs(frame);
+  p.data = frame;
+  p.ip = nip;
+  p.l4 = icmp;
+  return true;
+}
+
+void Worker::TimeExceeded(Pkt& p, PacketVerdict* v) {
+  // The original packet is dropped either way; its mbuf may carry the ICMP error back.
+  counters_.Drop(DropReason::kTtlExceeded);
+  *v = PacketVerdict{p.m, Action::kDrop, 0, DropReason::kTtlExceeded};
+  if (!p.side.outside() && !mt_->IsPodSource(p.side.realm, p.ip->src_addr)) return;
+  // Never for a later fragment, and never an error about an ICMP error.
+  if (p.l4 == nullptr) return;
+  if (p.info.proto == net::kProtoIcmp && net::IsIcmpError(p.l4[0])) return;
+  const uint32_t gateway_ip = GatewayAddress(p.side);
+  if (gateway_ip == 0 || !IcmpErrorAllowed()) return;
+  if (!WrapInIcmpError(p, gateway_ip, net::kIcmpTimeExceeded, 0 /* TTL exceeded in transit */, 0)) {
+    return;
+  }
+  SwapMacs(p.data);
   counters_.Count(Event::kIcmpTimeExceededSent);
   *v = BackToSender(p.m, p.side);
+}
+
+uint32_t Worker::GatewayAddress(Side side) const {
+  if (side.outside()) return mt_->config().outside_gateway_ip;
+  const IslandEntry* island = mt_->island(side.realm);
+  return island != nullptr ? island->gateway_ip : 0;
+}
+
+PacketVerdict Worker::FragmentationNeeded(rte_mbuf* m, Side egress, uint16_t mtu,
+                                          uint32_t now_s) {
+  now_s_ = now_s;
+  mt_ = engine_->mappings();
+  PacketVerdict v{m, Action::kDrop, 0, DropReason::kCount};
+  Pkt p{};
+  p.m = m;
+  p.side = egress;
+  p.data = rte_pktmbuf_mtod(m, uint8_t*);
+  if (m->nb_segs != 1 || net::ParseFrame(p.data, m->data_len, &p.info) != net::ParseError::kOk) {
+    return v;
+  }
+  p.ip = reinterpret_cast<rte_ipv4_hdr*>(p.data + p.info.l3_offset);
+  if ((p.ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) == 0) return v;
+  // Never for a later fragment, and never an error about an ICMP error.
+  if (p.info.is_later_fragment) return v;
+  p.l4 = p.data + p.info.l4_offset;
+  if (p.info.proto == net::kProtoIcmp && net::IsIcmpError(p.l4[0])) return v;
+  const uint32_t gateway_ip = GatewayAddress(egress);
+  if (gateway_ip == 0 || !IcmpErrorAllowed()) return v;
+  // RFC 1191: the next-hop MTU in the low 16 bits of the header's last word.
+  if (!WrapInIcmpError(p, gateway_ip, net::kIcmpDestUnreachable, net::kIcmpFragNeeded,
+                       rte_cpu_to_be_32(mtu))) {
+    return v;
+  }
+  // Now it is the error a router on the egress side would have sent about the translated
+  // packet: translated back to the sender like one.
+  if (net::ParseFrame(p.data, m->data_len, &p.info) != net::ParseError::kOk) return v;
+  counters_.Count(Event::kIcmpFragNeededSent);
+  IcmpError(p, &v);
+  return v;
 }
 
 void Worker::IcmpError(Pkt& p, PacketVerdict* v) {

@@ -114,6 +114,7 @@ control::GatewayConfig DataplaneTest::MakeConfig(const Topology& t) {
   out.role = control::InterfaceRole::kOutside;
   out.address = Ip("192.0.2.1");
   out.prefix_len = 24;
+  out.mtu = t.out_mtu;
   out.line = 3;
   c.interfaces.push_back(out);
   control::InterfaceConfig in1;

@@ -46,6 +46,7 @@ struct Topology {
   bool answer_arp_for_external = true;
   uint32_t idle_sleep_us = 0;
   uint32_t ring_size = 1024;  // of every RX and TX ring of the test ports
+  uint16_t out_mtu = 1500;    // of the outside port
   DataplaneOptions options = SmallOptions();
 
   static DataplaneOptions SmallOptions() {

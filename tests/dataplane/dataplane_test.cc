@@ -2,6 +2,8 @@
 // neighbor resolution with the hold queue, layer-2 checks, counters and configuration errors.
 #include <rte_arp.h>
 
+#include <cstring>
+
 #include "absl/status/status.h"
 #include "lib/net/verify.h"
 #include "tests/dataplane/dataplane_fixture.h"
@@ -213,6 +215,52 @@ TEST_F(DataplaneTest, NoRouteIsDroppedAndCounted) {
   EXPECT_EQ(Drops(Drop::kNoRoute), 1u);
   EXPECT_EQ(dp_->SumCounters().TotalDrops(), 1u);
   EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIn2Out), 1u);  // translated, then dropped
+}
+
+TEST_F(DataplaneTest, TooBigWithDontFragmentGetsFragNeededBackToThePod) {
+  Topology t;
+  t.out_mtu = 1000;
+  Start(t);
+  Introduce(*out_, Ip("192.0.2.1"), Ip("192.0.2.254"), kRouter1Mac);
+  Introduce(*c1_, Ip("10.0.0.1"), Ip("10.0.0.5"), kPodAMac);
+  auto big = [&](bool df) {
+    net::PacketBuilder b;
+    b.Eth(kPodAMac, c1_mac_).Ipv4(Ip("10.0.0.5"), Ip("8.8.8.8"));
+    if (df) b.DontFragment();
+    return b.Tcp(40000, 443, net::kTcpAck).PayloadSize(1200).Build();
+  };
+  const auto fits = net::PacketBuilder().Eth(kPodAMac, c1_mac_).Ipv4(Ip("10.0.0.5"), Ip("8.8.8.8"))
+                        .DontFragment().Tcp(40000, 443, net::kTcpAck).PayloadSize(900).Build();
+  c1_->Inject(fits);
+  c1_->Inject(big(true));
+  Poll();
+  auto outside = out_->Take();
+  ASSERT_EQ(outside.size(), 1u);  // the frame that fits
+  EXPECT_EQ(outside[0].size(), fits.size());
+  auto back = c1_->Take();
+  ASSERT_EQ(back.size(), 1u);
+  const std::vector<uint8_t>& e = back[0];
+  EXPECT_TRUE(SameMac(EthDst(e), kPodAMac));
+  EXPECT_EQ(IpSrc(e), Ip("192.0.2.1"));
+  EXPECT_EQ(IpDst(e), Ip("10.0.0.5"));
+  ASSERT_GE(e.size(), 14u + 20 + 8 + 20 + 8);
+  EXPECT_EQ(e[34], 3);  // destination unreachable
+  EXPECT_EQ(e[35], 4);  // fragmentation needed
+  EXPECT_EQ(e[40] << 8 | e[41], 1000);  // the next-hop MTU
+  uint32_t quoted_src;
+  std::memcpy(&quoted_src, e.data() + 42 + 12, 4);
+  EXPECT_EQ(quoted_src, Ip("10.0.0.5"));  // what the pod sent
+  EXPECT_TRUE(net::VerifyChecksums(e.data(), e.size()).ok());
+  EXPECT_EQ(Drops(Drop::kMtuExceeded), 1u);
+  EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIcmpFragNeededSent), 1u);
+
+  // Without DF: dropped and counted, nothing sent back.
+  c1_->Inject(big(false));
+  Poll();
+  EXPECT_TRUE(out_->Take().empty());
+  EXPECT_TRUE(c1_->Take().empty());
+  EXPECT_EQ(Drops(Drop::kMtuExceeded), 2u);
+  EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIcmpFragNeededSent), 1u);
 }
 
 TEST_F(DataplaneTest, HoldQueueOverflowIsCounted) {

@@ -123,6 +123,16 @@ Output EngineTest::Send(Side side, const std::vector<uint8_t>& frame,
   return out[0];
 }
 
+Output EngineTest::TooBig(Side ingress, Side egress, const Output& translated, uint16_t mtu) {
+  rte_mbuf* m = natgw::testing::MbufFromBytes(translated.frame.data(),
+                                              static_cast<uint16_t>(translated.frame.size()));
+  EXPECT_NE(m, nullptr);
+  PacketVerdict v = W(ingress).FragmentationNeeded(m, egress, mtu, now_s_);
+  Output out = Decode(v);
+  rte_pktmbuf_free(v.mbuf);
+  return out;
+}
+
 void EngineTest::Maintain(uint32_t now_s) {
   now_s_ = now_s;
   for (int round = 0; round < 3; ++round) {

@@ -62,6 +62,9 @@ class EngineTest : public ::testing::TestWithParam<int> {
   std::vector<Output> SendBurst(Side side, const std::vector<std::vector<uint8_t>>& frames);
 
   void Maintain(uint32_t now_s);  // every worker, twice (so grace periods pass)
+  // `translated` (an output of a packet that arrived on `ingress`) did not fit the `mtu` of the
+  // port on `egress`: what the worker that translated it makes of it.
+  Output TooBig(Side ingress, Side egress, const Output& translated, uint16_t mtu);
 
   uint64_t Drops(DropReason r) const { return engine_->SumCounters().drop(r); }
   uint64_t Events(Event e) const { return engine_->SumCounters().event(e); }

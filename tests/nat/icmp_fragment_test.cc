@@ -1,5 +1,6 @@
 // ICMP errors (RFC 5508), time exceeded at TTL 1 and IPv4 fragments, with one and two workers.
 #include <rte_byteorder.h>
+#include <rte_ip.h>
 
 #include <cstring>
 
@@ -110,6 +111,74 @@ TEST_P(EngineTest, TtlOneGetsTimeExceededFromTheGateway) {
                                    .Udp(33434, 33434).Build());
   ASSERT_EQ(from_out.action, Action::kToOutside);
   EXPECT_EQ(from_out.src(), Ip("192.0.2.1"));
+}
+
+TEST_P(EngineTest, TooBigForTheOutsideGivesThePodFragNeededAboutWhatItSent) {
+  auto pod_pkt = PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").DontFragment().Udp(5000, 53)
+                     .PayloadSize(1400);
+  Output out = Send(kC1, pod_pkt.Build());
+  ASSERT_EQ(out.action, Action::kToOutside);
+  Output err = TooBig(kC1, kOut, out, 1280);
+  ASSERT_EQ(err.action, Action::kToInside);
+  EXPECT_EQ(err.island, 1);
+  EXPECT_EQ(err.src(), Ip("192.0.2.1"));  // natgw's outside address, where the limit is
+  EXPECT_EQ(err.dst(), Ip("10.0.0.9"));
+  EXPECT_EQ(err.l4()[0], net::kIcmpDestUnreachable);
+  EXPECT_EQ(err.l4()[1], net::kIcmpFragNeeded);
+  EXPECT_EQ(rte_be_to_cpu_16(*reinterpret_cast<const uint16_t*>(err.l4() + 6)), 1280);
+  EXPECT_LE(err.info.ip_len, 576u);
+  std::vector<uint8_t> inner = Quoted(err);
+  std::vector<uint8_t> sent = pod_pkt.BuildIp();
+  EXPECT_EQ(At32(inner, 12), Ip("10.0.0.9"));  // what the pod sent, untranslated
+  EXPECT_EQ(At16(inner, 20), 5000);
+  EXPECT_EQ(At16(inner, 2), sent.size());
+  EXPECT_EQ(rte_raw_cksum(inner.data(), 20), 0xffff);  // its IP header checksum is valid
+  EXPECT_EQ(Events(Event::kIcmpFragNeededSent), 1u);
+
+  // Without DF the frame is not answered (the caller drops it as mtu_exceeded).
+  Output frag_ok = Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Udp(5001, 53)
+                                 .PayloadSize(1400).Build());
+  ASSERT_EQ(frag_ok.action, Action::kToOutside);
+  EXPECT_EQ(TooBig(kC1, kOut, frag_ok, 1280).action, Action::kDrop);
+  EXPECT_EQ(Events(Event::kIcmpFragNeededSent), 1u);
+}
+
+TEST_P(EngineTest, TooBigForTheIslandGivesTheRemoteFragNeededFromTheGateway) {
+  auto remote_pkt = PacketBuilder().Ipv4("198.51.100.50", "203.0.113.5").DontFragment()
+                        .Tcp(443, 40000, net::kTcpAck).PayloadSize(1400);
+  Output in = Send(kOut, remote_pkt.Build());
+  ASSERT_EQ(in.action, Action::kToInside);
+  Output err = TooBig(kOut, kC1, in, 1000);
+  ASSERT_EQ(err.action, Action::kToOutside);
+  EXPECT_EQ(err.src(), Ip("192.0.2.1"));
+  EXPECT_EQ(err.dst(), Ip("198.51.100.50"));
+  EXPECT_EQ(rte_be_to_cpu_16(*reinterpret_cast<const uint16_t*>(err.l4() + 6)), 1000);
+  std::vector<uint8_t> inner = Quoted(err);
+  EXPECT_EQ(At32(inner, 12), Ip("198.51.100.50"));
+  EXPECT_EQ(At32(inner, 16), Ip("203.0.113.5"));  // as the remote sent it
+  EXPECT_EQ(At16(inner, 22), 40000);
+}
+
+TEST_P(EngineTest, GeneratedIcmpErrorsAreRateLimitedPerWorker) {
+  auto pkt = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Ttl(1).Udp(33434, 33434).Build();
+  uint32_t sent = 0;
+  for (uint32_t i = 0; i < Worker::kIcmpErrorsPerSecond + 5; ++i) {
+    sent += Send(kC1, pkt).action == Action::kToInside;
+  }
+  EXPECT_EQ(sent, Worker::kIcmpErrorsPerSecond);
+  EXPECT_EQ(Events(Event::kIcmpErrorsRateLimited), 5u);
+  EXPECT_EQ(Drops(DropReason::kTtlExceeded), Worker::kIcmpErrorsPerSecond + 5u);
+  ++now_s_;  // a new second
+  EXPECT_EQ(Send(kC1, pkt).action, Action::kToInside);
+}
+
+TEST_P(EngineTest, EchoToTheGatewayIsAnsweredEvenAtTtlOne) {
+  Output reply = Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "10.0.0.1").Ttl(1)
+                               .IcmpEcho(true, 9, 1).Build());
+  ASSERT_EQ(reply.action, Action::kToInside);
+  EXPECT_EQ(reply.l4()[0], net::kIcmpEchoReply);
+  EXPECT_EQ(reply.src(), Ip("10.0.0.1"));
+  EXPECT_EQ(Drops(DropReason::kTtlExceeded), 0u);
 }
 
 TEST_P(EngineTest, FragmentsFollowTheFirstFragment) {
