@@ -42,7 +42,8 @@ namespace natgw::nat {
   X(kTtlExceeded, "ttl_exceeded")                                                    \
   X(kFragmentHoldFull, "fragment_hold_full")                                         \
   X(kFragmentTimeout, "fragment_timeout")                                            \
-  X(kPortRefsFull, "port_refs_full")
+  X(kPortRefsFull, "port_refs_full")                                                \
+  X(kBadIcmpChecksum, "bad_icmp_checksum")
 
 enum class DropReason : uint8_t {
 #define NATGW_X(e, s) e,

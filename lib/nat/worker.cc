@@ -287,9 +287,7 @@ void Worker::Forward(Pkt& p, const Session& s, bool out2in, PacketVerdict* v) {
   // the packet had come in from the outside. The TTL was decremented once already; give it back
   // so the second pass does not count a second hop.
   counters_.Count(Event::kHairpin);
-  ++p.ip->time_to_live;
-  p.ip->hdr_checksum = 0;
-  p.ip->hdr_checksum = rte_ipv4_cksum(p.ip);
+  GiveBackTtl(p.ip);
   p.side = Side::Outside();
   FlowKey& k = p.key;
   k.src_ip = p.ip->src_addr;

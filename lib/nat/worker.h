@@ -119,6 +119,9 @@ class Worker final : public conntrack::SessionPolicy {
 
   // ICMP (worker_icmp.cc).
   void IcmpError(Pkt& p, PacketVerdict* v);
+  void StatelessIcmpError(Pkt& p, rte_ipv4_hdr* quoted, PacketVerdict* v);
+  // New outer addresses, one hop less, both checksums of the error anew.
+  void RewriteIcmpErrorOuter(Pkt& p, uint32_t outer_src, uint32_t outer_dst);
   void TimeExceeded(Pkt& p, PacketVerdict* v);
   // Turns the packet into an ICMP error about it, in place: a new IP header from `src` to the
   // packet's source, an ICMP header of `type` and `code` whose last four bytes are `rest`

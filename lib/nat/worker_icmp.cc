@@ -159,6 +159,11 @@ PacketVerdict Worker::FragmentationNeeded(rte_mbuf* m, Side egress, uint16_t mtu
 
 void Worker::IcmpError(Pkt& p, PacketVerdict* v) {
   uint8_t* icmp = p.l4;
+  // The message is rewritten and its checksum computed anew below: a corrupted error must not
+  // leave with a valid one.
+  if (ABSL_PREDICT_FALSE(net::Csum(icmp, p.info.l4_len) != 0)) {
+    return DropPacket(p, DropReason::kBadIcmpChecksum, v);
+  }
   uint8_t* inner = icmp + 8;
   const uint32_t inner_len = p.info.l4_len - 8u;
   net::PacketInfo qi;
@@ -182,7 +187,7 @@ void Worker::IcmpError(Pkt& p, PacketVerdict* v) {
              (il4[0] == net::kIcmpEchoRequest || il4[0] == net::kIcmpEchoReply)) {
     rk.src_port = rk.dst_port = *IcmpIdent(il4);
   } else {
-    return DropPacket(p, DropReason::kIcmpErrorNoSession, v);
+    return StatelessIcmpError(p, iip, v);
   }
   const uint32_t ref = engine_->table_->Lookup(rk);
   if (ref == kMiss) return DropPacket(p, DropReason::kIcmpErrorNoSession, v);
@@ -228,17 +233,67 @@ void Worker::IcmpError(Pkt& p, PacketVerdict* v) {
   iip->dst_addr = restore.dst_ip;
   iip->hdr_checksum = 0;
   iip->hdr_checksum = rte_ipv4_cksum(iip);
+  RewriteIcmpErrorOuter(p, outer_src, outer_dst);
+  if (out2in) {
+    *v = PacketVerdict{p.m, Action::kToInside, s.in_key.realm, DropReason::kCount};
+    return;
+  }
+  if (ABSL_PREDICT_TRUE(
+          (s.flags.load(std::memory_order_relaxed) & conntrack::kSessionHairpin) == 0)) {
+    *v = PacketVerdict{p.m, Action::kToOutside, 0, DropReason::kCount};
+    return;
+  }
+  // Hairpin: the quoted packet came from a pod of this gateway through another session. The
+  // error now looks as it would arriving from the outside: translate it once more, for that
+  // pod (the TTL counts one hop, as for the packets of the flow).
+  counters_.Count(Event::kHairpin);
+  GiveBackTtl(p.ip);
+  p.side = Side::Outside();
+  IcmpError(p, v);
+}
 
+void Worker::RewriteIcmpErrorOuter(Pkt& p, uint32_t outer_src, uint32_t outer_dst) {
   p.ip->src_addr = outer_src;
   p.ip->dst_addr = outer_dst;
   --p.ip->time_to_live;
   p.ip->hdr_checksum = 0;
   p.ip->hdr_checksum = rte_ipv4_cksum(p.ip);
-  StoreU16(icmp + 2, 0);
-  StoreU16(icmp + 2, net::Csum(icmp, p.info.l4_len));
+  StoreU16(p.l4 + 2, 0);
+  StoreU16(p.l4 + 2, net::Csum(p.l4, p.info.l4_len));
   counters_.Count(Event::kIcmpErrorsTranslated);
-  *v = out2in ? PacketVerdict{p.m, Action::kToInside, s.in_key.realm, DropReason::kCount}
-              : PacketVerdict{p.m, Action::kToOutside, 0, DropReason::kCount};
+}
+
+void Worker::StatelessIcmpError(Pkt& p, rte_ipv4_hdr* iip, PacketVerdict* v) {
+  // A protocol natgw keeps no session for (GRE, ESP, SCTP, ...): 1:1 mapped pods send and
+  // receive it translated statelessly (Stateless), so errors about it are translated the same
+  // way. Anything else has no session to go by.
+  uint32_t outer_src = p.ip->src_addr, outer_dst;
+  PacketVerdict to;
+  if (p.side.outside()) {
+    // About a packet a pod sent out: quoted source and outer destination its external address.
+    const MappingTable::PodRef* pod = mt_->PodForExternal(iip->src_addr);
+    if (pod == nullptr || p.ip->dst_addr != iip->src_addr) {
+      return DropPacket(p, DropReason::kIcmpErrorNoSession, v);
+    }
+    iip->src_addr = pod->pod_ip;
+    outer_dst = pod->pod_ip;
+    to = PacketVerdict{p.m, Action::kToInside, pod->island, DropReason::kCount};
+  } else {
+    // About a packet delivered to a pod: its quoted destination is the pod.
+    const uint32_t ext = mt_->ExternalForPod(p.side.realm, iip->dst_addr);
+    if (ext == 0 || mt_->IsOwned(p.ip->dst_addr)) {
+      return DropPacket(p, DropReason::kIcmpErrorNoSession, v);
+    }
+    outer_src = outer_src == iip->dst_addr ? ext : mt_->config().outside_gateway_ip;
+    if (outer_src == 0) return DropPacket(p, DropReason::kIcmpErrorNoSession, v);
+    iip->dst_addr = ext;
+    outer_dst = p.ip->dst_addr;
+    to = PacketVerdict{p.m, Action::kToOutside, 0, DropReason::kCount};
+  }
+  iip->hdr_checksum = 0;
+  iip->hdr_checksum = rte_ipv4_cksum(iip);
+  RewriteIcmpErrorOuter(p, outer_src, outer_dst);
+  *v = to;
 }
 
 }  // namespace natgw::nat

@@ -93,6 +93,77 @@ TEST_P(EngineTest, IcmpErrorWithoutSessionIsDropped) {
   EXPECT_EQ(junk.reason, DropReason::kIcmpErrorMalformed);
 }
 
+TEST_P(EngineTest, IcmpErrorWithABadChecksumIsDroppedNotMadeValid) {
+  Output out = Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Udp(5000, 53).Build());
+  ASSERT_EQ(out.action, Action::kToOutside);
+  std::vector<uint8_t> quoted(out.frame.begin() + out.info.l3_offset, out.frame.end());
+  Output err = Send(kOut, PacketBuilder().Ipv4("198.51.100.1", net::FormatIp(out.src()).c_str())
+                              .IcmpError(net::kIcmpDestUnreachable, 3, quoted).BadL4Checksum()
+                              .Build());
+  EXPECT_EQ(err.reason, DropReason::kBadIcmpChecksum);
+  EXPECT_EQ(Drops(DropReason::kBadIcmpChecksum), 1u);
+  EXPECT_EQ(Events(Event::kIcmpErrorsTranslated), 0u);
+}
+
+TEST_P(EngineTest, IcmpErrorsAboutSessionlessProtocolsFollowTheOneToOneMapping) {
+  // GRE (47) from pod A (1:1 203.0.113.5) goes out statelessly; a router's error about it comes
+  // back to the pod, quoting what the pod sent.
+  Output gre = Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Proto(47)
+                             .PayloadSize(100).Build());
+  ASSERT_EQ(gre.action, Action::kToOutside);
+  ASSERT_EQ(gre.src(), Ip("203.0.113.5"));
+  std::vector<uint8_t> quoted(gre.frame.begin() + gre.info.l3_offset, gre.frame.end());
+  Output err = Send(kOut, PacketBuilder().Ipv4("198.51.100.1", "203.0.113.5")
+                              .IcmpError(net::kIcmpDestUnreachable, net::kIcmpFragNeeded, quoted, 1400)
+                              .Build());
+  ASSERT_EQ(err.action, Action::kToInside);
+  EXPECT_EQ(err.island, 1);
+  EXPECT_EQ(err.src(), Ip("198.51.100.1"));
+  EXPECT_EQ(err.dst(), Ip("10.0.0.5"));
+  std::vector<uint8_t> inner = Quoted(err);
+  EXPECT_EQ(At32(inner, 12), Ip("10.0.0.5"));
+  EXPECT_EQ(rte_raw_cksum(inner.data(), 20), 0xffff);
+
+  // The other way: the pod says protocol unreachable about GRE it received.
+  Output in = Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "203.0.113.5").Proto(47)
+                             .PayloadSize(40).Build());
+  ASSERT_EQ(in.action, Action::kToInside);
+  std::vector<uint8_t> got(in.frame.begin() + in.info.l3_offset, in.frame.end());
+  Output unreach = Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.50")
+                                 .IcmpError(net::kIcmpDestUnreachable, 2, got).Build());
+  ASSERT_EQ(unreach.action, Action::kToOutside);
+  EXPECT_EQ(unreach.src(), Ip("203.0.113.5"));
+  EXPECT_EQ(unreach.dst(), Ip("198.51.100.50"));
+  EXPECT_EQ(At32(Quoted(unreach), 16), Ip("203.0.113.5"));
+
+  // A pod without a 1:1 mapping never sent such a packet out: nothing to translate by.
+  auto bogus = PacketBuilder().Ipv4("192.0.2.16", "198.51.100.9").Proto(47).BuildIp();
+  EXPECT_EQ(Send(kOut, PacketBuilder().Ipv4("198.51.100.1", "192.0.2.16")
+                           .IcmpError(net::kIcmpDestUnreachable, 4, bogus).Build()).reason,
+            DropReason::kIcmpErrorNoSession);
+}
+
+TEST_P(EngineTest, IcmpErrorOnAHairpinPathReachesTheFirstPodTranslatedTwice) {
+  // Pod A (c1 10.0.0.5) to pod G (c2 10.0.0.5) by G's unique address, through one gateway; G
+  // answers port unreachable.
+  auto sent = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.7").Udp(41000, 9).PayloadSize(20);
+  Output out = Send(kC1, sent.Build());
+  ASSERT_EQ(out.action, Action::kToInside);
+  ASSERT_EQ(out.island, 2);
+  std::vector<uint8_t> quoted(out.frame.begin() + out.info.l3_offset, out.frame.end());
+  Output err = Send(kC2, PacketBuilder().Ipv4("10.0.0.5", "203.0.113.5")
+                             .IcmpError(net::kIcmpDestUnreachable, 3, quoted).Build());
+  ASSERT_EQ(err.action, Action::kToInside);
+  EXPECT_EQ(err.island, 1);
+  EXPECT_EQ(err.src(), Ip("198.51.100.7"));  // G's unique address
+  EXPECT_EQ(err.dst(), Ip("10.0.0.5"));
+  std::vector<uint8_t> inner = Quoted(err);
+  EXPECT_EQ(At32(inner, 12), Ip("10.0.0.5"));  // what A sent
+  EXPECT_EQ(At32(inner, 16), Ip("198.51.100.7"));
+  EXPECT_EQ(At16(inner, 20), 41000);
+  EXPECT_EQ(Events(Event::kIcmpErrorsTranslated), 2u);
+}
+
 TEST_P(EngineTest, TtlOneGetsTimeExceededFromTheGateway) {
   auto pkt = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Ttl(1).Udp(33434, 33434).PayloadSize(32);
   Output te = Send(kC1, pkt.Build());
