@@ -22,10 +22,13 @@
 // FinResponder  | FinR      FinR      Closing   FinR      FinR      FinR      Reset
 // Closing       | SynSent   Closing   Closing   Closing   Closing   Closing   Reset
 // Reset         | SynSent   Reset     Reset     Reset     Reset     Reset     Reset
+// MidStream     | SynSent   MidStr    MidStr    FinR      MidStr    Estab     Reset
 //
 // Notes: after the SYN-ACK, data or an ACK from either side completes the handshake. A session
-// picked up mid-stream (created by a non-SYN segment, e.g. after a restart) starts in Established
-// and stays there on ACKs. SYN_I in Closing/Reset is the half-reopen of RFC 5382 section 5
+// picked up mid-stream (created by a non-SYN segment, e.g. after a restart) starts in MidStream,
+// whose side is the initiator: it is established once the other side answers, and until then
+// has the transitory timeout, so that stray or forged segments cannot fill the table with
+// sessions that live for hours. SYN_I in Closing/Reset is the half-reopen of RFC 5382 section 5
 // (TIME_WAIT assassination): a new connection on the same tuple. A SYN inside an established
 // connection is ignored; the endpoints deal with it.
 #include "lib/conntrack/tcp_state.h"
@@ -40,11 +43,12 @@ constexpr uint8_t kAck = 0x10;
 
 enum Event : uint8_t { kSynI, kSynR, kFinI, kFinR, kAckI, kAckR, kRstAny, kNumEvents };
 
-constexpr uint8_t kNumStates = static_cast<uint8_t>(TcpState::kReset) + 1;
+constexpr uint8_t kNumStates = static_cast<uint8_t>(TcpState::kMidStream) + 1;
 
 constexpr TcpState N = TcpState::kNone, SS = TcpState::kSynSent, SR = TcpState::kSynReceived,
                    E = TcpState::kEstablished, FI = TcpState::kFinInitiator,
-                   FR = TcpState::kFinResponder, C = TcpState::kClosing, R = TcpState::kReset;
+                   FR = TcpState::kFinResponder, C = TcpState::kClosing, R = TcpState::kReset,
+                   M = TcpState::kMidStream;
 
 // clang-format off
 constexpr TcpState kNext[kNumStates][kNumEvents] = {
@@ -57,6 +61,7 @@ constexpr TcpState kNext[kNumStates][kNumEvents] = {
     /* FinResponder */{FR,   FR,   C,    FR,   FR,   FR,   R},
     /* Closing */     {SS,   C,    C,    C,    C,    C,    R},
     /* Reset */       {SS,   R,    R,    R,    R,    R,    R},
+    /* MidStream */   {SS,   M,    M,    FR,   M,    E,    R},
 };
 // clang-format on
 
@@ -84,6 +89,7 @@ bool TcpIsTransitory(TcpState s) {
     case TcpState::kSynReceived:
     case TcpState::kClosing:
     case TcpState::kReset:
+    case TcpState::kMidStream:
       return true;
     default:
       return false;
@@ -108,6 +114,8 @@ const char* TcpStateName(TcpState s) {
       return "CLOSING";
     case TcpState::kReset:
       return "RESET";
+    case TcpState::kMidStream:
+      return "MID_STREAM";
   }
   return "UNKNOWN";
 }

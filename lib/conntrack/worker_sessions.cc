@@ -133,7 +133,7 @@ void WorkerSessions::Track(uint32_t index) {
   assert(s.owner == worker_);
   assert(s.in_key.realm < SessionCounts::kRealms);
   ++counts_->live[s.in_key.realm & 0xff][static_cast<int>(s.kind) & 3][SessionCounts::ProtoIndex(s.in_key.proto)];
-  if (CountsTcpState(s)) ++counts_->tcp[s.tcp_state.load(std::memory_order_relaxed) & 7];
+  if (CountsTcpState(s)) ++counts_->tcp[TcpCountIndex(s.tcp_state.load(std::memory_order_relaxed))];
   Enqueue(index);
 }
 
@@ -142,7 +142,7 @@ void WorkerSessions::Track(uint32_t index) {
 void WorkerSessions::Uncount(Session& s) {
   --counts_->live[s.in_key.realm & 0xff][static_cast<int>(s.kind) & 3][SessionCounts::ProtoIndex(s.in_key.proto)];
   const uint8_t state = s.tcp_state.exchange(kTcpStateGone, std::memory_order_relaxed);
-  if (CountsTcpState(s) && state != kTcpStateGone) --counts_->tcp[state & 7];
+  if (CountsTcpState(s) && state != kTcpStateGone) --counts_->tcp[TcpCountIndex(state)];
 }
 
 void WorkerSessions::Enqueue(uint32_t index) {

@@ -24,7 +24,7 @@ struct SessionCounts {
   static constexpr int kProtos = 4;  // tcp, udp, icmp, other (ProtoIndex)
   static constexpr int kKinds = 4;   // SessionKind
   static constexpr int kRealms = 256;
-  static constexpr int kTcpStates = 8;  // TcpState
+  static constexpr int kTcpStates = 9;  // TcpState
   uint64_t live[kRealms][kKinds][kProtos] = {};
   uint64_t tcp[kTcpStates] = {};  // TCP sessions other than bindings, by state
 
@@ -35,7 +35,9 @@ struct SessionCounts {
   uint64_t Total() const;
 };
 
-static_assert(static_cast<int>(TcpState::kReset) + 1 == SessionCounts::kTcpStates);
+static_assert(static_cast<int>(TcpState::kMidStream) + 1 == SessionCounts::kTcpStates);
+// The count a stored state goes to (a torn or foreign value to kNone's, which nothing reads).
+inline int TcpCountIndex(uint8_t state) { return state < SessionCounts::kTcpStates ? state : 0; }
 
 // Session::tcp_state once its owner has unlinked it: late state changes by readers that still
 // hold the session are not counted.

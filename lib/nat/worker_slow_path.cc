@@ -265,7 +265,7 @@ uint32_t Worker::CreatePodMapping(Pkt& p, uint16_t island, uint32_t pod_ip, uint
   const FlowKey& k = p.key;
   // A 1:1 mapping translates any TCP segment: a flow that predates a restart is picked up.
   TcpState state = TcpState::kNone;
-  if (k.proto == net::kProtoTcp && !IsSyn(p.l4)) state = TcpState::kEstablished;
+  if (k.proto == net::kProtoTcp && !IsSyn(p.l4)) state = TcpState::kMidStream;
   if (outside_initiated) {
     const FlowKey in = MakeKey(island, k.proto, pod_ip, k.dst_port, k.src_ip, k.src_port);
     return Publish(in, k, SessionKind::kPodMapping, true, false, kNoAllocator, state, why);

@@ -59,7 +59,16 @@ const Case kCases[] = {
     {"half_reopen_after_reset", S::kReset, {{SYN, I, S::kSynSent}}},
     {"responder_syn_does_not_reopen", S::kReset, {{SYN, R, S::kReset}}},
     {"responder_syn_does_not_reopen_closing", S::kClosing, {{SYN | ACK, R, S::kClosing}}},
-    {"mid_stream_pickup_stays_established",
+    {"mid_stream_pickup_is_established_by_the_answer",
+     S::kMidStream,
+     {{ACK, I, S::kMidStream}, {PSH | ACK, R, S::kEstablished}, {0, I, S::kEstablished}}},
+    {"mid_stream_one_sided_segments_stay_transitory",
+     S::kMidStream,
+     {{ACK, I, S::kMidStream}, {FIN | ACK, I, S::kMidStream}, {SYN | ACK, R, S::kMidStream}}},
+    {"mid_stream_fin_from_the_other_side_half_closes", S::kMidStream, {{FIN | ACK, R, S::kFinResponder}}},
+    {"mid_stream_new_syn_opens", S::kMidStream, {{SYN, I, S::kSynSent}}},
+    {"mid_stream_rst", S::kMidStream, {{RST, R, S::kReset}}},
+    {"established_stays_established_on_acks",
      S::kEstablished,
      {{ACK, I, S::kEstablished}, {PSH | ACK, R, S::kEstablished}, {0, I, S::kEstablished}}},
     {"syn_inside_established_is_ignored",
@@ -92,14 +101,15 @@ TEST(TcpStateTest, TransitoryStates) {
   EXPECT_FALSE(TcpIsTransitory(S::kFinResponder));
   EXPECT_TRUE(TcpIsTransitory(S::kClosing));
   EXPECT_TRUE(TcpIsTransitory(S::kReset));
+  EXPECT_TRUE(TcpIsTransitory(S::kMidStream));
 }
 
 TEST(TcpStateTest, EveryFlagCombinationGivesAValidState) {
-  for (int st = 0; st <= static_cast<int>(S::kReset); ++st) {
+  for (int st = 0; st <= static_cast<int>(S::kMidStream); ++st) {
     for (int flags = 0; flags < 256; ++flags) {
       for (bool dir : {true, false}) {
         const TcpState next = TcpNextState(static_cast<TcpState>(st), flags, dir);
-        ASSERT_LE(static_cast<int>(next), static_cast<int>(S::kReset));
+        ASSERT_LE(static_cast<int>(next), static_cast<int>(S::kMidStream));
         if (flags & RST) {
           ASSERT_EQ(next, S::kReset) << st << " " << flags;
         }
@@ -110,10 +120,10 @@ TEST(TcpStateTest, EveryFlagCombinationGivesAValidState) {
 
 TEST(TcpStateTest, NamesAreDistinct) {
   std::set<std::string> names;
-  for (int st = 0; st <= static_cast<int>(S::kReset); ++st) {
+  for (int st = 0; st <= static_cast<int>(S::kMidStream); ++st) {
     names.insert(TcpStateName(static_cast<TcpState>(st)));
   }
-  EXPECT_EQ(names.size(), 8u);
+  EXPECT_EQ(names.size(), 9u);
   EXPECT_STREQ(TcpStateName(S::kEstablished), "ESTABLISHED");
 }
 

@@ -53,6 +53,28 @@ TEST_P(EngineTest, EstablishedTcpOutlivesTransitoryTimeout) {
   EXPECT_EQ(Events(Event::kSessionsExpired), 1u);
 }
 
+TEST_P(EngineTest, MidStreamPickupIsTransitoryUntilTheOtherSideAnswers) {
+  // A 1:1 pod picks up TCP flows without a handshake (they may predate a restart). Segments from
+  // one side only (stray, or forged to fill the table) keep the transitory timeout...
+  auto from_remote = [](uint16_t sport) {
+    return PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5").Tcp(sport, 22, net::kTcpAck)
+        .Payload("x").Build();
+  };
+  ASSERT_EQ(Send(kOut, from_remote(50000)).action, Action::kToInside);
+  ASSERT_EQ(Send(kOut, from_remote(50001)).action, Action::kToInside);
+  EXPECT_EQ(engine_->SumSessionCounts()->tcp[static_cast<int>(conntrack::TcpState::kMidStream)], 2u);
+  // ... the pod's answer establishes its flow.
+  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Tcp(22, 50001, net::kTcpAck)
+                          .Build()).action, Action::kToOutside);
+  EXPECT_EQ(engine_->SumSessionCounts()->tcp[static_cast<int>(conntrack::TcpState::kEstablished)], 1u);
+  Maintain(now_s_ + 240);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 1u);  // the one-sided one
+  EXPECT_EQ(Send(kOut, from_remote(50001)).action, Action::kToInside);
+  EXPECT_EQ(engine_->table().InUse(), 1u);  // still the answered one: nothing created anew
+  Maintain(now_s_ + 7439);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 1u);
+}
+
 TEST_P(EngineTest, HalfOpenTcpExpiresAfterTransitoryTimeout) {
   ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9")
                           .Tcp(40001, 80, net::kTcpSyn).Build()).action, Action::kToOutside);
