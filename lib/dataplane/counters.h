@@ -13,7 +13,7 @@ namespace natgw::dataplane {
 #define NATGW_DATAPLANE_DROPS(X)                                                             \
   X(kL2OtherHost, "l2_other_host")              /* non-ARP frame not sent to our MAC */      \
   X(kNoRoute, "no_route")                       /* no route on the egress side */            \
-  X(kMtuExceeded, "mtu_exceeded")               /* larger than the egress MTU */             \
+  X(kMtuExceeded, "mtu_exceeded")               /* too big for the egress MTU, not split */  \
   X(kNeighborTableFull, "neighbor_table_full")  /* next hop could not get a slot */          \
   X(kNeighborHoldFull, "neighbor_hold_full")    /* hold queue full (total/neighbor) */       \
   X(kNeighborUnresolved, "neighbor_unresolved") /* held, next hop never answered */          \
@@ -45,7 +45,8 @@ const char* DropName(Drop d);
   X(kGratuitousArpSent, "gratuitous_arp_sent") /* from SendGratuitousArp */       \
   X(kHeld, "held_frames")                      /* queued for an unresolved hop */ \
   X(kHeldReleased, "held_frames_released")     /* sent after the hop resolved */  \
-  X(kNeighborsLearned, "neighbors_learned")    /* ARP updates applied */
+  X(kNeighborsLearned, "neighbors_learned")    /* ARP updates applied */          \
+  X(kFramesFragmented, "frames_fragmented")    /* too big, sent as fragments */
 
 enum class Event : uint8_t {
 #define NATGW_X(e, s) e,

@@ -284,10 +284,14 @@ class Dataplane {
   };
   void FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, NextHop* hop);
   void SendToNextHop(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint64_t now);
-  // Frames FindNextHop found too big (counted as mtu_exceeded) become ICMP "fragmentation
-  // needed" back to their sender where they may not be fragmented (nat::Worker::
-  // FragmentationNeeded); the rest are freed.
-  void SendFragmentationNeeded(WorkerState& ws, uint64_t now);
+  // Frames FindNextHop found too big for their port: split into IPv4 fragments where allowed
+  // (Fragment), otherwise dropped (mtu_exceeded) and, with DF, answered with ICMP
+  // "fragmentation needed" back to their sender (nat::Worker::FragmentationNeeded).
+  void HandleTooBig(WorkerState& ws, uint64_t now);
+  // Sends `m` (untagged IPv4 without options, no DF) as fragments that fit hop's port, and
+  // frees it; false (m untouched) when it cannot: IP options, a malformed length, or no mbufs.
+  bool Fragment(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint64_t now);
+  static constexpr uint32_t kMaxFragments = 64;  // per frame (9,600 bytes over 576: 17)
   void Hold(WorkerState& ws, uint16_t pi, uint32_t next_hop, rte_mbuf* m, uint64_t now);
   void ReleaseHeld(WorkerState& ws, uint16_t pi, uint32_t next_hop, const rte_ether_addr& mac);
   void ServiceHold(WorkerState& ws, uint64_t now);

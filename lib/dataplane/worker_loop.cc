@@ -5,6 +5,7 @@
 #include <rte_cycles.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/base/optimization.h"
@@ -179,18 +180,24 @@ uint32_t Dataplane::Poll(WorkerState& ws, uint64_t now) {
           break;
       }
     }
-    if (ABSL_PREDICT_FALSE(ws.num_too_big != 0)) SendFragmentationNeeded(ws, now);
+    if (ABSL_PREDICT_FALSE(ws.num_too_big != 0)) HandleTooBig(ws, now);
   }
   return total;
 }
 
-void Dataplane::SendFragmentationNeeded(WorkerState& ws, uint64_t now) {
+void Dataplane::HandleTooBig(WorkerState& ws, uint64_t now) {
   const uint32_t now_s = static_cast<uint32_t>(now / hz_);
-  ws.sending_frag_needed = true;  // an error that does not fit either is dropped, not queued
+  ws.handling_too_big = true;  // an error that does not fit either is dropped, not queued
   for (uint32_t i = 0; i < ws.num_too_big; ++i) {
     const WorkerState::TooBig& t = ws.too_big[i];
+    const Port& port = ports_[t.hop.port_index];
+    const auto* ip = rte_pktmbuf_mtod_offset(t.m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+    const bool df = (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) != 0;
+    if (!df && Fragment(ws, t.m, t.hop, now)) continue;
+    ws.counters.Count(Drop::kMtuExceeded);
+    const uint16_t mtu = static_cast<uint16_t>(port.max_frame_len - RTE_ETHER_HDR_LEN);
     const nat::PacketVerdict v =
-        ws.engine_worker->FragmentationNeeded(t.m, nat::Side{t.realm}, t.mtu, now_s);
+        ws.engine_worker->FragmentationNeeded(t.m, nat::Side{port.realm}, mtu, now_s);
     if (v.action != nat::Action::kToOutside && v.action != nat::Action::kToInside) {
       rte_pktmbuf_free(v.mbuf);
       continue;
@@ -201,7 +208,47 @@ void Dataplane::SendFragmentationNeeded(WorkerState& ws, uint64_t now) {
     if (hop.port_index != NextHop::kDropped) SendToNextHop(ws, v.mbuf, hop, now);
   }
   ws.num_too_big = 0;
-  ws.sending_frag_needed = false;
+  ws.handling_too_big = false;
+}
+
+bool Dataplane::Fragment(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint64_t now) {
+  const Port& port = ports_[hop.port_index];
+  const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(frame + RTE_ETHER_HDR_LEN);
+  constexpr uint32_t kIhl = sizeof(rte_ipv4_hdr);
+  // (options would have to be sorted into copied and first-fragment-only ones: not done)
+  if (ip->version_ihl != 0x45) return false;
+  const uint32_t ip_len = rte_be_to_cpu_16(ip->total_length);
+  if (ip_len <= kIhl || RTE_ETHER_HDR_LEN + ip_len > m->data_len) return false;
+  const uint32_t chunk = (port.max_frame_len - RTE_ETHER_HDR_LEN - kIhl) & ~7u;
+  const uint32_t payload = ip_len - kIhl;
+  if (chunk == 0) return false;
+  const uint32_t n = (payload + chunk - 1) / chunk;
+  if (n > kMaxFragments) return false;
+  rte_mbuf* frags[kMaxFragments];
+  if (rte_pktmbuf_alloc_bulk(port.pool, frags, n) != 0) return false;
+  // A fragment of a fragment keeps its place in the original datagram and its MF.
+  const uint16_t orig = rte_be_to_cpu_16(ip->fragment_offset);
+  const uint32_t first_unit = orig & RTE_IPV4_HDR_OFFSET_MASK;
+  const bool more_after = (orig & RTE_IPV4_HDR_MF_FLAG) != 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t len = std::min(chunk, payload - i * chunk);
+    auto* d = reinterpret_cast<uint8_t*>(
+        rte_pktmbuf_append(frags[i], static_cast<uint16_t>(RTE_ETHER_HDR_LEN + kIhl + len)));
+    std::memcpy(d, frame, RTE_ETHER_HDR_LEN + kIhl);
+    std::memcpy(d + RTE_ETHER_HDR_LEN + kIhl, frame + RTE_ETHER_HDR_LEN + kIhl + i * chunk, len);
+    auto* fip = reinterpret_cast<rte_ipv4_hdr*>(d + RTE_ETHER_HDR_LEN);
+    fip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(kIhl + len));
+    uint16_t f = static_cast<uint16_t>(first_unit + i * chunk / 8);
+    if (i + 1 < n || more_after) f |= RTE_IPV4_HDR_MF_FLAG;
+    fip->fragment_offset = rte_cpu_to_be_16(f);
+    fip->hdr_checksum = 0;
+    fip->hdr_checksum = rte_ipv4_cksum(fip);
+  }
+  rte_pktmbuf_free(m);
+  ws.counters.Count(Event::kFramesFragmented);
+  for (uint32_t i = 0; i < n; ++i) SendToNextHop(ws, frags[i], hop, now);
+  return true;
 }
 
 void Dataplane::HandleArp(WorkerState& ws, uint16_t pi, rte_mbuf* m, uint64_t now) {
@@ -281,11 +328,10 @@ void Dataplane::FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, NextHo
   }
   const uint16_t pi = route->port_index;
   if (ABSL_PREDICT_FALSE(m->pkt_len > ports_[pi].max_frame_len)) {
-    ws.counters.Count(Drop::kMtuExceeded);
-    if (!ws.sending_frag_needed && ws.num_too_big < std::size(ws.too_big)) {
-      const uint32_t mtu = ports_[pi].max_frame_len - RTE_ETHER_HDR_LEN;
-      ws.too_big[ws.num_too_big++] = {m, ports_[pi].realm, static_cast<uint16_t>(mtu)};
+    if (!ws.handling_too_big && ws.num_too_big < std::size(ws.too_big)) {
+      ws.too_big[ws.num_too_big++] = {m, NextHop{pi, route->via != 0 ? route->via : dst}};
     } else {
+      ws.counters.Count(Drop::kMtuExceeded);
       rte_pktmbuf_free(m);
     }
     return;

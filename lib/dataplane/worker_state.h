@@ -36,16 +36,15 @@ struct alignas(64) Dataplane::WorkerState {
   nat::BurstResult result;
   NextHop hops[std::size(nat::BurstResult{}.verdicts)];  // FindNextHop's for result.verdicts[k]
   HoldQueue hold;
-  // Frames of this burst too big for their port, waiting to become ICMP "fragmentation needed"
-  // (Dataplane::SendFragmentationNeeded) once the burst's other frames have left.
+  // Frames of this burst too big for their port, to be fragmented or answered with ICMP
+  // "fragmentation needed" (Dataplane::HandleTooBig) once the burst's other frames have left.
   struct TooBig {
     rte_mbuf* m;
-    uint16_t realm;  // the side of the port it did not fit
-    uint16_t mtu;
+    NextHop hop;  // where it was going
   };
   TooBig too_big[std::size(nat::BurstResult{}.verdicts)];
   uint32_t num_too_big = 0;
-  bool sending_frag_needed = false;  // the errors themselves are never queued here
+  bool handling_too_big = false;  // the ICMP errors themselves are never queued here
   NeighborCache neighbor_cache;
 };
 

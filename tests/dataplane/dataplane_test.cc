@@ -1,7 +1,9 @@
 // The dataplane on ring-backed ports, one poll at a time (PollOnceForTest): ARP, routing,
 // neighbor resolution with the hold queue, layer-2 checks, counters and configuration errors.
 #include <rte_arp.h>
+#include <rte_ip.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -217,7 +219,7 @@ TEST_F(DataplaneTest, NoRouteIsDroppedAndCounted) {
   EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIn2Out), 1u);  // translated, then dropped
 }
 
-TEST_F(DataplaneTest, TooBigWithDontFragmentGetsFragNeededBackToThePod) {
+TEST_F(DataplaneTest, TooBigFramesAreFragmentedOrWithDontFragmentAnswered) {
   Topology t;
   t.out_mtu = 1000;
   Start(t);
@@ -254,13 +256,38 @@ TEST_F(DataplaneTest, TooBigWithDontFragmentGetsFragNeededBackToThePod) {
   EXPECT_EQ(Drops(Drop::kMtuExceeded), 1u);
   EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIcmpFragNeededSent), 1u);
 
-  // Without DF: dropped and counted, nothing sent back.
-  c1_->Inject(big(false));
+  // Without DF: sent on as two fragments that reassemble to the translated packet.
+  const std::vector<uint8_t> whole = big(false);
+  c1_->Inject(whole);
   Poll();
-  EXPECT_TRUE(out_->Take().empty());
   EXPECT_TRUE(c1_->Take().empty());
-  EXPECT_EQ(Drops(Drop::kMtuExceeded), 2u);
+  auto frags = out_->Take();
+  ASSERT_EQ(frags.size(), 2u);
+  std::vector<uint8_t> payload;
+  for (size_t i = 0; i < frags.size(); ++i) {
+    const std::vector<uint8_t>& f = frags[i];
+    EXPECT_LE(f.size(), 14u + 1000);
+    EXPECT_TRUE(SameMac(EthDst(f), kRouter1Mac));
+    EXPECT_EQ(IpSrc(f), Ip("203.0.113.5"));
+    EXPECT_EQ(rte_raw_cksum(f.data() + 14, 20), 0xffff) << i;  // header checksum
+    const uint16_t total = static_cast<uint16_t>(f[16] << 8 | f[17]);
+    const uint16_t frag = static_cast<uint16_t>(f[20] << 8 | f[21]);
+    EXPECT_EQ(total, f.size() - 14);
+    EXPECT_EQ((frag & 0x1fff) * 8u, payload.size());               // in order, no gap
+    EXPECT_EQ((frag & RTE_IPV4_HDR_MF_FLAG) != 0, i == 0) << i;    // MF on all but the last
+    EXPECT_EQ(frag & RTE_IPV4_HDR_DF_FLAG, 0);
+    if (i == 0) {
+      EXPECT_EQ((total - 20) % 8, 0);  // fragment data is in units of 8 bytes
+    }
+    payload.insert(payload.end(), f.begin() + 34, f.end());
+  }
+  ASSERT_EQ(payload.size(), whole.size() - 34);  // the TCP header and 1,200 bytes of data
+  EXPECT_TRUE(std::equal(payload.begin() + 20, payload.end(), whole.begin() + 54));
+  EXPECT_EQ(payload[2] << 8 | payload[3], 443);  // ports: the 1:1 pod's are not changed
+  EXPECT_EQ(Drops(Drop::kMtuExceeded), 1u);
+  EXPECT_EQ(Events(Event::kFramesFragmented), 1u);
   EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIcmpFragNeededSent), 1u);
+  EXPECT_EQ(dp_->SumCounters().TotalDrops(), 1u);
 }
 
 TEST_F(DataplaneTest, HoldQueueOverflowIsCounted) {
