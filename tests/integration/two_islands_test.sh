@@ -39,6 +39,9 @@ in_ns far ip route add default via 172.31.0.1
 # c2-cluster/); the copy adds a static mapping for web-1 that the reload below removes.
 gw_conf conf/examples/two-islands/c2.toml "$WORK/c2.toml"
 printf '\n[[mapping]]\nname = "default/web-1"\nisland = "c2"\npod = "10.0.0.7"\nexternal = "198.51.100.9"\n' >>"$WORK/c2.toml"
+# c2's inside link gets a smaller MTU than the rest: natgw c2 itself must send "fragmentation
+# needed" (DF) or fragment (no DF) what comes in bigger.
+sed -i 's#^address = "10.0.0.1/16"$#&\nmtu = 1200#' "$WORK/c2.toml"
 cp conf/examples/two-islands/c1.toml "$WORK/c1.toml"
 printf '\n[[route]]\ndestination = "172.31.0.0/24"\nvia = "192.0.2.254"\ninterface = "c1-outside"\n' >>"$WORK/c1.toml"
 NATGW_EXTRA_EAL="$EXTRA" gw_start c1 "$WORK/c1.toml" || exit 1
@@ -118,7 +121,16 @@ check "c1 lookup names pod A" contains "$out" "pod 10.0.0.5 (default/pod-a) in i
 out=$("$BUILD/gateway/natgwctl" --socket "$RUN_DIR/none.sock" show stats 2>&1); rc=$?
 check "natgwctl without a gateway exits 2 with a clear message" bash -c "[ $rc -eq 2 ] && grep -q 'natgw is not running' <<<'$out'"
 
-# iperf3 TCP for 5 s through both gateways.
+# natgw's own smaller MTU (c2's inside link, 1200): DF gets "fragmentation needed" from c2, which
+# c1 translates back to pod A; without DF, c2 sends fragments that G reassembles.
+out=$(in_ns c1-a ping -M do -s 1300 -c 1 -W 2 198.51.100.7 2>&1)
+# (ping reports the error itself, or, once the kernel has learnt the MTU from it, "mtu=1200")
+check "ping with DF over c2's 1200-byte inside link: A is told the MTU" contains "$out" "mtu \?= \?1200"
+out=$(in_ns c1-a ping -M dont -s 1300 -c 2 -i 0.3 -W 2 198.51.100.7 2>&1)
+check "ping without DF over c2's 1200-byte inside link: fragmented, answered" contains "$out" " 0% packet loss"
+out=$(gwctl c2 show stats --json)
+check "c2 counted the fragmentation needed it sent and the frames it fragmented" python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d['events']['icmp_frag_needed_sent'] >= 1 and d['dataplane']['frames_fragmented'] >= 2 else 1)" "$out"
+# iperf3 TCP for 5 s through both gateways (its segments learn c2's inside MTU first).
 out=$(in_ns c1-a iperf3 -c 198.51.100.7 -p 5201 -t 5 -J 2>&1)
 check "iperf3 5 s A -> G completes without error" python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(1 if 'error' in d else 0 if d['end']['sum_received']['bytes'] > 0 else 1)" "$out"
 # UDP request/response through the egress pool.
