@@ -78,7 +78,6 @@ struct EventLogCounters {
 struct EventLogReload {
   EventLogReload() = default;
   EventLogReload(EventLogReload&&) = default;
-  EventLogReload& operator=(EventLogReload&&) = default;
   // A reload dropped before its commit (the engine refused the conf) leaves no new empty file.
   ~EventLogReload() {
     if (file != nullptr) file->RemoveIfUnused();

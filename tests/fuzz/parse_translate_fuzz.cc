@@ -1,6 +1,7 @@
 // libFuzzer target for parse + translate: every input is a frame handed to a live engine (whose
 // sessions persist across inputs), so parsing, the fast path, the slow path, ICMP error
-// translation, fragments and expiry all see hostile bytes. Checks: no crash, no sanitizer report,
+// translation, fragments, "fragmentation needed" for frames too big for their port and expiry
+// all see hostile bytes. Checks: no crash, no sanitizer report,
 // every verdict is either a drop with a reason or a frame that still parses.
 //
 // Input: byte 0 picks the side and a template packet, byte 1 advances the clock, the rest is
@@ -87,7 +88,23 @@ void Init() {
       PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").IcmpEcho(true, 7, 1).Build(),
       PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Id(9).Fragment(64, true).Udp(1, 2).PayloadSize(64).Build(),
       PacketBuilder().Ipv4("10.0.0.5", "203.0.113.5").Ttl(1).Udp(1, 2).Build(),
+      // Hairpin (pod A of c1 to pod G of c2), a protocol without sessions, an error about it.
+      PacketBuilder().Ipv4("10.0.0.5", "198.51.100.7").Udp(7, 9).Payload("h").Build(),
+      PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Proto(47).PayloadSize(24).Build(),
+      PacketBuilder().Ipv4("198.51.100.1", "203.0.113.5")
+          .IcmpError(3, 4, PacketBuilder().Ipv4("203.0.113.5", "198.51.100.9").Proto(47)
+                               .PayloadSize(8).BuildIp(), 1400)
+          .Build(),
   };
+}
+
+void CheckParses(const rte_mbuf* m) {
+  natgw::net::PacketInfo info;
+  if (natgw::net::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, &info) !=
+      natgw::net::ParseError::kOk) {
+    std::fprintf(stderr, "forwarded a frame that does not parse\n");
+    std::abort();
+  }
 }
 
 }  // namespace
@@ -121,11 +138,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const nat::PacketVerdict& v = r.verdicts[i];
     if (v.action == nat::Action::kHeld) continue;
     if (v.action != nat::Action::kDrop) {
-      natgw::net::PacketInfo info;
-      if (natgw::net::ParseFrame(rte_pktmbuf_mtod(v.mbuf, const uint8_t*), v.mbuf->data_len,
-                                 &info) != natgw::net::ParseError::kOk) {
-        std::fprintf(stderr, "forwarded a frame that does not parse\n");
-        std::abort();
+      CheckParses(v.mbuf);
+      if (data[1] & 0x10) {
+        // As if it did not fit its port: "fragmentation needed" back to where it came from.
+        const nat::Side egress = v.action == nat::Action::kToOutside ? nat::Side::Outside()
+                                                                      : nat::Side::Inside(v.island);
+        const nat::PacketVerdict e = w.FragmentationNeeded(v.mbuf, egress, 576, g_now);
+        if (e.action != nat::Action::kDrop) CheckParses(e.mbuf);
+        rte_pktmbuf_free(e.mbuf);
+        continue;
       }
     } else if (v.reason == nat::DropReason::kCount) {
       std::fprintf(stderr, "drop without a reason\n");
