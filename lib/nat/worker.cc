@@ -112,8 +112,7 @@ void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t
     }
     p.ip = reinterpret_cast<rte_ipv4_hdr*>(p.data + p.info.l3_offset);
     p.l4 = p.info.is_later_fragment ? nullptr : p.data + p.info.l4_offset;
-    // (the gateway's own address answers echo whatever the TTL)
-    if (ABSL_PREDICT_FALSE(p.ip->time_to_live <= 1) && p.ip->dst_addr != GatewayAddress(side)) {
+    if (ABSL_PREDICT_FALSE(p.ip->time_to_live <= 1) && !EchoToGateway(p)) {
       TimeExceeded(p, v);
       continue;
     }

@@ -131,6 +131,9 @@ class Worker final : public conntrack::SessionPolicy {
   // Takes one of this second's kIcmpErrorsPerSecond, or counts the error as rate limited.
   bool IcmpErrorAllowed();
   uint32_t GatewayAddress(Side side) const;  // natgw's own address on a side, 0 if none
+  // An unfragmented echo request to natgw's own address: answered whatever its TTL (everything
+  // else with TTL <= 1 is dropped before it could be forwarded with its TTL wrapped).
+  bool EchoToGateway(const Pkt& p) const;
   void EchoReply(Pkt& p, PacketVerdict* v);
 
   // Fragments (worker_fragments.cc).

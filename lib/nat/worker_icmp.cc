@@ -118,6 +118,11 @@ void Worker::TimeExceeded(Pkt& p, PacketVerdict* v) {
   *v = BackToSender(p.m, p.side);
 }
 
+bool Worker::EchoToGateway(const Pkt& p) const {
+  return p.info.proto == net::kProtoIcmp && !p.info.is_fragment &&
+         p.l4[0] == net::kIcmpEchoRequest && p.ip->dst_addr == GatewayAddress(p.side);
+}
+
 uint32_t Worker::GatewayAddress(Side side) const {
   if (side.outside()) return mt_->config().outside_gateway_ip;
   const IslandEntry* island = mt_->island(side.realm);
@@ -152,13 +157,15 @@ PacketVerdict Worker::FragmentationNeeded(rte_mbuf* m, Side egress, uint16_t mtu
   // Now it is the error a router on the egress side would have sent about the translated
   // packet: translated back to the sender like one.
   if (net::ParseFrame(p.data, m->data_len, &p.info) != net::ParseError::kOk) return v;
-  counters_.Count(Event::kIcmpFragNeededSent);
   IcmpError(p, &v);
+  if (v.action != Action::kDrop) counters_.Count(Event::kIcmpFragNeededSent);
   return v;
 }
 
 void Worker::IcmpError(Pkt& p, PacketVerdict* v) {
   uint8_t* icmp = p.l4;
+  // (its checksum covers the whole message, which a first fragment does not hold)
+  if (p.info.is_fragment) return DropPacket(p, DropReason::kIcmpErrorMalformed, v);
   // The message is rewritten and its checksum computed anew below: a corrupted error must not
   // leave with a valid one.
   if (ABSL_PREDICT_FALSE(net::Csum(icmp, p.info.l4_len) != 0)) {
@@ -186,8 +193,10 @@ void Worker::IcmpError(Pkt& p, PacketVerdict* v) {
   } else if (qi.proto == net::kProtoIcmp &&
              (il4[0] == net::kIcmpEchoRequest || il4[0] == net::kIcmpEchoReply)) {
     rk.src_port = rk.dst_port = *IcmpIdent(il4);
-  } else {
+  } else if (qi.proto != net::kProtoIcmp) {
     return StatelessIcmpError(p, iip, v);
+  } else {
+    return DropPacket(p, DropReason::kIcmpErrorNoSession, v);  // natgw forwards no such ICMP
   }
   const uint32_t ref = engine_->table_->Lookup(rk);
   if (ref == kMiss) return DropPacket(p, DropReason::kIcmpErrorNoSession, v);

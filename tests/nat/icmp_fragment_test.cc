@@ -250,6 +250,35 @@ TEST_P(EngineTest, EchoToTheGatewayIsAnsweredEvenAtTtlOne) {
   EXPECT_EQ(reply.l4()[0], net::kIcmpEchoReply);
   EXPECT_EQ(reply.src(), Ip("10.0.0.1"));
   EXPECT_EQ(Drops(DropReason::kTtlExceeded), 0u);
+  // Nothing else to the gateway's address escapes the TTL check (it would leave with TTL 0 or
+  // 255): not another protocol, not an ICMP error, not a fragmented echo.
+  Output gre = Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "10.0.0.1").Ttl(1).Proto(47)
+                             .PayloadSize(8).Build());
+  ASSERT_EQ(gre.action, Action::kToInside);
+  EXPECT_EQ(gre.l4()[0], net::kIcmpTimeExceeded);
+  Output out = Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Udp(5000, 53).Build());
+  ASSERT_EQ(out.action, Action::kToOutside);
+  std::vector<uint8_t> quoted(out.frame.begin() + out.info.l3_offset, out.frame.end());
+  Output err = Send(kOut, PacketBuilder().Ipv4("198.51.100.1", "192.0.2.1").Ttl(0)
+                              .IcmpError(net::kIcmpDestUnreachable, 3, quoted).Build());
+  EXPECT_EQ(err.reason, DropReason::kTtlExceeded);
+  auto frags = PacketBuilder().Ipv4("10.0.0.5", "10.0.0.1").Ttl(1).IcmpEcho(true, 9, 2)
+                   .PayloadSize(600).BuildFragments(296);
+  for (const auto& f : frags) EXPECT_NE(Send(kC1, f).action, Action::kToOutside);
+  EXPECT_EQ(Drops(DropReason::kTtlExceeded), 2u + frags.size());
+  EXPECT_EQ(Events(Event::kIcmpErrorsTranslated), 0u);
+}
+
+TEST_P(EngineTest, FragmentedIcmpErrorsAreNotTranslated) {
+  Output out = Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Udp(5000, 53)
+                             .PayloadSize(400).Build());
+  ASSERT_EQ(out.action, Action::kToOutside);
+  std::vector<uint8_t> quoted(out.frame.begin() + out.info.l3_offset, out.frame.end());
+  auto err = PacketBuilder().Ipv4("198.51.100.1", net::FormatIp(out.src()).c_str())
+                 .IcmpError(net::kIcmpDestUnreachable, 3, quoted).BuildFragments(200);
+  ASSERT_GE(err.size(), 2u);
+  EXPECT_EQ(Send(kOut, err[0]).reason, DropReason::kIcmpErrorMalformed);
+  EXPECT_EQ(Drops(DropReason::kBadIcmpChecksum), 0u);
 }
 
 TEST_P(EngineTest, FragmentsFollowTheFirstFragment) {
