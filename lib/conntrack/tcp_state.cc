@@ -21,14 +21,17 @@
 // FinInitiator  | FinI      FinI      FinI      Closing   FinI      FinI      Reset
 // FinResponder  | FinR      FinR      Closing   FinR      FinR      FinR      Reset
 // Closing       | SynSent   Closing   Closing   Closing   Closing   Closing   Reset
-// Reset         | SynSent   Reset     Reset     Reset     Reset     Reset     Reset
+// Reset         | SynSent   Reset     Reset     Reset     MidStr    Reset     Reset
 // MidStream     | SynSent   MidStr    MidStr    FinR      MidStr    Estab     Reset
 //
 // Notes: after the SYN-ACK, data or an ACK from either side completes the handshake. A session
 // picked up mid-stream (created by a non-SYN segment, e.g. after a restart) starts in MidStream,
 // whose side is the initiator: it is established once the other side answers, and until then
 // has the transitory timeout, so that stray or forged segments cannot fill the table with
-// sessions that live for hours. SYN_I in Closing/Reset is the half-reopen of RFC 5382 section 5
+// sessions that live for hours. A segment from the initiator after an RST leads there too: the
+// flags alone cannot tell an RST the endpoints accepted from a stray one they ignored, but only
+// a live connection goes on to answer from the other side (a reset one answers with another RST),
+// and it then gets the established timeout back instead of dying after 4 idle minutes. SYN_I in Closing/Reset is the half-reopen of RFC 5382 section 5
 // (TIME_WAIT assassination): a new connection on the same tuple. A SYN inside an established
 // connection is ignored; the endpoints deal with it.
 #include "lib/conntrack/tcp_state.h"
@@ -60,7 +63,7 @@ constexpr TcpState kNext[kNumStates][kNumEvents] = {
     /* FinInitiator */{FI,   FI,   FI,   C,    FI,   FI,   R},
     /* FinResponder */{FR,   FR,   C,    FR,   FR,   FR,   R},
     /* Closing */     {SS,   C,    C,    C,    C,    C,    R},
-    /* Reset */       {SS,   R,    R,    R,    R,    R,    R},
+    /* Reset */       {SS,   R,    R,    R,    M,    R,    R},
     /* MidStream */   {SS,   M,    M,    FR,   M,    E,    R},
 };
 // clang-format on

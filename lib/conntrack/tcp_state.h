@@ -16,8 +16,9 @@ enum class TcpState : uint8_t {
   kFinResponder,     // FIN seen from the responder only (established timeout: half-close)
   kClosing,          // FIN seen from both sides (transitory)
   kReset,            // RST seen (transitory)
-  kMidStream,        // picked up by a non-SYN segment (no handshake seen), the other side not
-                     // heard yet (transitory): its answer makes it established
+  kMidStream,        // picked up by a non-SYN segment (no handshake seen), or the initiator
+                     // went on after an RST; the other side not heard yet (transitory): its
+                     // answer makes it established
 };
 
 // Returns the state after a segment with `tcp_flags` travelling from the initiator

@@ -52,6 +52,12 @@ const Case kCases[] = {
     {"fin_during_handshake_completion", S::kSynReceived, {{FIN | ACK, I, S::kFinInitiator}}},
     {"rst_from_responder_during_open", S::kSynSent, {{RST | ACK, R, S::kReset}}},
     {"rst_in_established", S::kEstablished, {{RST, I, S::kReset}, {ACK, R, S::kReset}}},
+    {"stray_rst_then_both_sides_go_on",
+     S::kEstablished,
+     {{RST, R, S::kReset}, {PSH | ACK, I, S::kMidStream}, {ACK, R, S::kEstablished}}},
+    {"reset_connection_answers_late_data_with_rst",
+     S::kEstablished,
+     {{RST, R, S::kReset}, {PSH | ACK, I, S::kMidStream}, {RST, R, S::kReset}}},
     {"rst_beats_syn", S::kEstablished, {{SYN | RST, I, S::kReset}}},
     {"half_reopen_after_close",
      S::kClosing,
@@ -75,7 +81,7 @@ const Case kCases[] = {
      S::kEstablished,
      {{SYN, I, S::kEstablished}, {SYN | ACK, R, S::kEstablished}}},
     {"synack_from_initiator_does_not_open", S::kNone, {{SYN | ACK, I, S::kNone}}},
-    {"synack_from_initiator_does_not_reopen", S::kReset, {{SYN | ACK, I, S::kReset}}},
+    {"synack_from_initiator_does_not_reopen", S::kReset, {{SYN | ACK, I, S::kMidStream}}},
     {"non_syn_leaves_none_alone", S::kNone, {{ACK, I, S::kNone}, {FIN, R, S::kNone}}},
 };
 
