@@ -288,6 +288,20 @@ TEST_F(DataplaneTest, TooBigFramesAreFragmentedOrWithDontFragmentAnswered) {
   EXPECT_EQ(Events(Event::kFramesFragmented), 1u);
   EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIcmpFragNeededSent), 1u);
   EXPECT_EQ(dp_->SumCounters().TotalDrops(), 1u);
+
+  // A VLAN-tagged frame loses its tag before the MTU check: the same answer, untagged.
+  c1_->Inject(net::PacketBuilder().Eth(kPodAMac, c1_mac_).Vlan(100)
+                  .Ipv4(Ip("10.0.0.5"), Ip("8.8.8.8")).DontFragment()
+                  .Tcp(40001, 443, net::kTcpAck).PayloadSize(1200).Build());
+  Poll();
+  EXPECT_TRUE(out_->Take().empty());
+  back = c1_->Take();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0][12] << 8 | back[0][13], RTE_ETHER_TYPE_IPV4);
+  EXPECT_EQ(IpDst(back[0]), Ip("10.0.0.5"));
+  EXPECT_EQ(back[0][40] << 8 | back[0][41], 1000);
+  EXPECT_TRUE(net::VerifyChecksums(back[0].data(), back[0].size()).ok());
+  EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIcmpFragNeededSent), 2u);
 }
 
 TEST_F(DataplaneTest, HoldQueueOverflowIsCounted) {
