@@ -31,7 +31,8 @@
 // sessions that live for hours. A segment from the initiator after an RST leads there too: the
 // flags alone cannot tell an RST the endpoints accepted from a stray one they ignored, but only
 // a live connection goes on to answer from the other side (a reset one answers with another RST),
-// and it then gets the established timeout back instead of dying after 4 idle minutes. SYN_I in Closing/Reset is the half-reopen of RFC 5382 section 5
+// and it then gets the established timeout back instead of dying after 4 idle minutes.
+// SYN_I in Closing/Reset is the half-reopen of RFC 5382 section 5
 // (TIME_WAIT assassination): a new connection on the same tuple. A SYN inside an established
 // connection is ignored; the endpoints deal with it.
 #include "lib/conntrack/tcp_state.h"

@@ -190,7 +190,9 @@ void Worker::ProcessBurst(Side side, rte_mbuf* const* pkts, uint16_t n, uint32_t
       RememberFirstFragment(p, *v, out);
     }
   }
-  for (uint32_t j = 0; j < nl; ++j) LaterFragment(batch[later_idx[j]], &out->verdicts[later_idx[j]]);
+  for (uint32_t j = 0; j < nl; ++j) {
+    LaterFragment(batch[later_idx[j]], &out->verdicts[later_idx[j]]);
+  }
 }
 
 void Worker::TranslateHit(Pkt& p, uint32_t ref, PacketVerdict* v) {
@@ -269,6 +271,14 @@ void Worker::Rewrite(Pkt& p, const Session& s, bool out2in) {
   }
 }
 
+void Worker::TurnAroundHairpin(Pkt& p) {
+  counters_.Count(Event::kHairpin);
+  ++p.ip->time_to_live;
+  p.ip->hdr_checksum = 0;
+  p.ip->hdr_checksum = rte_ipv4_cksum(p.ip);
+  p.side = Side::Outside();
+}
+
 void Worker::Forward(Pkt& p, const Session& s, bool out2in, PacketVerdict* v) {
   Rewrite(p, s, out2in);
   if (out2in) {
@@ -285,9 +295,7 @@ void Worker::Forward(Pkt& p, const Session& s, bool out2in, PacketVerdict* v) {
   // Hairpin: the destination is one of this gateway's external addresses. Translate again as if
   // the packet had come in from the outside. The TTL was decremented once already; give it back
   // so the second pass does not count a second hop.
-  counters_.Count(Event::kHairpin);
-  GiveBackTtl(p.ip);
-  p.side = Side::Outside();
+  TurnAroundHairpin(p);
   FlowKey& k = p.key;
   k.src_ip = p.ip->src_addr;
   k.dst_ip = p.ip->dst_addr;

@@ -79,6 +79,9 @@ class Worker final : public conntrack::SessionPolicy {
   void TranslateHit(Pkt& p, uint32_t ref, PacketVerdict* v);
   void Rewrite(Pkt& p, const conntrack::Session& s, bool out2in);
   void Forward(Pkt& p, const conntrack::Session& s, bool out2in, PacketVerdict* v);
+  // Hairpin: the packet, translated for the outside, is to be translated again as if it came
+  // in from there; gives back the hop its first pass counted.
+  void TurnAroundHairpin(Pkt& p);
 
   // Slow path (worker_slow_path.cc).
   void SlowPath(Pkt& p, PacketVerdict* v);
@@ -130,6 +133,9 @@ class Worker final : public conntrack::SessionPolicy {
   bool WrapInIcmpError(Pkt& p, uint32_t src, uint8_t type, uint8_t code, uint32_t rest);
   // Takes one of this second's kIcmpErrorsPerSecond, or counts the error as rate limited.
   bool IcmpErrorAllowed();
+  // The address natgw sends an error about `p` from (its own on `side`), or 0 when it sends
+  // none: a later fragment, an ICMP error, no address on that side, or over the rate limit.
+  uint32_t IcmpErrorSource(const Pkt& p, Side side);
   uint32_t GatewayAddress(Side side) const;  // natgw's own address on a side, 0 if none
   // An unfragmented echo request to natgw's own address: answered whatever its TTL (everything
   // else with TTL <= 1 is dropped before it could be forwarded with its TTL wrapped).

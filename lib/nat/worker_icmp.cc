@@ -105,17 +105,19 @@ void Worker::TimeExceeded(Pkt& p, PacketVerdict* v) {
   counters_.Drop(DropReason::kTtlExceeded);
   *v = PacketVerdict{p.m, Action::kDrop, 0, DropReason::kTtlExceeded};
   if (!p.side.outside() && !mt_->IsPodSource(p.side.realm, p.ip->src_addr)) return;
-  // Never for a later fragment, and never an error about an ICMP error.
-  if (p.l4 == nullptr) return;
-  if (p.info.proto == net::kProtoIcmp && net::IsIcmpError(p.l4[0])) return;
-  const uint32_t gateway_ip = GatewayAddress(p.side);
-  if (gateway_ip == 0 || !IcmpErrorAllowed()) return;
-  if (!WrapInIcmpError(p, gateway_ip, net::kIcmpTimeExceeded, 0 /* TTL exceeded in transit */, 0)) {
-    return;
-  }
+  const uint32_t src = IcmpErrorSource(p, p.side);
+  if (src == 0 || !WrapInIcmpError(p, src, net::kIcmpTimeExceeded, 0 /* in transit */, 0)) return;
   SwapMacs(p.data);
   counters_.Count(Event::kIcmpTimeExceededSent);
   *v = BackToSender(p.m, p.side);
+}
+
+uint32_t Worker::IcmpErrorSource(const Pkt& p, Side side) {
+  // Never for a later fragment, and never an error about an ICMP error.
+  if (p.l4 == nullptr) return 0;
+  if (p.info.proto == net::kProtoIcmp && net::IsIcmpError(p.l4[0])) return 0;
+  const uint32_t gateway_ip = GatewayAddress(side);
+  return gateway_ip != 0 && IcmpErrorAllowed() ? gateway_ip : 0;
 }
 
 bool Worker::EchoToGateway(const Pkt& p) const {
@@ -143,15 +145,11 @@ PacketVerdict Worker::FragmentationNeeded(rte_mbuf* m, Side egress, uint16_t mtu
   }
   p.ip = reinterpret_cast<rte_ipv4_hdr*>(p.data + p.info.l3_offset);
   if ((p.ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) == 0) return v;
-  // Never for a later fragment, and never an error about an ICMP error.
-  if (p.info.is_later_fragment) return v;
-  p.l4 = p.data + p.info.l4_offset;
-  if (p.info.proto == net::kProtoIcmp && net::IsIcmpError(p.l4[0])) return v;
-  const uint32_t gateway_ip = GatewayAddress(egress);
-  if (gateway_ip == 0 || !IcmpErrorAllowed()) return v;
+  p.l4 = p.info.is_later_fragment ? nullptr : p.data + p.info.l4_offset;
+  const uint32_t src = IcmpErrorSource(p, egress);
   // RFC 1191: the next-hop MTU in the low 16 bits of the header's last word.
-  if (!WrapInIcmpError(p, gateway_ip, net::kIcmpDestUnreachable, net::kIcmpFragNeeded,
-                       rte_cpu_to_be_32(mtu))) {
+  if (src == 0 || !WrapInIcmpError(p, src, net::kIcmpDestUnreachable, net::kIcmpFragNeeded,
+                                   rte_cpu_to_be_32(mtu))) {
     return v;
   }
   // Now it is the error a router on the egress side would have sent about the translated
@@ -255,9 +253,7 @@ void Worker::IcmpError(Pkt& p, PacketVerdict* v) {
   // Hairpin: the quoted packet came from a pod of this gateway through another session. The
   // error now looks as it would arriving from the outside: translate it once more, for that
   // pod (the TTL counts one hop, as for the packets of the flow).
-  counters_.Count(Event::kHairpin);
-  GiveBackTtl(p.ip);
-  p.side = Side::Outside();
+  TurnAroundHairpin(p);
   IcmpError(p, v);
 }
 

@@ -95,13 +95,6 @@ inline void DecrementTtl(rte_ipv4_hdr* ip) {
   ip->hdr_checksum = net::CsumApplyDelta(ip->hdr_checksum, net::kTtlDecrementDelta);
 }
 
-// Undoes DecrementTtl where a packet is translated a second time (hairpin): it counts one hop.
-inline void GiveBackTtl(rte_ipv4_hdr* ip) {
-  ++ip->time_to_live;
-  ip->hdr_checksum = 0;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-}
-
 // The ICMP identifier field (offset 4 of an echo header).
 inline uint16_t* IcmpIdent(uint8_t* icmp) { return reinterpret_cast<uint16_t*>(icmp + 4); }
 

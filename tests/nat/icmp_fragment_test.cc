@@ -114,7 +114,8 @@ TEST_P(EngineTest, IcmpErrorsAboutSessionlessProtocolsFollowTheOneToOneMapping) 
   ASSERT_EQ(gre.src(), Ip("203.0.113.5"));
   std::vector<uint8_t> quoted(gre.frame.begin() + gre.info.l3_offset, gre.frame.end());
   Output err = Send(kOut, PacketBuilder().Ipv4("198.51.100.1", "203.0.113.5")
-                              .IcmpError(net::kIcmpDestUnreachable, net::kIcmpFragNeeded, quoted, 1400)
+                              .IcmpError(net::kIcmpDestUnreachable, net::kIcmpFragNeeded, quoted,
+                                         1400)
                               .Build());
   ASSERT_EQ(err.action, Action::kToInside);
   EXPECT_EQ(err.island, 1);

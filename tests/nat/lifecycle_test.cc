@@ -62,11 +62,14 @@ TEST_P(EngineTest, MidStreamPickupIsTransitoryUntilTheOtherSideAnswers) {
   };
   ASSERT_EQ(Send(kOut, from_remote(50000)).action, Action::kToInside);
   ASSERT_EQ(Send(kOut, from_remote(50001)).action, Action::kToInside);
-  EXPECT_EQ(engine_->SumSessionCounts()->tcp[static_cast<int>(conntrack::TcpState::kMidStream)], 2u);
+  auto tcp_count = [&](conntrack::TcpState st) {
+    return engine_->SumSessionCounts()->tcp[static_cast<int>(st)];
+  };
+  EXPECT_EQ(tcp_count(conntrack::TcpState::kMidStream), 2u);
   // ... the pod's answer establishes its flow.
   ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Tcp(22, 50001, net::kTcpAck)
                           .Build()).action, Action::kToOutside);
-  EXPECT_EQ(engine_->SumSessionCounts()->tcp[static_cast<int>(conntrack::TcpState::kEstablished)], 1u);
+  EXPECT_EQ(tcp_count(conntrack::TcpState::kEstablished), 1u);
   Maintain(now_s_ + 240);
   EXPECT_EQ(Events(Event::kSessionsExpired), 1u);  // the one-sided one
   EXPECT_EQ(Send(kOut, from_remote(50001)).action, Action::kToInside);
