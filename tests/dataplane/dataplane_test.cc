@@ -304,6 +304,71 @@ TEST_F(DataplaneTest, TooBigFramesAreFragmentedOrWithDontFragmentAnswered) {
   EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIcmpFragNeededSent), 2u);
 }
 
+TEST_F(DataplaneTest, FragmentsOfAFrameWithOptionsCarryOnlyTheCopiedOnesAfterTheFirst) {
+  Topology t;
+  t.out_mtu = 600;
+  Start(t);
+  Introduce(*out_, Ip("192.0.2.1"), Ip("192.0.2.254"), kRouter1Mac);
+  // Record Route (not copied, 7 bytes), NOP, Router Alert (copied, 4 bytes): a 32-byte header.
+  const std::vector<uint8_t> opts = {7, 7, 4, 0, 0, 0, 0, 1, 148, 4, 0, 0};
+  const std::vector<uint8_t> whole = net::PacketBuilder()
+                                         .Eth(kPodAMac, c1_mac_)
+                                         .Ipv4(Ip("10.0.0.5"), Ip("8.8.8.8"))
+                                         .IpOptions(opts)
+                                         .Udp(40000, 53)
+                                         .PayloadSize(1400)
+                                         .Build();
+  ASSERT_EQ(whole.size(), 14u + 32 + 8 + 1400);
+  c1_->Inject(whole);
+  Poll();
+  auto frags = out_->Take();
+  // 1,408 bytes of UDP: 568 in the first (600 - 32), then 576 (600 - 24) and 264.
+  ASSERT_EQ(frags.size(), 3u);
+  std::vector<uint8_t> payload;
+  for (size_t i = 0; i < frags.size(); ++i) {
+    SCOPED_TRACE(i);
+    const std::vector<uint8_t>& f = frags[i];
+    const size_t hl = (f[14] & 0xf) * 4u;
+    EXPECT_EQ(f[14] >> 4, 4);
+    EXPECT_EQ(hl, i == 0 ? 32u : 24u);
+    EXPECT_LE(f.size(), 14u + 600);
+    EXPECT_EQ(IpSrc(f), Ip("203.0.113.5"));
+    EXPECT_EQ(rte_raw_cksum(f.data() + 14, hl), 0xffff);  // header checksum, options included
+    const std::vector<uint8_t> got(f.begin() + 34, f.begin() + 14 + static_cast<long>(hl));
+    if (i == 0) {
+      EXPECT_EQ(got, opts);
+    } else {
+      EXPECT_EQ(got, (std::vector<uint8_t>{148, 4, 0, 0}));  // Router Alert only
+    }
+    const uint16_t total = static_cast<uint16_t>(f[16] << 8 | f[17]);
+    const uint16_t frag = static_cast<uint16_t>(f[20] << 8 | f[21]);
+    EXPECT_EQ(total, f.size() - 14);
+    EXPECT_EQ((frag & 0x1fff) * 8u, payload.size());
+    EXPECT_EQ((frag & RTE_IPV4_HDR_MF_FLAG) != 0, i + 1 < frags.size());
+    if (i + 1 < frags.size()) {
+      EXPECT_EQ((total - hl) % 8, 0u);
+    }
+    payload.insert(payload.end(), f.begin() + 14 + static_cast<long>(hl), f.end());
+  }
+  ASSERT_EQ(payload.size(), 8u + 1400);
+  EXPECT_TRUE(std::equal(payload.begin() + 8, payload.end(), whole.begin() + 14 + 32 + 8));
+  EXPECT_EQ(Events(Event::kFramesFragmented), 1u);
+  EXPECT_EQ(dp_->SumCounters().TotalDrops(), 0u);
+
+  // Options that run past the header cannot be sorted: dropped, counted.
+  std::vector<uint8_t> bad = whole;
+  bad[14 + 20 + 1] = 40;  // Record Route's length
+  bad[14 + 10] = bad[14 + 11] = 0;
+  const uint16_t ck = static_cast<uint16_t>(~rte_raw_cksum(bad.data() + 14, 32));
+  bad[14 + 10] = static_cast<uint8_t>(ck & 0xff);  // (the sum is in memory order)
+  bad[14 + 11] = static_cast<uint8_t>(ck >> 8);
+  c1_->Inject(bad);
+  Poll();
+  EXPECT_TRUE(out_->Take().empty());
+  EXPECT_EQ(Drops(Drop::kMtuExceeded), 1u);
+  EXPECT_EQ(Events(Event::kFramesFragmented), 1u);
+}
+
 TEST_F(DataplaneTest, HoldQueueOverflowIsCounted) {
   Topology t;
   t.options.hold_frames = 6;

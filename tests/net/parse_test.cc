@@ -394,5 +394,39 @@ TEST(ParseQuotedTest, NeverReadsPastTheQuote) {
   }
 }
 
+Bytes Copied(const Bytes& opts) {
+  // An exact-size heap copy, so AddressSanitizer catches a read past the options.
+  auto in = std::make_unique<uint8_t[]>(opts.size());
+  if (!opts.empty()) std::memcpy(in.get(), opts.data(), opts.size());
+  Bytes out(opts.size(), 0xee);
+  const int n = CopiedIpv4Options(in.get(), static_cast<uint32_t>(opts.size()), out.data());
+  if (n < 0) return {0xff};  // (no valid result is this)
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+TEST(CopiedIpv4OptionsTest, KeepsOnlyOptionsWithTheCopiedFlag) {
+  // Record Route (7, not copied, 7 bytes), NOP, Router Alert (148, copied, 4 bytes), EOL.
+  const Bytes rr_ra = {7, 7, 4, 0, 0, 0, 0, 1, 148, 4, 0, 0, 0, 0, 0, 0};
+  EXPECT_EQ(Copied(rr_ra), (Bytes{148, 4, 0, 0}));
+  // Loose source route (131, copied, 7 bytes) padded to 8.
+  const Bytes lsrr = {131, 7, 4, 192, 0, 2, 1, 0};
+  EXPECT_EQ(Copied(lsrr), (Bytes{131, 7, 4, 192, 0, 2, 1, 0}));
+  // Only not-copied options and NOPs: nothing goes into the later fragments.
+  EXPECT_EQ(Copied({1, 1, 1, 1}), Bytes{});
+  EXPECT_EQ(Copied({68, 4, 5, 0}), Bytes{});  // timestamp
+  // What follows End of Option List is not looked at, even if it would be malformed.
+  EXPECT_EQ(Copied({0, 0xff, 0xff, 0xff}), Bytes{});
+  EXPECT_EQ(Copied({}), Bytes{});
+}
+
+TEST(CopiedIpv4OptionsTest, MalformedOptionsAreRefused) {
+  EXPECT_EQ(Copied({148, 1, 0, 0}), Bytes{0xff});        // length below 2
+  EXPECT_EQ(Copied({148, 0, 0, 0}), Bytes{0xff});        // (a zero length would never end)
+  EXPECT_EQ(Copied({1, 1, 131, 7}), Bytes{0xff});        // runs past the header
+  EXPECT_EQ(Copied({1, 1, 1, 131}), Bytes{0xff});        // no room for the length byte
+  EXPECT_EQ(Copied({7, 3, 0, 68, 8, 0, 0, 0}), Bytes{0xff});  // second runs past
+}
+
 }  // namespace
 }  // namespace natgw::net
