@@ -79,10 +79,11 @@ inline ParseError ParseIpv4(const uint8_t* ip, uint32_t len, PacketInfo* info);
 inline ParseError ParseQuotedIpv4(const uint8_t* ip, uint32_t len, PacketInfo* info);
 
 // RFC 791 3.1, for fragmenting: of the IPv4 options `opts` (`len` bytes, the header's bytes past
-// its first 20), the ones every fragment carries (type with the copied flag 0x80) are written to
-// `out` (room for `len` bytes, a multiple of 4 as in every header), zero-padded (End of Option List) to a multiple of 4; the others
-// stay in the first fragment only. Returns the length written, or -1 for malformed options (a
-// length below 2 or running past the header). Options after End of Option List are ignored.
+// its first 20, so a multiple of 4), the ones every fragment carries (type with the copied flag
+// 0x80) are written to `out` (room for `len` bytes), zero-padded (End of Option List) to a
+// multiple of 4; the others stay in the first fragment only. Returns the length written, or -1
+// for malformed options (a length below 2 or running past the header). Options after End of
+// Option List are ignored.
 int CopiedIpv4Options(const uint8_t* opts, uint32_t len, uint8_t* out);
 
 }  // namespace natgw::net
