@@ -8,6 +8,7 @@
 #                         of flows (~1M) while the sweep frees the oldest (steady churn)
 #   natgw-tcp             TCP connections (SYN..FIN) on new flows: connections/s per worker
 #   ceiling-1k / -1m      dpdk-testpmd io forwarding in natgw's place (same generator, wiring)
+#   ceiling-1m-copy       ceiling-1m on copying memif (natgw-1m-copy's wiring)
 #   touch-1m              dpdk-testpmd macswap, 1M flows: a forwarder that reads and writes
 #                         every header, as any NAT must (reference, no target)
 #   ovs-1k / ovs-1m       Open vSwitch DPDK (netdev datapath, one PMD) with ct(commit,nat(src=))
@@ -16,6 +17,7 @@
 # Writes bench-results/<date>/report.md, results.json, PNG plots and every run's JSON and log.
 #
 #   scripts/bench.sh [--quick] [--rounds N] [--only natgw,ceiling,ovs,kernel] [--ovs-zero-copy]
+# --only also takes scenario names (e.g. --only natgw-1m,ceiling-1m: only those runs).
 # --quick: 3 rounds of 3 s (default 5 rounds of 10 s). Needs root and 2 cores (uses lcores 0, 1).
 # --ovs-zero-copy: Open vSwitch attaches as a zero-copy memif client too (as natgw-1m does; with
 # the preload module of gateway/memseg_fd.cc, its link comes up), and the 3x target compares
@@ -38,7 +40,30 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh: run as root" >&2; exit 1; }
+# The groups, each in the order of odd rounds: even rounds run the groups and the runs within
+# each group backwards, so natgw-1m and ceiling-1m (the 0.8x target) always run one after the
+# other, and every scenario's position alternates.
+declare -A group=(
+  [natgw]="natgw-1k natgw-new natgw-churn natgw-tcp natgw-1m-copy natgw-1m"
+  [ceiling]="ceiling-1m touch-1m ceiling-1k ceiling-1m-copy"
+  [ovs]="ovs-1k ovs-1m"
+  [kernel]="kernel-1k kernel-1m"
+)
 want() { [[ ",$only," == *",$1,"* ]]; }
+# runs_of GROUP: the group's scenarios that this run includes (all, or those named in --only).
+runs_of() {
+  local r
+  for r in ${group[$1]}; do
+    if want "$1" || want "$r"; then echo "$r"; fi
+  done
+}
+for o in ${only//,/ }; do
+  known=""
+  for g in "${!group[@]}"; do
+    if [ "$o" = "$g" ] || [[ " ${group[$g]} " == *" $o "* ]]; then known=1; fi
+  done
+  [ -n "$known" ] || { echo "bench.sh: --only: no group or scenario '$o'" >&2; echo "$usage" >&2; exit 2; }
+done
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -178,6 +203,9 @@ run_natgw() {  # run_natgw SCENARIO ROUND [generator flags]
 }
 
 run_ceiling() {
+  # ceiling-1m-copy: testpmd on copying memif, as natgw-1m-copy.
+  local LG_ZERO_COPY=1
+  if [[ "$1" == *-copy ]]; then LG_ZERO_COPY=""; fi
   lg_with_reruns "$1" "$2" echo ceiling_attempt "$1"
   keep "$1" "$2"
 }
@@ -323,12 +351,12 @@ run_kernel() {
   keep "$name" "$round"
 }
 
-if want ovs && [ -n "$LG_NO_HUGE" ]; then
+if [ -n "$(runs_of ovs)" ] && [ -n "$LG_NO_HUGE" ]; then
   echo "Open vSwitch DPDK runs --in-memory, which needs hugepages: OVS scenarios skipped"
-  only=${only//ovs/}
+  group[ovs]=""
 fi
-want ovs && ovs_up
-want kernel && kernel_up
+[ -n "$(runs_of ovs)" ] && ovs_up
+[ -n "$(runs_of kernel)" ] && kernel_up
 
 # One run of a scenario by name.
 run_scenario() {  # run_scenario SCENARIO ROUND
@@ -344,22 +372,13 @@ run_scenario() {  # run_scenario SCENARIO ROUND
     *) echo "bench.sh: unknown scenario $1" >&2; exit 2 ;;
   esac
 }
-# The groups, each in the order of odd rounds: even rounds run the groups and the runs within
-# each group backwards, so natgw-1m and ceiling-1m (the 0.8x target) always run one after the
-# other, and every scenario's position alternates.
-declare -A group=(
-  [natgw]="natgw-1k natgw-new natgw-churn natgw-tcp natgw-1m-copy natgw-1m"
-  [ceiling]="ceiling-1m touch-1m ceiling-1k"
-  [ovs]="ovs-1k ovs-1m"
-  [kernel]="kernel-1k kernel-1m"
-)
 for round in $(seq 1 "$rounds"); do
   step "round $round of $rounds"
   order=(natgw ceiling ovs kernel)
   [ $((round % 2)) -eq 0 ] && order=(kernel ovs ceiling natgw)
   for what in "${order[@]}"; do
-    want "$what" || continue
-    read -r -a runs <<<"${group[$what]}"
+    mapfile -t runs < <(runs_of "$what")
+    [ "${#runs[@]}" -gt 0 ] || continue
     lg_in_round_order "$round" run_scenario "${runs[@]}"
   done
 done
