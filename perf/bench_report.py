@@ -244,22 +244,22 @@ def main():
               "| target | ratio | per round | met |", "|---|---|---|---|"]
     for w, r, rr, m in t:
         lines.append(f"| {w} | {fmt(r)} | {fmt(rr)} | {'yes' if m else 'NO'} |")
-    if "touch-1m" in s and "natgw-1m" in s:
-        lines += ["", "## Reference: the cost of touching the frames", "",
-                  "testpmd io forwarding (the ceiling) never reads a frame, so the generator gets "
-                  "back lines still in its own cache. A NAT must read and rewrite every header, "
-                  "which moves each frame's line to its core and back. testpmd's macswap mode "
-                  "does only that (swaps the MACs) on the same generator and wiring:", "",
-                  "| natgw-1m / touch-1m | ratio | per round |", "|---|---|---|"]
-        lines += [f"| {d} | {fmt(r)} | {fmt(rr)} |" for d, r, rr in ref]
-    if "ceiling-1m-copy" in s and "natgw-1m-copy" in s:
-        lines += ["", "## Reference: both on copying memif", "",
-                  "natgw and testpmd io forwarding each attached as copying memif clients: each "
-                  "copies every frame in and out on its own core, so natgw's rewrite works on "
-                  "lines of its own and the generator reads back the same kind of lines from "
-                  "either:", "",
-                  "| natgw-1m-copy / ceiling-1m-copy | ratio | per round |", "|---|---|---|"]
-        lines += [f"| {d} | {fmt(r)} | {fmt(rr)} |" for d, r, rr in copy_ref]
+    references = (
+        ("natgw-1m", "touch-1m", ref, "the cost of touching the frames",
+         "testpmd io forwarding (the ceiling) never reads a frame, so the generator gets back "
+         "lines still in its own cache. A NAT must read and rewrite every header, which moves "
+         "each frame's line to its core and back. testpmd's macswap mode does only that (swaps "
+         "the MACs) on the same generator and wiring:"),
+        ("natgw-1m-copy", "ceiling-1m-copy", copy_ref, "both on copying memif",
+         "natgw and testpmd io forwarding each attached as copying memif clients: each copies "
+         "every frame in and out on its own core, so natgw's rewrite works on lines of its own "
+         "and the generator reads back the same kind of lines from either:"))
+    for a_name, b_name, rows, title, text in references:
+        if a_name not in s or b_name not in s:
+            continue
+        lines += ["", f"## Reference: {title}", "", text, "",
+                  f"| {a_name} / {b_name} | ratio | per round |", "|---|---|---|"]
+        lines += [f"| {d} | {fmt(r)} | {fmt(rr)} |" for d, r, rr in rows]
     n = s.get("natgw-new")
     tcp = s.get("natgw-tcp")
     half = s.get("natgw-half")
