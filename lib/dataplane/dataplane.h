@@ -288,8 +288,8 @@ class Dataplane {
   // (Fragment), otherwise dropped (mtu_exceeded) and, with DF, answered with ICMP
   // "fragmentation needed" back to their sender (nat::Worker::FragmentationNeeded).
   void HandleTooBig(WorkerState& ws, uint64_t now);
-  // Sends `m` (untagged IPv4 without options, no DF) as fragments that fit hop's port, and
-  // frees it; false (m untouched) when it cannot: IP options, a malformed length, or no mbufs.
+  // Sends `m` (untagged IPv4, no DF) as fragments that fit hop's port, and frees it; false
+  // (m untouched) when it cannot: malformed options or length, over kMaxFragments, no mbufs.
   bool Fragment(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint64_t now);
   static constexpr uint32_t kMaxFragments = 64;  // per frame (9,600 bytes over 576: 17)
   void Hold(WorkerState& ws, uint16_t pi, uint32_t next_hop, rte_mbuf* m, uint64_t now);

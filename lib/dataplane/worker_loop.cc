@@ -12,6 +12,8 @@
 #include "lib/dataplane/arp.h"
 #include "lib/dataplane/dataplane.h"
 #include "lib/dataplane/worker_state.h"
+#include "lib/net/checksum.h"
+#include "lib/net/headers.h"
 #include "lib/net/parse.h"
 
 namespace natgw::dataplane {
@@ -21,6 +23,30 @@ const rte_ether_addr kBroadcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 const rte_ether_addr kZeroMac = {{0, 0, 0, 0, 0, 0}};
 
 rte_ether_hdr* Eth(rte_mbuf* m) { return rte_pktmbuf_mtod(m, rte_ether_hdr*); }
+
+// Cuts the quote of an ICMP error (untagged, one segment) so that the frame is no longer than
+// `max_frame_len`, and fixes its lengths and checksums: as a router quotes no more than the
+// route back allows. False (m untouched) when it is not an ICMP error or too little would be
+// left of the quote (its IP header and 8 bytes).
+bool ShortenIcmpError(rte_mbuf* m, uint32_t max_frame_len) {
+  auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+  const uint32_t hl = rte_ipv4_hdr_len(ip);
+  const uint32_t ip_len = max_frame_len - RTE_ETHER_HDR_LEN;
+  if (m->nb_segs != 1 || ip->next_proto_id != net::kProtoIcmp ||
+      ip_len < hl + 8 + sizeof(rte_ipv4_hdr) + 8 || m->data_len < RTE_ETHER_HDR_LEN + hl + 8) {
+    return false;
+  }
+  uint8_t* icmp = reinterpret_cast<uint8_t*>(ip) + hl;
+  if (!net::IsIcmpError(icmp[0])) return false;
+  rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - max_frame_len));
+  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(ip_len));
+  ip->hdr_checksum = 0;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  std::memset(icmp + 2, 0, 2);
+  const uint16_t sum = net::Csum(icmp, ip_len - hl);
+  std::memcpy(icmp + 2, &sum, 2);
+  return true;
+}
 
 }  // namespace
 
@@ -354,11 +380,15 @@ void Dataplane::FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, NextHo
   if (ABSL_PREDICT_FALSE(m->pkt_len > ports_[pi].max_frame_len)) {
     if (!ws.handling_too_big && ws.num_too_big < std::size(ws.too_big)) {
       ws.too_big[ws.num_too_big++] = {m, NextHop{pi, route->via != 0 ? route->via : dst}};
-    } else {
+      return;
+    }
+    // natgw's own "fragmentation needed" (HandleTooBig) quotes up to 548 bytes: on a port
+    // with a smaller MTU, less.
+    if (!ws.handling_too_big || !ShortenIcmpError(m, ports_[pi].max_frame_len)) {
       ws.counters.Count(Drop::kMtuExceeded);
       rte_pktmbuf_free(m);
+      return;
     }
-    return;
   }
   hop->port_index = pi;
   hop->ip = route->via != 0 ? route->via : dst;

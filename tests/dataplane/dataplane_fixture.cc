@@ -124,6 +124,7 @@ control::GatewayConfig DataplaneTest::MakeConfig(const Topology& t) {
   in1.island = 1;
   in1.address = Ip("10.0.0.1");
   in1.prefix_len = 16;
+  in1.mtu = t.in_mtu;
   in1.line = 9;
   c.interfaces.push_back(in1);
   if (t.second_island) {

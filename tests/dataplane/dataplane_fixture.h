@@ -47,6 +47,7 @@ struct Topology {
   uint32_t idle_sleep_us = 0;
   uint32_t ring_size = 1024;  // of every RX and TX ring of the test ports
   uint16_t out_mtu = 1500;    // of the outside port
+  uint16_t in_mtu = 1500;     // of island c1's inside port
   DataplaneOptions options = SmallOptions();
 
   static DataplaneOptions SmallOptions() {

@@ -304,6 +304,44 @@ TEST_F(DataplaneTest, TooBigFramesAreFragmentedOrWithDontFragmentAnswered) {
   EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIcmpFragNeededSent), 2u);
 }
 
+TEST_F(DataplaneTest, FragmentationNeededQuotesLessOnASmallReturnPort) {
+  Topology t;
+  t.out_mtu = 1000;
+  t.in_mtu = 300;  // the pod's side: the usual 548-byte quote would not fit
+  Start(t);
+  Introduce(*out_, Ip("192.0.2.1"), Ip("192.0.2.254"), kRouter1Mac);
+  Introduce(*c1_, Ip("10.0.0.1"), Ip("10.0.0.5"), kPodAMac);
+  const std::vector<uint8_t> big = net::PacketBuilder()
+                                       .Eth(kPodAMac, c1_mac_)
+                                       .Ipv4(Ip("10.0.0.5"), Ip("8.8.8.8"))
+                                       .DontFragment()
+                                       .Tcp(40000, 443, net::kTcpAck)
+                                       .PayloadSize(1200)
+                                       .Build();
+  c1_->Inject(big);
+  Poll();
+  EXPECT_TRUE(out_->Take().empty());
+  auto back = c1_->Take();
+  ASSERT_EQ(back.size(), 1u);
+  const std::vector<uint8_t>& e = back[0];
+  ASSERT_EQ(e.size(), 14u + 300);
+  EXPECT_EQ(e[16] << 8 | e[17], 300);  // total length
+  EXPECT_EQ(IpDst(e), Ip("10.0.0.5"));
+  EXPECT_EQ(e[34], 3);
+  EXPECT_EQ(e[35], 4);
+  EXPECT_EQ(e[40] << 8 | e[41], 1000);  // the next-hop MTU
+  // The quote: the pod's own header (as it sent it) and the first 252 bytes after it.
+  EXPECT_TRUE(std::equal(e.begin() + 42 + 20, e.end(), big.begin() + 14 + 20));
+  uint32_t quoted_src;
+  std::memcpy(&quoted_src, e.data() + 42 + 12, 4);
+  EXPECT_EQ(quoted_src, Ip("10.0.0.5"));
+  EXPECT_EQ(rte_raw_cksum(e.data() + 14, 20), 0xffff);     // IP header checksum
+  EXPECT_EQ(rte_raw_cksum(e.data() + 34, 300 - 20), 0xffff);  // ICMP checksum, whole message
+  EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIcmpFragNeededSent), 1u);
+  EXPECT_EQ(Drops(Drop::kMtuExceeded), 1u);  // the pod's frame only
+  EXPECT_EQ(dp_->SumCounters().TotalDrops(), 1u);
+}
+
 TEST_F(DataplaneTest, FragmentsOfAFrameWithOptionsCarryOnlyTheCopiedOnesAfterTheFirst) {
   Topology t;
   t.out_mtu = 600;
