@@ -27,17 +27,19 @@ rte_ether_hdr* Eth(rte_mbuf* m) { return rte_pktmbuf_mtod(m, rte_ether_hdr*); }
 // Cuts the quote of an ICMP error (untagged, one segment) so that the frame is no longer than
 // `max_frame_len`, and fixes its lengths and checksums: as a router quotes no more than the
 // route back allows. False (m untouched) when it is not an ICMP error or too little would be
-// left of the quote (its IP header and 8 bytes).
+// left of the quote (its whole IP header and 8 bytes, RFC 792). Called only for a frame longer
+// than `max_frame_len`.
 bool ShortenIcmpError(rte_mbuf* m, uint32_t max_frame_len) {
   auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
   const uint32_t hl = rte_ipv4_hdr_len(ip);
   const uint32_t ip_len = max_frame_len - RTE_ETHER_HDR_LEN;
   if (m->nb_segs != 1 || ip->next_proto_id != net::kProtoIcmp ||
-      ip_len < hl + 8 + sizeof(rte_ipv4_hdr) + 8 || m->data_len < RTE_ETHER_HDR_LEN + hl + 8) {
+      m->data_len < RTE_ETHER_HDR_LEN + hl + 8 + sizeof(rte_ipv4_hdr)) {
     return false;
   }
   uint8_t* icmp = reinterpret_cast<uint8_t*>(ip) + hl;
-  if (!net::IsIcmpError(icmp[0])) return false;
+  const uint32_t quoted_hl = (icmp[8] & 0xfu) * 4;
+  if (!net::IsIcmpError(icmp[0]) || ip_len < hl + 8 + quoted_hl + 8) return false;
   rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - max_frame_len));
   ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(ip_len));
   ip->hdr_checksum = 0;
@@ -246,6 +248,10 @@ bool Dataplane::Fragment(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint6
   // The first fragment keeps the whole header; the later ones the options marked to be copied
   // (RFC 791 3.1), which may make their header shorter.
   const uint32_t first_hl = rte_ipv4_hdr_len(ip);
+  if ((ip->version_ihl >> 4) != 4 || first_hl < kBase ||
+      RTE_ETHER_HDR_LEN + first_hl > m->data_len) {
+    return false;  // (the engine parsed it: not expected)
+  }
   uint8_t later_opts[RTE_IPV4_HDR_OPT_MAX_LEN];
   uint32_t later_hl = kBase;
   if (first_hl > kBase) {
@@ -262,15 +268,17 @@ bool Dataplane::Fragment(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint6
   const uint32_t first_chunk = (mtu - first_hl) & ~7u;
   const uint32_t chunk = (mtu - later_hl) & ~7u;
   const uint32_t payload = ip_len - first_hl;
+  // A fragment of a fragment keeps its place in the original datagram and its MF; the offset
+  // field has 13 bits.
+  const uint16_t orig = rte_be_to_cpu_16(ip->fragment_offset);
+  const uint32_t first_unit = orig & RTE_IPV4_HDR_OFFSET_MASK;
+  const bool more_after = (orig & RTE_IPV4_HDR_MF_FLAG) != 0;
+  if (first_unit * 8 + payload > 0xffff) return false;
   const uint32_t n =
       payload <= first_chunk ? 1 : 1 + (payload - first_chunk + chunk - 1) / chunk;
   if (n > kMaxFragments) return false;
   rte_mbuf* frags[kMaxFragments];
   if (rte_pktmbuf_alloc_bulk(port.pool, frags, n) != 0) return false;
-  // A fragment of a fragment keeps its place in the original datagram and its MF.
-  const uint16_t orig = rte_be_to_cpu_16(ip->fragment_offset);
-  const uint32_t first_unit = orig & RTE_IPV4_HDR_OFFSET_MASK;
-  const bool more_after = (orig & RTE_IPV4_HDR_MF_FLAG) != 0;
   const uint8_t* data = frame + RTE_ETHER_HDR_LEN + first_hl;
   uint32_t at = 0;  // bytes of the payload sent so far
   for (uint32_t i = 0; i < n; ++i) {
@@ -278,6 +286,10 @@ bool Dataplane::Fragment(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint6
     const uint32_t len = std::min(i == 0 ? first_chunk : chunk, payload - at);
     auto* d = reinterpret_cast<uint8_t*>(
         rte_pktmbuf_append(frags[i], static_cast<uint16_t>(RTE_ETHER_HDR_LEN + hl + len)));
+    if (ABSL_PREDICT_FALSE(d == nullptr)) {  // buffers smaller than the port's frames
+      rte_pktmbuf_free_bulk(frags, n);
+      return false;
+    }
     std::memcpy(d, frame, RTE_ETHER_HDR_LEN + kBase);
     auto* fip = reinterpret_cast<rte_ipv4_hdr*>(d + RTE_ETHER_HDR_LEN);
     if (i == 0) {

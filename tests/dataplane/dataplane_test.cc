@@ -393,6 +393,55 @@ TEST_F(DataplaneTest, FragmentsOfAFrameWithOptionsCarryOnlyTheCopiedOnesAfterThe
   EXPECT_EQ(Events(Event::kFramesFragmented), 1u);
   EXPECT_EQ(dp_->SumCounters().TotalDrops(), 0u);
 
+  // A datagram that comes fragmented already (options in both fragments): each fragment is
+  // split again, keeping its place in the datagram; only the last piece of the last fragment
+  // clears MF.
+  const std::vector<uint8_t> ra = {148, 4, 0, 0, 7, 7, 4, 0, 0, 0, 0, 0};
+  const auto two = net::PacketBuilder()
+                       .Eth(kPodAMac, c1_mac_)
+                       .Ipv4(Ip("10.0.0.5"), Ip("8.8.8.8"))
+                       .Id(77)
+                       .IpOptions(ra)
+                       .Udp(40001, 53)
+                       .PayloadSize(1992)
+                       .BuildFragments(1000);
+  ASSERT_EQ(two.size(), 2u);
+  std::vector<std::vector<uint8_t>> pieces;
+  for (const auto& f : two) {
+    c1_->Inject(f);
+    Poll();
+    for (auto& p : out_->Take()) pieces.push_back(std::move(p));
+  }
+  // 1,000 bytes per fragment: 568 + 432 each.
+  ASSERT_EQ(pieces.size(), 4u);
+  const uint16_t want_offset[] = {0, 71, 125, 196};
+  const bool want_mf[] = {true, true, true, false};
+  const size_t want_hl[] = {32, 24, 32, 24};
+  std::vector<uint8_t> data(2000);
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    SCOPED_TRACE(i);
+    const std::vector<uint8_t>& f = pieces[i];
+    const size_t hl = (f[14] & 0xf) * 4u;
+    EXPECT_EQ(hl, want_hl[i]);
+    EXPECT_EQ(f[14 + 20], 148);  // Router Alert in every piece
+    EXPECT_EQ(rte_raw_cksum(f.data() + 14, hl), 0xffff);
+    const uint16_t frag = static_cast<uint16_t>(f[20] << 8 | f[21]);
+    EXPECT_EQ(frag & 0x1fff, want_offset[i]);
+    EXPECT_EQ((frag & RTE_IPV4_HDR_MF_FLAG) != 0, want_mf[i]);
+    EXPECT_EQ(f[18] << 8 | f[19], 77);  // the datagram's id
+    const size_t at = (frag & 0x1fffu) * 8;
+    ASSERT_LE(at + f.size() - 14 - hl, data.size());
+    std::copy(f.begin() + 14 + static_cast<long>(hl), f.end(),
+              data.begin() + static_cast<long>(at));
+  }
+  // The UDP data (after the translated header) as the pod sent it.
+  const auto whole2 = net::PacketBuilder().Eth(kPodAMac, c1_mac_)
+                          .Ipv4(Ip("10.0.0.5"), Ip("8.8.8.8")).IpOptions(ra).Udp(40001, 53)
+                          .PayloadSize(1992).Build();
+  EXPECT_TRUE(std::equal(data.begin() + 8, data.end(), whole2.begin() + 14 + 32 + 8));
+  EXPECT_EQ(Events(Event::kFramesFragmented), 3u);
+  EXPECT_EQ(dp_->SumCounters().TotalDrops(), 0u);
+
   // Options that run past the header cannot be sorted: dropped, counted.
   std::vector<uint8_t> bad = whole;
   bad[14 + 20 + 1] = 40;  // Record Route's length
@@ -404,7 +453,7 @@ TEST_F(DataplaneTest, FragmentsOfAFrameWithOptionsCarryOnlyTheCopiedOnesAfterThe
   Poll();
   EXPECT_TRUE(out_->Take().empty());
   EXPECT_EQ(Drops(Drop::kMtuExceeded), 1u);
-  EXPECT_EQ(Events(Event::kFramesFragmented), 1u);
+  EXPECT_EQ(Events(Event::kFramesFragmented), 3u);
 }
 
 TEST_F(DataplaneTest, HoldQueueOverflowIsCounted) {
