@@ -196,15 +196,15 @@ def main():
     rounds = load_rounds(os.path.join(a.out, "runs"))
     s = {name: summarize(rs) for name, rs in runs_of(rounds).items()}
     t = targets(s, rounds, a.ovs_zero_copy)
+    def compare(x, y):
+        """[(direction, ratio of the medians, median of the per-round ratios)] of x over y."""
+        return [(d, ratio(s.get(x, {}).get(d + "_mpps"), s.get(y, {}).get(d + "_mpps")),
+                 round_ratio(rounds, x, y, d)) for d in ("in2out", "out2in")]
     # natgw against a forwarder that touches every header as it must (no target, a reference).
-    ref = [(d, ratio(s.get("natgw-1m", {}).get(d + "_mpps"), s.get("touch-1m", {}).get(d + "_mpps")),
-            round_ratio(rounds, "natgw-1m", "touch-1m", d)) for d in ("in2out", "out2in")]
+    ref = compare("natgw-1m", "touch-1m")
     # Both on copying memif: each forwarder's own core copies every frame in and out, so the
     # generator gets back lines in the same state from either (no target, a reference).
-    copy_ref = [(d, ratio(s.get("natgw-1m-copy", {}).get(d + "_mpps"),
-                          s.get("ceiling-1m-copy", {}).get(d + "_mpps")),
-                 round_ratio(rounds, "natgw-1m-copy", "ceiling-1m-copy", d))
-                for d in ("in2out", "out2in")]
+    copy_ref = compare("natgw-1m-copy", "ceiling-1m-copy")
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump({"rounds": a.rounds, "duration_s": a.duration, "note": a.note, "scenarios": s,
                    "targets": [{"what": w, "ratio": r, "round_ratio": rr, "met": m}

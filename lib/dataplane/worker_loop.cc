@@ -292,11 +292,8 @@ bool Dataplane::Fragment(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint6
     }
     std::memcpy(d, frame, RTE_ETHER_HDR_LEN + kBase);
     auto* fip = reinterpret_cast<rte_ipv4_hdr*>(d + RTE_ETHER_HDR_LEN);
-    if (i == 0) {
-      std::memcpy(fip + 1, ip + 1, first_hl - kBase);
-    } else {
-      std::memcpy(fip + 1, later_opts, later_hl - kBase);
-    }
+    const void* opts = i == 0 ? static_cast<const void*>(ip + 1) : later_opts;
+    std::memcpy(fip + 1, opts, hl - kBase);
     fip->version_ihl = static_cast<uint8_t>(0x40 | hl / 4);
     std::memcpy(d + RTE_ETHER_HDR_LEN + hl, data + at, len);
     fip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(hl + len));
