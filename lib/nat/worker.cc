@@ -204,9 +204,7 @@ void Worker::TranslateHit(Pkt& p, uint32_t ref, PacketVerdict* v) {
       SlowPath(p, v);
       return;
     }
-    uint32_t aux = __atomic_load_n(&s.aux1, __ATOMIC_RELAXED);
-    __atomic_store_n(&s.aux1, (uint32_t{mt_->generation()} << 16) | (aux & 0xffff),
-                     __ATOMIC_RELAXED);
+    StampGeneration(s, mt_->generation());
   }
   if (s.last_seen_s.load(std::memory_order_relaxed) != now_s_) {
     s.last_seen_s.store(now_s_, std::memory_order_relaxed);

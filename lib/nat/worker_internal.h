@@ -55,6 +55,12 @@ struct Worker::HeldFragment {
 inline uint16_t SessionGeneration(const conntrack::Session& s) {
   return static_cast<uint16_t>(__atomic_load_n(&s.aux1, __ATOMIC_RELAXED) >> 16);
 }
+// Records that `s` was found valid against mapping generation `g`, so it is not checked again
+// until the mappings change. Any worker (the allocator half never changes after creation).
+inline void StampGeneration(const conntrack::Session& s, uint16_t g) {
+  const uint32_t aux = __atomic_load_n(&s.aux1, __ATOMIC_RELAXED);
+  __atomic_store_n(&s.aux1, (uint32_t{g} << 16) | (aux & 0xffff), __ATOMIC_RELAXED);
+}
 inline uint16_t SessionAllocatorId(const conntrack::Session& s) {
   return static_cast<uint16_t>(__atomic_load_n(&s.aux1, __ATOMIC_RELAXED) & 0xffff);
 }

@@ -437,7 +437,12 @@ void Worker::PrefetchForExpiry(const Session& s) const {
 bool Worker::Expired(const Session& s, uint32_t now_s) const {
   if (s.flags.load(std::memory_order_acquire) & conntrack::kSessionDead) return true;
   const MappingTable* mt = engine_->mappings();
-  if (SessionGeneration(s) != mt->generation() && !Valid(s, *mt)) return true;
+  if (SessionGeneration(s) != mt->generation()) {
+    if (!Valid(s, *mt)) return true;
+    // Checked: an idle session is not checked again at every visit, and its 16-bit generation
+    // keeps up with the counter, which comes round after 65,536 reloads.
+    StampGeneration(s, mt->generation());
+  }
   const conntrack::Timeouts& t = mt->config().timeouts;
   const int64_t idle =
       static_cast<int64_t>(now_s) - s.last_seen_s.load(std::memory_order_relaxed);

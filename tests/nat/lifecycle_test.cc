@@ -269,6 +269,29 @@ TEST_P(EngineTest, ReloadRemovingAMappingFlushesOnlyItsSessions) {
   engine_->ReclaimRetired();
 }
 
+// A session remembers the mapping generation it was last checked against in 16 bits. An idle
+// session that the sweep finds still valid takes the new generation, so 65,536 reloads later the
+// generation counter coming round to the one it was created under does not skip the check.
+TEST_P(EngineTest, IdleSessionIsCheckedAfterTheGenerationCounterWraps) {
+  auto b_out = PacketBuilder().Ipv4("10.0.0.6", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
+  auto b_in = PacketBuilder().Ipv4("198.51.100.9", "203.0.113.6").Tcp(80, 40000, net::kTcpAck).Build();
+  ASSERT_EQ(Send(kC1, b_out).action, Action::kToOutside);
+  const uint16_t created = engine_->mappings()->generation();
+  const NatConfig same = TwoIslandConfig();
+  for (uint32_t i = 1; i < 65536; ++i) {
+    ASSERT_TRUE(engine_->Apply(same).ok());
+    if (i % 4096 == 0) Maintain(now_s_);  // the sweep visits the idle session now and then
+  }
+  NatConfig nc = TwoIslandConfig();
+  nc.pod_mappings.erase(nc.pod_mappings.begin() + 1);  // c1/pod-b loses 203.0.113.6
+  ASSERT_TRUE(engine_->Apply(nc).ok());
+  ASSERT_EQ(engine_->mappings()->generation(), created);  // the counter came round
+  EXPECT_EQ(Send(kOut, b_in).reason, DropReason::kNoMapping);
+  Maintain(now_s_ + 1);
+  EXPECT_EQ(engine_->table().InUse(), 0u);
+  engine_->ReclaimRetired();
+}
+
 TEST_P(EngineTest, DrainingBackendKeepsPinnedSessionsButGetsNoNewOnes) {
   // Pin some flows to each backend of c2/web.
   std::vector<uint16_t> on_7, on_8;
