@@ -13,8 +13,8 @@
 #include "lib/dataplane/dataplane.h"
 #include "lib/dataplane/worker_state.h"
 #include "lib/net/checksum.h"
+#include "lib/net/fragment.h"
 #include "lib/net/headers.h"
-#include "lib/net/parse.h"
 
 namespace natgw::dataplane {
 namespace {
@@ -243,70 +243,28 @@ void Dataplane::HandleTooBig(WorkerState& ws, uint64_t now) {
 bool Dataplane::Fragment(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint64_t now) {
   const Port& port = ports_[hop.port_index];
   const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
-  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(frame + RTE_ETHER_HDR_LEN);
-  constexpr uint32_t kBase = sizeof(rte_ipv4_hdr);
-  // The first fragment keeps the whole header; the later ones the options marked to be copied
-  // (RFC 791 3.1), which may make their header shorter.
-  const uint32_t first_hl = rte_ipv4_hdr_len(ip);
-  if ((ip->version_ihl >> 4) != 4 || first_hl < kBase ||
-      RTE_ETHER_HDR_LEN + first_hl > m->data_len) {
-    return false;  // (the engine parsed it: not expected)
+  if (m->data_len < RTE_ETHER_HDR_LEN) return false;  // (the engine parsed it: not expected)
+  const uint8_t* ip = frame + RTE_ETHER_HDR_LEN;
+  net::Ipv4Fragments plan;
+  if (!net::PlanIpv4Fragments(ip, m->data_len - RTE_ETHER_HDR_LEN,
+                              port.max_frame_len - RTE_ETHER_HDR_LEN, kMaxFragments, &plan)) {
+    return false;
   }
-  uint8_t later_opts[RTE_IPV4_HDR_OPT_MAX_LEN];
-  uint32_t later_hl = kBase;
-  if (first_hl > kBase) {
-    const int copied = net::CopiedIpv4Options(reinterpret_cast<const uint8_t*>(ip) + kBase,
-                                              first_hl - kBase, later_opts);
-    if (copied < 0) return false;
-    later_hl += static_cast<uint32_t>(copied);
-  }
-  const uint32_t ip_len = rte_be_to_cpu_16(ip->total_length);
-  if (ip_len <= first_hl || RTE_ETHER_HDR_LEN + ip_len > m->data_len) return false;
-  const uint32_t mtu = port.max_frame_len - RTE_ETHER_HDR_LEN;
-  if (mtu < first_hl + 8) return false;
-  // Every fragment's data but the last's is a multiple of 8 bytes.
-  const uint32_t first_chunk = (mtu - first_hl) & ~7u;
-  const uint32_t chunk = (mtu - later_hl) & ~7u;
-  const uint32_t payload = ip_len - first_hl;
-  // A fragment of a fragment keeps its place in the original datagram and its MF; the offset
-  // field has 13 bits.
-  const uint16_t orig = rte_be_to_cpu_16(ip->fragment_offset);
-  const uint32_t first_unit = orig & RTE_IPV4_HDR_OFFSET_MASK;
-  const bool more_after = (orig & RTE_IPV4_HDR_MF_FLAG) != 0;
-  if (first_unit * 8 + payload > 0xffff) return false;
-  const uint32_t n =
-      payload <= first_chunk ? 1 : 1 + (payload - first_chunk + chunk - 1) / chunk;
-  if (n > kMaxFragments) return false;
   rte_mbuf* frags[kMaxFragments];
-  if (rte_pktmbuf_alloc_bulk(port.pool, frags, n) != 0) return false;
-  const uint8_t* data = frame + RTE_ETHER_HDR_LEN + first_hl;
-  uint32_t at = 0;  // bytes of the payload sent so far
-  for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t hl = i == 0 ? first_hl : later_hl;
-    const uint32_t len = std::min(i == 0 ? first_chunk : chunk, payload - at);
+  if (rte_pktmbuf_alloc_bulk(port.pool, frags, plan.count) != 0) return false;
+  for (uint32_t i = 0; i < plan.count; ++i) {
     auto* d = reinterpret_cast<uint8_t*>(
-        rte_pktmbuf_append(frags[i], static_cast<uint16_t>(RTE_ETHER_HDR_LEN + hl + len)));
+        rte_pktmbuf_append(frags[i], static_cast<uint16_t>(RTE_ETHER_HDR_LEN + plan.Length(i))));
     if (ABSL_PREDICT_FALSE(d == nullptr)) {  // buffers smaller than the port's frames
-      rte_pktmbuf_free_bulk(frags, n);
+      rte_pktmbuf_free_bulk(frags, plan.count);
       return false;
     }
-    std::memcpy(d, frame, RTE_ETHER_HDR_LEN + kBase);
-    auto* fip = reinterpret_cast<rte_ipv4_hdr*>(d + RTE_ETHER_HDR_LEN);
-    const void* opts = i == 0 ? static_cast<const void*>(ip + 1) : later_opts;
-    std::memcpy(fip + 1, opts, hl - kBase);
-    fip->version_ihl = static_cast<uint8_t>(0x40 | hl / 4);
-    std::memcpy(d + RTE_ETHER_HDR_LEN + hl, data + at, len);
-    fip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(hl + len));
-    uint16_t f = static_cast<uint16_t>(first_unit + at / 8);
-    if (i + 1 < n || more_after) f |= RTE_IPV4_HDR_MF_FLAG;
-    fip->fragment_offset = rte_cpu_to_be_16(f);
-    fip->hdr_checksum = 0;
-    fip->hdr_checksum = rte_ipv4_cksum(fip);
-    at += len;
+    std::memcpy(d, frame, RTE_ETHER_HDR_LEN);
+    net::WriteIpv4Fragment(ip, plan, i, d + RTE_ETHER_HDR_LEN);
   }
   rte_pktmbuf_free(m);
   ws.counters.Count(Event::kFramesFragmented);
-  for (uint32_t i = 0; i < n; ++i) SendToNextHop(ws, frags[i], hop, now);
+  for (uint32_t i = 0; i < plan.count; ++i) SendToNextHop(ws, frags[i], hop, now);
   return true;
 }
 

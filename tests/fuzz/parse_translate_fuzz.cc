@@ -2,7 +2,9 @@
 // sessions persist across inputs), so parsing, the fast path, the slow path, ICMP error
 // translation, fragments, "fragmentation needed" for frames too big for their port and expiry
 // all see hostile bytes. Checks: no crash, no sanitizer report,
-// every verdict is either a drop with a reason or a frame that still parses.
+// every verdict is either a drop with a reason or a frame that still parses. Every input frame and
+// every forwarded one is also split into IPv4 fragments (net::PlanIpv4Fragments, as the dataplane
+// does for a port with a smaller MTU), and the fragments must put the datagram back together.
 //
 // Input: byte 0 picks the side and a template packet, byte 1 advances the clock, the rest is
 // XORed over the template (and may extend or cut it), so mutations stay near valid packets.
@@ -21,6 +23,7 @@
 #include "lib/nat/worker.h"
 #include "lib/net/builder.h"
 #include "lib/net/parse.h"
+#include "tests/net/fragment_check.h"
 
 namespace {
 
@@ -95,13 +98,26 @@ void Init() {
           .IcmpError(3, 4, PacketBuilder().Ipv4("203.0.113.5", "198.51.100.9").Proto(47)
                                .PayloadSize(8).BuildIp(), 1400)
           .Build(),
-      // IP options (Record Route, NOP, Router Alert), as fragmentation sorts them.
+      // IP options (Record Route, NOP, Router Alert), as fragmentation sorts them, in a datagram
+      // that most of the MTUs tried split.
       PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9")
-          .IpOptions({7, 7, 4, 0, 0, 0, 0, 1, 148, 4, 0, 0}).Udp(5001, 53).Payload("o").Build(),
+          .IpOptions({7, 7, 4, 0, 0, 0, 0, 1, 148, 4, 0, 0}).Udp(5001, 53).PayloadSize(400)
+          .Build(),
   };
 }
 
-void CheckParses(const rte_mbuf* m) {
+// Splits the datagram at `ip` for `mtu` and checks the fragments, if it can be split.
+void CheckFragments(const uint8_t* ip, uint32_t avail, uint32_t mtu) {
+  const auto frags = natgw::net::testing::SplitIpv4(ip, avail, mtu);
+  if (frags.empty()) return;
+  const std::string wrong = natgw::net::testing::CheckIpv4Fragments(ip, mtu, frags);
+  if (!wrong.empty()) {
+    std::fprintf(stderr, "fragments for MTU %u: %s\n", mtu, wrong.c_str());
+    std::abort();
+  }
+}
+
+void CheckParses(const rte_mbuf* m, uint32_t mtu) {
   natgw::net::PacketInfo info;
   if (natgw::net::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, &info) !=
       natgw::net::ParseError::kOk) {
@@ -110,6 +126,7 @@ void CheckParses(const rte_mbuf* m) {
   }
   // Its options as fragmentation would sort them (exact-size copies, so ASan sees overreads).
   const auto* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, info.l3_offset);
+  CheckFragments(ip, m->data_len - info.l3_offset, mtu);
   const uint32_t opt_len = (ip[0] & 0xfu) * 4 - 20;
   if (opt_len == 0) return;
   std::vector<uint8_t> opts(ip + 20, ip + 20 + opt_len);
@@ -134,6 +151,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (sel & 0x80) frame.resize(body);  // also try frames cut short
   for (size_t i = 0; i < body && i < frame.size(); ++i) frame[i] ^= data[2 + i];
   if (frame.size() > 1500) frame.resize(1500);
+  // Byte 1: bits 0-3 the clock, bit 4 "fragmentation needed", bits 5-7 the MTU to split for.
+  const uint32_t mtu = 28 + (data[1] >> 5) * 200u;
+  if (frame.size() > 14) CheckFragments(frame.data() + 14, frame.size() - 14, mtu);
 
   const nat::Side side = (sel >> 3) % 3 == 0   ? nat::Side::Outside()
                          : (sel >> 3) % 3 == 1 ? nat::Side::Inside(1)
@@ -152,13 +172,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const nat::PacketVerdict& v = r.verdicts[i];
     if (v.action == nat::Action::kHeld) continue;
     if (v.action != nat::Action::kDrop) {
-      CheckParses(v.mbuf);
+      CheckParses(v.mbuf, mtu);
       if (data[1] & 0x10) {
         // As if it did not fit its port: "fragmentation needed" back to where it came from.
         const nat::Side egress = v.action == nat::Action::kToOutside ? nat::Side::Outside()
                                                                       : nat::Side::Inside(v.island);
         const nat::PacketVerdict e = w.FragmentationNeeded(v.mbuf, egress, 576, g_now);
-        if (e.action != nat::Action::kDrop) CheckParses(e.mbuf);
+        if (e.action != nat::Action::kDrop) CheckParses(e.mbuf, mtu);
         rte_pktmbuf_free(e.mbuf);
         continue;
       }

@@ -273,8 +273,10 @@ TEST_P(EngineTest, ReloadRemovingAMappingFlushesOnlyItsSessions) {
 // session that the sweep finds still valid takes the new generation, so 65,536 reloads later the
 // generation counter coming round to the one it was created under does not skip the check.
 TEST_P(EngineTest, IdleSessionIsCheckedAfterTheGenerationCounterWraps) {
-  auto b_out = PacketBuilder().Ipv4("10.0.0.6", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
-  auto b_in = PacketBuilder().Ipv4("198.51.100.9", "203.0.113.6").Tcp(80, 40000, net::kTcpAck).Build();
+  auto b_out =
+      PacketBuilder().Ipv4("10.0.0.6", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
+  auto b_in =
+      PacketBuilder().Ipv4("198.51.100.9", "203.0.113.6").Tcp(80, 40000, net::kTcpAck).Build();
   ASSERT_EQ(Send(kC1, b_out).action, Action::kToOutside);
   const uint16_t created = engine_->mappings()->generation();
   const NatConfig same = TwoIslandConfig();
