@@ -128,12 +128,12 @@ namespace {
 bool CountsTcpState(const Session& s) { return s.in_key.proto == 6 && s.kind != SessionKind::kBinding; }
 }  // namespace
 
-void WorkerSessions::Track(uint32_t index) {
+void WorkerSessions::Track(uint32_t index, uint8_t inserted_state) {
   Session& s = table_->session(index);
   assert(s.owner == worker_);
   assert(s.in_key.realm < SessionCounts::kRealms);
   ++counts_->live[s.in_key.realm & 0xff][static_cast<int>(s.kind) & 3][SessionCounts::ProtoIndex(s.in_key.proto)];
-  if (CountsTcpState(s)) ++counts_->tcp[TcpCountIndex(s.tcp_state.load(std::memory_order_relaxed))];
+  if (CountsTcpState(s)) ++counts_->tcp[TcpCountIndex(inserted_state)];
   Enqueue(index);
 }
 

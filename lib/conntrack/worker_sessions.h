@@ -72,8 +72,10 @@ class WorkerSessions {
   WorkerSessions(SessionTable* table, rte_rcu_qsbr* qsbr, uint32_t worker, SessionPolicy* policy);
   ~WorkerSessions();
 
-  // Starts tracking (and counting) a session this worker created and inserted.
-  void Track(uint32_t index);
+  // Starts tracking (and counting) a session this worker created and inserted with TCP state
+  // `inserted_state`: the state it is counted in, since from Insert on another worker may move
+  // it (and count that move) before this call.
+  void Track(uint32_t index, uint8_t inserted_state);
 
   // Any worker that moved a TCP session from `from` to `to` (having won the compare-exchange on
   // Session::tcp_state) counts it in its own counts.

@@ -112,7 +112,7 @@ uint32_t Worker::Publish(const FlowKey& in, const FlowKey& out, SessionKind kind
   uint32_t existing = kMiss;
   switch (table.Insert(index, outside_initiated, &existing)) {
     case conntrack::InsertResult::kOk:
-      sessions_.Track(index);
+      sessions_.Track(index, static_cast<uint8_t>(tcp_state));
       if (events_ != nullptr && kind != SessionKind::kBinding) EmitCreate(index, s);
       counters_.Count(Event::kSessionsCreated);
       switch (kind) {

@@ -175,7 +175,7 @@ class Worker {
     uint32_t existing = kMiss;
     const InsertResult r = t.Insert(idx, out_first, &existing);
     if (r == InsertResult::kOk) {
-      ws_->Track(idx);
+      ws_->Track(idx, s.tcp_state.load(std::memory_order_relaxed));
       recent_[recent_pos_++ % kRecent] = idx;
       // Only the owner unlinks, so its fresh session must be found by both keys.
       if (t.Lookup(s.in_key) != MakeRef(idx, false)) Fail();

@@ -89,7 +89,7 @@ class WorkerSessionsTest : public ::testing::Test {
     s.aux0 = expire_s;
     s.aux1 = 0;
     EXPECT_EQ(table_->Insert(i, false, nullptr), InsertResult::kOk);
-    ws_->Track(i);
+    ws_->Track(i, s.tcp_state.load());
     return i;
   }
 
@@ -121,6 +121,38 @@ class WorkerSessionsTest : public ::testing::Test {
   QsbrPtr qsbr_;
   std::unique_ptr<WorkerSessions> ws_;
 };
+
+// Once inserted, a session is another worker's to move: a move counted there before its owner
+// tracks it must leave the sums over both workers exact.
+TEST_F(WorkerSessionsTest, TcpStateMovedBeforeTrackIsCountedOnce) {
+  WorkerSessions other(table_.get(), qsbr_.get(), 1, policy_.get());
+  const uint32_t i = table_->Alloc(0);
+  Session& s = table_->session(i);
+  s.in_key = Key(7, false);
+  s.out_key = Key(7, true);
+  s.flags.store(0);
+  s.aux0 = 1000;
+  s.aux1 = 0;
+  const auto syn_sent = static_cast<uint8_t>(TcpState::kSynSent);
+  s.tcp_state.store(syn_sent);
+  ASSERT_EQ(table_->Insert(i, false, nullptr), InsertResult::kOk);
+  // Worker 1 translates the SYN-ACK before worker 0 gets to Track.
+  uint8_t expected = syn_sent;
+  ASSERT_TRUE(s.tcp_state.compare_exchange_strong(
+      expected, static_cast<uint8_t>(TcpState::kEstablished)));
+  other.CountTcpTransition(TcpState::kSynSent, TcpState::kEstablished);
+  ws_->Track(i, syn_sent);
+  SessionCounts sum;
+  sum.AddSnapshot(ws_->counts());
+  sum.AddSnapshot(other.counts());
+  EXPECT_EQ(sum.tcp[static_cast<int>(TcpState::kSynSent)], 0u);
+  EXPECT_EQ(sum.tcp[static_cast<int>(TcpState::kEstablished)], 1u);
+  ws_->DrainAll(true);
+  sum = SessionCounts{};
+  sum.AddSnapshot(ws_->counts());
+  sum.AddSnapshot(other.counts());
+  for (int st = 0; st < SessionCounts::kTcpStates; ++st) EXPECT_EQ(sum.tcp[st], 0u) << st;
+}
 
 TEST_F(WorkerSessionsTest, SweepRespectsBudget) {
   for (uint32_t n = 0; n < 10; ++n) Add(n, 100);
