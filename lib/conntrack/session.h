@@ -61,9 +61,7 @@ struct alignas(64) Session {
   uint8_t owner;     // worker that created it and alone frees it
   uint32_t next;     // owner's expiry list link
   uint32_t aux0;     // engine-defined (pod limit slot)
-  // Engine-defined (port allocator / mapping generation). Mutable: the engine restamps its
-  // generation half from any worker, with atomic builtins, on a session it only reads.
-  mutable uint32_t aux1;
+  uint32_t aux1;     // engine-defined (port allocator / mapping generation)
   uint32_t created_s;
 };
 static_assert(sizeof(Session) == 64, "Session must stay one cache line");

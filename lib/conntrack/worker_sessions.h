@@ -48,7 +48,9 @@ inline constexpr uint8_t kTcpStateGone = 0xff;
 class SessionPolicy {
  public:
   virtual ~SessionPolicy() = default;
-  // True if the session should be removed at `now_s` (idle past its protocol/state timeout).
+  // True if the session should be removed at `now_s` (idle past its protocol/state timeout). May
+  // write what readers write too (the NAT engine refreshes a binding's last_seen_s and restamps
+  // the mapping generation it checked the session against).
   virtual bool Expired(const Session& s, uint32_t now_s) const = 0;
   // Starts fetching what Expired(s) reads besides `s` itself; the sweep calls it for a group of
   // sessions before it examines them, so those misses overlap.
@@ -72,9 +74,9 @@ class WorkerSessions {
   WorkerSessions(SessionTable* table, rte_rcu_qsbr* qsbr, uint32_t worker, SessionPolicy* policy);
   ~WorkerSessions();
 
-  // Starts tracking (and counting) a session this worker created and inserted with TCP state
-  // `inserted_state`: the state it is counted in, since from Insert on another worker may move
-  // it (and count that move) before this call.
+  // Starts tracking (and counting) a session this worker created and inserted. `inserted_state`
+  // is the TCP state it stored before Insert (not one read after: from Insert on another worker
+  // may move the state, and count that move, before this call).
   void Track(uint32_t index, uint8_t inserted_state);
 
   // Any worker that moved a TCP session from `from` to `to` (having won the compare-exchange on

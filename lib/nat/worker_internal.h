@@ -56,10 +56,14 @@ inline uint16_t SessionGeneration(const conntrack::Session& s) {
   return static_cast<uint16_t>(__atomic_load_n(&s.aux1, __ATOMIC_RELAXED) >> 16);
 }
 // Records that `s` was found valid against mapping generation `g`, so it is not checked again
-// until the mappings change. Any worker (the allocator half never changes after creation).
+// until the mappings change. Any worker, on a session it may only hold for reading (the sweep's
+// Expired): the only write to a const Session besides last_seen_s. The allocator half never
+// changes after creation, so racing stamps differ at most in the generation, and each names one
+// the session was checked against.
 inline void StampGeneration(const conntrack::Session& s, uint16_t g) {
-  const uint32_t aux = __atomic_load_n(&s.aux1, __ATOMIC_RELAXED);
-  __atomic_store_n(&s.aux1, (uint32_t{g} << 16) | (aux & 0xffff), __ATOMIC_RELAXED);
+  uint32_t* aux1 = const_cast<uint32_t*>(&s.aux1);  // sessions live in writable memory
+  const uint32_t aux = __atomic_load_n(aux1, __ATOMIC_RELAXED);
+  __atomic_store_n(aux1, (uint32_t{g} << 16) | (aux & 0xffff), __ATOMIC_RELAXED);
 }
 inline uint16_t SessionAllocatorId(const conntrack::Session& s) {
   return static_cast<uint16_t>(__atomic_load_n(&s.aux1, __ATOMIC_RELAXED) & 0xffff);

@@ -440,7 +440,8 @@ bool Worker::Expired(const Session& s, uint32_t now_s) const {
   if (SessionGeneration(s) != mt->generation()) {
     if (!Valid(s, *mt)) return true;
     // Checked: an idle session is not checked again at every visit, and its 16-bit generation
-    // keeps up with the counter, which comes round after 65,536 reloads.
+    // keeps up with the counter, which comes round after 65,536 reloads. (So long as the sweep
+    // visits every session within 65,535 reloads: a pass takes seconds, a reload milliseconds.)
     StampGeneration(s, mt->generation());
   }
   const conntrack::Timeouts& t = mt->config().timeouts;

@@ -3,6 +3,7 @@
 #include <rte_byteorder.h>
 #include <rte_ip.h>
 
+#include <cassert>
 #include <cstring>
 
 #include "lib/net/parse.h"
@@ -41,6 +42,7 @@ bool PlanIpv4Fragments(const uint8_t* ip, uint32_t avail, uint32_t mtu, uint32_t
 
 void WriteIpv4Fragment(const uint8_t* ip, const Ipv4Fragments& plan, uint32_t i, uint8_t* out) {
   constexpr uint32_t kBase = sizeof(rte_ipv4_hdr);
+  assert(i < plan.count);
   const uint32_t hl = plan.HeaderLength(i);
   const uint32_t at = plan.DataOffset(i);
   const uint32_t len = plan.DataLength(i);

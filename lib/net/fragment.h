@@ -43,9 +43,9 @@ struct Ipv4Fragments {
 bool PlanIpv4Fragments(const uint8_t* ip, uint32_t avail, uint32_t mtu, uint32_t max_count,
                        Ipv4Fragments* plan);
 
-// Writes fragment `i` of `plan` for the datagram at `ip`: plan.Length(i) bytes at `out`, its
-// header checksummed (identification, TTL, protocol and addresses as the datagram's; DF and the
-// reserved flag cleared).
+// Writes fragment `i` (< plan.count) of `plan` for the datagram at `ip`: plan.Length(i) bytes at
+// `out`, its header checksummed (identification, TTL, protocol and addresses as the datagram's;
+// DF and the reserved flag cleared).
 void WriteIpv4Fragment(const uint8_t* ip, const Ipv4Fragments& plan, uint32_t i, uint8_t* out);
 
 }  // namespace natgw::net

@@ -173,9 +173,10 @@ class Worker {
     s.last_seen_s.store(now + 1 + rng_() % kMaxLifetime, std::memory_order_relaxed);
     const bool out_first = rng_() % 2;
     uint32_t existing = kMiss;
+    const uint8_t state = s.tcp_state.load(std::memory_order_relaxed);  // as inserted
     const InsertResult r = t.Insert(idx, out_first, &existing);
     if (r == InsertResult::kOk) {
-      ws_->Track(idx, s.tcp_state.load(std::memory_order_relaxed));
+      ws_->Track(idx, state);
       recent_[recent_pos_++ % kRecent] = idx;
       // Only the owner unlinks, so its fresh session must be found by both keys.
       if (t.Lookup(s.in_key) != MakeRef(idx, false)) Fail();

@@ -88,8 +88,9 @@ class WorkerSessionsTest : public ::testing::Test {
     s.flags.store(0);
     s.aux0 = expire_s;
     s.aux1 = 0;
+    const uint8_t state = s.tcp_state.load();  // as inserted (Track's argument)
     EXPECT_EQ(table_->Insert(i, false, nullptr), InsertResult::kOk);
-    ws_->Track(i, s.tcp_state.load());
+    ws_->Track(i, state);
     return i;
   }
 

@@ -108,9 +108,9 @@ void Init() {
 
 // Splits the datagram at `ip` for `mtu` and checks the fragments, if it can be split.
 void CheckFragments(const uint8_t* ip, uint32_t avail, uint32_t mtu) {
-  const auto frags = natgw::net::testing::SplitIpv4(ip, avail, mtu);
+  const auto frags = natgw::testing::SplitIpv4(ip, avail, mtu);
   if (frags.empty()) return;
-  const std::string wrong = natgw::net::testing::CheckIpv4Fragments(ip, mtu, frags);
+  const std::string wrong = natgw::testing::CheckIpv4Fragments(ip, mtu, frags);
   if (!wrong.empty()) {
     std::fprintf(stderr, "fragments for MTU %u: %s\n", mtu, wrong.c_str());
     std::abort();

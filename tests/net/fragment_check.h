@@ -13,7 +13,7 @@
 #include "lib/net/fragment.h"
 #include "lib/net/parse.h"
 
-namespace natgw::net::testing {
+namespace natgw::testing {
 
 // Empty if `frags` are right for the datagram `ip` (its header valid as PlanIpv4Fragments
 // accepted it) split for `mtu`; otherwise what is wrong.
@@ -23,7 +23,7 @@ inline std::string CheckIpv4Fragments(const uint8_t* ip, uint32_t mtu,
   const uint32_t total = uint32_t{ip[2]} << 8 | ip[3];
   const uint32_t frag = uint32_t{ip[6]} << 8 | ip[7];
   uint8_t copied[40];
-  const int copied_len = CopiedIpv4Options(ip + 20, hl - 20, copied);
+  const int copied_len = net::CopiedIpv4Options(ip + 20, hl - 20, copied);
   if (copied_len < 0) return "planned a datagram with malformed options";
   if (frags.empty()) return "no fragments";
   std::vector<uint8_t> data;
@@ -35,7 +35,7 @@ inline std::string CheckIpv4Fragments(const uint8_t* ip, uint32_t mtu,
     const uint32_t want_hl = i == 0 ? hl : 20 + static_cast<uint32_t>(copied_len);
     if (f[0] >> 4 != 4 || fhl != want_hl || fhl > f.size()) return at + "header length";
     if ((uint32_t{f[2]} << 8 | f[3]) != f.size()) return at + "total length";
-    if (Csum(f.data(), fhl) != 0) return at + "header checksum";
+    if (net::Csum(f.data(), fhl) != 0) return at + "header checksum";
     // TOS, identification, TTL, protocol and addresses as the datagram's.
     if (f[1] != ip[1] || std::memcmp(&f[4], &ip[4], 2) != 0 || std::memcmp(&f[8], &ip[8], 2) != 0 ||
         std::memcmp(&f[12], &ip[12], 8) != 0) {
@@ -61,16 +61,16 @@ inline std::string CheckIpv4Fragments(const uint8_t* ip, uint32_t mtu,
 // sanitizer sees any write past it). Empty when PlanIpv4Fragments refuses.
 inline std::vector<std::vector<uint8_t>> SplitIpv4(const uint8_t* ip, uint32_t avail,
                                                    uint32_t mtu, uint32_t max_count = 64) {
-  Ipv4Fragments plan;
+  net::Ipv4Fragments plan;
   std::vector<std::vector<uint8_t>> frags;
-  if (!PlanIpv4Fragments(ip, avail, mtu, max_count, &plan)) return frags;
+  if (!net::PlanIpv4Fragments(ip, avail, mtu, max_count, &plan)) return frags;
   for (uint32_t i = 0; i < plan.count; ++i) {
     frags.emplace_back(plan.Length(i));
-    WriteIpv4Fragment(ip, plan, i, frags.back().data());
+    net::WriteIpv4Fragment(ip, plan, i, frags.back().data());
   }
   return frags;
 }
 
-}  // namespace natgw::net::testing
+}  // namespace natgw::testing
 
 #endif  // NATGW_TESTS_NET_FRAGMENT_CHECK_H_

@@ -11,8 +11,8 @@ namespace natgw::net {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
-using testing::CheckIpv4Fragments;
-using testing::SplitIpv4;
+using natgw::testing::CheckIpv4Fragments;
+using natgw::testing::SplitIpv4;
 
 Bytes Udp(size_t payload) {
   return PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Id(77).Udp(5000, 53)
@@ -109,6 +109,9 @@ TEST(FragmentTest, RefusesWhatItCannotSplit) {
   const Bytes malformed = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9")
                               .IpOptions({7, 9, 4, 0}).Udp(5000, 53).PayloadSize(600).BuildIp();
   EXPECT_FALSE(PlanIpv4Fragments(malformed.data(), malformed.size(), 576, 64, &plan));
+  const Bytes with_options = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9")
+                                 .IpOptions({148, 4, 0, 0, 1, 1, 1, 0}).Udp(5000, 53).BuildIp();
+  EXPECT_FALSE(PlanIpv4Fragments(with_options.data(), 24, 576, 64, &plan));  // IHL past avail
 }
 
 }  // namespace
