@@ -78,8 +78,8 @@ class WorkerSessionsTest : public ::testing::Test {
     ws_ = std::make_unique<WorkerSessions>(table_.get(), qsbr_.get(), 0, policy_.get());
   }
 
-  // Creates, inserts and tracks a session of worker 0 that expires at `expire_s`.
-  uint32_t Add(uint32_t n, uint32_t expire_s) {
+  // Allocates and fills, but does not insert, a session of worker 0 that expires at `expire_s`.
+  uint32_t Prepare(uint32_t n, uint32_t expire_s) {
     const uint32_t i = table_->Alloc(0);
     EXPECT_NE(i, kNoSession);
     Session& s = table_->session(i);
@@ -88,7 +88,13 @@ class WorkerSessionsTest : public ::testing::Test {
     s.flags.store(0);
     s.aux0 = expire_s;
     s.aux1 = 0;
-    const uint8_t state = s.tcp_state.load();  // as inserted (Track's argument)
+    return i;
+  }
+
+  // Creates, inserts and tracks a session of worker 0 that expires at `expire_s`.
+  uint32_t Add(uint32_t n, uint32_t expire_s) {
+    const uint32_t i = Prepare(n, expire_s);
+    const uint8_t state = table_->session(i).tcp_state.load();  // as inserted (Track's argument)
     EXPECT_EQ(table_->Insert(i, false, nullptr), InsertResult::kOk);
     ws_->Track(i, state);
     return i;
@@ -127,13 +133,8 @@ class WorkerSessionsTest : public ::testing::Test {
 // tracks it must leave the sums over both workers exact.
 TEST_F(WorkerSessionsTest, TcpStateMovedBeforeTrackIsCountedOnce) {
   WorkerSessions other(table_.get(), qsbr_.get(), 1, policy_.get());
-  const uint32_t i = table_->Alloc(0);
+  const uint32_t i = Prepare(7, 1000);
   Session& s = table_->session(i);
-  s.in_key = Key(7, false);
-  s.out_key = Key(7, true);
-  s.flags.store(0);
-  s.aux0 = 1000;
-  s.aux1 = 0;
   const auto syn_sent = static_cast<uint8_t>(TcpState::kSynSent);
   s.tcp_state.store(syn_sent);
   ASSERT_EQ(table_->Insert(i, false, nullptr), InsertResult::kOk);
