@@ -13,6 +13,9 @@ import re
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import worker_load  # noqa: E402 (beside this file)
+
 SCENARIOS = [
     ("natgw-1k", "natgw, 1k established UDP flows"),
     ("natgw-1m", "natgw, 1M established UDP flows"),
@@ -44,6 +47,10 @@ def load_rounds(runs_dir):
                 r = json.load(f)
         except (OSError, ValueError):
             continue
+        # natgw's worker load over the measured interval, where the run sampled it
+        # (scripts/bench.sh: runs/SCENARIO-ROUND.load beside the result).
+        load = path[:-len(".json")] + ".load"
+        r["natgw_busy"] = worker_load.busy_of_run(load, r) if os.path.exists(load) else None
         runs.setdefault(m.group(1), {})[int(m.group(2))] = r
     return runs
 
@@ -82,6 +89,9 @@ def summarize(rs):
         "per_run_in2out_mpps": [round(r["in2out"]["delivered_pps"] / 1e6, 3) for r in ok],
         "per_run_out2in_mpps": [round(r["out2in"]["delivered_pps"] / 1e6, 3) for r in ok],
         "errors": sorted({r["error"] for r in rs if r.get("error")}),
+        "natgw_busy": med([r.get("natgw_busy") for r in ok]),
+        "per_run_natgw_busy": [None if r.get("natgw_busy") is None else round(r["natgw_busy"], 3)
+                               for r in ok],
     }
 
 
@@ -132,6 +142,31 @@ def targets(s, rounds=None, ovs_zero_copy=False):
             r = ratio(va.get(key), vb.get(key))
             rr = round_ratio(rounds, a, b, d)
             out.append((what, r, rr, r is not None and rr is not None and ok(r) and ok(rr)))
+    return out
+
+
+# Below this share of busy worker loops natgw was waiting for frames, not short of time.
+SATURATED_BUSY = 0.95
+
+
+def load_lines(s):
+    """The report's section on natgw's worker load (empty when no run sampled it)."""
+    rows = [(name, s[name]) for name, _ in SCENARIOS
+            if name in s and s[name].get("natgw_busy") is not None]
+    if not rows:
+        return []
+    out = ["", "## natgw's worker load", "",
+           "The share of natgw's worker loops that received frames over the generator's "
+           "measured seconds (DPDK telemetry `/natgw/workers`, sampled by perf/worker_load.py). "
+           f"Under {SATURATED_BUSY:.0%} natgw waited for frames the rest of the time: the "
+           "generator and the wiring, not natgw, set the rate it delivered.", "",
+           "| scenario | natgw busy | runs |", "|---|---|---|"]
+    out += [f"| {name} | {v['natgw_busy']:.0%} | {v['per_run_natgw_busy']} |" for name, v in rows]
+    m = s.get("natgw-1m", {}).get("natgw_busy")
+    if m is not None and m < SATURATED_BUSY:
+        out += ["", f"natgw-1m's worker was busy {m:.0%} of its loops, so the 0.8x target above "
+                "measured the generator's speed with the frames natgw sends back (see the "
+                "reference on touching the frames), not natgw's own limit."]
     return out
 
 
@@ -244,6 +279,7 @@ def main():
               "| target | ratio | per round | met |", "|---|---|---|---|"]
     for w, r, rr, m in t:
         lines.append(f"| {w} | {fmt(r)} | {fmt(rr)} | {'yes' if m else 'NO'} |")
+    lines += load_lines(s)
     references = (
         ("natgw-1m", "touch-1m", ref, "the cost of touching the frames",
          "testpmd io forwarding (the ceiling) never reads a frame, so the generator gets back "

@@ -149,6 +149,7 @@ keep() {
   local name=$1 round=$2
   cp "$LG_DIR/$name.json" "$OUT/runs/$name-$round.json" 2>/dev/null || echo "  $name: no result"
   cp "$LG_DIR/$name.log" "$OUT/runs/$name-$round.log" 2>/dev/null || true
+  cp "$LG_DIR/$name.load" "$OUT/runs/$name-$round.load" 2>/dev/null || true
   [ -f "$LG_DIR/$name.json" ] && grep '^natgw-loadgen:' "$LG_DIR/$name.log" | sed "s/^/  $name #$round /" || true
 }
 
@@ -180,8 +181,10 @@ natgw_attempt() {  # natgw_attempt SCENARIO [generator flags]
   lg_start "$name" --expect_pool="$LG_POOL" "${LG_FLOW_ARGS[@]}" --duration_s="$dur" \
     "${LINK_TIMEOUT[@]}" "$@" || true
   peer_natgw "$LG_DIR/natgw.toml"
+  lg_load_start "$LG_DIR/$name.load"
   lg_wait || true
   peer_stop
+  lg_load_stop
 }
 ceiling_attempt() {  # ceiling_attempt SCENARIO
   lg_start "$1" --noarp --expect_translation=false "${LG_FLOW_ARGS[@]}" \

@@ -142,15 +142,15 @@ std::string ResultJson(const TrafficConfig& c, const std::string& mode_name,
   auto us = [&](double q) { return static_cast<double>(r.latency.Percentile(q)) / 1e3; };
   return absl::StrFormat(
       R"({"mode": "%s", "flows": %u, "queues": %u, "frame_sizes": [%s], "rate_pps": %.0f, )"
-      R"("seconds": %.3f, )"
+      R"("seconds": %.3f, "start_unix": %.3f, )"
       R"("error": "%s", "in2out": %s, "out2in": %s, "invalid_total": %u, "invalid": {%s}, )"
       R"("warmup_delivered": %u, "tcp": {"opened": %u, "established": %u, "completed": %u, )"
       R"("cps": %.0f}, "latency_us": {"samples": %u, "p50": %.2f, "p99": %.2f, "p999": %.2f, )"
       R"("max": %.2f}, "arp_answered": %u, "pods_announced": %u, "arp_gateway_replies": %u, )"
       R"("other_frames": %u, "other_loop_frames": %u, "loops": [%s], "timeline": [%s]})"
       "\n",
-      mode_name, c.num_flows, c.queues, sizes, c.rate_pps, r.seconds, r.error, dir(r.in2out),
-      dir(r.out2in), r.invalid_total, invalid, r.warmup_delivered, r.tcp_opened,
+      mode_name, c.num_flows, c.queues, sizes, c.rate_pps, r.seconds, r.start_unix, r.error,
+      dir(r.in2out), dir(r.out2in), r.invalid_total, invalid, r.warmup_delivered, r.tcp_opened,
       r.tcp_established, r.tcp_completed, static_cast<double>(r.tcp_completed) / s,
       r.latency.count(), us(0.5), us(0.99), us(0.999),
       static_cast<double>(r.latency.max()) / 1e3, r.arp_answered, r.pods_announced,

@@ -7,6 +7,8 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -26,6 +28,12 @@ constexpr uint32_t kTcpDataLen = 16;
 constexpr uint32_t kServerIsnKey = 0x5bd1e995;  // server ISN = connection number ^ key
 const rte_ether_addr kBroadcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 const rte_ether_addr kZero = {{0, 0, 0, 0, 0, 0}};  // an ARP request's unknown target MAC
+
+double UnixSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 // A TX buffer of one port: frames queue up during a loop pass and leave in bursts.
 struct TxQueue {
@@ -270,6 +278,7 @@ class Generator {
   }
 
   void Measure() {
+    r_.start_unix = UnixSeconds();
     const uint64_t start = rte_rdtsc();
     const uint64_t end = start + static_cast<uint64_t>(c_.duration_s * static_cast<double>(hz_));
     uint64_t next_second = start + hz_;
@@ -703,6 +712,9 @@ void AddCounts(DirectionCounts* into, const DirectionCounts& d) {
 // Adds loop result `r` to `into` (the timeline aside).
 void AddResult(TrafficResult* into, const TrafficResult& r) {
   into->seconds = std::max(into->seconds, r.seconds);
+  if (into->start_unix == 0 || (r.start_unix != 0 && r.start_unix < into->start_unix)) {
+    into->start_unix = r.start_unix;
+  }
   AddCounts(&into->in2out, r.in2out);
   AddCounts(&into->out2in, r.out2in);
   for (size_t i = 0; i < kNumInvalid; ++i) into->invalid[i] += r.invalid[i];

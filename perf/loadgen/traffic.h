@@ -82,6 +82,10 @@ struct SecondSample {
 
 struct TrafficResult {
   double seconds = 0;  // measured interval (warm-up excluded)
+  // When the measured interval began, in seconds since the Unix epoch (wall clock), so that
+  // samples taken beside the run (scripts/bench.sh samples natgw's worker load) can be matched
+  // to it; 0 when nothing was measured.
+  double start_unix = 0;
   DirectionCounts in2out, out2in;
   uint64_t invalid[kNumInvalid] = {};
   uint64_t invalid_total = 0;

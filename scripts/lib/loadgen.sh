@@ -170,6 +170,22 @@ peer_natgw() {
   PEER_PID=$!
 }
 
+# lg_load_start FILE [INTERVAL_S]: samples the worker load of the natgw of lg_natgw_conf (its DPDK
+# telemetry socket) into FILE until natgw goes away (perf/worker_load.py); lg_load_stop ends it.
+LOAD_PID=""
+lg_load_start() {
+  rm -f "$1"
+  python3 "$ROOT/perf/worker_load.py" sample "/var/run/dpdk/natgw-$LG_TAG/dpdk_telemetry.v2" \
+    "$1" --interval "${2:-0.25}" &
+  LOAD_PID=$!
+}
+lg_load_stop() {
+  [ -n "$LOAD_PID" ] || return 0
+  kill -TERM "$LOAD_PID" 2>/dev/null || true
+  wait "$LOAD_PID" 2>/dev/null || true
+  LOAD_PID=""
+}
+
 # testpmd_mode SCENARIO: testpmd's --forward-mode for a run: touch-* swap the MACs of every
 # frame, so testpmd reads and writes each header as natgw does; the ceiling's io forwarding
 # never touches a frame.
@@ -230,6 +246,7 @@ peer_stop() {
 }
 
 lg_stop_all() {
+  lg_load_stop
   peer_stop
   if [ -n "$LG_PID" ]; then
     kill -TERM "$LG_PID" 2>/dev/null || true

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Tests of perf/worker_load.py (natgw's worker load over a benchmark run) and of the report
+section bench_report.py builds from it."""
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_report  # noqa: E402
+import worker_load  # noqa: E402
+
+HZ = 1000  # cycles per second in these samples
+
+
+def sample_file(lines):
+    f = tempfile.NamedTemporaryFile("w", suffix=".load", delete=False)
+    f.write("".join(lines))
+    f.close()
+    return f.name
+
+
+class WorkerLoadTest(unittest.TestCase):
+    def samples(self, lines):
+        p = sample_file(lines)
+        self.addCleanup(os.unlink, p)
+        return p
+
+    def test_busy_share_over_the_measured_seconds_only(self):
+        # Idle before the run (t < 100), 75 % busy from 100 to 110, idle again after.
+        lines, busy, total = [], 0, 0
+        for i in range(0, 240):
+            t = 90 + i * 0.1
+            lines.append(f"{t:.3f} {busy} {total}\n")
+            total += HZ // 10
+            if 100 <= t < 110:
+                busy += 3 * HZ // 40
+        p = self.samples(lines)
+        b = worker_load.busy_of_run(p, {"start_unix": 100.0, "seconds": 10.0})
+        self.assertAlmostEqual(b, 0.75, places=2)
+        # The same samples against a window of the idle time after the run.
+        self.assertEqual(worker_load.busy_of_run(p, {"start_unix": 111.0, "seconds": 5.0}), 0.0)
+
+    def test_all_workers_together(self):
+        # Worker 0 always busy, worker 1 never: half of all loop time.
+        p = self.samples([f"{100 + i} {i * HZ} {i * HZ} 0 {i * HZ}\n" for i in range(12)])
+        self.assertAlmostEqual(worker_load.busy_of_run(p, {"start_unix": 100, "seconds": 11}), 0.5)
+
+    def test_no_answer_without_two_samples_inside_the_window(self):
+        p = self.samples([f"{100 + i * 5} {i} {i * HZ}\n" for i in range(3)])  # 100, 105, 110
+        self.assertIsNone(worker_load.busy_of_run(p, {"start_unix": 101, "seconds": 5}))
+        self.assertIsNone(worker_load.busy_of_run(p, {"start_unix": 0, "seconds": 5}))
+        self.assertIsNone(worker_load.busy_of_run(p, {"seconds": 5}))
+        self.assertIsNone(worker_load.busy_of_run("/nonexistent.load",
+                                                  {"start_unix": 100, "seconds": 10}))
+
+    def test_unreadable_lines_are_skipped(self):
+        p = self.samples(["garbage\n", "100.0 0 0\n", "101.0 x 5\n", "101.5 1 2 3\n",
+                          "102.0 500 1000\n"])
+        self.assertEqual(worker_load.read_samples(p), [(100.0, [(0, 0)]),
+                                                       (102.0, [(500, 1000)])])
+        self.assertAlmostEqual(worker_load.busy_of_run(p, {"start_unix": 99, "seconds": 4}), 0.5)
+
+    def test_telemetry_answers(self):
+        reply = {"/natgw/workers": {"count": 2, "tsc_hz": 10,
+                                    "0": {"busy_cycles": 5, "total_cycles": 9, "busy_ppm": 1},
+                                    "1": {"busy_cycles": 7, "total_cycles": 8, "busy_ppm": 1}}}
+        self.assertEqual(worker_load.parse_sample(reply), [(5, 9), (7, 8)])
+        # What natgw answers before its dataplane runs.
+        self.assertIsNone(worker_load.parse_sample({"/natgw/workers": None}))
+        self.assertIsNone(worker_load.parse_sample({"/natgw/workers": {"count": 0}}))
+        self.assertIsNone(worker_load.parse_sample({"/natgw/workers": {"count": 1}}))
+
+
+class ReportTest(unittest.TestCase):
+    def run_dir(self, busy_1m):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        os.mkdir(os.path.join(d, "runs"))
+        for name, busy, mpps in (("natgw-1m", busy_1m, 2.0), ("ceiling-1m", None, 3.0)):
+            r = {"mode": "udp", "flows": 1048576, "rate_pps": 0, "seconds": 10.0,
+                 "start_unix": 1000.0, "error": "", "invalid_total": 0, "invalid": {},
+                 "latency_us": {"samples": 0},
+                 "tcp": {"cps": 0}}
+            for dirn in ("in2out", "out2in"):
+                r[dirn] = {"delivered_pps": mpps * 1e6, "offered_pps": mpps * 1e6,
+                           "loss_ratio": 0.0}
+            with open(os.path.join(d, "runs", f"{name}-1.json"), "w") as f:
+                json.dump(r, f)
+            if busy is not None:
+                with open(os.path.join(d, "runs", f"{name}-1.load"), "w") as f:
+                    f.writelines(f"{1000 + i} {int(i * busy * HZ)} {i * HZ}\n" for i in range(11))
+        return d
+
+    def section(self, busy_1m):
+        d = self.run_dir(busy_1m)
+        s = {n: bench_report.summarize(rs)
+             for n, rs in bench_report.load_runs(os.path.join(d, "runs")).items()}
+        self.assertIsNone(s["ceiling-1m"]["natgw_busy"])  # testpmd: nothing sampled
+        return s, "\n".join(bench_report.load_lines(s))
+
+    def test_an_unsaturated_natgw_is_said_to_have_waited(self):
+        s, text = self.section(0.6)
+        self.assertAlmostEqual(s["natgw-1m"]["natgw_busy"], 0.6, places=2)
+        self.assertIn("| natgw-1m | 60% | [0.6] |", text)
+        self.assertIn("natgw-1m's worker was busy 60% of its loops", text)
+
+    def test_a_saturated_natgw_is_not(self):
+        _, text = self.section(0.99)
+        self.assertIn("| natgw-1m | 99% |", text)
+        self.assertNotIn("worker was busy", text)
+
+    def test_no_section_without_samples(self):
+        s, text = self.section(None)
+        self.assertIsNone(s["natgw-1m"]["natgw_busy"])
+        self.assertEqual(text, "")
+
+
+if __name__ == "__main__":
+    unittest.main()
