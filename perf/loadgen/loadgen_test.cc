@@ -109,6 +109,35 @@ TEST_P(FramesTest, RequestHasValidChecksumsAndTheFlowsFields) {
   }
 }
 
+// A request the port refused waits for the next burst with a new timestamp: the same bytes as
+// a request written afresh with it.
+TEST_P(FramesTest, RenewedTimestampGivesTheFrameWrittenWithIt) {
+  const FlowSet flows(TestRanges());
+  const FrameTemplate tpl = FrameTemplate::Udp(GetParam(), kMacA, kMacB);
+  std::vector<uint8_t> renewed(tpl.len), fresh(tpl.len);
+  uint32_t checked = 0;
+  std::mt19937_64 rng(7);
+  for (uint32_t id : {0u, 1u, 17u, 4242u, 17999u}) {
+    for (int i = 0; i < 2000; ++i) {
+      const uint64_t first = rng(), later = i == 0 ? first : i == 1 ? ~first : rng();
+      WriteUdpRequest(tpl, flows.Tuple(id), id, first, renewed.data());
+      RenewUdpTimestamp(renewed.data(), later);
+      WriteUdpRequest(tpl, flows.Tuple(id), id, later, fresh.data());
+      ASSERT_EQ(renewed, fresh) << "id " << id << " tsc " << first << " -> " << later;
+      ++checked;
+    }
+  }
+  // Zero and all-ones halves, where one's complement arithmetic has two zeros.
+  for (uint64_t later : {0ull, ~0ull, 0xffffffffull, 0xffffffff00000000ull}) {
+    WriteUdpRequest(tpl, flows.Tuple(3), 3, 12345, renewed.data());
+    RenewUdpTimestamp(renewed.data(), later);
+    WriteUdpRequest(tpl, flows.Tuple(3), 3, later, fresh.data());
+    EXPECT_EQ(renewed, fresh) << later;
+    EXPECT_TRUE(net::VerifyChecksums(renewed.data(), renewed.size()).ok());
+  }
+  EXPECT_EQ(checked, 10000u);
+}
+
 TEST_P(FramesTest, TranslatedRequestIsAcceptedAndItsReplyReachesThePod) {
   const FlowSet flows(TestRanges());
   const FrameTemplate tpl = FrameTemplate::Udp(GetParam(), kMacA, kMacB);

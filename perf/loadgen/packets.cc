@@ -189,6 +189,20 @@ void WriteUdpRequest(const FrameTemplate& tpl, const FlowTuple& t, uint32_t id, 
   Store16(dst + kUdpCsum, c == 0 ? 0xffff : c);
 }
 
+void RenewUdpTimestamp(uint8_t* f, uint64_t tsc) {
+  uint64_t old;
+  std::memcpy(&old, f + kPayload + offsetof(Payload, tsc), 8);
+  std::memcpy(f + kPayload + offsetof(Payload, tsc), &tsc, 8);
+  // RFC 1624: sum' = sum - old + new, where subtracting is adding the one's complement; the
+  // timestamp went into the sum as two 32-bit words (WriteUdpRequest), so it comes out so.
+  const uint64_t sum = static_cast<uint16_t>(~Load16(f + kUdpCsum)) +
+                       uint64_t{static_cast<uint32_t>(~old)} +
+                       uint64_t{static_cast<uint32_t>(~old >> 32)} + static_cast<uint32_t>(tsc) +
+                       static_cast<uint32_t>(tsc >> 32);
+  const uint16_t c = static_cast<uint16_t>(~Fold64(sum));
+  Store16(f + kUdpCsum, c == 0 ? 0xffff : c);
+}
+
 uint16_t WriteTcpSegment(uint8_t* dst, const rte_ether_addr& src_mac, const rte_ether_addr& dst_mac,
                          uint32_t src_ip_be, uint32_t dst_ip_be, uint16_t sport_be,
                          uint16_t dport_be, uint8_t flags, uint32_t seq, uint32_t ack,

@@ -56,6 +56,9 @@ struct FrameTemplate {
 // addresses, ports, payload and both checksums.
 void WriteUdpRequest(const FrameTemplate& tpl, const FlowTuple& t, uint32_t id, uint64_t tsc,
                      uint8_t* dst);
+// Gives a request written by WriteUdpRequest a new send timestamp, updating its UDP checksum:
+// the same frame as WriteUdpRequest with `tsc` would have written.
+void RenewUdpTimestamp(uint8_t* frame, uint64_t tsc);
 
 // TCP segments of the connection-rate mode (see traffic.cc): 54 bytes of headers, `data_len`
 // bytes of payload, padded to 60 bytes. Writes every field and both checksums; returns the
