@@ -149,24 +149,31 @@ def targets(s, rounds=None, ovs_zero_copy=False):
 SATURATED_BUSY = 0.95
 
 
-def load_lines(s):
-    """The report's section on natgw's worker load (empty when no run sampled it)."""
+def load_lines(s, targets_met=None, workers=1):
+    """The report's section on natgw's worker load (empty when no run sampled it).
+    `targets_met`: {target: met} of the targets table, to say why the 0.8x one was missed."""
     rows = [(name, s[name]) for name, _ in SCENARIOS
             if name in s and s[name].get("natgw_busy") is not None]
     if not rows:
         return []
     out = ["", "## natgw's worker load", "",
-           "The share of natgw's worker loops that received frames over the generator's "
-           "measured seconds (DPDK telemetry `/natgw/workers`, sampled by perf/worker_load.py). "
-           f"Under {SATURATED_BUSY:.0%} natgw waited for frames the rest of the time: the "
-           "generator and the wiring, not natgw, set the rate it delivered.", "",
+           "The share of natgw's worker time spent in poll loops that received frames, over the "
+           "generator's measured seconds (DPDK telemetry `/natgw/workers`, sampled by "
+           f"perf/worker_load.py; all workers together). Under {SATURATED_BUSY:.0%} natgw "
+           "waited for frames the rest of the time: the generator and the wiring, not natgw, set "
+           "the rate it delivered.", "",
            "| scenario | natgw busy | runs |", "|---|---|---|"]
-    out += [f"| {name} | {v['natgw_busy']:.0%} | {v['per_run_natgw_busy']} |" for name, v in rows]
+    out += [f"| {name} | {v['natgw_busy']:.0%} | "
+            f"{', '.join(fmt(b) for b in v['per_run_natgw_busy'])} |" for name, v in rows]
     m = s.get("natgw-1m", {}).get("natgw_busy")
-    if m is not None and m < SATURATED_BUSY:
-        out += ["", f"natgw-1m's worker was busy {m:.0%} of its loops, so the 0.8x target above "
-                "measured the generator's speed with the frames natgw sends back (see the "
-                "reference on touching the frames), not natgw's own limit."]
+    missed = [w for w, met in (targets_met or {}).items() if "0.8x ceiling" in w and not met]
+    if m is not None and m < SATURATED_BUSY and missed and "ceiling-1m" in s:
+        who = "worker was" if workers == 1 else "workers were"
+        out += ["", f"natgw-1m: natgw's {who} busy {m:.0%} of the time and waited for frames the "
+                "rest: the generator or the wiring, not natgw, set the rate that missed the 0.8x "
+                "target" + (" (the reference on touching the frames below shows what a "
+                            "forwarder that rewrites every header costs the generator)."
+                            if "touch-1m" in s else ".")]
     return out
 
 
@@ -279,7 +286,7 @@ def main():
               "| target | ratio | per round | met |", "|---|---|---|---|"]
     for w, r, rr, m in t:
         lines.append(f"| {w} | {fmt(r)} | {fmt(rr)} | {'yes' if m else 'NO'} |")
-    lines += load_lines(s)
+    lines += load_lines(s, {w: m for w, _, _, m in t}, a.workers)
     references = (
         ("natgw-1m", "touch-1m", ref, "the cost of touching the frames",
          "testpmd io forwarding (the ceiling) never reads a frame, so the generator gets back "

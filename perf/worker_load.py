@@ -8,14 +8,14 @@
       cycles. Waits up to --wait seconds (default 30) for the socket to appear; ends when natgw
       goes away, or on SIGTERM / SIGINT.
   worker_load.py busy OUT_FILE RESULT_JSON
-      Prints the share of natgw's worker loops that received frames over the load generator's
-      measured interval (natgw-loadgen's JSON: start_unix, seconds), all workers together, or
-      "-" when the samples do not cover it.
+      Prints the share of natgw's worker time spent in loops that received frames over the load
+      generator's measured interval (natgw-loadgen's JSON: start_unix, seconds), all workers
+      together, or "-" when the samples do not cover it.
 
 A worker loop is busy when its poll received a frame; the loop's cycles up to the next poll
 count as busy. A worker far from 100 % busy waited for frames: the generator (or the wiring) set
-the rate, not natgw. natgw refreshes the figures every 250 ms, so an answer may be that much
-older than its sample: samples from the interval's first 300 ms are left out.
+the rate, not natgw. natgw refreshes the figures every 250-350 ms, so an answer may be that much
+older than its sample: samples from the interval's first 400 ms are left out.
 """
 import json
 import signal
@@ -24,9 +24,9 @@ import sys
 import time
 
 COMMAND = "/natgw/workers"
-# natgw publishes its telemetry every 250 ms: a sample describes some moment of the 250 ms
-# before it was taken.
-STALE_S = 0.3
+# natgw's control thread publishes its telemetry when 250 ms have passed, checking at least
+# every 100 ms: a sample describes some moment of the 350 ms before it was taken.
+STALE_S = 0.4
 
 
 def parse_sample(reply):
@@ -42,6 +42,7 @@ def parse_sample(reply):
 
 def connect(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(2)  # a natgw that stopped answering ends the sampling, not the benchmark
     s.connect(path)
     s.recv(16384)  # the greeting: version, pid, max_output_len
     return s

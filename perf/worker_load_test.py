@@ -69,17 +69,18 @@ class WorkerLoadTest(unittest.TestCase):
                                     "1": {"busy_cycles": 7, "total_cycles": 8, "busy_ppm": 1}}}
         self.assertEqual(worker_load.parse_sample(reply), [(5, 9), (7, 8)])
         # What natgw answers before its dataplane runs.
+        self.assertIsNone(worker_load.parse_sample({"/natgw/workers": {"running": 0}}))
         self.assertIsNone(worker_load.parse_sample({"/natgw/workers": None}))
         self.assertIsNone(worker_load.parse_sample({"/natgw/workers": {"count": 0}}))
         self.assertIsNone(worker_load.parse_sample({"/natgw/workers": {"count": 1}}))
 
 
 class ReportTest(unittest.TestCase):
-    def run_dir(self, busy_1m):
+    def run_dir(self, busy_1m, natgw_mpps=2.0):
         d = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, d)
         os.mkdir(os.path.join(d, "runs"))
-        for name, busy, mpps in (("natgw-1m", busy_1m, 2.0), ("ceiling-1m", None, 3.0)):
+        for name, busy, mpps in (("natgw-1m", busy_1m, natgw_mpps), ("ceiling-1m", None, 3.0)):
             r = {"mode": "udp", "flows": 1048576, "rate_pps": 0, "seconds": 10.0,
                  "start_unix": 1000.0, "error": "", "invalid_total": 0, "invalid": {},
                  "latency_us": {"samples": 0},
@@ -94,23 +95,29 @@ class ReportTest(unittest.TestCase):
                     f.writelines(f"{1000 + i} {int(i * busy * HZ)} {i * HZ}\n" for i in range(11))
         return d
 
-    def section(self, busy_1m):
-        d = self.run_dir(busy_1m)
-        s = {n: bench_report.summarize(rs)
-             for n, rs in bench_report.load_runs(os.path.join(d, "runs")).items()}
+    def section(self, busy_1m, natgw_mpps=2.0):
+        d = self.run_dir(busy_1m, natgw_mpps)
+        rounds = bench_report.load_rounds(os.path.join(d, "runs"))
+        s = {n: bench_report.summarize(rs) for n, rs in bench_report.runs_of(rounds).items()}
         self.assertIsNone(s["ceiling-1m"]["natgw_busy"])  # testpmd: nothing sampled
-        return s, "\n".join(bench_report.load_lines(s))
+        met = {w: m for w, _, _, m in bench_report.targets(s, rounds)}
+        return s, "\n".join(bench_report.load_lines(s, met))
 
-    def test_an_unsaturated_natgw_is_said_to_have_waited(self):
-        s, text = self.section(0.6)
+    def test_an_unsaturated_natgw_that_missed_the_target_is_said_to_have_waited(self):
+        s, text = self.section(0.6)  # 2.0 / 3.0 Mpps: 0.67x, missed
         self.assertAlmostEqual(s["natgw-1m"]["natgw_busy"], 0.6, places=2)
-        self.assertIn("| natgw-1m | 60% | [0.6] |", text)
-        self.assertIn("natgw-1m's worker was busy 60% of its loops", text)
+        self.assertIn("| natgw-1m | 60% | 0.60 |", text)
+        self.assertIn("natgw-1m: natgw's worker was busy 60% of the time", text)
 
     def test_a_saturated_natgw_is_not(self):
         _, text = self.section(0.99)
-        self.assertIn("| natgw-1m | 99% |", text)
-        self.assertNotIn("worker was busy", text)
+        self.assertIn("| natgw-1m | 99% | 0.99 |", text)
+        self.assertNotIn("was busy", text)
+
+    def test_nothing_to_explain_when_the_target_was_met(self):
+        _, text = self.section(0.6, natgw_mpps=2.7)  # 0.9x
+        self.assertIn("| natgw-1m | 60% |", text)
+        self.assertNotIn("was busy", text)
 
     def test_no_section_without_samples(self):
         s, text = self.section(None)

@@ -12,6 +12,7 @@
 #include "lib/net/checksum.h"
 #include "lib/net/headers.h"
 #include "lib/net/verify.h"
+#include "perf/loadgen/backlog.h"
 #include "perf/loadgen/flows.h"
 #include "perf/loadgen/histogram.h"
 #include "perf/loadgen/options.h"
@@ -136,6 +137,23 @@ TEST_P(FramesTest, RenewedTimestampGivesTheFrameWrittenWithIt) {
     EXPECT_TRUE(net::VerifyChecksums(renewed.data(), renewed.size()).ok());
   }
   EXPECT_EQ(checked, 10000u);
+  // A timestamp that makes the computed checksum 0, sent as 0xffff (RFC 768): to it and back.
+  constexpr size_t kUdpCsum = 14 + 20 + 6;
+  WriteUdpRequest(tpl, flows.Tuple(3), 3, 0, fresh.data());
+  uint16_t c0;
+  std::memcpy(&c0, fresh.data() + kUdpCsum, 2);
+  ASSERT_NE(c0, 0xffff);  // (the flow's tsc-0 checksum is not itself the zero one)
+  const uint64_t zero_sum = c0;  // adds ~checksum to the sum: 0xffff, sent as 0xffff
+  WriteUdpRequest(tpl, flows.Tuple(3), 3, zero_sum, fresh.data());
+  EXPECT_EQ(fresh[kUdpCsum], 0xff);
+  EXPECT_EQ(fresh[kUdpCsum + 1], 0xff);
+  WriteUdpRequest(tpl, flows.Tuple(3), 3, 12345, renewed.data());
+  RenewUdpTimestamp(renewed.data(), zero_sum);
+  EXPECT_EQ(renewed, fresh);
+  RenewUdpTimestamp(renewed.data(), 12345);
+  WriteUdpRequest(tpl, flows.Tuple(3), 3, 12345, fresh.data());
+  EXPECT_EQ(renewed, fresh);
+  EXPECT_TRUE(net::VerifyChecksums(renewed.data(), renewed.size()).ok());
 }
 
 TEST_P(FramesTest, TranslatedRequestIsAcceptedAndItsReplyReachesThePod) {
@@ -318,6 +336,64 @@ TEST(LatencyHistogramTest, PercentilesWithinThreePercent) {
   EXPECT_EQ(small.Percentile(1.0), 7u);
   small.Merge(h);
   EXPECT_EQ(small.count(), 100002u);
+}
+
+rte_mbuf* Frame(uintptr_t i) { return reinterpret_cast<rte_mbuf*>(i * 64); }
+
+// Frames 1..n in order, as out[] holds them.
+std::vector<uintptr_t> Ids(rte_mbuf* const* out, uint16_t n) {
+  std::vector<uintptr_t> v;
+  for (uint16_t i = 0; i < n; ++i) v.push_back(reinterpret_cast<uintptr_t>(out[i]) / 64);
+  return v;
+}
+
+// The generator's offer: what waits first, then new frames numbered on from `*next`; the port
+// takes `accept` of them.
+std::vector<uintptr_t> Offer(Backlog<8>* b, uint16_t n, uint16_t accept, uintptr_t* next) {
+  rte_mbuf* pkts[8];
+  const uint16_t waiting = b->Oldest(n, pkts);
+  for (uint16_t i = waiting; i < n; ++i) pkts[i] = Frame((*next)++);
+  const uint16_t sent = std::min(accept, n);
+  b->Offered(pkts + sent, static_cast<uint16_t>(n - sent));
+  return Ids(pkts, sent);
+}
+
+TEST(BacklogTest, RefusedFramesGoFirstInOrderNoneLostNoneTwice) {
+  Backlog<8> b;
+  uintptr_t next = 1;
+  EXPECT_EQ(Offer(&b, 8, 3, &next), (std::vector<uintptr_t>{1, 2, 3}));
+  EXPECT_EQ(b.size(), 5);
+  // Fewer asked for than wait: the oldest go, the refused one stays in front of the rest.
+  EXPECT_EQ(Offer(&b, 3, 2, &next), (std::vector<uintptr_t>{4, 5}));
+  EXPECT_EQ(b.size(), 3);
+  EXPECT_EQ(Offer(&b, 8, 0, &next), (std::vector<uintptr_t>{}));  // 6..8 wait, 9..13 new
+  EXPECT_EQ(b.size(), 8);
+  EXPECT_EQ(Offer(&b, 2, 2, &next), (std::vector<uintptr_t>{6, 7}));
+  EXPECT_EQ(Offer(&b, 8, 8, &next), (std::vector<uintptr_t>{8, 9, 10, 11, 12, 13, 14, 15}));
+  EXPECT_EQ(b.size(), 0);
+  EXPECT_EQ(Offer(&b, 4, 1, &next), (std::vector<uintptr_t>{16}));
+  rte_mbuf* all[8];
+  const uint16_t n = b.TakeAll(all);
+  EXPECT_EQ(Ids(all, n), (std::vector<uintptr_t>{17, 18, 19}));
+  EXPECT_EQ(b.size(), 0);
+  EXPECT_EQ(b.TakeAll(all), 0);
+}
+
+TEST(BacklogTest, RandomOffersSendEveryFrameOnceInOrder) {
+  Backlog<8> b;
+  std::mt19937 rng(3);
+  uintptr_t next = 1, expected = 1;
+  for (int i = 0; i < 100000; ++i) {
+    const auto n = static_cast<uint16_t>(rng() % 9);
+    const auto accept = static_cast<uint16_t>(rng() % 3 == 0 ? 0 : rng() % 9);
+    for (uintptr_t id : Offer(&b, n, accept, &next)) ASSERT_EQ(id, expected++);
+    ASSERT_EQ(b.size(), next - expected);
+  }
+  rte_mbuf* all[8];
+  const uint16_t n = b.TakeAll(all);
+  for (uintptr_t id : Ids(all, n)) EXPECT_EQ(id, expected++);
+  EXPECT_EQ(expected, next);
+  EXPECT_GT(next, 100000u);
 }
 
 TEST(OptionsTest, RangesPoolsMacsAndSizes) {

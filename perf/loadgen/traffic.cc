@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "absl/base/optimization.h"
 #include "lib/dataplane/arp.h"
 #include "lib/net/headers.h"
+#include "perf/loadgen/backlog.h"
 
 namespace natgw::loadgen {
 namespace {
@@ -304,7 +306,7 @@ class Generator {
       }
       if (c_.mode != Mode::kUdp) {
         // (kUdpNew: requests refused earlier still wait to be sent)
-        const uint64_t left = (next_id_ < slice_.end ? slice_.end - next_id_ : 0) + num_unsent_;
+        const uint64_t left = (next_id_ < slice_.end ? slice_.end - next_id_ : 0) + unsent_.size();
         n = std::min(n, left);
         pass_done = left == 0;
       }
@@ -358,13 +360,12 @@ class Generator {
 
   // Sends `n` requests (n <= kBurst): first those the port refused before, with their
   // timestamps renewed, then new flows. What the port refuses now waits for the next call, so a
-  // full ring costs a tx_burst call, not frames built and freed again (with natgw's ring full
-  // for every second try, rebuilding them took a tenth of the generator's time).
+  // full ring costs a tx_burst call, not frames built, freed and built again.
   uint16_t SendUdp(uint16_t n, uint64_t tsc) {
+    assert(n <= kBurst);
     rte_mbuf* pkts[kBurst];
-    const uint16_t waiting = std::min(num_unsent_, n);
+    const uint16_t waiting = unsent_.Oldest(n, pkts);
     for (uint16_t i = 0; i < waiting; ++i) {
-      pkts[i] = unsent_[i];
       RenewUdpTimestamp(rte_pktmbuf_mtod(pkts[i], uint8_t*), tsc);
     }
     if (n > waiting && rte_pktmbuf_alloc_bulk(c_.pool, pkts + waiting, n - waiting) != 0) {
@@ -384,18 +385,15 @@ class Generator {
     const uint16_t sent = n == 0 ? 0 : rte_eth_tx_burst(c_.inside_port, slice_.queue, pkts, n);
     r_.in2out.offered += sent;
     r_.in2out.tx_full += n - sent;
-    // Refused now, in flow order: before those that waited and were not offered this time.
-    const uint16_t still = num_unsent_ - waiting;
-    if (still != 0) std::memmove(unsent_ + (n - sent), unsent_ + waiting, still * sizeof(rte_mbuf*));
-    std::memcpy(unsent_, pkts + sent, (n - sent) * sizeof(rte_mbuf*));
-    num_unsent_ = static_cast<uint16_t>(n - sent + still);
+    unsent_.Offered(pkts + sent, static_cast<uint16_t>(n - sent));
     return sent;
   }
 
   // Frees the requests still waiting (end of the warm-up or of the measured interval).
   void DropUnsent() {
-    if (num_unsent_ != 0) rte_pktmbuf_free_bulk(unsent_, num_unsent_);
-    num_unsent_ = 0;
+    rte_mbuf* pkts[kBurst];
+    const uint16_t n = unsent_.TakeAll(pkts);
+    if (n != 0) rte_pktmbuf_free_bulk(pkts, n);
   }
 
   // TCP: one SYN per new connection; the connection number is the SYN's sequence number.
@@ -414,8 +412,10 @@ class Generator {
     r_.tcp_opened += sent;
     if (sent < n) {
       r_.in2out.tx_full += n - sent;
+      // Refused connections are opened next time (none skipped). Unlike SendUdp's requests,
+      // SYNs are rebuilt: at connection rates the ring is seldom full.
       rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-      next_id_ -= n - sent;  // refused connections are opened next time: none skipped
+      next_id_ -= n - sent;
     }
     return sent;
   }
@@ -698,9 +698,8 @@ class Generator {
   std::vector<std::unique_ptr<FrameTemplate>> templates_;
   size_t size_index_ = 0;
   uint32_t next_id_ = 0;
-  // Requests built for the inside port that its ring had no room for (SendUdp), oldest first.
-  rte_mbuf* unsent_[kBurst];
-  uint16_t num_unsent_ = 0;
+  // Requests built for the inside port that its ring had no room for (SendUdp).
+  Backlog<kBurst> unsent_;
   uint64_t hz_ = 0;
   double ns_per_tsc_ = 0;
   rte_ether_addr inside_mac_{}, outside_mac_{};

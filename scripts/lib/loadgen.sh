@@ -171,17 +171,24 @@ peer_natgw() {
 }
 
 # lg_load_start FILE [INTERVAL_S]: samples the worker load of the natgw of lg_natgw_conf (its DPDK
-# telemetry socket) into FILE until natgw goes away (perf/worker_load.py); lg_load_stop ends it.
+# telemetry socket) into FILE until natgw goes away (perf/worker_load.py), at the lowest CPU
+# priority (the two cores are the benchmark's); lg_load_stop ends it.
 LOAD_PID=""
 lg_load_start() {
   rm -f "$1"
-  python3 "$ROOT/perf/worker_load.py" sample "/var/run/dpdk/natgw-$LG_TAG/dpdk_telemetry.v2" \
-    "$1" --interval "${2:-0.25}" &
+  nice -n 19 python3 "$ROOT/perf/worker_load.py" sample \
+    "/var/run/dpdk/natgw-$LG_TAG/dpdk_telemetry.v2" "$1" --interval "${2:-0.25}" &
   LOAD_PID=$!
 }
 lg_load_stop() {
   [ -n "$LOAD_PID" ] || return 0
   kill -TERM "$LOAD_PID" 2>/dev/null || true
+  local i
+  for i in $(seq 1 30); do
+    kill -0 "$LOAD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$LOAD_PID" 2>/dev/null || true
   wait "$LOAD_PID" 2>/dev/null || true
   LOAD_PID=""
 }
