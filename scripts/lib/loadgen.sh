@@ -182,14 +182,7 @@ lg_load_start() {
 }
 lg_load_stop() {
   [ -n "$LOAD_PID" ] || return 0
-  kill -TERM "$LOAD_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 30); do
-    kill -0 "$LOAD_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$LOAD_PID" 2>/dev/null || true
-  wait "$LOAD_PID" 2>/dev/null || true
+  lg_stop_pid "$LOAD_PID" 30
   LOAD_PID=""
 }
 
@@ -235,17 +228,23 @@ peer_testpmd() {
   PEER_PID=$!
 }
 
+# lg_stop_pid PID TENTHS: SIGTERM to a child of this shell, SIGKILL if it is still there after
+# TENTHS tenths of a second, then waits for it.
+lg_stop_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  local i
+  for i in $(seq 1 "$2"); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
 # peer_stop: SIGTERM to the peer by PID (SIGKILL after 10 s), then waits for it.
 peer_stop() {
   [ -n "$PEER_PID" ] || return 0
-  kill -TERM "$PEER_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 100); do
-    kill -0 "$PEER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$PEER_PID" 2>/dev/null || true
-  wait "$PEER_PID" 2>/dev/null || true
+  lg_stop_pid "$PEER_PID" 100
   PEER_PID=""
   # testpmd leaves its EAL runtime directory (~3 MiB of tmpfs); natgw and the generator remove
   # their own.
