@@ -100,18 +100,13 @@ fi
 
 RUN=$(mktemp -d /tmp/natgw-devbench.XXXXXX)
 TAG=db$$
-LG_PID=""; PEER_PID=""
+LG_PID=""; PEER_PID=""; LOAD_PID=""
 HP_MOUNTED=""; HP_OLD=""
 HP_F=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 
-stop_pid() {  # stop_pid PID: SIGTERM, SIGKILL after 10 s, reap
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+# stop_pid PID: SIGTERM, SIGKILL after 10 s, reap (lg_stop_pid of scripts/lib/loadgen.sh, sourced
+# below before any process starts); nothing for an empty PID.
+stop_pid() { [ -n "$1" ] || return 0; lg_stop_pid "$1" 100; }
 # Processes of this run that are still alive: their command line names this run's directory.
 leftovers() {
   local d
@@ -121,6 +116,7 @@ leftovers() {
   done
 }
 cleanup() {
+  stop_pid "$LOAD_PID"; LOAD_PID=""
   stop_pid "$PEER_PID"; PEER_PID=""
   stop_pid "$LG_PID"; LG_PID=""
   local p
@@ -167,7 +163,7 @@ mem_args() { if [ -n "$NO_HUGE" ]; then echo --no-huge; else echo --huge-unlink;
 # --- the pieces -------------------------------------------------------------------------------
 # The flows, pool and natgw conf of scripts/bench.sh (its lg_* process helpers are replaced below:
 # here the binaries come from the bundle, the lcores differ and `ss` may be missing).
-LG_DIR=$RUN LG_TAG=$TAG
+LG_DIR=$RUN LG_TAG=$TAG LG_PYTHON=$PY
 source "$ROOT/scripts/lib/loadgen.sh"
 FLOW_ARGS=("${LG_FLOW_ARGS[@]}")
 POOL=$LG_POOL
@@ -261,7 +257,8 @@ PY
   fi
   cp "$RUN/$name.log" "$OUT/runs/$name-$round.log" 2>/dev/null || true
   [ -n "$peerlog" ] && cp "$RUN/$peerlog" "$OUT/runs/$name-$round.$peerlog" 2>/dev/null || true
-  rm -f "$RUN/$name.json"
+  cp "$RUN/$name.load" "$OUT/runs/$name-$round.load" 2>/dev/null || true
+  rm -f "$RUN/$name.json" "$RUN/$name.load"
 }
 
 SKIPPED=()
@@ -282,9 +279,12 @@ natgw_attempt() {  # natgw_attempt NAME [generator flags]
   fi
   if lg_start "$name" --expect_pool="$POOL" "${FLOW_ARGS[@]}" --duration_s="$dur" "$@"; then
     peer_natgw
+    # natgw's worker load (the report's "natgw's worker load"); not beside the latency runs
+    [ "$name" = natgw-half ] || lg_load_start "$RUN/$name.load"
     lg_wait "$(lim)"
   fi
   stop_pid "$PEER_PID"; PEER_PID=""
+  lg_load_stop
 }
 ceiling_attempt() {  # ceiling_attempt NAME FLOWS
   if lg_start "$1" --noarp --expect_translation=false "${FLOW_ARGS[@]}" --flows="$2" \
