@@ -145,7 +145,7 @@ def targets(s, rounds=None, ovs_zero_copy=False):
     return out
 
 
-# Below this share of busy worker loops natgw was waiting for frames, not short of time.
+# Below this share of worker time in busy loops natgw was waiting for frames, not short of time.
 SATURATED_BUSY = 0.95
 
 

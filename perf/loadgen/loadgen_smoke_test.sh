@@ -46,8 +46,8 @@ check "natgw udp: generator exit 0" equals "$rc" 0
 check "natgw udp: nothing invalid, delivered both ways" no_invalid_both_ways "$LG_DIR/natgw-udp.json"
 # natgw's worker load over the measured seconds (what scripts/bench.sh reports): some loops
 # received frames, but at 200 kpps most found none.
-busy=$(python3 "$ROOT/perf/worker_load.py" busy "$LG_DIR/natgw-udp.load" "$LG_DIR/natgw-udp.json") ||
-  busy=-
+busy=$(python3 "$ROOT/perf/worker_load.py" busy "$LG_DIR/natgw-udp.load" \
+  "$LG_DIR/natgw-udp.json") || busy=-
 check "natgw udp: worker load sampled over the measured seconds, busy ${busy} (0 < busy < 0.8)" \
   python3 -c "import sys; b = float(sys.argv[1]); sys.exit(not 0 < b < 0.8)" "$busy"
 # Every pod (LG_FLOW_ARGS: 1024 of them) asked for the gateway's MAC before the first packet,
@@ -79,7 +79,8 @@ rc=0; lg_wait || rc=$?
 peer_stop
 grep '^natgw-loadgen:' "$LG_DIR/natgw-new.log" || true
 check "natgw new flows: generator exit 0" equals "$rc" 0
-check "natgw new flows: nothing invalid, delivered both ways" no_invalid_both_ways "$LG_DIR/natgw-new.json"
+check "natgw new flows: nothing invalid, delivered both ways" \
+  no_invalid_both_ways "$LG_DIR/natgw-new.json"
 refused=$(lg_json "$LG_DIR/natgw-new.json" 'r["in2out"]["tx_full"]' 2>/dev/null || echo 0)
 check "natgw new flows: the inside ring was full at times (port refused $refused tries)" \
   test "$refused" -gt 0
