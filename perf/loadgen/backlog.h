@@ -1,6 +1,6 @@
 // Frames a port refused, kept to be offered again before anything new: the generator's requests
-// when natgw's inside ring is full. Rebuilding a refused request costs as much as building it;
-// keeping it costs a pointer.
+// and SYNs when natgw's inside ring is full. Rebuilding a refused frame costs as much as
+// building it; keeping it costs a pointer.
 #ifndef NATGW_PERF_LOADGEN_BACKLOG_H_
 #define NATGW_PERF_LOADGEN_BACKLOG_H_
 

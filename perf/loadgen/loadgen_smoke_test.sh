@@ -87,6 +87,32 @@ check "natgw new flows: the inside ring was full at times (port refused $refused
 check "natgw new flows: each of the 20000 requests offered once" \
   equals "$(lg_json "$LG_DIR/natgw-new.json" 'r["in2out"]["offered"]' 2>/dev/null)" 20000
 
+# TCP at unlimited rate: natgw's connection setup is slower than the generator's SYNs, so the
+# inside ring fills. Refused SYNs wait, and so do refused handshake answers, which go before new
+# SYNs: each connection is opened once, the generator drops none of its answers, and (but for
+# what natgw itself may drop when the generator falls behind) every connection completes. The
+# generator used to free refused answers: half the connections never completed.
+echo "== natgw, TCP connections, unlimited rate (a fresh natgw)"
+lg_stop_all
+lg_start natgw-tcp-max --mode=tcp --expect_pool="$LG_POOL" --flows=20000 "${LG_FLOW_ARGS[@]}"
+peer_natgw "$LG_DIR/natgw.toml"
+rc=0; lg_wait || rc=$?
+peer_stop
+grep '^natgw-loadgen:' "$LG_DIR/natgw-tcp-max.log" || true
+j=$LG_DIR/natgw-tcp-max.json
+check "natgw tcp unlimited: generator exit 0" equals "$rc" 0
+check "natgw tcp unlimited: nothing invalid, delivered both ways" no_invalid_both_ways "$j"
+refused=$(lg_json "$j" 'r["in2out"]["tx_full"]' 2>/dev/null || echo 0)
+check "natgw tcp unlimited: the inside ring was full at times (port refused $refused tries)" \
+  test "$refused" -gt 0
+check "natgw tcp unlimited: each of the 20000 connections opened once" \
+  equals "$(lg_json "$j" 'r["tcp"]["opened"]' 2>/dev/null)" 20000
+check "natgw tcp unlimited: no answer dropped by the generator" \
+  equals "$(lg_json "$j" 'r["in2out"]["tx_dropped"] + r["out2in"]["tx_dropped"]' 2>/dev/null)" 0
+completed=$(lg_json "$j" 'r["tcp"]["completed"]' 2>/dev/null || echo 0)
+check "natgw tcp unlimited: $completed of 20000 connections completed (at least 19000)" \
+  test "$completed" -ge 19000
+
 # Two queue pairs per port: the generator's two loops (one per queue, each with half the flows),
 # natgw with two workers, testpmd with two forwarding cores (all on this machine's two CPUs:
 # a wiring check, not a measurement).

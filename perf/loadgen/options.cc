@@ -111,9 +111,9 @@ std::string ResultJson(const TrafficConfig& c, const std::string& mode_name,
   auto dir = [&](const DirectionCounts& d) {
     const uint64_t lost = d.offered > d.delivered ? d.offered - d.delivered : 0;
     return absl::StrFormat(
-        R"({"offered": %u, "delivered": %u, "tx_full": %u, "lost": %u, "loss_ratio": %.6f, )"
-        R"("offered_pps": %.0f, "delivered_pps": %.0f})",
-        d.offered, d.delivered, d.tx_full, lost,
+        R"({"offered": %u, "delivered": %u, "tx_full": %u, "tx_dropped": %u, "lost": %u, )"
+        R"("loss_ratio": %.6f, "offered_pps": %.0f, "delivered_pps": %.0f})",
+        d.offered, d.delivered, d.tx_full, d.tx_dropped, lost,
         d.offered > 0 ? static_cast<double>(lost) / static_cast<double>(d.offered) : 0.0,
         static_cast<double>(d.offered) / s, static_cast<double>(d.delivered) / s);
   };

@@ -38,10 +38,15 @@ double UnixSeconds() {
 }
 
 // A TX buffer of one port: frames queue up during a loop pass and leave in bursts.
+// Frames to send on one port, in order: pkts[(head + i) % kCapacity] for i < n. Room for what
+// TCP mode keeps while the ring is full: each SYN-ACK natgw has in flight brings two frames to
+// send (2 x two rings of 1024 descriptors).
 struct TxQueue {
+  static constexpr uint32_t kCapacity = 4096;  // a power of two
   uint16_t port = 0;
-  uint16_t n = 0;
-  rte_mbuf* pkts[4 * kBurst];
+  uint32_t head = 0;
+  uint32_t n = 0;
+  rte_mbuf* pkts[kCapacity];
 };
 
 // One loop's running totals, published for the main lcore's progress line and timeline when
@@ -310,6 +315,9 @@ class Generator {
         n = std::min(n, left);
         pass_done = left == 0;
       }
+      // TCP: answers the ports refused go before new connections (a client finishes its
+      // handshakes before it opens more).
+      if (c_.mode == Mode::kTcp && (in_tx_.n != 0 || out_tx_.n != 0)) n = 0;
       if (n > 0) {
         sent += c_.mode == Mode::kTcp ? SendSyns(static_cast<uint16_t>(n))
                                       : SendUdp(static_cast<uint16_t>(n), now);
@@ -340,11 +348,15 @@ class Generator {
       shared_->measured.fetch_add(1, std::memory_order_acq_rel);
     }
     Drain(hz_ / 5);
+    DropQueued();
   }
 
   // One pass of receiving, checking and answering on both ports, then sending what is queued.
   void Service() {
-    PollOutside();
+    // TCP: a full burst means natgw sends faster than one burst a pass (it forwards the kept
+    // answers as fast as the inside ring takes them); a few more keep its ring from overflowing.
+    uint16_t got = PollOutside();
+    for (int i = 0; i < 3 && got == kBurst && c_.mode == Mode::kTcp; ++i) got = PollOutside();
     PollInside();
     Flush(&in_tx_, &r_.in2out);
     Flush(&out_tx_, &r_.out2in);
@@ -396,27 +408,28 @@ class Generator {
     if (n != 0) rte_pktmbuf_free_bulk(pkts, n);
   }
 
-  // TCP: one SYN per new connection; the connection number is the SYN's sequence number.
+  // TCP: one SYN per new connection; the connection number is the SYN's sequence number. Like
+  // SendUdp's requests, SYNs the port refused wait and go first next time (no timestamp to
+  // renew), so each connection is opened once and none is skipped.
   uint16_t SendSyns(uint16_t n) {
+    assert(n <= kBurst);
     rte_mbuf* pkts[kBurst];
-    if (rte_pktmbuf_alloc_bulk(c_.pool, pkts, n) != 0) return 0;
-    for (uint16_t i = 0; i < n; ++i) {
+    const uint16_t waiting = unsent_.Oldest(n, pkts);
+    if (n > waiting && rte_pktmbuf_alloc_bulk(c_.pool, pkts + waiting, n - waiting) != 0) {
+      n = waiting;  // no buffers: what waits goes alone
+    }
+    for (uint16_t i = waiting; i < n; ++i) {
       const uint32_t conn = next_id_++;
       const FlowTuple t = flows_.Tuple(flows_mod_.Mod(conn));
       SetLen(pkts[i], WriteTcpSegment(rte_pktmbuf_mtod(pkts[i], uint8_t*), inside_mac_,
                                       inside_gw_mac_, t.pod_ip_be, t.remote_ip_be, t.sport_be,
                                       t.dport_be, net::kTcpSyn, conn, 0, 0));
     }
-    const uint16_t sent = rte_eth_tx_burst(c_.inside_port, slice_.queue, pkts, n);
+    const uint16_t sent = n == 0 ? 0 : rte_eth_tx_burst(c_.inside_port, slice_.queue, pkts, n);
     r_.in2out.offered += sent;
     r_.tcp_opened += sent;
-    if (sent < n) {
-      r_.in2out.tx_full += n - sent;
-      // Refused connections are opened next time (none skipped). Unlike SendUdp's requests,
-      // SYNs are rebuilt: at connection rates the ring is seldom full.
-      rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-      next_id_ -= n - sent;
-    }
+    r_.in2out.tx_full += n - sent;
+    unsent_.Offered(pkts + sent, static_cast<uint16_t>(n - sent));
     return sent;
   }
 
@@ -426,19 +439,59 @@ class Generator {
   }
 
   void Queue(TxQueue* q, rte_mbuf* m) {
-    if (q->n == RTE_DIM(q->pkts)) Flush(q, q == &in_tx_ ? &r_.in2out : &r_.out2in);
-    q->pkts[q->n++] = m;
+    DirectionCounts* counts = q == &in_tx_ ? &r_.in2out : &r_.out2in;
+    if (q->n == TxQueue::kCapacity) Flush(q, counts);
+    if (ABSL_PREDICT_FALSE(q->n == TxQueue::kCapacity)) {
+      // (TCP: the ring refused every kept frame) this one is lost, its connection with it
+      ++counts->tx_full;
+      ++counts->tx_dropped;
+      rte_pktmbuf_free(m);
+      return;
+    }
+    q->pkts[(q->head + q->n++) % TxQueue::kCapacity] = m;
   }
 
+  // Sends what `q` holds. What the port refuses is freed (UDP: a reply lost, like on a full
+  // link) or, in TCP mode, kept in order for the next Flush: a handshake frame dropped would be
+  // a connection that never completes, counted against natgw's connection rate. TCP offers at
+  // most 2 x kBurst kept frames a call, so a pass stays short and the other port is polled as
+  // often as natgw sends to it.
   void Flush(TxQueue* q, DirectionCounts* counts) {
-    if (q->n == 0) return;
-    const uint16_t sent = rte_eth_tx_burst(q->port, slice_.queue, q->pkts, q->n);
-    if (counts != nullptr) {
-      counts->offered += sent;
-      counts->tx_full += q->n - sent;
+    uint32_t budget = c_.mode == Mode::kTcp ? kBurst : TxQueue::kCapacity;
+    while (q->n != 0 && budget != 0) {
+      const uint16_t chunk = static_cast<uint16_t>(
+          std::min({q->n, TxQueue::kCapacity - q->head, budget}));
+      budget -= chunk;
+      const uint16_t sent = rte_eth_tx_burst(q->port, slice_.queue, q->pkts + q->head, chunk);
+      if (counts != nullptr) {
+        counts->offered += sent;
+        counts->tx_full += chunk - sent;
+      }
+      q->head = (q->head + sent) % TxQueue::kCapacity;
+      q->n -= sent;
+      if (sent < chunk) break;
     }
-    if (sent < q->n) rte_pktmbuf_free_bulk(q->pkts + sent, q->n - sent);
-    q->n = 0;
+    if (q->n != 0 && c_.mode != Mode::kTcp) {
+      if (counts != nullptr) counts->tx_dropped += q->n;
+      FreeQueued(q);
+    }
+    if (q->n == 0) q->head = 0;
+  }
+
+  static void FreeQueued(TxQueue* q) {
+    while (q->n != 0) {
+      const uint32_t chunk = std::min(q->n, TxQueue::kCapacity - q->head);
+      rte_pktmbuf_free_bulk(q->pkts + q->head, chunk);
+      q->head = (q->head + chunk) % TxQueue::kCapacity;
+      q->n -= chunk;
+    }
+    q->head = 0;
+  }
+
+  // Frees what the queues still hold (TCP: refused answers, at the end).
+  void DropQueued() {
+    FreeQueued(&in_tx_);
+    FreeQueued(&out_tx_);
   }
 
   void CountInvalid(Invalid r) {
@@ -491,7 +544,8 @@ class Generator {
     return true;
   }
 
-  void PollOutside() {
+  // Receives, checks and answers one burst on the outside port; returns how many frames came.
+  uint16_t PollOutside() {
     rte_mbuf* pkts[kBurst];
     rte_mbuf* done[kBurst];
     uint16_t nd = 0;
@@ -527,6 +581,7 @@ class Generator {
       Queue(&out_tx_, m);
     }
     if (nd > 0) rte_pktmbuf_free_bulk(done, nd);
+    return n;
   }
 
   // The server side of a connection. True when `m` was reused for an answer.
@@ -674,6 +729,8 @@ class Generator {
                                     net::kTcpFin | net::kTcpAck, conn + 1 + kTcpDataLen,
                                     ck.seq + 1, 0));
         Queue(&in_tx_, fin);
+      } else {
+        ++r_.in2out.tx_dropped;  // no buffer: this connection will not complete
       }
       return true;
     }
@@ -719,6 +776,7 @@ void AddCounts(DirectionCounts* into, const DirectionCounts& d) {
   into->offered += d.offered;
   into->delivered += d.delivered;
   into->tx_full += d.tx_full;
+  into->tx_dropped += d.tx_dropped;
 }
 
 // Adds loop result `r` to `into` (the timeline aside).

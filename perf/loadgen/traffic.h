@@ -66,6 +66,9 @@ struct DirectionCounts {
   uint64_t offered = 0;    // accepted by the sending port
   uint64_t delivered = 0;  // received and valid
   uint64_t tx_full = 0;    // refused by the sending port (ring full), not offered
+  // Answers never sent: refused and freed (UDP replies), or (TCP) no room to keep them or no
+  // buffer for a FIN. A TCP answer dropped is a connection that does not complete.
+  uint64_t tx_dropped = 0;
 };
 
 struct LoopCounts {
