@@ -276,13 +276,15 @@ class Dataplane {
   // second): FindNextHop strips a VLAN tag, finds the route and the next hop, drops (counted)
   // what has no route or does not fit the port, and starts fetching the next hop's
   // neighbor-cache line; SendToNextHop writes the MACs and sends, or holds the frame while the
-  // next hop is resolved.
+  // next hop is resolved. natgw's own ICMP errors (`own_icmp_error`, and every frame while
+  // HandleTooBig runs) that do not fit have their quote cut instead.
   struct NextHop {
     static constexpr uint16_t kDropped = 0xffff;
     uint16_t port_index;  // kDropped: FindNextHop freed the frame
     uint32_t ip;          // network order
   };
-  void FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, NextHop* hop);
+  void FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, bool own_icmp_error,
+                   NextHop* hop);
   void SendToNextHop(WorkerState& ws, rte_mbuf* m, const NextHop& hop, uint64_t now);
   // Frames FindNextHop found too big for their port: split into IPv4 fragments where allowed
   // (Fragment), otherwise dropped (mtu_exceeded) and, with DF, answered with ICMP

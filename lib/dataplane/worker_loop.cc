@@ -190,7 +190,7 @@ uint32_t Dataplane::Poll(WorkerState& ws, uint64_t now) {
       if (v.action == nat::Action::kToOutside || v.action == nat::Action::kToInside) {
         const uint16_t realm =
             v.action == nat::Action::kToOutside ? conntrack::kOutsideRealm : v.island;
-        FindNextHop(ws, v.mbuf, realm, &ws.hops[k]);
+        FindNextHop(ws, v.mbuf, realm, v.own_icmp_error, &ws.hops[k]);
       }
     }
     for (uint16_t k = 0; k < r.count; ++k) {
@@ -233,7 +233,8 @@ void Dataplane::HandleTooBig(WorkerState& ws, uint64_t now) {
     }
     NextHop hop;
     FindNextHop(ws, v.mbuf,
-                v.action == nat::Action::kToOutside ? conntrack::kOutsideRealm : v.island, &hop);
+                v.action == nat::Action::kToOutside ? conntrack::kOutsideRealm : v.island,
+                /*own_icmp_error=*/true, &hop);
     if (hop.port_index != NextHop::kDropped) SendToNextHop(ws, v.mbuf, hop, now);
   }
   ws.num_too_big = 0;
@@ -327,7 +328,8 @@ void Dataplane::HandleArp(WorkerState& ws, uint16_t pi, rte_mbuf* m, uint64_t no
   Tx(ws, pi, m);
 }
 
-void Dataplane::FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, NextHop* hop) {
+void Dataplane::FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, bool own_icmp_error,
+                            NextHop* hop) {
   hop->port_index = NextHop::kDropped;
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   if (reinterpret_cast<rte_ether_hdr*>(frame)->ether_type == RTE_BE16(RTE_ETHER_TYPE_VLAN)) {
@@ -345,13 +347,14 @@ void Dataplane::FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, NextHo
   }
   const uint16_t pi = route->port_index;
   if (ABSL_PREDICT_FALSE(m->pkt_len > ports_[pi].max_frame_len)) {
-    if (!ws.handling_too_big && ws.num_too_big < std::size(ws.too_big)) {
-      ws.too_big[ws.num_too_big++] = {m, NextHop{pi, route->via != 0 ? route->via : dst}};
-      return;
-    }
-    // natgw's own "fragmentation needed" (HandleTooBig) quotes up to 548 bytes: on a port
-    // with a smaller MTU, less.
-    if (!ws.handling_too_big || !ShortenIcmpError(m, ports_[pi].max_frame_len)) {
+    // natgw's own ICMP errors (time exceeded; "fragmentation needed" from HandleTooBig) quote
+    // up to 548 bytes: toward a port with a smaller MTU, less, as a router quotes what fits.
+    const bool own = own_icmp_error || ws.handling_too_big;
+    if (!own || !ShortenIcmpError(m, ports_[pi].max_frame_len)) {
+      if (!ws.handling_too_big && ws.num_too_big < std::size(ws.too_big)) {
+        ws.too_big[ws.num_too_big++] = {m, NextHop{pi, route->via != 0 ? route->via : dst}};
+        return;
+      }
       ws.counters.Count(Drop::kMtuExceeded);
       rte_pktmbuf_free(m);
       return;

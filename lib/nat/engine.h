@@ -74,6 +74,9 @@ struct PacketVerdict {
   Action action;
   uint16_t island;    // for kToInside
   DropReason reason;  // for kDrop
+  // natgw's own ICMP error (time exceeded): on a port too small for it, its quote is cut to
+  // fit (RFC 1812 4.3.2.3: as much as fits), not fragmented.
+  bool own_icmp_error = false;
 };
 
 // The output of one ProcessBurst call: verdicts[i] is the verdict of input packet i (kHeld if the

@@ -110,6 +110,7 @@ void Worker::TimeExceeded(Pkt& p, PacketVerdict* v) {
   SwapMacs(p.data);
   counters_.Count(Event::kIcmpTimeExceededSent);
   *v = BackToSender(p.m, p.side);
+  v->own_icmp_error = true;
 }
 
 uint32_t Worker::IcmpErrorSource(const Pkt& p, Side side) {

@@ -342,6 +342,43 @@ TEST_F(DataplaneTest, FragmentationNeededQuotesLessOnASmallReturnPort) {
   EXPECT_EQ(dp_->SumCounters().TotalDrops(), 1u);
 }
 
+// natgw's own time exceeded quotes up to 548 bytes too: toward a smaller MTU it is cut to fit,
+// one frame, not sent as fragments.
+TEST_F(DataplaneTest, TimeExceededQuotesLessOnASmallReturnPort) {
+  Topology t;
+  t.in_mtu = 300;
+  Start(t);
+  Introduce(*c1_, Ip("10.0.0.1"), Ip("10.0.0.5"), kPodAMac);
+  const std::vector<uint8_t> big = net::PacketBuilder()
+                                       .Eth(kPodAMac, c1_mac_)
+                                       .Ipv4(Ip("10.0.0.5"), Ip("198.51.100.9"))
+                                       .Ttl(1)
+                                       .Udp(33434, 33434)
+                                       .PayloadSize(1200)
+                                       .Build();
+  c1_->Inject(big);
+  Poll();
+  EXPECT_TRUE(out_->Take().empty());
+  auto back = c1_->Take();
+  ASSERT_EQ(back.size(), 1u);
+  const std::vector<uint8_t>& e = back[0];
+  ASSERT_EQ(e.size(), 14u + 300);
+  EXPECT_EQ(e[16] << 8 | e[17], 300);                         // total length
+  EXPECT_EQ((e[20] << 8 | e[21]) & 0x3fff, 0);                // not a fragment
+  EXPECT_TRUE(SameMac(EthDst(e), kPodAMac));
+  EXPECT_EQ(IpSrc(e), Ip("10.0.0.1"));
+  EXPECT_EQ(IpDst(e), Ip("10.0.0.5"));
+  EXPECT_EQ(e[34], 11);  // time exceeded
+  EXPECT_EQ(e[35], 0);   // in transit
+  // The quote: the pod's header as it sent it and the first 252 bytes after it.
+  EXPECT_TRUE(std::equal(e.begin() + 42, e.end(), big.begin() + 14));
+  EXPECT_EQ(rte_raw_cksum(e.data() + 14, 20), 0xffff);        // IP header checksum
+  EXPECT_EQ(rte_raw_cksum(e.data() + 34, 300 - 20), 0xffff);  // ICMP checksum, whole message
+  EXPECT_EQ(engine_->SumCounters().event(nat::Event::kIcmpTimeExceededSent), 1u);
+  EXPECT_EQ(Events(Event::kFramesFragmented), 0u);
+  EXPECT_EQ(Drops(Drop::kMtuExceeded), 0u);
+}
+
 TEST_F(DataplaneTest, FragmentsOfAFrameWithOptionsCarryOnlyTheCopiedOnesAfterTheFirst) {
   Topology t;
   t.out_mtu = 600;
