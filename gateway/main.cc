@@ -1,6 +1,7 @@
 // natgw: the NAT gateway appliance. Loads the conf file, starts DPDK's EAL and the ports, runs
 // one translation worker per worker lcore and the control thread (natgwctl, reload, counters) on
-// the main lcore (also the Prometheus endpoint, [metrics]). SIGHUP reloads the conf; SIGTERM and SIGINT stop cleanly.
+// the main lcore (also the Prometheus endpoint, [metrics]). SIGHUP reloads the conf; SIGTERM and
+// SIGINT stop cleanly.
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_lcore.h>
@@ -64,12 +65,13 @@ void OnSignal(int sig) {
   }
 }
 
-std::vector<std::string> EalArgs(const control::GatewayConfig& c, const std::vector<std::string>& extra) {
+std::vector<std::string> EalArgs(const control::GatewayConfig& c,
+                                 const std::vector<std::string>& extra) {
   const std::string lcore_map = c.dpdk.EalLcoreMap();
-  std::vector<std::string> a = {"natgw", lcore_map.empty() ? "-l" : "--lcores",
-                                lcore_map.empty() ? c.dpdk.lcores : lcore_map,
-                                absl::StrCat("--main-lcore=", c.dpdk.lcore_ids.empty() ? 0 : c.dpdk.lcore_ids[0]),
-                                "--file-prefix=" + (c.dpdk.file_prefix.empty() ? "natgw-" + c.name : c.dpdk.file_prefix)};
+  std::vector<std::string> a = {
+      "natgw", lcore_map.empty() ? "-l" : "--lcores", lcore_map.empty() ? c.dpdk.lcores : lcore_map,
+      absl::StrCat("--main-lcore=", c.dpdk.lcore_ids.empty() ? 0 : c.dpdk.lcore_ids[0]),
+      "--file-prefix=" + (c.dpdk.file_prefix.empty() ? "natgw-" + c.name : c.dpdk.file_prefix)};
   if (c.dpdk.no_huge) a.push_back("--no-huge");
   if (c.dpdk.memory_mb != 0) {
     a.push_back("-m");
@@ -127,7 +129,8 @@ void RemoveHugepageFiles(const std::string& prefix) {
 // or EAL arguments) there is none to use: transparent huge pages then.
 constexpr size_t kTableLeavesToDpdk = 128u << 20;
 
-std::string TableNotOnHugetlb(const control::GatewayConfig& c, const std::vector<std::string>& eal) {
+std::string TableNotOnHugetlb(const control::GatewayConfig& c,
+                              const std::vector<std::string>& eal) {
   if (std::find(eal.begin(), eal.end(), "--no-huge") != eal.end()) return "EAL runs --no-huge";
   if (c.dpdk.memory_mb == 0) return "[dpdk] memory_mb is 0: the hugepage pool is left to DPDK";
   return "";
@@ -149,9 +152,10 @@ void LogTablePages(const conntrack::SessionTable& t, const std::string& not_aske
                    mib(p.hugetlb_bytes), " MiB on reserved 2 MiB hugepages, ", mib(p.thp_bytes),
                    " MiB on transparent huge pages, ", mib(small), " MiB on 4 KiB pages", why);
   if (missed > p.bytes / 4) {
-    LOG(WARNING) << msg
-                 << "; lookups in a big table will miss the TLB as well as the cache: reserve "
-                    "hugepages and set [dpdk] memory_mb, or enable transparent huge pages (madvise)";
+    LOG(WARNING)
+        << msg
+        << "; lookups in a big table will miss the TLB as well as the cache: reserve "
+           "hugepages and set [dpdk] memory_mb, or enable transparent huge pages (madvise)";
   } else {
     LOG(INFO) << msg;
   }
@@ -182,11 +186,17 @@ class Gateway {
     const std::string prefix = std::filesystem::path(rte_eal_get_runtime_dir()).filename().string();
     // Packet capture by secondary processes (dpdk-dumpcap --file-prefix=PREFIX -i PORT).
     const bool pdump = rte_pdump_init() == 0;
-    if (!pdump) LOG(WARNING) << "rte_pdump_init failed (" << rte_strerror(rte_errno) << "): no dpdk-dumpcap capture";
-    if (absl::Status s = telemetry::RegisterTelemetryCommands(); !s.ok()) LOG(WARNING) << s.message();
+    if (!pdump) {
+      LOG(WARNING) << "rte_pdump_init failed (" << rte_strerror(rte_errno)
+                   << "): no dpdk-dumpcap capture";
+    }
+    if (absl::Status s = telemetry::RegisterTelemetryCommands(); !s.ok()) {
+      LOG(WARNING) << s.message();
+    }
     const uint32_t workers = rte_lcore_count() - 1;
     if (workers != config_->engine.num_workers) {
-      LOG(ERROR) << "EAL gave " << workers << " worker lcores, the conf asks for " << config_->engine.num_workers;
+      LOG(ERROR) << "EAL gave " << workers << " worker lcores, the conf asks for "
+                 << config_->engine.num_workers;
       if (pdump) rte_pdump_uninit();
       dataplane::CleanupEal();
       if (!config_->dpdk.no_huge) RemoveHugepageFiles(prefix);
@@ -294,7 +304,8 @@ class Gateway {
     }
     telemetry::WorkerLoadTracker load;
     const auto render = [&] {
-      std::string text = telemetry::RenderMetrics(*engine_, dataplane_.get(), *config_, &load.ratios());
+      std::string text =
+          telemetry::RenderMetrics(*engine_, dataplane_.get(), *config_, &load.ratios());
       if (cluster_) text += telemetry::RenderClusterMetrics(*cluster_, *config_);
       if (event_log_) text += event_log_->RenderMetrics();
       return text;
@@ -307,12 +318,14 @@ class Gateway {
       const int64_t now_ms = static_cast<int64_t>(rte_get_tsc_cycles() / (rte_get_tsc_hz() / 1000));
       load.Update(dataplane_->WorkerLoads(), now_ms);
       if (published_ms < 0 || now_ms - published_ms >= 250) {
-        telemetry::PublishTelemetry(
-            telemetry::BuildTelemetrySnapshot(*engine_, dataplane_.get(), *config_, &load.ratios()));
+        telemetry::PublishTelemetry(telemetry::BuildTelemetrySnapshot(*engine_, dataplane_.get(),
+                                                                      *config_, &load.ratios()));
         published_ms = now_ms;
       }
       if (pools_checked_ms < 0 || now_ms - pools_checked_ms >= 1000) {
-        for (const std::string& w : pool_watch.Check(dataplane_->MbufPools(), now_ms)) LOG(WARNING) << w;
+        for (const std::string& w : pool_watch.Check(dataplane_->MbufPools(), now_ms)) {
+          LOG(WARNING) << w;
+        }
         for (const std::string& l : dataplane_->ServiceLinks(now_ms)) LOG(WARNING) << l;
         pools_checked_ms = now_ms;
       }
@@ -350,7 +363,9 @@ class Gateway {
   static std::vector<uint32_t> ExternalAddresses(const nat::NatConfig& c) {
     std::vector<uint32_t> out;
     for (const auto& m : c.pod_mappings) out.push_back(m.external_ip);
-    for (const auto& p : c.egress_pools) out.insert(out.end(), p.addresses.begin(), p.addresses.end());
+    for (const auto& p : c.egress_pools) {
+      out.insert(out.end(), p.addresses.begin(), p.addresses.end());
+    }
     for (const auto& s : c.services) out.push_back(s.vip);
     return out;
   }
@@ -360,8 +375,9 @@ class Gateway {
   absl::Status StartCluster() {
     if (config_->clusters.empty()) return absl::OkStatus();
     cluster_ = std::make_unique<control::ClusterSync>(
-        *config_, control::ClusterSync::Clock{[this] { return dataplane_->NowSeconds(); },
-                                              [] { return static_cast<int64_t>(std::time(nullptr)); }});
+        *config_,
+        control::ClusterSync::Clock{[this] { return dataplane_->NowSeconds(); },
+                                    [] { return static_cast<int64_t>(std::time(nullptr)); }});
     LOG(INFO) << cluster_->LoadState();
     for (const control::ClusterConfig& c : config_->clusters) {
       if (!c.directory.empty()) {
@@ -440,7 +456,9 @@ class Gateway {
     pending_ = false;
     if (!s.ok()) return s;
     constexpr size_t kMaxLines = 100;
-    for (size_t i = 0; i < changes.size() && i < kMaxLines; ++i) LOG(INFO) << "cluster: " << changes[i];
+    for (size_t i = 0; i < changes.size() && i < kMaxLines; ++i) {
+      LOG(INFO) << "cluster: " << changes[i];
+    }
     if (changes.size() > kMaxLines) {
       LOG(INFO) << "cluster: ... and " << changes.size() - kMaxLines
                 << " more changes (natgwctl show mappings lists them all)";
@@ -448,7 +466,9 @@ class Gateway {
     std::vector<uint32_t> added;
     std::vector<uint32_t> now = ExternalAddresses(nc);
     for (uint32_t a : now) {
-      if (std::find(published_.begin(), published_.end(), a) == published_.end()) added.push_back(a);
+      if (std::find(published_.begin(), published_.end(), a) == published_.end()) {
+        added.push_back(a);
+      }
     }
     published_ = std::move(now);
     if (!added.empty() && dataplane_ != nullptr) {
@@ -568,7 +588,8 @@ int main(int argc, char** argv) {
       "Observability: Prometheus metrics ([metrics] in the conf), DPDK telemetry commands\n"
       "/natgw/{stats,sessions,drops,workers,pools,mappings} (dpdk-telemetry.py -f FILE_PREFIX),\n"
       "packet capture with dpdk-dumpcap --file-prefix=FILE_PREFIX -i PORT (needs hugepages).\n"
-      "Translation event log and IPFIX export: [event_log] and [ipfix] in the conf; which pod held\n"
+      "Translation event log and IPFIX export: [event_log] and [ipfix] in the conf; which pod "
+      "held\n"
       "an external address at a time: natgwctl lookup IP[:PORT] --at TIME.");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   FLAGS_logtostderr = true;
@@ -583,11 +604,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", std::string(cfg.status().message()).c_str());
       return 1;
     }
-    std::printf("%s: ok: gateway %s, %zu interfaces, %zu islands, %zu pod addresses, %zu egress pools, "
-                "%zu services, %u workers\n",
-                FLAGS_config.c_str(), cfg->name.c_str(), cfg->interfaces.size(), cfg->nat.islands.size(),
-                cfg->nat.pod_mappings.size(), cfg->nat.egress_pools.size(), cfg->nat.services.size(),
-                cfg->engine.num_workers);
+    std::printf(
+        "%s: ok: gateway %s, %zu interfaces, %zu islands, %zu pod addresses, %zu egress pools, "
+        "%zu services, %u workers\n",
+        FLAGS_config.c_str(), cfg->name.c_str(), cfg->interfaces.size(), cfg->nat.islands.size(),
+        cfg->nat.pod_mappings.size(), cfg->nat.egress_pools.size(), cfg->nat.services.size(),
+        cfg->engine.num_workers);
     return 0;
   }
   std::vector<std::string> extra = absl::StrSplit(FLAGS_eal_args, ' ', absl::SkipEmpty());

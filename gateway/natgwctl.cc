@@ -7,12 +7,14 @@
 #include "lib/control/ctl_socket.h"
 #include "lib/telemetry/event_lookup.h"
 
-DEFINE_string(socket, "/run/natgw/natgw.sock",
-              "control socket of the gateway to talk to (the [gateway] control_socket of its conf)");
+DEFINE_string(
+    socket, "/run/natgw/natgw.sock",
+    "control socket of the gateway to talk to (the [gateway] control_socket of its conf)");
 DEFINE_bool(json, false, "print machine-readable JSON instead of tables");
-DEFINE_string(at, "",
-              "with lookup: the time to ask about, RFC 3339 (\"2026-11-26T10:15:00Z\"); the gateway "
-              "answers from its live sessions and its event log");
+DEFINE_string(
+    at, "",
+    "with lookup: the time to ask about, RFC 3339 (\"2026-11-26T10:15:00Z\"); the gateway "
+    "answers from its live sessions and its event log");
 DEFINE_string(event_log, "",
               "with lookup --at: read this event log (and its rotated files PATH.1, PATH.2, ...) "
               "directly, without a running gateway");

@@ -45,7 +45,9 @@ nat::NatConfig C1() {
   c.pod_mappings = {{1, ParseIp("10.0.0.5"), ParseIp("203.0.113.5"), "default/pod-a", ""}};
   nat::EgressPoolConfig pool;
   pool.island = 1;
-  for (int i = 16; i < 32; ++i) pool.addresses.push_back(ParseIp(absl::StrFormat("192.0.2.%d", i).c_str()));
+  for (int i = 16; i < 32; ++i) {
+    pool.addresses.push_back(ParseIp(absl::StrFormat("192.0.2.%d", i).c_str()));
+  }
   c.egress_pools = {pool};
   c.outside_gateway_ip = ParseIp("192.0.2.1");
   return c;
@@ -94,7 +96,8 @@ std::string Describe(const std::vector<uint8_t>& f) {
                              FormatIp(ip->src_addr), FormatIp(ip->dst_addr), ip->time_to_live);
     }
   }
-  return absl::StrFormat("proto %u %s -> %s", info.proto, FormatIp(ip->src_addr), FormatIp(ip->dst_addr));
+  return absl::StrFormat("proto %u %s -> %s", info.proto, FormatIp(ip->src_addr),
+                         FormatIp(ip->dst_addr));
 }
 
 // Sends one frame through a gateway. Returns the frame as it left, or empty if it was dropped.
@@ -114,12 +117,14 @@ std::vector<uint8_t> Hop(Gateway& gw, nat::Side side, const std::vector<uint8_t>
     const uint8_t* d = rte_pktmbuf_mtod(v.mbuf, const uint8_t*);
     out.assign(d, d + v.mbuf->data_len);
     absl::Status cs = net::VerifyChecksums(out.data(), out.size());
-    std::printf("            -> %-7s %s%s\n", v.action == nat::Action::kToOutside ? "outside" : "inside",
-                Describe(out).c_str(), cs.ok() ? "" : "  BAD CHECKSUM");
+    std::printf("            -> %-7s %s%s\n",
+                v.action == nat::Action::kToOutside ? "outside" : "inside", Describe(out).c_str(),
+                cs.ok() ? "" : "  BAD CHECKSUM");
     if (!cs.ok()) ++g_failures;
   }
   if (v.action != expect) {
-    std::printf("    FAILED: expected %s\n", expect == nat::Action::kDrop ? "a drop" : "forwarding");
+    std::printf("    FAILED: expected %s\n",
+                expect == nat::Action::kDrop ? "a drop" : "forwarding");
     ++g_failures;
   }
   rte_pktmbuf_free(v.mbuf);
@@ -131,8 +136,16 @@ void Expect(bool ok, const std::string& what) {
   if (!ok) ++g_failures;
 }
 
-uint32_t Src(const std::vector<uint8_t>& f) { uint32_t v; std::memcpy(&v, f.data() + 26, 4); return v; }
-uint32_t Dst(const std::vector<uint8_t>& f) { uint32_t v; std::memcpy(&v, f.data() + 30, 4); return v; }
+uint32_t Src(const std::vector<uint8_t>& f) {
+  uint32_t v;
+  std::memcpy(&v, f.data() + 26, 4);
+  return v;
+}
+uint32_t Dst(const std::vector<uint8_t>& f) {
+  uint32_t v;
+  std::memcpy(&v, f.data() + 30, 4);
+  return v;
+}
 
 int Run() {
   nat::EngineConfig ec;
@@ -142,59 +155,84 @@ int Run() {
   const nat::Side in = nat::Side::Inside(1), out = nat::Side::Outside();
   using nat::Action;
 
-  std::printf("\n1. pod A (c1 10.0.0.5) opens TCP to pod G (c2 10.0.0.5) at G's unique address 198.51.100.7\n");
-  auto f = Hop(c1, in, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.7").Tcp(43000, 80, 0x02).Build(), Action::kToOutside);
+  std::printf(
+      "\n1. pod A (c1 10.0.0.5) opens TCP to pod G (c2 10.0.0.5) at G's unique address "
+      "198.51.100.7\n");
+  auto f =
+      Hop(c1, in, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.7").Tcp(43000, 80, 0x02).Build(),
+          Action::kToOutside);
   f = Hop(c2, out, f, Action::kToInside);
   Expect(!f.empty() && Src(f) == ParseIp("203.0.113.5") && Dst(f) == ParseIp("10.0.0.5"),
          "G sees A's unique address 203.0.113.5 as the client");
   std::printf("   G answers; the reply retraces the path:\n");
-  f = Hop(c2, in, PacketBuilder().Ipv4("10.0.0.5", "203.0.113.5").Tcp(80, 43000, 0x12).Build(), Action::kToOutside);
+  f = Hop(c2, in, PacketBuilder().Ipv4("10.0.0.5", "203.0.113.5").Tcp(80, 43000, 0x12).Build(),
+          Action::kToOutside);
   f = Hop(c1, out, f, Action::kToInside);
   Expect(!f.empty() && Src(f) == ParseIp("198.51.100.7") && Dst(f) == ParseIp("10.0.0.5"),
          "A gets the answer from 198.51.100.7");
 
   std::printf("\n2. the reverse direction: pod G (c2) to pod A's unique address 203.0.113.5\n");
-  f = Hop(c2, in, PacketBuilder().Ipv4("10.0.0.5", "203.0.113.5").Udp(5353, 53).Payload("q").Build(), Action::kToOutside);
+  f = Hop(c2, in,
+          PacketBuilder().Ipv4("10.0.0.5", "203.0.113.5").Udp(5353, 53).Payload("q").Build(),
+          Action::kToOutside);
   f = Hop(c1, out, f, Action::kToInside);
-  Expect(!f.empty() && Src(f) == ParseIp("198.51.100.7"), "A sees G's unique address as the client");
+  Expect(!f.empty() && Src(f) == ParseIp("198.51.100.7"),
+         "A sees G's unique address as the client");
 
-  std::printf("\n3. pod B (c1 10.0.0.9, no unique address) reaches the external server 192.0.2.200 through the egress pool\n");
-  f = Hop(c1, in, PacketBuilder().Ipv4("10.0.0.9", "192.0.2.200").Tcp(50000, 443, 0x02).Build(), Action::kToOutside);
+  std::printf(
+      "\n3. pod B (c1 10.0.0.9, no unique address) reaches the external server 192.0.2.200 through "
+      "the egress pool\n");
+  f = Hop(c1, in, PacketBuilder().Ipv4("10.0.0.9", "192.0.2.200").Tcp(50000, 443, 0x02).Build(),
+          Action::kToOutside);
   const uint32_t pool_ip = f.empty() ? 0 : Src(f);
-  Expect(pool_ip >= ParseIp("192.0.2.16") && rte_be_to_cpu_32(pool_ip) < rte_be_to_cpu_32(ParseIp("192.0.2.32")),
+  Expect(pool_ip >= ParseIp("192.0.2.16") &&
+             rte_be_to_cpu_32(pool_ip) < rte_be_to_cpu_32(ParseIp("192.0.2.32")),
          "the server sees a pool address of c1 (192.0.2.16/28)");
 
-  std::printf("\n4. the external client 192.0.2.150 reaches the service VIP 198.51.100.80:80 of c2\n");
+  std::printf(
+      "\n4. the external client 192.0.2.150 reaches the service VIP 198.51.100.80:80 of c2\n");
   int backends_seen[2] = {0, 0};
   for (uint16_t port = 40000; port < 40004; ++port) {
-    f = Hop(c2, out, PacketBuilder().Ipv4("192.0.2.150", "198.51.100.80").Tcp(port, 80, 0x02).Build(), Action::kToInside);
+    f = Hop(c2, out,
+            PacketBuilder().Ipv4("192.0.2.150", "198.51.100.80").Tcp(port, 80, 0x02).Build(),
+            Action::kToInside);
     if (!f.empty()) ++backends_seen[Dst(f) == ParseIp("10.0.0.8")];
   }
   Expect(backends_seen[0] + backends_seen[1] == 4, "every connection reached a backend pod");
 
   std::printf("\n5. ping and traceroute from pod A to pod G\n");
-  f = Hop(c1, in, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.7").IcmpEcho(true, 1, 1).Build(), Action::kToOutside);
+  f = Hop(c1, in, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.7").IcmpEcho(true, 1, 1).Build(),
+          Action::kToOutside);
   f = Hop(c2, out, f, Action::kToInside);
-  f = Hop(c2, in, PacketBuilder().Ipv4("10.0.0.5", "203.0.113.5").IcmpEcho(false, 1, 1).Build(), Action::kToOutside);
+  f = Hop(c2, in, PacketBuilder().Ipv4("10.0.0.5", "203.0.113.5").IcmpEcho(false, 1, 1).Build(),
+          Action::kToOutside);
   f = Hop(c1, out, f, Action::kToInside);
   Expect(!f.empty() && Src(f) == ParseIp("198.51.100.7"), "echo reply comes back");
   std::printf("   traceroute probe with TTL 1 stops at natgw c1:\n");
-  f = Hop(c1, in, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.7").Ttl(1).Udp(33434, 33434).Build(), Action::kToInside);
+  f = Hop(c1, in, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.7").Ttl(1).Udp(33434, 33434).Build(),
+          Action::kToInside);
   Expect(!f.empty() && Src(f) == ParseIp("10.0.0.1") && f[14 + 20] == net::kIcmpTimeExceeded,
          "ICMP time exceeded from the gateway's inside address 10.0.0.1");
 
   std::printf("\n6. an outside packet to an address nothing maps is dropped and counted\n");
-  Hop(c1, out, PacketBuilder().Ipv4("192.0.2.150", "203.0.113.99").Tcp(1, 22, 0x02).Build(), Action::kDrop);
+  Hop(c1, out, PacketBuilder().Ipv4("192.0.2.150", "203.0.113.99").Tcp(1, 22, 0x02).Build(),
+      Action::kDrop);
 
   for (Gateway* gw : {&c1, &c2}) {
     nat::WorkerCounters c = gw->engine->SumCounters();
     std::printf("\nnatgw %s: %lu sessions;", gw->name.c_str(),
                 static_cast<unsigned long>(gw->engine->table().InUse()));
     for (int i = 0; i < nat::kNumEvents; ++i) {
-      if (c.events[i] != 0) std::printf(" %s=%lu", nat::EventName(static_cast<nat::Event>(i)), static_cast<unsigned long>(c.events[i]));
+      if (c.events[i] != 0) {
+        std::printf(" %s=%lu", nat::EventName(static_cast<nat::Event>(i)),
+                    static_cast<unsigned long>(c.events[i]));
+      }
     }
     for (int i = 0; i < nat::kNumDropReasons; ++i) {
-      if (c.drops[i] != 0) std::printf(" drop_%s=%lu", nat::DropReasonName(static_cast<nat::DropReason>(i)), static_cast<unsigned long>(c.drops[i]));
+      if (c.drops[i] != 0) {
+        std::printf(" drop_%s=%lu", nat::DropReasonName(static_cast<nat::DropReason>(i)),
+                    static_cast<unsigned long>(c.drops[i]));
+      }
     }
     std::printf("\n");
   }
@@ -208,8 +246,9 @@ int Run() {
 
 int main() {
   std::string prefix = "--file-prefix=natgw-walkthrough-" + std::to_string(getpid());
-  std::vector<std::string> args = {"natgw-walkthrough", "--no-huge", "--no-shconf", "--no-pci", "-m", "64",
-                                   "--log-level=lib.eal:error", "--no-telemetry", prefix};
+  std::vector<std::string> args = {
+      "natgw-walkthrough",         "--no-huge",      "--no-shconf", "--no-pci", "-m", "64",
+      "--log-level=lib.eal:error", "--no-telemetry", prefix};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {

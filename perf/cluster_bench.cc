@@ -39,21 +39,24 @@ std::string PodIp(int i) { return absl::StrCat("10.0.", i / 250, ".", i % 250 + 
 // conditions), so that parsing costs what it costs in a real cluster: about 2 KB.
 std::string PodJson(int i, const std::string& uid, const std::string& ip) {
   return absl::StrCat(
-      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"app-)", i, R"(-7d9c5b","namespace":"ns-)",
-      i % 50, R"(","uid":")", uid, R"(","resourceVersion":")", 100000 + i,
-      R"(","creationTimestamp":"2026-11-26T09:00:00Z","generateName":"app-)", i,
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"app-)", i,
+      R"(-7d9c5b","namespace":"ns-)", i % 50, R"(","uid":")", uid, R"(","resourceVersion":")",
+      100000 + i, R"(","creationTimestamp":"2026-11-26T09:00:00Z","generateName":"app-)", i,
       R"(-","labels":{"app":"svc-)", i % kServices, R"(","pod-template-hash":"7d9c5b")",
       i % kUniqueEvery == 0 ? R"(,"natgw-unique":"yes")" : "",
       R"(},"annotations":{"kubectl.kubernetes.io/restartedAt":"2026-11-26T08:00:00Z"},)"
       R"("ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"app-7d9c5b","uid":"0b6c1a52-0000-4000-8000-000000000001","controller":true,"blockOwnerDeletion":true}],)"
       R"("managedFields":[{"manager":"kube-controller-manager","operation":"Update","apiVersion":"v1","time":"2026-11-26T09:00:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:generateName":{},"f:labels":{".":{},"f:app":{},"f:pod-template-hash":{}},"f:ownerReferences":{".":{},"k:{\"uid\":\"0b6c1a52\"}":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"app\"}":{".":{},"f:image":{},"f:name":{},"f:ports":{}}}}}},)"
       R"({"manager":"kubelet","operation":"Update","apiVersion":"v1","time":"2026-11-26T09:00:05Z","fieldsType":"FieldsV1","fieldsV1":{"f:status":{"f:conditions":{},"f:containerStatuses":{},"f:hostIP":{},"f:phase":{},"f:podIP":{},"f:podIPs":{},"f:startTime":{}}},"subresource":"status"}]},)"
-      R"("spec":{"containers":[{"name":"app","image":"registry.example/app:1.)", i % 7,
+      R"("spec":{"containers":[{"name":"app","image":"registry.example/app:1.)",
+      i % 7,
       R"(","ports":[{"containerPort":8080,"protocol":"TCP"}],"resources":{"requests":{"cpu":"100m","memory":"128Mi"}},"terminationMessagePath":"/dev/termination-log","imagePullPolicy":"IfNotPresent"}],)"
       R"("restartPolicy":"Always","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst","nodeName":"node-)",
-      i % 50, R"(","serviceAccountName":"default","schedulerName":"default-scheduler"},)"
+      i % 50,
+      R"(","serviceAccountName":"default","schedulerName":"default-scheduler"},)"
       R"("status":{"phase":"Running","conditions":[{"type":"Initialized","status":"True","lastTransitionTime":"2026-11-26T09:00:00Z"},{"type":"Ready","status":"True","lastTransitionTime":"2026-11-26T09:00:05Z"},{"type":"ContainersReady","status":"True","lastTransitionTime":"2026-11-26T09:00:05Z"},{"type":"PodScheduled","status":"True","lastTransitionTime":"2026-11-26T09:00:00Z"}],)"
-      R"("hostIP":"172.16.0.)", i % 50 + 10, R"(","podIP":")", ip, R"(","podIPs":[{"ip":")", ip,
+      R"("hostIP":"172.16.0.)",
+      i % 50 + 10, R"(","podIP":")", ip, R"(","podIPs":[{"ip":")", ip,
       R"("}],"startTime":"2026-11-26T09:00:00Z","qosClass":"Burstable","containerStatuses":[{"name":"app","ready":true,"restartCount":0,"image":"registry.example/app:1.0","imageID":"registry.example/app@sha256:0123456789abcdef","containerID":"containerd://0123456789abcdef","started":true,"state":{"running":{"startedAt":"2026-11-26T09:00:04Z"}}}]}})");
 }
 
@@ -62,7 +65,8 @@ std::string Uid(int i, int generation = 0) {
 }
 
 std::string List(const std::string& kind, const std::vector<std::string>& items) {
-  std::string out = absl::StrCat(R"({"apiVersion":"v1","kind":")", kind, R"(","metadata":{"resourceVersion":"200000"},"items":[)");
+  std::string out = absl::StrCat(R"({"apiVersion":"v1","kind":")", kind,
+                                 R"(","metadata":{"resourceVersion":"200000"},"items":[)");
   for (size_t i = 0; i < items.size(); ++i) absl::StrAppend(&out, i ? "," : "", items[i]);
   return out + "]}";
 }
@@ -79,33 +83,39 @@ ClusterJson MakeCluster() {
   items.clear();
   for (int s = 0; s < kServices; ++s) {
     items.push_back(absl::StrCat(
-        R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"svc-)", s, R"(","namespace":"ns-)", s % 50,
-        R"(","uid":"svc-uid-)", s, R"(","annotations":{"natgw.io/vip":"auto"}},"spec":{"type":"ClusterIP","clusterIP":"10.96.)",
-        s / 250, ".", s % 250, R"(","ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080}],"selector":{"app":"svc-)", s, R"("}}})"));
+        R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"svc-)", s,
+        R"(","namespace":"ns-)", s % 50, R"(","uid":"svc-uid-)", s,
+        R"(","annotations":{"natgw.io/vip":"auto"}},"spec":{"type":"ClusterIP","clusterIP":"10.96.)",
+        s / 250, ".", s % 250,
+        R"(","ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080}],"selector":{"app":"svc-)",
+        s, R"("}}})"));
   }
   c.services = List("ServiceList", items);
   items.clear();
   for (int s = 0; s < kServices; ++s) {
     std::string eps;
     for (int i = s; i < kPods; i += kServices) {  // 10 pods per service
-      absl::StrAppend(&eps, eps.empty() ? "" : ",", R"({"addresses":[")", PodIp(i),
-                      R"("],"conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":"node-)", i % 50,
-                      R"(","targetRef":{"kind":"Pod","name":"app-)", i, R"(","namespace":"ns-)", s % 50,
-                      R"(","uid":")", Uid(i), R"("}})");
+      absl::StrAppend(
+          &eps, eps.empty() ? "" : ",", R"({"addresses":[")", PodIp(i),
+          R"("],"conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":"node-)",
+          i % 50, R"(","targetRef":{"kind":"Pod","name":"app-)", i, R"(","namespace":"ns-)", s % 50,
+          R"(","uid":")", Uid(i), R"("}})");
     }
     items.push_back(absl::StrCat(
         R"({"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"svc-)", s,
         R"(-abcde","namespace":"ns-)", s % 50, R"(","uid":"es-uid-)", s,
         R"(","labels":{"kubernetes.io/service-name":"svc-)", s,
-        R"("}},"addressType":"IPv4","ports":[{"name":"http","port":8080,"protocol":"TCP"}],"endpoints":[)", eps, "]}"));
+        R"("}},"addressType":"IPv4","ports":[{"name":"http","port":8080,"protocol":"TCP"}],"endpoints":[)",
+        eps, "]}"));
   }
   c.slices = List("EndpointSliceList", items);
   items.clear();
   for (int n = 0; n < 50; ++n) {
-    items.push_back(absl::StrCat(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"node-)", n,
-                                 R"(","uid":"node-uid-)", n, R"("},"spec":{"podCIDR":"10.0.)", 200 + n,
-                                 R"(.0/24"},"status":{"addresses":[{"type":"InternalIP","address":"10.0.255.)",
-                                 n + 1, R"("}]}})"));
+    items.push_back(
+        absl::StrCat(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"node-)", n,
+                     R"(","uid":"node-uid-)", n, R"("},"spec":{"podCIDR":"10.0.)", 200 + n,
+                     R"(.0/24"},"status":{"addresses":[{"type":"InternalIP","address":"10.0.255.)",
+                     n + 1, R"("}]}})"));
   }
   c.nodes = List("NodeList", items);
   return c;
@@ -206,7 +216,8 @@ void BM_InitialSync(benchmark::State& state) {
     f.Replace(kube::Kind::kService, json.services);
     f.Replace(kube::Kind::kEndpointSlice, json.slices);
     f.Replace(kube::Kind::kNode, json.nodes);
-    parse_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    parse_ms +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     double b = 0, a = 0;
     f.Apply(&b, &a);
     build_ms += b;
@@ -248,8 +259,9 @@ void BM_PodEventToTable(benchmark::State& state) {
     for (int e = 0; e < 1000; ++e) {
       const int i = (e * 7919) % kPods;
       const bool add = e % 2 == 1;  // delete pod i, then re-create it with a new uid
-      const std::string line = absl::StrCat(R"({"type":")", add ? "ADDED" : "DELETED", R"(","object":)",
-                                            PodJson(i, Uid(i, add ? generation++ : generation), PodIp(i)), "}");
+      const std::string line =
+          absl::StrCat(R"({"type":")", add ? "ADDED" : "DELETED", R"(","object":)",
+                       PodJson(i, Uid(i, add ? generation++ : generation), PodIp(i)), "}");
       const auto start = std::chrono::steady_clock::now();
       auto ev = kube::ParseWatchEvent(line, kube::Kind::kPod);
       CHECK(ev.ok()) << ev.status();
@@ -266,7 +278,8 @@ void BM_PodEventToTable(benchmark::State& state) {
       build_ms.push_back(b);
       apply_ms.push_back(a);
       latency_ms.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
     }
   }
   std::sort(latency_ms.begin(), latency_ms.end());

@@ -36,7 +36,8 @@ constexpr uint32_t kPortsPerPod = 8;
 
 NatConfig BenchConfig() {
   NatConfig c;
-  c.islands = {IslandConfig{1, "bench", {Cidr{net::ParseIp("10.0.0.0"), 8}}, net::ParseIp("10.0.0.1")}};
+  c.islands = {
+      IslandConfig{1, "bench", {Cidr{net::ParseIp("10.0.0.0"), 8}}, net::ParseIp("10.0.0.1")}};
   EgressPoolConfig pool;
   pool.island = 1;
   for (uint32_t i = 0; i < 128; ++i) {  // 203.0.113.0/25: 128 x 64512 ports
@@ -207,7 +208,11 @@ void BM_TranslateEstablished(benchmark::State& state) {
       static_cast<double>(state.iterations()) * kMaxBurst,
       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_TranslateEstablished)->Arg(1000)->Arg(1000000)->Arg(10000000)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_TranslateEstablished)
+    ->Arg(1000)
+    ->Arg(1000000)
+    ->Arg(10000000)
+    ->Unit(benchmark::kNanosecond);
 
 // The harness alone: the same frame walk and turn-around as BM_TranslateEstablished, without the
 // engine. Subtract it to get the translation's own cost per packet.

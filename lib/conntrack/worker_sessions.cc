@@ -108,7 +108,9 @@ uint32_t WorkerSessions::pending_free() const { return pending_->count; }
 void SessionCounts::AddSnapshot(const SessionCounts& other) {
   for (int r = 0; r < kRealms; ++r) {
     for (int k = 0; k < kKinds; ++k) {
-      for (int p = 0; p < kProtos; ++p) live[r][k][p] += __atomic_load_n(&other.live[r][k][p], __ATOMIC_RELAXED);
+      for (int p = 0; p < kProtos; ++p) {
+        live[r][k][p] += __atomic_load_n(&other.live[r][k][p], __ATOMIC_RELAXED);
+      }
     }
   }
   for (int i = 0; i < kTcpStates; ++i) tcp[i] += __atomic_load_n(&other.tcp[i], __ATOMIC_RELAXED);
@@ -125,14 +127,17 @@ uint64_t SessionCounts::Total() const {
 }
 
 namespace {
-bool CountsTcpState(const Session& s) { return s.in_key.proto == 6 && s.kind != SessionKind::kBinding; }
+bool CountsTcpState(const Session& s) {
+  return s.in_key.proto == 6 && s.kind != SessionKind::kBinding;
+}
 }  // namespace
 
 void WorkerSessions::Track(uint32_t index, uint8_t inserted_state) {
   Session& s = table_->session(index);
   assert(s.owner == worker_);
   assert(s.in_key.realm < SessionCounts::kRealms);
-  ++counts_->live[s.in_key.realm & 0xff][static_cast<int>(s.kind) & 3][SessionCounts::ProtoIndex(s.in_key.proto)];
+  ++counts_->live[s.in_key.realm & 0xff][static_cast<int>(s.kind) & 3]
+                 [SessionCounts::ProtoIndex(s.in_key.proto)];
   if (CountsTcpState(s)) ++counts_->tcp[TcpCountIndex(inserted_state)];
   Enqueue(index);
 }
@@ -140,7 +145,8 @@ void WorkerSessions::Track(uint32_t index, uint8_t inserted_state) {
 // Unlinked by its owner: no longer live. Marks the TCP state gone so that a reader still
 // translating a packet of it cannot move a state count any more.
 void WorkerSessions::Uncount(Session& s) {
-  --counts_->live[s.in_key.realm & 0xff][static_cast<int>(s.kind) & 3][SessionCounts::ProtoIndex(s.in_key.proto)];
+  --counts_->live[s.in_key.realm & 0xff][static_cast<int>(s.kind) & 3]
+                 [SessionCounts::ProtoIndex(s.in_key.proto)];
   const uint8_t state = s.tcp_state.exchange(kTcpStateGone, std::memory_order_relaxed);
   if (CountsTcpState(s) && state != kTcpStateGone) --counts_->tcp[TcpCountIndex(state)];
 }

@@ -28,7 +28,9 @@ struct SessionCounts {
   uint64_t live[kRealms][kKinds][kProtos] = {};
   uint64_t tcp[kTcpStates] = {};  // TCP sessions other than bindings, by state
 
-  static int ProtoIndex(uint8_t proto) { return proto == 6 ? 0 : proto == 17 ? 1 : proto == 1 ? 2 : 3; }
+  static int ProtoIndex(uint8_t proto) {
+    return proto == 6 ? 0 : proto == 17 ? 1 : proto == 1 ? 2 : 3;
+  }
   static constexpr uint8_t kProtoOf[kProtos] = {6, 17, 1, 0};  // 0: "other"
   // Adds a racy (relaxed) snapshot of `other`, which its worker may be writing.
   void AddSnapshot(const SessionCounts& other);

@@ -240,7 +240,8 @@ std::string AddressAllocator::Load(const std::string& path, int64_t now) {
     }
     Take(pools_[pool], addr);
     by_address_[addr] = owner;
-    by_owner_[owner] = Allocation{owner, e.value("label", ""), pool, addr, e.value("since", int64_t{0})};
+    by_owner_[owner] =
+        Allocation{owner, e.value("label", ""), pool, addr, e.value("since", int64_t{0})};
     ++restored;
   }
   if (j.contains("released") && j["released"].is_array()) {
@@ -263,7 +264,8 @@ std::string AddressAllocator::Load(const std::string& path, int64_t now) {
   dirty_ = dropped > 0;
   return absl::StrCat("allocation state ", path, ": ", restored, " addresses restored, ",
                       quarantined, " still quarantined",
-                      dropped > 0 ? absl::StrCat(", ", dropped, " dropped (pool or address no longer "
+                      dropped > 0 ? absl::StrCat(", ", dropped,
+                                                 " dropped (pool or address no longer "
                                                  "in the conf, or used by it)")
                                   : "");
 }

@@ -98,7 +98,9 @@ std::vector<AddressAllocator::Pool> AllocatorPools(const GatewayConfig& config) 
         ++first;
         --last;
       }
-      for (uint64_t h = first; h <= last; ++h) ap.addresses.push_back(htonl(static_cast<uint32_t>(h)));
+      for (uint64_t h = first; h <= last; ++h) {
+        ap.addresses.push_back(htonl(static_cast<uint32_t>(h)));
+      }
     }
     pools.push_back(std::move(ap));
   }
@@ -326,11 +328,10 @@ void ClusterSync::Depart(uint16_t island, uint32_t ip, const Holder& h,
   const uint32_t engine_now = std::max<uint32_t>(1, clock_.engine_now());
   const int64_t keep = std::max<int64_t>(allocator_.quarantine_s(), 120);
   departures_.push_back({{island, ip, engine_now}, clock_.wall_now() + keep});
-  changes->push_back(absl::StrCat(IslandName(island), " pod address ", Ip(ip), " left by uid ", h.uid,
-                                  h.external != 0
-                                      ? absl::StrCat(", which loses unique address ", Ip(h.external))
-                                      : "",
-                                  "; its sessions are flushed"));
+  changes->push_back(absl::StrCat(
+      IslandName(island), " pod address ", Ip(ip), " left by uid ", h.uid,
+      h.external != 0 ? absl::StrCat(", which loses unique address ", Ip(h.external)) : "",
+      "; its sessions are flushed"));
 }
 
 // Pods: one holder per address, the newest report wins. Only the addresses whose reports changed
@@ -379,7 +380,8 @@ void ClusterSync::BuildPods(const ClusterConfig& c, const nat::NatConfig& base, 
         if (p.host_network || p.phase == "Succeeded" || p.phase == "Failed") continue;
         if (!InIsland(base, island, ip)) {
           Refuse(absl::StrCat(iname, " pod ", key),
-                 absl::StrCat("address ", Ip(ip), " is outside island ", iname, "'s pod CIDRs; ignored"),
+                 absl::StrCat("address ", Ip(ip), " is outside island ", iname,
+                              "'s pod CIDRs; ignored"),
                  changes);
           continue;
         }
@@ -415,7 +417,9 @@ void ClusterSync::BuildPods(const ClusterConfig& c, const nat::NatConfig& base, 
     if (!w.error.empty()) {
       Refuse(key, w.error, changes);
     } else if (w.wants && static_pods.contains(hk)) {
-      Refuse(key, absl::StrCat("address ", Ip(ip), " has a static [[mapping]] in the conf file, which wins"),
+      Refuse(key,
+             absl::StrCat("address ", Ip(ip),
+                          " has a static [[mapping]] in the conf file, which wins"),
              changes);
     } else if (w.wants && c.unique_pool.empty()) {
       Refuse(key, absl::StrCat("wants a unique address but island ", iname, " has no unique pool"),
@@ -425,7 +429,9 @@ void ClusterSync::BuildPods(const ClusterConfig& c, const nat::NatConfig& base, 
       auto ext = allocator_.Acquire(c.unique_pool, h.owner, h.label, w.want, wall);
       if (ext.ok()) {
         h.external = *ext;
-        if (failures_.erase(key) > 0) changes->push_back(absl::StrCat(key, " got an address after all"));
+        if (failures_.erase(key) > 0) {
+          changes->push_back(absl::StrCat(key, " got an address after all"));
+        }
       } else {
         h.failed = true;
         std::string why = absl::StrCat(ext.status().message(),
@@ -443,14 +449,16 @@ void ClusterSync::BuildPods(const ClusterConfig& c, const nat::NatConfig& base, 
       changes->push_back(absl::StrCat(key, " (uid ", h.uid, ") at ", Ip(ip), " got unique address ",
                                       Ip(h.external)));
     } else if (same && prev->second.external != 0 && h.external == 0) {
-      changes->push_back(absl::StrCat(key, " (uid ", h.uid, ") at ", Ip(ip), " lost unique address ",
-                                      Ip(prev->second.external)));
+      changes->push_back(absl::StrCat(key, " (uid ", h.uid, ") at ", Ip(ip),
+                                      " lost unique address ", Ip(prev->second.external)));
     }
     if (prev != holders_.end()) {
       const Holder& old = prev->second;
       if (!same) Depart(island, ip, old, changes);  // another pod took the address
       if (!old.owner.empty() && old.owner != h.owner) released.push_back(old.owner);
-      if (old.failed && (!h.failed || old.label != h.label)) failures_.erase(failure_prefix + old.label);
+      if (old.failed && (!h.failed || old.label != h.label)) {
+        failures_.erase(failure_prefix + old.label);
+      }
     }
     if (!h.owner.empty()) held.insert(h.owner);
     if (h.failed) {
@@ -493,8 +501,9 @@ void ClusterSync::BuildPods(const ClusterConfig& c, const nat::NatConfig& base, 
 
 // Services and their endpoint slices: only those whose service or slices changed are evaluated
 // again; the others are published as they were.
-void ClusterSync::BuildServices(const ClusterConfig& c, const nat::NatConfig& base, Pending& pending,
-                                nat::NatConfig* out, std::vector<std::string>* changes) {
+void ClusterSync::BuildServices(const ClusterConfig& c, const nat::NatConfig& base,
+                                Pending& pending, nat::NatConfig* out,
+                                std::vector<std::string>* changes) {
   const uint16_t island = c.island;
   const std::string iname = IslandName(island);
   const int64_t wall = clock_.wall_now();
@@ -610,15 +619,17 @@ void ClusterSync::BuildServices(const ClusterConfig& c, const nat::NatConfig& ba
     }
 
     // Tell what changed, and keep what is published now.
-    auto prev = prev_owner != service_owner_.end() ? services_.find(prev_owner->second) : services_.end();
+    auto prev =
+        prev_owner != service_owner_.end() ? services_.find(prev_owner->second) : services_.end();
     if (state) {
       if (prev == services_.end() || prev->first != owner) {
-        changes->push_back(absl::StrCat(label, " got VIP ", Ip(state->vip), " (", state->ready, " ready, ",
-                                        state->draining, " draining backends, all ports)"));
+        changes->push_back(absl::StrCat(label, " got VIP ", Ip(state->vip), " (", state->ready,
+                                        " ready, ", state->draining,
+                                        " draining backends, all ports)"));
       } else if (prev->second.ready != state->ready || prev->second.draining != state->draining) {
-        changes->push_back(absl::StrCat(label, " backends: ", prev->second.ready, " -> ", state->ready,
-                                        " ready, ", prev->second.draining, " -> ", state->draining,
-                                        " draining"));
+        changes->push_back(absl::StrCat(label, " backends: ", prev->second.ready, " -> ",
+                                        state->ready, " ready, ", prev->second.draining, " -> ",
+                                        state->draining, " draining"));
       }
     } else if (prev != services_.end()) {
       changes->push_back(absl::StrCat(label, " lost VIP ", Ip(prev->second.vip)));
@@ -672,7 +683,9 @@ std::vector<ClusterSourceStatus> ClusterSync::SourceStatus() const {
     st.updates = s.updates;
     st.disconnects = s.disconnects;
     st.reconnects = s.reconnects;
-    if (s.any_event) st.last_event_age_s = std::chrono::duration<double>(now - s.last_event).count();
+    if (s.any_event) {
+      st.last_event_age_s = std::chrono::duration<double>(now - s.last_event).count();
+    }
     for (size_t k = 0; k < 4; ++k) st.objects[k] = s.objects[k].size();
     out.push_back(std::move(st));
   }

@@ -129,7 +129,9 @@ class ClusterSync {
   void Applied(bool ok, std::chrono::steady_clock::time_point first_arrival);
 
   std::vector<ClusterSourceStatus> SourceStatus() const;
-  std::vector<AddressAllocator::Usage> PoolUsage() const { return allocator_.PoolUsage(clock_.wall_now()); }
+  std::vector<AddressAllocator::Usage> PoolUsage() const {
+    return allocator_.PoolUsage(clock_.wall_now());
+  }
   const ApplyLatency& apply_latency() const { return latency_; }
   const ClusterCounters& counters() const { return counters_; }
   // Pods that want a unique address (or services a VIP) and have none: label -> why.
@@ -182,7 +184,8 @@ class ClusterSync {
   using Ref = std::pair<size_t, std::string>;  // index in sources_, object key
 
   // Keeps pods_by_ip_ / slices_by_service_ in step with a source's objects and notes the change.
-  void Note(size_t source, kube::Kind kind, const std::string& key, const kube::Object& o, bool add);
+  void Note(size_t source, kube::Kind kind, const std::string& key, const kube::Object& o,
+            bool add);
   void BuildIsland(const ClusterConfig& c, const nat::NatConfig& base, nat::NatConfig* out,
                    std::vector<std::string>* changes);
   void BuildPods(const ClusterConfig& c, const nat::NatConfig& base, Pending& pending,
@@ -209,7 +212,8 @@ class ClusterSync {
 
   std::map<uint16_t, Pending> pending_;  // by island
   absl::flat_hash_map<uint64_t, std::vector<Ref>> pods_by_ip_;                 // island << 32 | ip
-  std::map<std::pair<uint16_t, std::string>, std::vector<Ref>> slices_by_service_;  // island, ns/svc
+  std::map<std::pair<uint16_t, std::string>, std::vector<Ref>>
+      slices_by_service_;  // island, ns/svc
 
   // What the previous Build published, to tell changes.
   absl::flat_hash_map<uint64_t, Holder> holders_;               // (island << 32 | pod ip)

@@ -48,7 +48,9 @@ class TextTable {
   std::string Render() const {
     std::vector<size_t> width(rows_[0].size(), 0);
     for (const auto& r : rows_) {
-      for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+      for (size_t i = 0; i < r.size() && i < width.size(); ++i) {
+        width[i] = std::max(width[i], r[i].size());
+      }
     }
     std::string out;
     for (const auto& r : rows_) {
@@ -70,7 +72,8 @@ std::string Endpoint(uint32_t ip_be, uint16_t port_be, uint8_t proto) {
   if (proto != net::kProtoTcp && proto != net::kProtoUdp && proto != net::kProtoIcmp) {
     return FormatIp(ip_be);
   }
-  return absl::StrCat(FormatIp(ip_be), proto == net::kProtoIcmp ? "#" : ":", rte_be_to_cpu_16(port_be));
+  return absl::StrCat(FormatIp(ip_be), proto == net::kProtoIcmp ? "#" : ":",
+                      rte_be_to_cpu_16(port_be));
 }
 
 std::string CidrString(const nat::Cidr& c) { return absl::StrCat(FormatIp(c.addr), "/", c.len); }
@@ -90,7 +93,9 @@ GatewayCommands::GatewayCommands(const GatewayConfig* config, nat::Engine* engin
                                  const dataplane::Dataplane* dataplane, Hooks hooks)
     : config_(config), engine_(engine), dataplane_(dataplane), hooks_(std::move(hooks)) {}
 
-std::string GatewayCommands::IslandName(uint16_t id) const { return control::IslandName(*config_, id); }
+std::string GatewayCommands::IslandName(uint16_t id) const {
+  return control::IslandName(*config_, id);
+}
 
 CtlReply GatewayCommands::Handle(const std::vector<std::string>& args, bool json) {
   if (args.empty() || args[0] == "help") return Ok(kHelp);
@@ -107,7 +112,9 @@ CtlReply GatewayCommands::Handle(const std::vector<std::string>& args, bool json
     return Error(absl::StrCat("unknown: show ", what, "\n", kHelp));
   }
   if (cmd == "lookup" && args.size() == 2) return Lookup(args[1], json);
-  if (cmd == "lookup" && args.size() == 4 && args[2] == "--at") return LookupAt(args[1], args[3], json);
+  if (cmd == "lookup" && args.size() == 4 && args[2] == "--at") {
+    return LookupAt(args[1], args[3], json);
+  }
   if (cmd == "lookup" && args.size() == 3 && args[2].starts_with("at=")) {
     return LookupAt(args[1], args[2].substr(3), json);
   }
@@ -143,14 +150,16 @@ CtlReply GatewayCommands::ShowStats(bool as_json) {
         if (realm[k][p] == 0) continue;
         sessions_by_kind[kind == conntrack::SessionKind::kBinding
                              ? "bindings"
-                             : absl::StrCat(net::ProtoName(conntrack::SessionCounts::kProtoOf[p]), "_",
-                                            conntrack::SessionKindName(kind))] += realm[k][p];
+                             : absl::StrCat(net::ProtoName(conntrack::SessionCounts::kProtoOf[p]),
+                                            "_", conntrack::SessionKindName(kind))] += realm[k][p];
       }
     }
   }
   json j;
   j["gateway"] = config_->name;
-  for (int i = 0; i < nat::kNumEvents; ++i) j["events"][nat::EventName(static_cast<nat::Event>(i))] = c.events[i];
+  for (int i = 0; i < nat::kNumEvents; ++i) {
+    j["events"][nat::EventName(static_cast<nat::Event>(i))] = c.events[i];
+  }
   for (int i = 0; i < nat::kNumDropReasons; ++i) {
     j["drops"][nat::DropReasonName(static_cast<nat::DropReason>(i))] = c.drops[i];
   }
@@ -177,14 +186,19 @@ CtlReply GatewayCommands::ShowStats(bool as_json) {
   if (as_json) return Json(j);
   std::string out = absl::StrCat("gateway ", config_->name, "\n\nsessions (capacity ",
                                  engine_->table().capacity(), ")\n");
-  for (const auto& [k, v] : sessions_by_kind) absl::StrAppend(&out, absl::StrFormat("  %-28s %llu\n", k, v));
+  for (const auto& [k, v] : sessions_by_kind) {
+    absl::StrAppend(&out, absl::StrFormat("  %-28s %llu\n", k, v));
+  }
   absl::StrAppend(&out, "\ntranslation\n");
   for (int i = 0; i < nat::kNumEvents; ++i) {
-    absl::StrAppend(&out, absl::StrFormat("  %-28s %llu\n", nat::EventName(static_cast<nat::Event>(i)), c.events[i]));
+    absl::StrAppend(&out, absl::StrFormat("  %-28s %llu\n",
+                                          nat::EventName(static_cast<nat::Event>(i)), c.events[i]));
   }
   absl::StrAppend(&out, "\ndrops (every reason, zero or not)\n");
   for (int i = 0; i < nat::kNumDropReasons; ++i) {
-    absl::StrAppend(&out, absl::StrFormat("  %-28s %llu\n", nat::DropReasonName(static_cast<nat::DropReason>(i)), c.drops[i]));
+    absl::StrAppend(
+        &out, absl::StrFormat("  %-28s %llu\n",
+                              nat::DropReasonName(static_cast<nat::DropReason>(i)), c.drops[i]));
   }
   if (j.contains("pool_ports_in_use")) {
     absl::StrAppend(&out, "\negress pool ports in use\n");
@@ -242,7 +256,8 @@ CtlReply GatewayCommands::ShowMappings(bool as_json) {
       backends.push_back(absl::StrCat(IslandName(b.island), "/", FormatIp(b.pod_ip), ":", b.port,
                                       b.draining ? "(draining)" : ""));
     }
-    const std::string vip = absl::StrCat(FormatIp(s.vip), ":", s.port, "/", net::ProtoName(s.proto));
+    const std::string vip =
+        absl::StrCat(FormatIp(s.vip), ":", s.port, "/", net::ProtoName(s.proto));
     svcs.Add({s.name, vip, absl::StrJoin(backends, ",")});
     j["services"].push_back({{"name", s.name}, {"vip", vip}, {"backends", backends}});
   }
@@ -269,14 +284,17 @@ CtlReply GatewayCommands::ShowSessions(const std::vector<std::string>& filters, 
     } else if (k == "pod") {
       if (!ParseIpArg(v, &pod)) return Error(absl::StrCat("pod=", v, ": not an IPv4 address"));
     } else if (k == "external") {
-      if (!ParseIpArg(v, &external)) return Error(absl::StrCat("external=", v, ": not an IPv4 address"));
+      if (!ParseIpArg(v, &external)) {
+        return Error(absl::StrCat("external=", v, ": not an IPv4 address"));
+      }
     } else if (k == "proto") {
       proto = v == "tcp" ? 6 : v == "udp" ? 17 : v == "icmp" ? 1 : -2;
       if (proto == -2) return Error(absl::StrCat("proto=", v, ": use tcp, udp or icmp"));
     } else if (k == "limit") {
       if (!absl::SimpleAtoi(v, &limit)) return Error(absl::StrCat("limit=", v, ": not a number"));
     } else {
-      return Error(absl::StrCat("unknown filter '", f, "'; use island=, pod=, external=, proto=, limit="));
+      return Error(
+          absl::StrCat("unknown filter '", f, "'; use island=, pod=, external=, proto=, limit="));
     }
   }
   const uint32_t now = hooks_.now_s ? hooks_.now_s() : 0;
@@ -300,16 +318,23 @@ CtlReply GatewayCommands::ShowSessions(const std::vector<std::string>& filters, 
     const std::string inside = Endpoint(s.in_key.src_ip, s.in_key.src_port, p);
     const std::string ext = Endpoint(s.out_key.dst_ip, s.out_key.dst_port, p);
     const std::string remote = Endpoint(s.out_key.src_ip, s.out_key.src_port, p);
-    t.Add({IslandName(s.in_key.realm), net::ProtoName(p), inside, ext, remote, conntrack::SessionKindName(s.kind), state,
-           absl::StrCat(idle)});
-    rows.push_back({{"island", IslandName(s.in_key.realm)}, {"proto", net::ProtoName(p)},
-                    {"inside", inside}, {"external", ext}, {"remote", remote},
+    t.Add({IslandName(s.in_key.realm), net::ProtoName(p), inside, ext, remote,
+           conntrack::SessionKindName(s.kind), state, absl::StrCat(idle)});
+    rows.push_back({{"island", IslandName(s.in_key.realm)},
+                    {"proto", net::ProtoName(p)},
+                    {"inside", inside},
+                    {"external", ext},
+                    {"remote", remote},
                     {"remote_as_seen_inside", Endpoint(s.in_key.dst_ip, s.in_key.dst_port, p)},
-                    {"kind", conntrack::SessionKindName(s.kind)}, {"state", state}, {"idle_s", idle}});
+                    {"kind", conntrack::SessionKindName(s.kind)},
+                    {"state", state},
+                    {"idle_s", idle}});
   });
   if (as_json) return Json({{"sessions", rows}, {"matched", matched}});
   std::string out = t.Render();
-  if (matched > limit) absl::StrAppend(&out, "... ", matched - limit, " more (limit=", limit, ")\n");
+  if (matched > limit) {
+    absl::StrAppend(&out, "... ", matched - limit, " more (limit=", limit, ")\n");
+  }
   absl::StrAppend(&out, matched, " sessions\n");
   return Ok(out);
 }
@@ -319,7 +344,8 @@ CtlReply GatewayCommands::Lookup(const std::string& what, bool as_json) {
   uint32_t ip;
   if (!ParseIpArg(parts.first, &ip)) return Error(absl::StrCat(what, ": expected IP or IP:PORT"));
   uint32_t port = 0;
-  if (!parts.second.empty() && (!absl::SimpleAtoi(parts.second, &port) || port == 0 || port > 65535)) {
+  if (!parts.second.empty() &&
+      (!absl::SimpleAtoi(parts.second, &port) || port == 0 || port > 65535)) {
     return Error(absl::StrCat(what, ": port must be 1..65535"));
   }
   const nat::MappingTable& mt = *engine_->mappings();
@@ -328,23 +354,29 @@ CtlReply GatewayCommands::Lookup(const std::string& what, bool as_json) {
   nat::OwnedKind kind;
   if (!mt.Owned(ip, &kind)) {
     j["owner"] = nullptr;
-    return as_json ? Json(j) : Ok(absl::StrCat(FormatIp(ip), " is not an address of this gateway\n"));
+    return as_json ? Json(j)
+                   : Ok(absl::StrCat(FormatIp(ip), " is not an address of this gateway\n"));
   }
   for (const auto& m : mt.config().pod_mappings) {
     if (m.external_ip != ip) continue;
     j["pod"] = {{"island", IslandName(m.island)}, {"pod", FormatIp(m.pod_ip)}, {"name", m.name}};
-    absl::StrAppend(&out, FormatIp(ip), " is the unique address of pod ", FormatIp(m.pod_ip),
-                    " (", m.name.empty() ? "unnamed" : m.name, ") in island ", IslandName(m.island), "\n");
+    absl::StrAppend(&out, FormatIp(ip), " is the unique address of pod ", FormatIp(m.pod_ip), " (",
+                    m.name.empty() ? "unnamed" : m.name, ") in island ", IslandName(m.island),
+                    "\n");
   }
   for (const auto& s : mt.config().services) {
     if (s.vip != ip || (port != 0 && s.port != port)) continue;
     std::vector<std::string> backends;
-    for (const auto& b : s.backends) backends.push_back(absl::StrCat(IslandName(b.island), "/", FormatIp(b.pod_ip), ":", b.port));
+    for (const auto& b : s.backends) {
+      backends.push_back(absl::StrCat(IslandName(b.island), "/", FormatIp(b.pod_ip), ":", b.port));
+    }
     j["services"].push_back({{"name", s.name}, {"port", s.port}, {"backends", backends}});
-    absl::StrAppend(&out, FormatIp(ip), ":", s.port, "/", net::ProtoName(s.proto), " is service ", s.name,
-                    " -> ", absl::StrJoin(backends, ", "), "\n");
+    absl::StrAppend(&out, FormatIp(ip), ":", s.port, "/", net::ProtoName(s.proto), " is service ",
+                    s.name, " -> ", absl::StrJoin(backends, ", "), "\n");
   }
-  if (kind == nat::OwnedKind::kGateway) absl::StrAppend(&out, FormatIp(ip), " is the gateway's own address\n");
+  if (kind == nat::OwnedKind::kGateway) {
+    absl::StrAppend(&out, FormatIp(ip), " is the gateway's own address\n");
+  }
   // Live sessions holding the address (and port): who is behind it right now.
   j["sessions"] = json::array();
   engine_->ForEachSession([&](uint32_t, const conntrack::Session& s) {
@@ -355,24 +387,34 @@ CtlReply GatewayCommands::Lookup(const std::string& what, bool as_json) {
     const std::string remote = s.kind == conntrack::SessionKind::kBinding
                                    ? "*"
                                    : Endpoint(s.out_key.src_ip, s.out_key.src_port, p);
-    j["sessions"].push_back({{"island", IslandName(s.in_key.realm)}, {"inside", inside},
-                             {"proto", net::ProtoName(p)}, {"remote", remote}, {"kind", conntrack::SessionKindName(s.kind)}});
-    absl::StrAppend(&out, "  ", net::ProtoName(p), " ", Endpoint(s.out_key.dst_ip, s.out_key.dst_port, p),
-                    " <- island ", IslandName(s.in_key.realm), " ", inside, " (", conntrack::SessionKindName(s.kind),
-                    ", remote ", remote, ")\n");
+    j["sessions"].push_back({{"island", IslandName(s.in_key.realm)},
+                             {"inside", inside},
+                             {"proto", net::ProtoName(p)},
+                             {"remote", remote},
+                             {"kind", conntrack::SessionKindName(s.kind)}});
+    absl::StrAppend(&out, "  ", net::ProtoName(p), " ",
+                    Endpoint(s.out_key.dst_ip, s.out_key.dst_port, p), " <- island ",
+                    IslandName(s.in_key.realm), " ", inside, " (",
+                    conntrack::SessionKindName(s.kind), ", remote ", remote, ")\n");
   });
-  if (out.empty()) out = absl::StrCat(FormatIp(ip), " belongs to this gateway but nothing holds it now\n");
+  if (out.empty()) {
+    out = absl::StrCat(FormatIp(ip), " belongs to this gateway but nothing holds it now\n");
+  }
   return as_json ? Json(j) : Ok(out);
 }
 
 CtlReply GatewayCommands::ShowInterfaces(bool as_json) {
   if (dataplane_ == nullptr) return Error("the dataplane is not running");
   json rows = json::array();
-  TextTable t({"NAME", "DEVICE", "PORT", "ROLE", "ADDRESS", "MAC", "LINK", "RX_PKTS", "TX_PKTS", "RX_MISSED"});
+  TextTable t({"NAME", "DEVICE", "PORT", "ROLE", "ADDRESS", "MAC", "LINK", "RX_PKTS", "TX_PKTS",
+               "RX_MISSED"});
   for (const auto& i : dataplane_->Interfaces()) {
-    const std::string role = i.role == InterfaceRole::kInside ? absl::StrCat("inside:", IslandName(i.island)) : "outside";
-    const std::string mac = absl::StrFormat("%02x:%02x:%02x:%02x:%02x:%02x", i.mac.addr_bytes[0], i.mac.addr_bytes[1],
-                                            i.mac.addr_bytes[2], i.mac.addr_bytes[3], i.mac.addr_bytes[4], i.mac.addr_bytes[5]);
+    const std::string role = i.role == InterfaceRole::kInside
+                                 ? absl::StrCat("inside:", IslandName(i.island))
+                                 : "outside";
+    const std::string mac = absl::StrFormat(
+        "%02x:%02x:%02x:%02x:%02x:%02x", i.mac.addr_bytes[0], i.mac.addr_bytes[1],
+        i.mac.addr_bytes[2], i.mac.addr_bytes[3], i.mac.addr_bytes[4], i.mac.addr_bytes[5]);
     const std::string addr = absl::StrCat(FormatIp(i.address), "/", i.prefix_len);
     t.Add({i.name, i.device, absl::StrCat(i.port_id), role, addr, mac, i.link_up ? "up" : "down",
            absl::StrCat(i.rx_packets), absl::StrCat(i.tx_packets), absl::StrCat(i.rx_missed)});
@@ -391,10 +433,15 @@ CtlReply GatewayCommands::ShowNeighbors(bool as_json) {
   json rows = json::array();
   TextTable t({"INTERFACE", "ADDRESS", "MAC", "STATE"});
   for (const auto& n : dataplane_->Neighbors()) {
-    const std::string mac = absl::StrFormat("%02x:%02x:%02x:%02x:%02x:%02x", n.mac.addr_bytes[0], n.mac.addr_bytes[1],
-                                            n.mac.addr_bytes[2], n.mac.addr_bytes[3], n.mac.addr_bytes[4], n.mac.addr_bytes[5]);
-    t.Add({n.interface, FormatIp(n.ip), n.resolved ? mac : "-", n.resolved ? "reachable" : "incomplete"});
-    rows.push_back({{"interface", n.interface}, {"address", FormatIp(n.ip)}, {"mac", mac}, {"resolved", n.resolved}});
+    const std::string mac = absl::StrFormat(
+        "%02x:%02x:%02x:%02x:%02x:%02x", n.mac.addr_bytes[0], n.mac.addr_bytes[1],
+        n.mac.addr_bytes[2], n.mac.addr_bytes[3], n.mac.addr_bytes[4], n.mac.addr_bytes[5]);
+    t.Add({n.interface, FormatIp(n.ip), n.resolved ? mac : "-",
+           n.resolved ? "reachable" : "incomplete"});
+    rows.push_back({{"interface", n.interface},
+                    {"address", FormatIp(n.ip)},
+                    {"mac", mac},
+                    {"resolved", n.resolved}});
   }
   return as_json ? Json({{"neighbors", rows}}) : Ok(t.Render());
 }
@@ -408,8 +455,10 @@ CtlReply GatewayCommands::ShowRoutes(bool as_json) {
     const std::string from = r.cluster ? absl::StrCat("cluster (", r.origin, ")")
                                        : (r.connected ? "connected" : "conf");
     t.Add({r.interface, CidrString(r.destination), via, from});
-    rows.push_back({{"interface", r.interface}, {"destination", CidrString(r.destination)},
-                    {"via", via}, {"from", r.cluster ? "cluster" : (r.connected ? "connected" : "conf")},
+    rows.push_back({{"interface", r.interface},
+                    {"destination", CidrString(r.destination)},
+                    {"via", via},
+                    {"from", r.cluster ? "cluster" : (r.connected ? "connected" : "conf")},
                     {"origin", r.origin}});
   }
   return as_json ? Json({{"routes", rows}}) : Ok(t.Render());
@@ -426,7 +475,8 @@ CtlReply GatewayCommands::ShowCluster(bool as_json) {
                      "NODES", "LAST EVENT", "RESOURCE VERSION", "RECONNECTS", "MESSAGE"});
   for (const ClusterSourceStatus& s : c.SourceStatus()) {
     const char* state = !s.connected ? "disconnected" : (s.synced ? "synced" : "listing");
-    const std::string age = s.last_event_age_s < 0 ? "never" : absl::StrFormat("%.1fs ago", s.last_event_age_s);
+    const std::string age =
+        s.last_event_age_s < 0 ? "never" : absl::StrFormat("%.1fs ago", s.last_event_age_s);
     sources.Add({IslandName(s.island), s.name, state, s.connected ? "yes" : "no",
                  absl::StrCat(s.objects[0]), absl::StrCat(s.objects[1]),
                  absl::StrCat(s.objects[2]), absl::StrCat(s.objects[3]), age,
@@ -463,7 +513,9 @@ CtlReply GatewayCommands::ShowCluster(bool as_json) {
   j["mean_apply_latency_s"] = l.count == 0 ? 0.0 : l.sum_s / static_cast<double>(l.count);
   if (as_json) return Json(j);
   bool all_connected = true;
-  for (const ClusterSourceStatus& s : c.SourceStatus()) all_connected = all_connected && s.connected;
+  for (const ClusterSourceStatus& s : c.SourceStatus()) {
+    all_connected = all_connected && s.connected;
+  }
   return Ok(absl::StrCat(
       "sources\n", sources.Render(),
       all_connected ? ""

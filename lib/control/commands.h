@@ -31,7 +31,9 @@ class GatewayCommands : public CtlHandler {
   };
   // The event log's counters for `show stats` (name, value), when the log runs.
   using CounterList = std::vector<std::pair<std::string, uint64_t>>;
-  void set_event_log_counters(std::function<CounterList()> f) { event_log_counters_ = std::move(f); }
+  void set_event_log_counters(std::function<CounterList()> f) {
+    event_log_counters_ = std::move(f);
+  }
   // `dataplane` may be null (tests, or before ports are up): interface commands then say so.
   GatewayCommands(const GatewayConfig* config, nat::Engine* engine,
                   const dataplane::Dataplane* dataplane, Hooks hooks);

@@ -23,8 +23,11 @@ using net::FormatIp;
 using nlohmann::json;
 
 std::string Where(uint32_t ip_be, uint16_t port_be, uint8_t proto) {
-  if (proto != net::kProtoTcp && proto != net::kProtoUdp && proto != net::kProtoIcmp) return FormatIp(ip_be);
-  return absl::StrCat(FormatIp(ip_be), proto == net::kProtoIcmp ? "#" : ":", rte_be_to_cpu_16(port_be));
+  if (proto != net::kProtoTcp && proto != net::kProtoUdp && proto != net::kProtoIcmp) {
+    return FormatIp(ip_be);
+  }
+  return absl::StrCat(FormatIp(ip_be), proto == net::kProtoIcmp ? "#" : ":",
+                      rte_be_to_cpu_16(port_be));
 }
 
 struct PodKey {
@@ -39,16 +42,20 @@ CtlReply GatewayCommands::Trace(const std::string& pod, bool as_json) {
   const nat::NatConfig& nc = mt.config();
   std::pair<std::string, std::string> parts = absl::StrSplit(pod, absl::MaxSplits('/', 1));
   if (parts.second.empty()) {
-    return CtlReply{false, absl::StrCat("trace ", pod, ": use ISLAND/POD_IP (c1/10.0.0.5) or NAMESPACE/NAME\n")};
+    return CtlReply{false, absl::StrCat("trace ", pod,
+                                        ": use ISLAND/POD_IP (c1/10.0.0.5) or NAMESPACE/NAME\n")};
   }
   std::vector<PodKey> pods;
   const uint32_t ip = net::ParseIp(parts.second.c_str());
   int island = -1;
   for (size_t i = 0; i < config_->island_names.size(); ++i) {
-    if (!config_->island_names[i].empty() && config_->island_names[i] == parts.first) island = static_cast<int>(i);
+    if (!config_->island_names[i].empty() && config_->island_names[i] == parts.first) {
+      island = static_cast<int>(i);
+    }
   }
   uint32_t id;
-  if (island < 0 && absl::SimpleAtoi(parts.first, &id) && mt.island(static_cast<uint16_t>(id)) != nullptr) {
+  if (island < 0 && absl::SimpleAtoi(parts.first, &id) &&
+      mt.island(static_cast<uint16_t>(id)) != nullptr) {
     island = static_cast<int>(id);
   }
   if (ip != 0 && island >= 0) {
@@ -66,13 +73,14 @@ CtlReply GatewayCommands::Trace(const std::string& pod, bool as_json) {
     }
     for (const nat::PodMappingConfig& m : nc.pod_mappings) {
       const nat::PodIdentity* who = mt.FindPod(m.island, m.pod_ip);
-      if (m.name == pod || (who != nullptr && who->ns == parts.first && who->name == parts.second)) {
+      if (m.name == pod ||
+          (who != nullptr && who->ns == parts.first && who->name == parts.second)) {
         add(m.island, m.pod_ip);
       }
     }
     if (pods.empty()) {
-      return CtlReply{false, absl::StrCat("trace ", pod, ": no pod of that name is known, and '", parts.first,
-                                          "' is not an island\n")};
+      return CtlReply{false, absl::StrCat("trace ", pod, ": no pod of that name is known, and '",
+                                          parts.first, "' is not an island\n")};
     }
   }
 
@@ -101,7 +109,8 @@ CtlReply GatewayCommands::Trace(const std::string& pod, bool as_json) {
     for (const nat::ServiceConfig& s : nc.services) {
       for (const nat::BackendConfig& b : s.backends) {
         if (b.island != k.island || b.pod_ip != k.pod_ip) continue;
-        const std::string vip = absl::StrCat(FormatIp(s.vip), ":", s.port, "/", net::ProtoName(s.proto));
+        const std::string vip =
+            absl::StrCat(FormatIp(s.vip), ":", s.port, "/", net::ProtoName(s.proto));
         j["services"].push_back({{"name", s.name}, {"vip", vip}, {"pod_port", b.port}});
         services.push_back(absl::StrCat(s.name, " ", vip, " -> port ", b.port));
       }
@@ -117,7 +126,9 @@ CtlReply GatewayCommands::Trace(const std::string& pod, bool as_json) {
       }
       const uint8_t p = s.in_key.proto;
       const std::string state =
-          p == net::kProtoTcp ? conntrack::TcpStateName(static_cast<conntrack::TcpState>(s.tcp_state.load())) : "-";
+          p == net::kProtoTcp
+              ? conntrack::TcpStateName(static_cast<conntrack::TcpState>(s.tcp_state.load()))
+              : "-";
       const uint32_t seen = s.last_seen_s.load(std::memory_order_relaxed);
       const uint32_t idle = now > seen ? now - seen : 0;
       json row = {{"proto", net::ProtoName(p)},
@@ -127,8 +138,9 @@ CtlReply GatewayCommands::Trace(const std::string& pod, bool as_json) {
                   {"kind", conntrack::SessionKindName(s.kind)},
                   {"state", state},
                   {"idle_s", idle}};
-      absl::StrAppend(&rows, "    ", row["proto"].get<std::string>(), " ", row["inside"].get<std::string>(),
-                      " -> ", row["external"].get<std::string>(), " <-> ", row["remote"].get<std::string>(), "  ",
+      absl::StrAppend(&rows, "    ", row["proto"].get<std::string>(), " ",
+                      row["inside"].get<std::string>(), " -> ", row["external"].get<std::string>(),
+                      " <-> ", row["remote"].get<std::string>(), "  ",
                       row["kind"].get<std::string>(), " ", state, " idle ", idle, "s\n");
       j["sessions"].push_back(std::move(row));
     });
@@ -139,14 +151,18 @@ CtlReply GatewayCommands::Trace(const std::string& pod, bool as_json) {
         who == nullptr ? "unknown pod"
                        : absl::StrCat(who->ns.empty() ? "" : who->ns + "/", who->name,
                                       who->uid.empty() ? "" : " uid " + who->uid);
-    absl::StrAppend(&out, "pod ", IslandName(k.island), "/", FormatIp(k.pod_ip), " (", ident, ")\n");
+    absl::StrAppend(&out, "pod ", IslandName(k.island), "/", FormatIp(k.pod_ip), " (", ident,
+                    ")\n");
     absl::StrAppend(&out, "  unique address  ", unique != 0 ? FormatIp(unique) : "none", "\n");
     absl::StrAppend(&out, "  egress address  ",
-                    egress.is_null() ? (unique != 0 ? "- (the unique address is used)" : "none (no egress pool)")
-                                     : egress.get<std::string>(),
+                    egress.is_null()
+                        ? (unique != 0 ? "- (the unique address is used)" : "none (no egress pool)")
+                        : egress.get<std::string>(),
                     "\n");
-    absl::StrAppend(&out, "  services        ", services.empty() ? "none" : absl::StrJoin(services, "; "), "\n");
-    absl::StrAppend(&out, "  sessions        ", j["sessions"].size(), " (and ", bindings, " bindings)\n", rows);
+    absl::StrAppend(&out, "  services        ",
+                    services.empty() ? "none" : absl::StrJoin(services, "; "), "\n");
+    absl::StrAppend(&out, "  sessions        ", j["sessions"].size(), " (and ", bindings,
+                    " bindings)\n", rows);
   }
   if (as_json) return CtlReply{true, json{{"query", pod}, {"pods", all}}.dump(2) + "\n"};
   return CtlReply{true, out};

@@ -351,13 +351,14 @@ absl::Status ReadCluster(const Table& t, const Errors& errors, RawConfig* raw) {
   RawCluster r;
   ClusterConfig& c = r.cfg;
   NATGW_CONFIG_RETURN_IF_ERROR(t.Allow({"island", "directory", "kubeconfig", "context", "server",
-                                        "in_cluster", "namespace", "label_selector", "unique_pool", "vip_pool",
-                                        "unique_pods", "vip_services", "node_routes"}));
+                                        "in_cluster", "namespace", "label_selector", "unique_pool",
+                                        "vip_pool", "unique_pods", "vip_services", "node_routes"}));
   NATGW_CONFIG_RETURN_IF_ERROR(t.Require("island", "island = \"<name of an [[island]]>\""));
   NATGW_CONFIG_RETURN_IF_ERROR(t.String("island", &r.island));
   NATGW_CONFIG_RETURN_IF_ERROR(t.String("directory", &c.directory));
   if (t.Has("directory") && (c.directory.empty() || c.directory[0] != '/')) {
-    return t.Error("directory", absl::StrCat("directory \"", c.directory, "\" is not an absolute path"),
+    return t.Error("directory",
+                   absl::StrCat("directory \"", c.directory, "\" is not an absolute path"),
                    "write the directory the cluster's JSON files are put in, e.g. "
                    "directory = \"/etc/natgw/c1-cluster\"");
   }
@@ -406,7 +407,8 @@ absl::Status ReadAllocation(const Table& t, RawConfig* raw) {
   NATGW_CONFIG_RETURN_IF_ERROR(t.Allow({"state_file", "quarantine_s"}));
   NATGW_CONFIG_RETURN_IF_ERROR(t.String("state_file", &a.state_file));
   if (t.Has("state_file") && (a.state_file.empty() || a.state_file[0] != '/')) {
-    return t.Error("state_file", absl::StrCat("state_file \"", a.state_file, "\" is not an absolute path"),
+    return t.Error("state_file",
+                   absl::StrCat("state_file \"", a.state_file, "\" is not an absolute path"),
                    "write e.g. state_file = \"/var/lib/natgw/c1.allocations.json\"");
   }
   NATGW_CONFIG_RETURN_IF_ERROR(t.Integer("quarantine_s", 0, 7 * 86400, &a.quarantine_s, " s"));

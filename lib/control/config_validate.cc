@@ -410,18 +410,21 @@ class Validator {
                                        it->second->at.table, ")"),
                           "give each island one [[cluster]] section; it may name several sources");
       }
-      NATGW_CONFIG_RETURN_IF_ERROR(ClusterPool(c, "unique_pool", PoolKind::kUnique, &c.cfg.unique_pool));
+      NATGW_CONFIG_RETURN_IF_ERROR(
+          ClusterPool(c, "unique_pool", PoolKind::kUnique, &c.cfg.unique_pool));
       NATGW_CONFIG_RETURN_IF_ERROR(ClusterPool(c, "vip_pool", PoolKind::kVip, &c.cfg.vip_pool));
       if (!c.cfg.unique_pods.empty() && c.cfg.unique_pool.empty()) {
-        return errors_.At(c.at("unique_pods"), "cluster",
-                          absl::StrCat("unique_pods selects pods of island ", c.island,
-                                       ", which has no unique pool to give them addresses from"),
-                          "add a [[pool]] of kind \"unique\" for the island, or name it with unique_pool");
+        return errors_.At(
+            c.at("unique_pods"), "cluster",
+            absl::StrCat("unique_pods selects pods of island ", c.island,
+                         ", which has no unique pool to give them addresses from"),
+            "add a [[pool]] of kind \"unique\" for the island, or name it with unique_pool");
       }
       if (!c.cfg.vip_services.empty() && c.cfg.vip_pool.empty()) {
-        return errors_.At(c.at("vip_services"), "cluster",
-                          "vip_services selects services, but there is no vip pool to give them VIPs from",
-                          "add a [[pool]] of kind \"vip\", or name it with vip_pool");
+        return errors_.At(
+            c.at("vip_services"), "cluster",
+            "vip_services selects services, but there is no vip pool to give them VIPs from",
+            "add a [[pool]] of kind \"vip\", or name it with vip_pool");
       }
     }
     return absl::OkStatus();

@@ -60,7 +60,8 @@ absl::StatusOr<std::unique_ptr<CtlServer>> CtlServer::Listen(const std::string& 
   // Another gateway still listening there? Then refuse rather than steal its socket.
   if (std::filesystem::exists(path)) {
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe >= 0 && connect(probe, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) == 0) {
+    if (probe >= 0 &&
+        connect(probe, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) == 0) {
       close(probe);
       return absl::AlreadyExistsError(absl::StrCat(
           "control socket ", path, " is in use by a running gateway; stop it or pick another "
@@ -139,7 +140,8 @@ absl::StatusOr<CtlReply> CtlRequest(const std::string& path, const std::vector<s
           "natgw is not running (no gateway listens on ", path, "); start it, or pass "
           "--socket for another gateway"));
     }
-    return absl::UnavailableError(absl::StrCat("cannot connect to ", path, ": ", std::strerror(err)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to ", path, ": ", std::strerror(err)));
   }
   std::string line = absl::StrCat(absl::StrJoin(args, " "), json ? " --json" : "", "\n");
   if (!WriteAll(fd, line)) {

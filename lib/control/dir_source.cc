@@ -28,7 +28,8 @@ absl::StatusOr<std::unique_ptr<DirectorySource>> DirectorySource::Start(
   int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) return absl::InternalError(absl::StrCat("inotify: ", std::strerror(errno)));
   if (inotify_add_watch(fd, directory.c_str(),
-                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR) < 0) {
+                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR) <
+      0) {
     int err = errno;
     close(fd);
     return absl::FailedPreconditionError(

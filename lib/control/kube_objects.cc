@@ -122,7 +122,9 @@ absl::StatusOr<Service> ParseService(element o) {
       p.name = std::string(Str(e, "name"));
       p.proto = Protocol(Str(e, "protocol"));
       int64_t port = Int(e, "port", 0);
-      if (port <= 0 || port > 65535) return absl::InvalidArgumentError("spec.ports[].port out of range");
+      if (port <= 0 || port > 65535) {
+        return absl::InvalidArgumentError("spec.ports[].port out of range");
+      }
       p.port = static_cast<uint16_t>(port);
       int64_t target = Int(e, "targetPort", 0);
       p.target_port = target > 0 && target <= 65535 ? static_cast<uint16_t>(target) : 0;
@@ -183,7 +185,9 @@ std::optional<nat::Cidr> ParseCidr(std::string_view s) {
   if (slash == std::string_view::npos) return std::nullopt;
   auto ip = ParseIpv4(s.substr(0, slash));
   int len;
-  if (!ip || !absl::SimpleAtoi(A(s.substr(slash + 1)), &len) || len < 0 || len > 32) return std::nullopt;
+  if (!ip || !absl::SimpleAtoi(A(s.substr(slash + 1)), &len) || len < 0 || len > 32) {
+    return std::nullopt;
+  }
   uint32_t mask = len == 0 ? 0 : htonl(~uint32_t{0} << (32 - len));
   return nat::Cidr{*ip & mask, static_cast<uint8_t>(len)};
 }
@@ -255,7 +259,8 @@ absl::StatusOr<element> ParseJson(simdjson::dom::parser& parser, std::string_vie
   element doc;
   auto err = parser.parse(json.data(), json.size()).get(doc);
   if (err != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError(absl::StrCat("not valid JSON: ", simdjson::error_message(err)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("not valid JSON: ", simdjson::error_message(err)));
   }
   return doc;
 }
@@ -326,7 +331,9 @@ absl::StatusOr<Document> ParseDocument(std::string_view json) {
     }
     return out;
   }
-  if (kind.empty()) return absl::InvalidArgumentError("neither a List (items) nor an object (kind)");
+  if (kind.empty()) {
+    return absl::InvalidArgumentError("neither a List (items) nor an object (kind)");
+  }
   auto o = ParseObject(*doc, std::nullopt);
   if (!o.ok()) return o.status();
   if (o->has_value()) {
@@ -343,7 +350,9 @@ absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view json, Kind kind) {
   WatchEvent ev;
   std::string_view type = Str(*doc, "type");
   element obj;
-  if (!Member(*doc, "object", &obj)) return absl::InvalidArgumentError("watch event without object");
+  if (!Member(*doc, "object", &obj)) {
+    return absl::InvalidArgumentError("watch event without object");
+  }
   if (type == "ADDED") {
     ev.type = WatchEvent::Type::kAdded;
   } else if (type == "MODIFIED") {
@@ -366,7 +375,8 @@ absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view json, Kind kind) {
   auto o = ParseObject(obj, kind);
   if (!o.ok()) return Located(o.status(), "object");
   if (!o->has_value() || KindOf(**o) != kind) {
-    return absl::InvalidArgumentError(absl::StrCat("watch of ", KindName(kind), " sent another kind"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("watch of ", KindName(kind), " sent another kind"));
   }
   ev.resource_version = MetaOf(**o).resource_version;
   ev.object = std::move(**o);

@@ -316,7 +316,8 @@ std::vector<NeighborEntry> Dataplane::Neighbors() const {
     out.push_back(std::move(n));
   }
   std::sort(out.begin(), out.end(), [](const NeighborEntry& a, const NeighborEntry& b) {
-    return a.interface != b.interface ? a.interface < b.interface : rte_be_to_cpu_32(a.ip) < rte_be_to_cpu_32(b.ip);
+    if (a.interface != b.interface) return a.interface < b.interface;
+    return rte_be_to_cpu_32(a.ip) < rte_be_to_cpu_32(b.ip);
   });
   return out;
 }
@@ -342,7 +343,8 @@ absl::Status Dataplane::SetClusterRoutes(const std::vector<ClusterRoute>& routes
     }
     RouteSpec s;
     s.realm = c.island;
-    s.destination = nat::Cidr{c.destination.addr & PrefixMask(c.destination.len), c.destination.len};
+    s.destination =
+        nat::Cidr{c.destination.addr & PrefixMask(c.destination.len), c.destination.len};
     s.route = Route{static_cast<uint16_t>(it - ports_.begin()), c.via};
     s.origin = c.origin;
     s.cluster = true;

@@ -209,7 +209,8 @@ class Dataplane {
   // route has, is not installed (said in `refused`); `changes` lists each route added, changed
   // or deleted. Errors as RouteTable::SetClusterRoutes.
   absl::Status SetClusterRoutes(const std::vector<ClusterRoute>& routes,
-                                std::vector<std::string>* changes, std::vector<std::string>* refused);
+                                std::vector<std::string>* changes,
+                                std::vector<std::string>* refused);
   DataplaneCounters SumCounters() const;
   std::vector<WorkerLoad> WorkerLoads() const;  // index = worker
   uint64_t tsc_hz() const { return hz_; }

@@ -59,8 +59,12 @@ absl::StatusOr<std::unique_ptr<RouteTable>> RouteTable::Create(const std::vector
   t->socket_id_ = socket_id;
   t->max_rules_ = static_cast<uint32_t>(specs.size()) + max_cluster_routes + 1;
   t->qsbr_ = conntrack::MakeQsbr(std::max(num_readers, 1u));
-  if (t->qsbr_ == nullptr) return absl::ResourceExhaustedError("cannot allocate the routes' RCU state");
-  for (uint32_t r = 0; r < std::max(num_readers, 1u); ++r) rte_rcu_qsbr_thread_register(t->qsbr_.get(), r);
+  if (t->qsbr_ == nullptr) {
+    return absl::ResourceExhaustedError("cannot allocate the routes' RCU state");
+  }
+  for (uint32_t r = 0; r < std::max(num_readers, 1u); ++r) {
+    rte_rcu_qsbr_thread_register(t->qsbr_.get(), r);
+  }
   t->specs_ = specs;
   t->slots_ = std::make_unique<Route[]>(specs.size() + max_cluster_routes);
   for (uint32_t i = 0; i < max_cluster_routes; ++i) {
@@ -128,15 +132,19 @@ absl::Status RouteTable::SetClusterRoutes(const std::vector<RouteSpec>& routes,
   for (const RouteSpec& s : routes) {
     if (s.realm != conntrack::kOutsideRealm && s.realm >= nat::kMaxIslands) continue;
     if (s.destination.len == 0) {
-      refused->push_back(absl::StrCat("route ", Describe(s), " not installed: a cluster route cannot be a default route"));
+      refused->push_back(absl::StrCat("route ", Describe(s),
+                                      " not installed: a cluster route cannot be a default route"));
       continue;
     }
     const Key key = KeyOf(s);
     bool is_static = false;
-    for (const RouteSpec& st : specs_) is_static = is_static || (st.destination.len != 0 && KeyOf(st) == key);
+    for (const RouteSpec& st : specs_) {
+      is_static = is_static || (st.destination.len != 0 && KeyOf(st) == key);
+    }
     if (is_static) {
-      refused->push_back(absl::StrCat("route ", Describe(s),
-                                      " not installed: the conf has a route to the same destination, which wins"));
+      refused->push_back(
+          absl::StrCat("route ", Describe(s),
+                       " not installed: the conf has a route to the same destination, which wins"));
       continue;
     }
     auto [it, fresh] = wanted.emplace(key, &s);
@@ -169,7 +177,8 @@ absl::Status RouteTable::SetClusterRoutes(const std::vector<RouteSpec>& routes,
                                  w->second->destination.len, static_cast<uint32_t>(slot));
       if (rc != 0) {
         free_slots_.push_back(static_cast<uint32_t>(slot));
-        result = absl::InternalError(absl::StrCat("route ", Describe(*w->second), ": ", rte_strerror(-rc)));
+        result = absl::InternalError(
+            absl::StrCat("route ", Describe(*w->second), ": ", rte_strerror(-rc)));
         ++it;
         continue;
       }
@@ -206,7 +215,8 @@ absl::Status RouteTable::SetClusterRoutes(const std::vector<RouteSpec>& routes,
                                spec->destination.len, static_cast<uint32_t>(slot));
     if (rc != 0) {
       free_slots_.push_back(static_cast<uint32_t>(slot));
-      result = absl::InternalError(absl::StrCat("route ", Describe(*spec), ": ", rte_strerror(-rc)));
+      result =
+          absl::InternalError(absl::StrCat("route ", Describe(*spec), ": ", rte_strerror(-rc)));
       continue;
     }
     changes->push_back(absl::StrCat("route ", Describe(*spec), " added"));

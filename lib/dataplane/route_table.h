@@ -96,7 +96,8 @@ class RouteTable {
   // second route to one destination, or more than max_cluster_routes. Internal when DPDK refuses
   // an add (the route is then missing, said in the message).
   absl::Status SetClusterRoutes(const std::vector<RouteSpec>& routes,
-                                std::vector<std::string>* changes, std::vector<std::string>* refused);
+                                std::vector<std::string>* changes,
+                                std::vector<std::string>* refused);
 
   // Control thread: the static routes, then the cluster's.
   std::vector<RouteSpec> Specs() const;

@@ -56,8 +56,8 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
     auto [it, inserted] = t->owned_.try_emplace(ip, kind);
     if (!inserted) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what(), ": address ", Ip(ip), " is already used as ", OwnedKindName(it->second),
-                       "; external address sets must not overlap"));
+          absl::StrCat(what(), ": address ", Ip(ip), " is already used as ",
+                       OwnedKindName(it->second), "; external address sets must not overlap"));
     }
     return absl::OkStatus();
   };
@@ -68,8 +68,8 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
 
   for (const IslandConfig& is : config.islands) {
     if (is.id >= kMaxIslands) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("island ", is.name, ": id ", is.id, " is out of range 0..", kMaxIslands - 1));
+      return absl::InvalidArgumentError(absl::StrCat("island ", is.name, ": id ", is.id,
+                                                     " is out of range 0..", kMaxIslands - 1));
     }
     if (t->islands_[is.id].present) {
       return absl::InvalidArgumentError(absl::StrCat("island id ", is.id, " is defined twice"));
@@ -84,14 +84,17 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
     e.gateway_ip = is.gateway_ip;
   }
   if (config.outside_gateway_ip != 0) {
-    if (auto s = own(config.outside_gateway_ip, OwnedKind::kGateway, [] { return "outside gateway"; });
+    if (auto s =
+            own(config.outside_gateway_ip, OwnedKind::kGateway, [] { return "outside gateway"; });
         !s.ok()) {
       return s;
     }
   }
 
   for (const PodMappingConfig& m : config.pod_mappings) {
-    auto what = [&m] { return absl::StrCat("pod mapping ", m.name.empty() ? Ip(m.pod_ip) : m.name); };
+    auto what = [&m] {
+      return absl::StrCat("pod mapping ", m.name.empty() ? Ip(m.pod_ip) : m.name);
+    };
     const IslandEntry* is = t->island(m.island);
     if (is == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(what(), ": unknown island ", m.island));

@@ -106,7 +106,8 @@ class MappingTable {
   absl::flat_hash_map<uint64_t, uint32_t> pod_to_external_;  // (island << 32 | ip) -> external
   absl::flat_hash_map<uint32_t, PodRef> external_to_pod_;
   absl::flat_hash_map<uint64_t, PodIdentity> pods_;
-  absl::flat_hash_map<uint64_t, uint32_t> departures_;  // (island << 32 | ip) -> at_s  // (island << 32 | ip) -> identity
+  absl::flat_hash_map<uint64_t, uint32_t>
+      departures_;  // (island << 32 | ip) -> at_s  // (island << 32 | ip) -> identity
   std::vector<PoolEntry> pools_;
   absl::flat_hash_map<uint32_t, std::pair<int, uint32_t>> pool_addresses_;
   absl::flat_hash_map<uint64_t, ServiceEntry> services_;

@@ -101,7 +101,9 @@ uint32_t Worker::Publish(const FlowKey& in, const FlowKey& out, SessionKind kind
   s.last_seen_s.store(now_s_, std::memory_order_relaxed);
   s.tcp_state.store(static_cast<uint8_t>(tcp_state), std::memory_order_relaxed);
   uint8_t flags = outside_initiated ? conntrack::kSessionOutsideInitiated : 0;
-  if (kind != SessionKind::kBinding && mt_->IsOwned(out.src_ip)) flags |= conntrack::kSessionHairpin;
+  if (kind != SessionKind::kBinding && mt_->IsOwned(out.src_ip)) {
+    flags |= conntrack::kSessionHairpin;
+  }
   s.flags.store(flags, std::memory_order_relaxed);
   s.kind = kind;
   s.aux0 = pod_slot;
@@ -209,7 +211,9 @@ uint32_t Worker::CreateEgress(Pkt& p, const IslandEntry& island, DropReason* why
   if (k.proto == net::kProtoIcmp) {
     ext_port = engine_->allocators_.Get(alloc_id)->Allocate(id_, false);
     if (ext_port == 0) {
-      if (events_ != nullptr) EmitAlarm(SessionEventType::kPortsExhausted, k.realm, k.src_ip, ext_ip);
+      if (events_ != nullptr) {
+        EmitAlarm(SessionEventType::kPortsExhausted, k.realm, k.src_ip, ext_ip);
+      }
       *why = DropReason::kPoolPortsExhausted;
       return kMiss;
     }

@@ -57,7 +57,8 @@ inline uint16_t LoadBe16(const uint8_t* p) {
 // Validates the IPv4 header at `ip` with `avail` bytes behind it and fills the L3/L4 fields of
 // `info` (offsets relative to `ip`; the caller adds its own l3_offset). `quoted` relaxes the
 // total length check for ICMP-error quotes: the datagram may be cut short.
-inline ParseError ParseIpv4Header(const uint8_t* ip, uint32_t avail, bool quoted, PacketInfo* info) {
+inline ParseError ParseIpv4Header(const uint8_t* ip, uint32_t avail, bool quoted,
+                                  PacketInfo* info) {
   if (avail < kIpv4MinHdrLen) return ParseError::kTruncatedIpv4;
   const auto* hdr = reinterpret_cast<const rte_ipv4_hdr*>(ip);
   if ((hdr->version_ihl >> 4) != 4) return ParseError::kBadIpVersion;
@@ -128,10 +129,14 @@ inline ParseError ParseFrame(const uint8_t* frame, uint32_t len, PacketInfo* inf
   bool has_vlan = false;
   uint16_t vlan_tci = 0;
   if (ether_type == RTE_ETHER_TYPE_VLAN) {
-    if (len < parse_detail::kEthHdrLen + parse_detail::kVlanHdrLen) return ParseError::kTruncatedVlan;
+    if (len < parse_detail::kEthHdrLen + parse_detail::kVlanHdrLen) {
+      return ParseError::kTruncatedVlan;
+    }
     has_vlan = true;
-    vlan_tci = parse_detail::LoadBe16(frame + parse_detail::kEthHdrLen + offsetof(rte_vlan_hdr, vlan_tci));
-    ether_type = parse_detail::LoadBe16(frame + parse_detail::kEthHdrLen + offsetof(rte_vlan_hdr, eth_proto));
+    vlan_tci =
+        parse_detail::LoadBe16(frame + parse_detail::kEthHdrLen + offsetof(rte_vlan_hdr, vlan_tci));
+    ether_type = parse_detail::LoadBe16(frame + parse_detail::kEthHdrLen +
+                                        offsetof(rte_vlan_hdr, eth_proto));
     l3 += parse_detail::kVlanHdrLen;
   }
   if (ether_type != RTE_ETHER_TYPE_IPV4) return ParseError::kNotIpv4;
@@ -149,7 +154,9 @@ inline ParseError ParseQuotedIpv4(const uint8_t* ip, uint32_t len, PacketInfo* i
   *info = PacketInfo{};
   const ParseError err = parse_detail::ParseIpv4Header(ip, len, /*quoted=*/true, info);
   if (err != ParseError::kOk) return err;
-  if (info->is_later_fragment || info->l4_len >= parse_detail::kQuotedL4Bytes) return ParseError::kOk;
+  if (info->is_later_fragment || info->l4_len >= parse_detail::kQuotedL4Bytes) {
+    return ParseError::kOk;
+  }
   switch (info->proto) {
     case kProtoTcp:
       return ParseError::kTruncatedTcp;

@@ -40,9 +40,14 @@ std::string RenderClusterMetrics(const control::ClusterSync& cluster,
                         Esc(s.name), "\"");
   };
   Head(&o, "natgw_cluster_source_connected", "gauge", "1 while the cluster source is connected");
-  for (const auto& s : sources) absl::StrAppend(&o, "natgw_cluster_source_connected{", labels(s), "} ", s.connected ? 1 : 0, "\n");
+  for (const auto& s : sources) {
+    absl::StrAppend(&o, "natgw_cluster_source_connected{", labels(s), "} ", s.connected ? 1 : 0,
+                    "\n");
+  }
   Head(&o, "natgw_cluster_source_synced", "gauge", "1 once the source has listed every kind");
-  for (const auto& s : sources) absl::StrAppend(&o, "natgw_cluster_source_synced{", labels(s), "} ", s.synced ? 1 : 0, "\n");
+  for (const auto& s : sources) {
+    absl::StrAppend(&o, "natgw_cluster_source_synced{", labels(s), "} ", s.synced ? 1 : 0, "\n");
+  }
   Head(&o, "natgw_cluster_source_last_event_age_seconds", "gauge",
        "seconds since the source's last update");
   for (const auto& s : sources) {
@@ -67,12 +72,14 @@ std::string RenderClusterMetrics(const control::ClusterSync& cluster,
   Head(&o, "natgw_cluster_source_disconnects_total", "counter",
        "times the source lost its connection (natgw kept the last known state)");
   for (const auto& s : sources) {
-    absl::StrAppend(&o, "natgw_cluster_source_disconnects_total{", labels(s), "} ", s.disconnects, "\n");
+    absl::StrAppend(&o, "natgw_cluster_source_disconnects_total{", labels(s), "} ", s.disconnects,
+                    "\n");
   }
   Head(&o, "natgw_cluster_source_reconnects_total", "counter",
        "times the source came back after losing its connection");
   for (const auto& s : sources) {
-    absl::StrAppend(&o, "natgw_cluster_source_reconnects_total{", labels(s), "} ", s.reconnects, "\n");
+    absl::StrAppend(&o, "natgw_cluster_source_reconnects_total{", labels(s), "} ", s.reconnects,
+                    "\n");
   }
   Head(&o, "natgw_cluster_objects", "gauge", "objects the source reports, by kind");
   static constexpr const char* kKinds[] = {"pod", "service", "endpointslice", "node"};
@@ -83,7 +90,8 @@ std::string RenderClusterMetrics(const control::ClusterSync& cluster,
     }
   }
   const control::ClusterCounters& c = cluster.counters();
-  Head(&o, "natgw_cluster_applies_total", "counter", "policies published because of cluster changes");
+  Head(&o, "natgw_cluster_applies_total", "counter",
+       "policies published because of cluster changes");
   absl::StrAppend(&o, "natgw_cluster_applies_total ", c.applies, "\n");
   Head(&o, "natgw_cluster_apply_failures_total", "counter",
        "cluster-derived policies the engine refused (the previous one stayed)");
@@ -101,13 +109,18 @@ std::string RenderClusterMetrics(const control::ClusterSync& cluster,
   Head(&o, "natgw_pool_addresses", "gauge", "addresses of unique and vip pools by state");
   for (const auto& u : usage) {
     const uint32_t free = u.size - u.in_use - u.quarantined;
-    absl::StrAppend(&o, "natgw_pool_addresses{pool=\"", Esc(u.pool), "\",state=\"in_use\"} ", u.in_use, "\n");
-    absl::StrAppend(&o, "natgw_pool_addresses{pool=\"", Esc(u.pool), "\",state=\"quarantined\"} ", u.quarantined, "\n");
-    absl::StrAppend(&o, "natgw_pool_addresses{pool=\"", Esc(u.pool), "\",state=\"free\"} ", free, "\n");
+    absl::StrAppend(&o, "natgw_pool_addresses{pool=\"", Esc(u.pool), "\",state=\"in_use\"} ",
+                    u.in_use, "\n");
+    absl::StrAppend(&o, "natgw_pool_addresses{pool=\"", Esc(u.pool), "\",state=\"quarantined\"} ",
+                    u.quarantined, "\n");
+    absl::StrAppend(&o, "natgw_pool_addresses{pool=\"", Esc(u.pool), "\",state=\"free\"} ", free,
+                    "\n");
   }
-  Head(&o, "natgw_pool_exhausted_total", "counter", "allocations refused because the pool was full");
+  Head(&o, "natgw_pool_exhausted_total", "counter",
+       "allocations refused because the pool was full");
   for (const auto& u : usage) {
-    absl::StrAppend(&o, "natgw_pool_exhausted_total{pool=\"", Esc(u.pool), "\"} ", u.exhausted, "\n");
+    absl::StrAppend(&o, "natgw_pool_exhausted_total{pool=\"", Esc(u.pool), "\"} ", u.exhausted,
+                    "\n");
   }
 
   const control::ApplyLatency& l = cluster.apply_latency();

@@ -103,7 +103,8 @@ struct Command {
   const char* help;
 };
 constexpr Command kCommands[] = {
-    {"/natgw/stats", "natgw: packets by direction, sessions created/expired, drop totals, interfaces"},
+    {"/natgw/stats",
+     "natgw: packets by direction, sessions created/expired, drop totals, interfaces"},
     {"/natgw/sessions", "natgw: live sessions by kind, protocol, island and TCP state"},
     {"/natgw/drops", "natgw: every drop reason of the engine and the dataplane"},
     {"/natgw/workers", "natgw: per worker busy and total loop cycles, busy ratio"},
@@ -165,13 +166,15 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
   uint64_t engine_drops = 0, dataplane_drops = 0;
   Section engine_section, dataplane_section;
   for (int i = 0; i < nat::kNumDropReasons; ++i) {
-    engine_section.values.emplace_back(nat::DropReasonName(static_cast<nat::DropReason>(i)), c.drops[i]);
+    engine_section.values.emplace_back(nat::DropReasonName(static_cast<nat::DropReason>(i)),
+                                       c.drops[i]);
     engine_drops += c.drops[i];
   }
   out->drops.children.emplace_back("engine", std::move(engine_section.values));
   if (dataplane != nullptr) {
     for (int i = 0; i < dataplane::kNumDrops; ++i) {
-      dataplane_section.values.emplace_back(dataplane::DropName(static_cast<dataplane::Drop>(i)), d.drops[i]);
+      dataplane_section.values.emplace_back(dataplane::DropName(static_cast<dataplane::Drop>(i)),
+                                            d.drops[i]);
       dataplane_drops += d.drops[i];
     }
     out->drops.children.emplace_back("dataplane", std::move(dataplane_section.values));
@@ -229,7 +232,8 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
   }
   for (const auto& [name, n] : by_island) islands.values.emplace_back(name, n);
   for (int i = 1; i < conntrack::SessionCounts::kTcpStates; ++i) {
-    tcp.values.emplace_back(Lower(conntrack::TcpStateName(static_cast<conntrack::TcpState>(i))), live->tcp[i]);
+    tcp.values.emplace_back(Lower(conntrack::TcpStateName(static_cast<conntrack::TcpState>(i))),
+                            live->tcp[i]);
   }
   out->sessions.values = {{"total", live->Total()}, {"capacity", engine.table().capacity()}};
   out->sessions.children = {{"by_kind", std::move(kinds.values)},
@@ -243,7 +247,8 @@ std::shared_ptr<const TelemetrySnapshot> BuildTelemetrySnapshot(
     out->workers.values = {{"count", loads.size()}, {"tsc_hz", dataplane->tsc_hz()}};
     for (size_t i = 0; i < loads.size(); ++i) {
       Section w;
-      const double ratio = busy_ratios != nullptr && i < busy_ratios->size() ? (*busy_ratios)[i] : 0.0;
+      const double ratio =
+          busy_ratios != nullptr && i < busy_ratios->size() ? (*busy_ratios)[i] : 0.0;
       w.values = {{"busy_cycles", loads[i].busy_cycles},
                   {"total_cycles", loads[i].total_cycles},
                   {"busy_ppm", static_cast<uint64_t>(ratio * 1e6)}};  // no doubles in 22.11

@@ -208,9 +208,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Create(const control::Gatewa
   const nat::MappingTable& mt = *engine->mappings();
   log->OnApply(mt, mt, NowMs());
   EventLog* self = log.get();
-  engine->set_apply_observer([self](const nat::MappingTable& before, const nat::MappingTable& after) {
-    self->OnApply(before, after, NowMs());
-  });
+  engine->set_apply_observer(
+      [self](const nat::MappingTable& before, const nat::MappingTable& after) {
+        self->OnApply(before, after, NowMs());
+      });
   log->Flush();
   return log;
 }

@@ -89,8 +89,9 @@ Holder FromRecord(const json& r, const char* record) {
 
 absl::StatusOr<int64_t> ParseTime(std::string_view s) {
   const auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "time \"", std::string(s), "\" ", std::string(why), "; write RFC 3339, e.g. \"2026-11-26T10:15:00Z\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("time \"", std::string(s), "\" ", std::string(why),
+                     "; write RFC 3339, e.g. \"2026-11-26T10:15:00Z\""));
   };
   int64_t y, mo, d, h, mi, sec;
   if (!Digits(s, 0, 4, &y) || s.size() < 19 || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
@@ -181,9 +182,10 @@ absl::Status ParseLookupTarget(std::string_view text, LookupQuery* q) {
   if (s.find('#') != std::string::npos ||
       !SplitEndpoint(s, &q->ip, &q->port) ||
       (s.find(':') != std::string::npos && q->port == 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", std::string(text), "\" is not an external address: write IP or IP:PORT (port 1..65535), "
-        "e.g. 203.0.113.9:40123"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", std::string(text),
+                     "\" is not an external address: write IP or IP:PORT (port 1..65535), "
+                     "e.g. 203.0.113.9:40123"));
   }
   return absl::OkStatus();
 }
@@ -263,14 +265,23 @@ absl::StatusOr<std::vector<Holder>> LookupInLog(const std::string& path, const L
 std::string RenderLookup(std::string_view target, const LookupQuery& q,
                          const std::vector<Holder>& holders, bool as_json) {
   if (as_json) {
-    json j = {{"query", std::string(target)}, {"at", FormatTime(q.at_ms)}, {"holders", json::array()}};
+    json j = {
+        {"query", std::string(target)}, {"at", FormatTime(q.at_ms)}, {"holders", json::array()}};
     for (const Holder& h : holders) {
-      j["holders"].push_back({{"source", h.source}, {"record", h.record}, {"island", h.island},
-                              {"namespace", h.ns}, {"pod", h.name}, {"uid", h.uid},
-                              {"pod_ip", h.pod_ip}, {"proto", h.proto}, {"inside", h.inside},
-                              {"external", h.external}, {"remote", h.remote},
-                              {"from", FormatTime(h.from_ms)},
-                              {"until", h.until_ms < 0 ? json(nullptr) : json(FormatTime(h.until_ms))}});
+      j["holders"].push_back(
+          {{"source", h.source},
+           {"record", h.record},
+           {"island", h.island},
+           {"namespace", h.ns},
+           {"pod", h.name},
+           {"uid", h.uid},
+           {"pod_ip", h.pod_ip},
+           {"proto", h.proto},
+           {"inside", h.inside},
+           {"external", h.external},
+           {"remote", h.remote},
+           {"from", FormatTime(h.from_ms)},
+           {"until", h.until_ms < 0 ? json(nullptr) : json(FormatTime(h.until_ms))}});
     }
     return j.dump(2) + "\n";
   }
@@ -278,7 +289,8 @@ std::string RenderLookup(std::string_view target, const LookupQuery& q,
     return absl::StrCat("nobody held ", std::string(target), " at ", FormatTime(q.at_ms),
                         " (as far as the live table and the event log know)\n");
   }
-  std::string out = absl::StrCat(std::string(target), " at ", FormatTime(q.at_ms), " was held by:\n");
+  std::string out =
+      absl::StrCat(std::string(target), " at ", FormatTime(q.at_ms), " was held by:\n");
   for (const Holder& h : holders) {
     const std::string who = h.name.empty() ? "unknown pod"
                                            : absl::StrCat(h.ns.empty() ? "" : h.ns + "/", h.name,
@@ -286,8 +298,9 @@ std::string RenderLookup(std::string_view target, const LookupQuery& q,
     absl::StrAppend(&out, "  island ", h.island, " ", who, " ", h.inside,
                     h.proto.empty() ? "" : " " + h.proto, " -> ", h.external,
                     h.remote.empty() ? "" : " <-> " + h.remote, "  from ", FormatTime(h.from_ms),
-                    " until ", h.until_ms < 0 ? std::string("(still held)") : FormatTime(h.until_ms),
-                    "  [", h.record, ", ", h.source, "]\n");
+                    " until ",
+                    h.until_ms < 0 ? std::string("(still held)") : FormatTime(h.until_ms), "  [",
+                    h.record, ", ", h.source, "]\n");
   }
   return out;
 }

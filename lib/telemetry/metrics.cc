@@ -53,7 +53,9 @@ class Writer {
   void Family(absl::string_view name, absl::string_view type, absl::string_view help) {
     absl::StrAppend(&out_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
   }
-  void Sample(absl::string_view name, uint64_t value) { absl::StrAppend(&out_, name, " ", value, "\n"); }
+  void Sample(absl::string_view name, uint64_t value) {
+    absl::StrAppend(&out_, name, " ", value, "\n");
+  }
   void Sample(absl::string_view name, absl::string_view label, absl::string_view label_value,
               uint64_t value) {
     absl::StrAppend(&out_, name, "{", label, "=\"", EscapeLabel(label_value), "\"} ", value, "\n");
@@ -138,9 +140,10 @@ void RenderPools(const nat::Engine& engine, const control::GatewayConfig& config
   const nat::MappingTable* mt = engine.mappings();
   w->Family("natgw_pool_size", "gauge", "Addresses of each configured pool.");
   for (const control::PoolConfig& p : config.pools) {
-    w->SampleLabels("natgw_pool_size",
-                    absl::StrCat("pool=\"", EscapeLabel(p.name), "\",kind=\"", PoolKindName(p.kind), "\""),
-                    PoolSize(p));
+    w->SampleLabels(
+        "natgw_pool_size",
+        absl::StrCat("pool=\"", EscapeLabel(p.name), "\",kind=\"", PoolKindName(p.kind), "\""),
+        PoolSize(p));
   }
   w->Family("natgw_pool_addresses_in_use", "gauge",
             "Pool addresses in use: unique ones mapped to a pod, egress ones holding a port, VIPs "
@@ -163,14 +166,20 @@ void RenderPools(const nat::Engine& engine, const control::GatewayConfig& config
         if (n.first != 0 && InPool(p, addr)) used.insert(addr);
       }
     }
-    w->SampleLabels("natgw_pool_addresses_in_use",
-                    absl::StrCat("pool=\"", EscapeLabel(p.name), "\",kind=\"", PoolKindName(p.kind), "\""),
-                    used.size());
+    w->SampleLabels(
+        "natgw_pool_addresses_in_use",
+        absl::StrCat("pool=\"", EscapeLabel(p.name), "\",kind=\"", PoolKindName(p.kind), "\""),
+        used.size());
   }
   w->Family("natgw_pool_ports_in_use", "gauge", "Ports in use per egress pool address.");
-  for (const auto& [addr, n] : ports) w->Sample("natgw_pool_ports_in_use", "address", net::FormatIp(addr), n.first);
-  w->Family("natgw_pool_ports", "gauge", "Ports an egress pool address can hand out (1..1023 and its range).");
-  for (const auto& [addr, n] : ports) w->Sample("natgw_pool_ports", "address", net::FormatIp(addr), n.second);
+  for (const auto& [addr, n] : ports) {
+    w->Sample("natgw_pool_ports_in_use", "address", net::FormatIp(addr), n.first);
+  }
+  w->Family("natgw_pool_ports", "gauge",
+            "Ports an egress pool address can hand out (1..1023 and its range).");
+  for (const auto& [addr, n] : ports) {
+    w->Sample("natgw_pool_ports", "address", net::FormatIp(addr), n.second);
+  }
   // (natgw_pool_exhausted_total{pool} is the cluster allocator's: unique addresses refused.)
   w->Family("natgw_pool_ports_exhausted_total", "counter",
             "New flows refused because the pod's egress address had no free port.");
@@ -215,8 +224,8 @@ bool WriteAll(int fd, absl::string_view data, int64_t deadline) {
   return true;
 }
 
-std::string Response(absl::string_view status, absl::string_view content_type, absl::string_view body,
-                     bool head, absl::string_view extra_headers = "") {
+std::string Response(absl::string_view status, absl::string_view content_type,
+                     absl::string_view body, bool head, absl::string_view extra_headers = "") {
   return absl::StrCat("HTTP/1.0 ", status, "\r\nContent-Type: ", content_type,
                       "\r\nContent-Length: ", body.size(), "\r\n", extra_headers,
                       "Connection: close\r\n\r\n", head ? "" : body);
@@ -255,11 +264,14 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
            "Other translation engine events (ICMP, fragments, bindings, sessions by kind).");
   for (int i = 0; i < nat::kNumEvents; ++i) {
     const auto e = static_cast<nat::Event>(i);
-    if (!HasOwnFamily(e)) w.Sample("natgw_engine_events_total", "event", nat::EventName(e), c.events[i]);
+    if (!HasOwnFamily(e)) {
+      w.Sample("natgw_engine_events_total", "event", nat::EventName(e), c.events[i]);
+    }
   }
 
-  w.Family("natgw_sessions_created_total", "counter",
-           "Sessions created (translations set up), by kind; binding = endpoint-independent binding.");
+  w.Family(
+      "natgw_sessions_created_total", "counter",
+      "Sessions created (translations set up), by kind; binding = endpoint-independent binding.");
   for (const auto& [kind, e] : kCreatedByKind) {
     w.Sample("natgw_sessions_created_total", "kind", kind, c.event(e));
   }
@@ -275,18 +287,21 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
       for (int p = 0; p < conntrack::SessionCounts::kProtos; ++p) {
         const uint64_t n = live->live[r][k][p];
         if (n == 0) continue;
-        w.SampleLabels("natgw_sessions",
-                       absl::StrCat("protocol=\"", net::ProtoName(conntrack::SessionCounts::kProtoOf[p]),
-                                    "\",kind=\"", conntrack::SessionKindName(static_cast<conntrack::SessionKind>(k)),
-                                    "\",island=\"", EscapeLabel(control::IslandName(config, static_cast<uint16_t>(r))), "\""),
-                       n);
+        w.SampleLabels(
+            "natgw_sessions",
+            absl::StrCat(
+                "protocol=\"", net::ProtoName(conntrack::SessionCounts::kProtoOf[p]), "\",kind=\"",
+                conntrack::SessionKindName(static_cast<conntrack::SessionKind>(k)), "\",island=\"",
+                EscapeLabel(control::IslandName(config, static_cast<uint16_t>(r))), "\""),
+            n);
       }
     }
   }
   w.Family("natgw_tcp_sessions", "gauge", "Live TCP sessions (bindings aside) by state.");
   for (int i = 1; i < conntrack::SessionCounts::kTcpStates; ++i) {
     w.Sample("natgw_tcp_sessions", "state",
-             absl::AsciiStrToLower(conntrack::TcpStateName(static_cast<conntrack::TcpState>(i))), live->tcp[i]);
+             absl::AsciiStrToLower(conntrack::TcpStateName(static_cast<conntrack::TcpState>(i))),
+             live->tcp[i]);
   }
   w.Family("natgw_session_capacity", "gauge", "Size of the session table.");
   w.Sample("natgw_session_capacity", engine.table().capacity());
@@ -314,14 +329,14 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
   w.Family("natgw_dataplane_drops_total", "counter",
            "Frames dropped by the dataplane (layer 2, ARP, routing, transmit), by reason.");
   for (int i = 0; i < dataplane::kNumDrops; ++i) {
-    w.Sample("natgw_dataplane_drops_total", "reason", dataplane::DropName(static_cast<dataplane::Drop>(i)),
-             d.drops[i]);
+    w.Sample("natgw_dataplane_drops_total", "reason",
+             dataplane::DropName(static_cast<dataplane::Drop>(i)), d.drops[i]);
   }
   w.Family("natgw_dataplane_events_total", "counter",
            "Dataplane events: frames received and sent, ARP, hold queue, neighbors.");
   for (int i = 0; i < dataplane::kNumEvents; ++i) {
-    w.Sample("natgw_dataplane_events_total", "event", dataplane::EventName(static_cast<dataplane::Event>(i)),
-             d.events[i]);
+    w.Sample("natgw_dataplane_events_total", "event",
+             dataplane::EventName(static_cast<dataplane::Event>(i)), d.events[i]);
   }
 
   const std::vector<dataplane::InterfaceStatus> ifs = dataplane->Interfaces();
@@ -341,7 +356,8 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
       {"natgw_interface_tx_bytes_total", "counter", "Bytes sent by the port.",
        &dataplane::InterfaceStatus::tx_bytes},
       {"natgw_interface_rx_missed_total", "counter",
-       "Packets the NIC dropped for lack of RX descriptors.", &dataplane::InterfaceStatus::rx_missed},
+       "Packets the NIC dropped for lack of RX descriptors.",
+       &dataplane::InterfaceStatus::rx_missed},
       {"natgw_interface_rx_nombuf_total", "counter",
        "Receive-ring refills that failed for want of mbufs (the pool was empty).",
        &dataplane::InterfaceStatus::rx_nombuf},
@@ -377,8 +393,9 @@ std::string RenderMetrics(const nat::Engine& engine, const dataplane::Dataplane*
     w.Sample("natgw_worker_cycles_total", "worker", absl::StrCat(i), loads[i].total_cycles);
   }
   if (busy_ratios != nullptr) {
-    w.Family("natgw_worker_busy_ratio", "gauge",
-             "Share of a worker's cycles spent in loops that did work, over the last second or so.");
+    w.Family(
+        "natgw_worker_busy_ratio", "gauge",
+        "Share of a worker's cycles spent in loops that did work, over the last second or so.");
     for (size_t i = 0; i < busy_ratios->size(); ++i) {
       w.SampleDouble("natgw_worker_busy_ratio", "worker", absl::StrCat(i), (*busy_ratios)[i]);
     }
@@ -415,7 +432,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Listen(uint32_t ad
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = address_be;
   addr.sin_port = htons(port);
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 16) != 0) {
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(fd, 16) != 0) {
     const int err = errno;
     close(fd);
     return absl::FailedPreconditionError(absl::StrCat(

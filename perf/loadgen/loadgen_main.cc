@@ -41,7 +41,8 @@ DEFINE_string(frame_size, "64", "wire frame sizes with FCS, 64..1518 (UDP), comm
 DEFINE_double(rate_pps, 0, "requests per second from the inside (tcp: connections per second); "
               "0 = as fast as the ports take them");
 DEFINE_double(duration_s, 10, "measured interval in seconds (after the warm-up)");
-DEFINE_double(warmup_pps, 1e6, "udp mode: rate of the warm-up pass that creates every flow; 0 = max");
+DEFINE_double(warmup_pps, 1e6,
+              "udp mode: rate of the warm-up pass that creates every flow; 0 = max");
 DEFINE_string(expect_pool, "",
               "where translated sources must lie: comma-separated A, A-B or A/LEN (at most 8); "
               "empty = any address");
@@ -173,7 +174,9 @@ int main(int argc, char** argv) {
   }
   c.num_flows = FLAGS_flows;
   c.frame_lens = *sizes;
-  if (c.mode == Mode::kTcp && FLAGS_frame_size != "64") return Fail("--frame_size is for UDP modes");
+  if (c.mode == Mode::kTcp && FLAGS_frame_size != "64") {
+    return Fail("--frame_size is for UDP modes");
+  }
   c.rate_pps = FLAGS_rate_pps;
   c.duration_s = FLAGS_duration_s;
   c.warmup_pps = FLAGS_warmup_pps;

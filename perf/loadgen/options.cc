@@ -44,7 +44,9 @@ absl::StatusOr<IpRange> ParseIpRange(absl::string_view s) {
   if (!a.ok()) return a.status();
   auto b = p.size() == 2 ? ParseAddr(p[1]) : a;
   if (!b.ok()) return b.status();
-  if (*b < *a) return absl::InvalidArgumentError(absl::StrCat("'", s, "': range ends before it starts"));
+  if (*b < *a) {
+    return absl::InvalidArgumentError(absl::StrCat("'", s, "': range ends before it starts"));
+  }
   r.first = *a;
   r.last = *b;
   return r;

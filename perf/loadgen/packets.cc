@@ -112,7 +112,8 @@ Invalid CheckSource(const uint8_t* f, const FlowTuple& t, uint32_t id, const Exp
     if (!expect.AddressOk(rte_be_to_cpu_32(src))) return Invalid::k_source_not_in_pool;
     const uint16_t p = rte_be_to_cpu_16(sport);
     const bool privileged = rte_be_to_cpu_16(t.sport_be) < 1024;
-    const bool port_ok = privileged ? (p >= 1 && p < 1024) : (p >= expect.port_min && p <= expect.port_max);
+    const bool port_ok =
+        privileged ? (p >= 1 && p < 1024) : (p >= expect.port_min && p <= expect.port_max);
     if (!port_ok) return Invalid::k_source_port_out_of_range;
   }
   // First sight records the translation; two loops seeing a new flow at once agree on one
@@ -220,9 +221,12 @@ uint16_t WriteTcpSegment(uint8_t* dst, const rte_ether_addr& src_mac, const rte_
   dst[kTcpFlags] = flags;
   Store16(dst + kTcpWin, RTE_BE16(65535));
   Store32(dst + kTcpCsum, 0);  // checksum and urgent pointer
-  for (uint16_t i = 0; i < data_len; ++i) dst[kTcpHeadersLen + i] = static_cast<uint8_t>('a' + i % 26);
+  for (uint16_t i = 0; i < data_len; ++i) {
+    dst[kTcpHeadersLen + i] = static_cast<uint8_t>('a' + i % 26);
+  }
   const uint32_t pseudo = net::CsumPseudoHeader(src_ip_be, dst_ip_be, net::kProtoTcp, l4_len);
-  Store16(dst + kTcpCsum, static_cast<uint16_t>(~net::CsumFold(net::CsumPartial(dst + kL4, l4_len, pseudo))));
+  Store16(dst + kTcpCsum,
+          static_cast<uint16_t>(~net::CsumFold(net::CsumPartial(dst + kL4, l4_len, pseudo))));
   uint16_t len = static_cast<uint16_t>(kTcpHeadersLen + data_len);
   if (len < kMinFrameLen) {
     std::memset(dst + len, 0, kMinFrameLen - len);

@@ -181,9 +181,9 @@ class Generator {
       if (now >= next) {
         next = now + hz_ / 5;
         if (!have_inside_gw_) {
-          rte_mbuf* m = dataplane::BuildArpMbuf(c_.pool, kBroadcast, RTE_ARP_OP_REQUEST, inside_mac_,
-                                                rte_cpu_to_be_32(c_.ranges.pod_ip_first), kZero,
-                                                c_.inside_gateway_ip_be);
+          rte_mbuf* m = dataplane::BuildArpMbuf(
+              c_.pool, kBroadcast, RTE_ARP_OP_REQUEST, inside_mac_,
+              rte_cpu_to_be_32(c_.ranges.pod_ip_first), kZero, c_.inside_gateway_ip_be);
           if (m != nullptr) Queue(&in_tx_, m);
         }
         if (!have_outside_gw_) {
@@ -296,7 +296,8 @@ class Generator {
     uint64_t last_tsc = start;
     r_.timeline.reserve(static_cast<size_t>(c_.duration_s) + 2);
     bool pass_done = false;
-    const uint64_t max_debt = std::max<uint64_t>(4 * kBurst, static_cast<uint64_t>(rate_pps_ / 100));
+    const uint64_t max_debt =
+        std::max<uint64_t>(4 * kBurst, static_cast<uint64_t>(rate_pps_ / 100));
     for (;;) {
       const uint64_t now = rte_rdtsc();
       if (now >= end || *stop_ || pass_done) break;
@@ -593,7 +594,8 @@ class Generator {
       return false;
     }
     uint32_t conn;
-    const uint8_t flags = ck.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpFin | net::kTcpRst);
+    const uint8_t flags =
+        ck.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpFin | net::kTcpRst);
     if (flags == net::kTcpSyn) {
       conn = ck.seq;
     } else if (flags == (net::kTcpFin | net::kTcpAck)) {
@@ -696,7 +698,8 @@ class Generator {
       CountInvalid(r);
       return false;
     }
-    const uint8_t flags = ck.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpFin | net::kTcpRst);
+    const uint8_t flags =
+        ck.tcp_flags & (net::kTcpSyn | net::kTcpAck | net::kTcpFin | net::kTcpRst);
     uint32_t conn;
     if (flags == (net::kTcpSyn | net::kTcpAck)) {
       conn = ck.ack - 1;

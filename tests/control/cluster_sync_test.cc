@@ -391,7 +391,8 @@ TEST_F(ClusterSyncTest, FinishedPodsReleaseTheirAddressAndTheNewestClaimWins) {
   ListAll();
   Upsert(MakePod("jobs", "a", "u-a", "10.0.2.1", {}, {{kAnnotationExternalAddress, "auto"}}));
   ASSERT_NE(ExternalOf(Build(), "10.0.2.1"), 0u);
-  kube::Pod done = MakePod("jobs", "a", "u-a", "10.0.2.1", {}, {{kAnnotationExternalAddress, "auto"}});
+  kube::Pod done =
+      MakePod("jobs", "a", "u-a", "10.0.2.1", {}, {{kAnnotationExternalAddress, "auto"}});
   done.phase = "Succeeded";  // podIP is still set, but the address is free again
   Upsert(done);
   Upsert(MakePod("jobs", "b", "u-b", "10.0.2.1"));
@@ -578,11 +579,14 @@ TEST_F(ClusterSyncTest, IncrementalBuildsMatchAFullRebuild) {
   auto flat = [](const nat::NatConfig& nc) {
     std::set<std::string> out;
     for (const auto& m : nc.pod_mappings) {
-      out.insert(absl::StrCat("pod ", m.island, " ", m.pod_ip, " ", m.external_ip, " ", m.name, " ", m.uid));
+      out.insert(absl::StrCat("pod ", m.island, " ", m.pod_ip, " ", m.external_ip, " ", m.name, " ",
+                              m.uid));
     }
     for (const auto& sc : nc.services) {
       std::string line = absl::StrCat("svc ", sc.name, " ", sc.vip, " ", sc.proto, " ", sc.port);
-      for (const auto& b : sc.backends) absl::StrAppend(&line, " ", b.pod_ip, ":", b.port, b.draining ? "d" : "");
+      for (const auto& b : sc.backends) {
+        absl::StrAppend(&line, " ", b.pod_ip, ":", b.port, b.draining ? "d" : "");
+      }
       out.insert(line);
     }
     return out;

@@ -540,8 +540,7 @@ std::vector<BadCase> BadCases() {
             "is not an absolute path"),
       Extra("metrics listen without port", "[metrics]\nlisten = \"127.0.0.1\"\n", 2,
             "metrics: listen \"127.0.0.1\" is not address:port"),
-      Extra("metrics port 0", "[metrics]\nlisten = \"127.0.0.1:0\"\n", 2,
-            "is not address:port"),
+      Extra("metrics port 0", "[metrics]\nlisten = \"127.0.0.1:0\"\n", 2, "is not address:port"),
       Extra("metrics port too big", "[metrics]\nlisten = \"127.0.0.1:65536\"\n", 2,
             "is not address:port"),
       Extra("metrics remote", "[metrics]\nlisten = \"0.0.0.0:9469\"\n", 2,
@@ -556,25 +555,31 @@ std::vector<BadCase> BadCases() {
             "cluster: island \"c9\" is not defined"),
       Extra("cluster directory relative", "[[cluster]]\nisland = \"c1\"\ndirectory = \"x\"\n", 3,
             "directory \"x\" is not an absolute path"),
-      Extra("cluster server not a URL", "[[cluster]]\nisland = \"c1\"\nserver = \"10.0.0.1:6443\"\n", 3,
+      Extra("cluster server not a URL",
+            "[[cluster]]\nisland = \"c1\"\nserver = \"10.0.0.1:6443\"\n", 3,
             "server \"10.0.0.1:6443\" is not an http(s) URL"),
       Extra("cluster context without kubeconfig",
-            "[[cluster]]\nisland = \"c1\"\nserver = \"http://127.0.0.1:8001\"\ncontext = \"a\"\n", 4,
-            "context picks a context of a kubeconfig, and there is none"),
-      Extra("cluster namespace without API", "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nnamespace = \"a\"\n", 4,
+            "[[cluster]]\nisland = \"c1\"\nserver = \"http://127.0.0.1:8001\"\ncontext = \"a\"\n",
+            4, "context picks a context of a kubeconfig, and there is none"),
+      Extra("cluster namespace without API",
+            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nnamespace = \"a\"\n", 4,
             "restrict the Kubernetes API source"),
-      Extra("cluster twice", "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\n[[cluster]]\nisland = \"c1\"\ndirectory = \"/y\"\n", 5,
-            "island c1 already has a [[cluster]] (line"),
+      Extra("cluster twice",
+            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\n[[cluster]]\nisland = "
+            "\"c1\"\ndirectory = \"/y\"\n",
+            5, "island c1 already has a [[cluster]] (line"),
       Extra("cluster selects pods without a unique pool",
-            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nunique_pods = [{ namespace = \"a\" }]\n", 4,
-            "has no unique pool"),
+            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nunique_pods = [{ namespace = \"a\" "
+            "}]\n",
+            4, "has no unique pool"),
       Extra("cluster unique_pool of another kind",
             "[[pool]]\nname = \"v\"\nkind = \"vip\"\naddresses = [\"203.0.113.0/30\"]\n"
-            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nunique_pool = \"v\"\n", 8,
-            "unique_pool \"v\" is not a unique pool of island c1"),
+            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nunique_pool = \"v\"\n",
+            8, "unique_pool \"v\" is not a unique pool of island c1"),
       Extra("cluster selector label not a string",
-            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nvip_services = [{ labels = { app = 1 } }]\n", 4,
-            "'labels.app' must be a string"),
+            "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nvip_services = [{ labels = { app = "
+            "1 } }]\n",
+            4, "'labels.app' must be a string"),
       Extra("cluster selector unknown key",
             "[[cluster]]\nisland = \"c1\"\ndirectory = \"/x\"\nunique_pods = [{ ns = \"a\" }]\n", 4,
             "unknown key 'ns'"),
@@ -586,17 +591,18 @@ std::vector<BadCase> BadCases() {
 }
 
 TEST(ConfigTest, ClusterSection) {
-  auto c = ParseConfig(std::string(kBase) +
-                           "[[pool]]\nname = \"u\"\nkind = \"unique\"\nisland = \"c1\"\n"
-                           "addresses = [\"203.0.113.0/28\"]\n"
-                           "[[pool]]\nname = \"v\"\nkind = \"vip\"\naddresses = [\"203.0.113.64/30\"]\n"
-                           "[[cluster]]\nisland = \"c1\"\ndirectory = \"/etc/natgw/c1\"\n"
-                           "server = \"http://127.0.0.1:8001\"\nnamespace = \"shop\"\n"
-                           "unique_pods = [{ namespace = \"shop\", labels = { app = \"cart\" } }, {}]\n"
-                           "vip_services = [{ labels = { expose = \"yes\" } }]\n"
-                           "node_routes = false\n"
-                           "[allocation]\nquarantine_s = 30\n",
-                       "c.toml");
+  auto c =
+      ParseConfig(std::string(kBase) +
+                      "[[pool]]\nname = \"u\"\nkind = \"unique\"\nisland = \"c1\"\n"
+                      "addresses = [\"203.0.113.0/28\"]\n"
+                      "[[pool]]\nname = \"v\"\nkind = \"vip\"\naddresses = [\"203.0.113.64/30\"]\n"
+                      "[[cluster]]\nisland = \"c1\"\ndirectory = \"/etc/natgw/c1\"\n"
+                      "server = \"http://127.0.0.1:8001\"\nnamespace = \"shop\"\n"
+                      "unique_pods = [{ namespace = \"shop\", labels = { app = \"cart\" } }, {}]\n"
+                      "vip_services = [{ labels = { expose = \"yes\" } }]\n"
+                      "node_routes = false\n"
+                      "[allocation]\nquarantine_s = 30\n",
+                  "c.toml");
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->clusters.size(), 1u);
   const ClusterConfig& k = c->clusters[0];

@@ -70,20 +70,24 @@ struct Bad {
 
 TEST(EventLogConfigTest, RefusesBadValuesWithFileLineAndReason) {
   const Bad cases[] = {
-      {"[event_log]\nmode = \"verbose\"\n", "gw.toml:17", "use one of \"off\", \"session\", \"port-block\""},
-      {"[event_log]\nmode = \"session\"\npath = \"relative.jsonl\"\n", "gw.toml:18", "not an absolute file path"},
+      {"[event_log]\nmode = \"verbose\"\n", "gw.toml:17",
+       "use one of \"off\", \"session\", \"port-block\""},
+      {"[event_log]\nmode = \"session\"\npath = \"relative.jsonl\"\n", "gw.toml:18",
+       "not an absolute file path"},
       {"[event_log]\nmax_size_mb = 0\n", "gw.toml:17", "out of range"},
       {"[event_log]\nmax_size_mb = \"big\"\n", "gw.toml:17", "a number"},
       {"[event_log]\nkeep_files = -1\n", "gw.toml:17", "out of range"},
       {"[event_log]\nring_size = 1000\n", "gw.toml:17", "not a power of two"},
       {"[event_log]\nring_size = 16\n", "gw.toml:17", "out of range"},
-      {"[event_log]\nmode = \"session\"\nport_block_size = 64\n", "gw.toml:18", "mode is not \"port-block\""},
+      {"[event_log]\nmode = \"session\"\nport_block_size = 64\n", "gw.toml:18",
+       "mode is not \"port-block\""},
       {"[event_log]\nmode = \"port-block\"\nport_block_size = 0\n", "gw.toml:18", "out of range"},
       {"[event_log]\nrotate = true\n", "gw.toml:17", "rotate"},
       {"[ipfix]\nobservation_domain = 1\n", "gw.toml:16", "collector"},
       {"[ipfix]\ncollector = \"collector.example:4739\"\n", "gw.toml:17", "is not IP:PORT"},
       {"[ipfix]\ncollector = \"192.0.2.50\"\n", "gw.toml:17", "is not IP:PORT"},
-      {"[ipfix]\ncollector = \"192.0.2.50:4739\"\ntemplate_interval_s = 0\n", "gw.toml:18", "out of range"},
+      {"[ipfix]\ncollector = \"192.0.2.50:4739\"\ntemplate_interval_s = 0\n", "gw.toml:18",
+       "out of range"},
   };
   for (const Bad& c : cases) {
     SCOPED_TRACE(c.text);

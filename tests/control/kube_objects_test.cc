@@ -117,7 +117,8 @@ TEST(KubeObjectsTest, OtherKindsAreSkippedAndErrorsSayWhere) {
   ASSERT_FALSE(truncated.ok());
   EXPECT_NE(truncated.status().message().find("not valid JSON"), std::string::npos);
   EXPECT_FALSE(ParseDocument(R"j({"apiVersion":"v1"})j").ok());
-  auto port = ParseDocument(R"j({"kind":"Service","metadata":{"name":"s"},"spec":{"ports":[{"port":70000}]}})j");
+  auto port = ParseDocument(
+      R"j({"kind":"Service","metadata":{"name":"s"},"spec":{"ports":[{"port":70000}]}})j");
   ASSERT_FALSE(port.ok());
   EXPECT_NE(port.status().message().find("port out of range"), std::string::npos);
 }
@@ -149,12 +150,16 @@ TEST(KubeObjectsTest, WatchEvents) {
   EXPECT_EQ(gone->error_message, "too old resource version: 1 (4000)");
 
   auto deleted = ParseWatchEvent(
-      R"j({"type":"DELETED","object":{"metadata":{"name":"node-9","resourceVersion":"9"}}})j", Kind::kNode);
+      R"j({"type":"DELETED","object":{"metadata":{"name":"node-9","resourceVersion":"9"}}})j",
+      Kind::kNode);
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_EQ(KindOf(*deleted->object), Kind::kNode);
 
   EXPECT_FALSE(ParseWatchEvent(R"j({"type":"SOMETHING","object":{}})j", Kind::kPod).ok());
-  EXPECT_FALSE(ParseWatchEvent(R"j({"type":"ADDED","object":{"kind":"Node","metadata":{"name":"x"}}})j", Kind::kPod).ok());
+  EXPECT_FALSE(
+      ParseWatchEvent(R"j({"type":"ADDED","object":{"kind":"Node","metadata":{"name":"x"}}})j",
+                      Kind::kPod)
+          .ok());
 }
 
 TEST(KubeObjectsTest, Ipv4) {

@@ -40,10 +40,14 @@ class TraceTest : public EngineTest {
 };
 
 TEST_P(TraceTest, PodWithUniqueAddressShowsItsAddressAndSessions) {
-  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build()).action,
-            Action::kToOutside);
-  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.6", "198.51.100.9").Udp(5000, 53).Build()).action,
-            Action::kToOutside);  // another pod: not in pod A's trace
+  ASSERT_EQ(
+      Send(kC1,
+           PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build())
+          .action,
+      Action::kToOutside);
+  ASSERT_EQ(
+      Send(kC1, PacketBuilder().Ipv4("10.0.0.6", "198.51.100.9").Udp(5000, 53).Build()).action,
+      Action::kToOutside);  // another pod: not in pod A's trace
   const json j = Json("c1/10.0.0.5");
   ASSERT_EQ(j["pods"].size(), 1u);
   const json& p = j["pods"][0];
@@ -63,15 +67,17 @@ TEST_P(TraceTest, PodWithUniqueAddressShowsItsAddressAndSessions) {
   ASSERT_TRUE(text.ok);
   EXPECT_NE(text.body.find("pod c1/10.0.0.5 (c1/pod-a)"), std::string::npos) << text.body;
   EXPECT_NE(text.body.find("unique address  203.0.113.5"), std::string::npos) << text.body;
-  EXPECT_NE(text.body.find("tcp 10.0.0.5:40000 -> 203.0.113.5:40000 <-> 198.51.100.9:80"), std::string::npos)
+  EXPECT_NE(text.body.find("tcp 10.0.0.5:40000 -> 203.0.113.5:40000 <-> 198.51.100.9:80"),
+            std::string::npos)
       << text.body;
   // By namespace/name, the same pod.
   EXPECT_EQ(Json("c1/pod-a")["pods"][0]["pod"], "10.0.0.5");
 }
 
 TEST_P(TraceTest, PodWithoutUniqueAddressShowsItsEgressAddressAndBindings) {
-  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Udp(5000, 53).Build()).action,
-            Action::kToOutside);
+  ASSERT_EQ(
+      Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Udp(5000, 53).Build()).action,
+      Action::kToOutside);
   const json j = Json("shop/cart-7d9f");
   ASSERT_EQ(j["pods"].size(), 1u);
   const json& p = j["pods"][0];
@@ -101,7 +107,9 @@ TEST_P(TraceTest, UnknownPodIsAnError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, TraceTest, ::testing::Values(1, 2),
-                         [](const ::testing::TestParamInfo<int>& i) { return std::to_string(i.param) + "w"; });
+                         [](const ::testing::TestParamInfo<int>& i) {
+                           return std::to_string(i.param) + "w";
+                         });
 
 }  // namespace
 }  // namespace natgw::nat::testing

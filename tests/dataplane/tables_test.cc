@@ -364,7 +364,8 @@ TEST(RouteTableTest, ClusterRoutesComeAndGoButNeverOverrideTheConf) {
   // More than the table holds: refused, the rest installed.
   std::vector<RouteSpec> many;
   for (int i = 0; i < 10; ++i) {
-    many.push_back(NodeRoute(("10.0." + std::to_string(210 + i) + ".0").c_str(), 24, "10.0.0.20", "n"));
+    many.push_back(
+        NodeRoute(("10.0." + std::to_string(210 + i) + ".0").c_str(), 24, "10.0.0.20", "n"));
   }
   refused.clear();
   EXPECT_FALSE(rt.SetClusterRoutes(many, &changes, &refused).ok());
@@ -405,8 +406,10 @@ TEST(RouteTableTest, ClusterRoutesChangeUnderAConcurrentReader) {
     rt.ReaderOffline(0);
   });
   const std::vector<std::vector<RouteSpec>> steps = {
-      {NodeRoute("10.0.200.0", 24, "10.0.0.20", "n1"), NodeRoute("10.0.201.128", 25, "10.0.0.21", "n2")},
-      {NodeRoute("10.0.200.0", 24, "10.0.0.21", "n1"), NodeRoute("10.0.201.128", 25, "10.0.0.20", "n2")},
+      {NodeRoute("10.0.200.0", 24, "10.0.0.20", "n1"),
+       NodeRoute("10.0.201.128", 25, "10.0.0.21", "n2")},
+      {NodeRoute("10.0.200.0", 24, "10.0.0.21", "n1"),
+       NodeRoute("10.0.201.128", 25, "10.0.0.20", "n2")},
       {NodeRoute("10.0.201.128", 25, "10.0.0.21", "n2")},
       {},
   };

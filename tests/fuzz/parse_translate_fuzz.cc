@@ -89,19 +89,34 @@ void Init() {
       PacketBuilder().Ipv4("198.51.100.50", "198.51.100.80").Tcp(999, 80, 0x02).Build(),
       PacketBuilder().Ipv4("198.51.100.1", "192.0.2.16").IcmpError(3, 4, out_udp, 1400).Build(),
       PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").IcmpEcho(true, 7, 1).Build(),
-      PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Id(9).Fragment(64, true).Udp(1, 2).PayloadSize(64).Build(),
+      PacketBuilder()
+          .Ipv4("10.0.0.9", "198.51.100.9")
+          .Id(9)
+          .Fragment(64, true)
+          .Udp(1, 2)
+          .PayloadSize(64)
+          .Build(),
       PacketBuilder().Ipv4("10.0.0.5", "203.0.113.5").Ttl(1).Udp(1, 2).Build(),
       // Hairpin (pod A of c1 to pod G of c2), a protocol without sessions, an error about it.
       PacketBuilder().Ipv4("10.0.0.5", "198.51.100.7").Udp(7, 9).Payload("h").Build(),
       PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Proto(47).PayloadSize(24).Build(),
-      PacketBuilder().Ipv4("198.51.100.1", "203.0.113.5")
-          .IcmpError(3, 4, PacketBuilder().Ipv4("203.0.113.5", "198.51.100.9").Proto(47)
-                               .PayloadSize(8).BuildIp(), 1400)
+      PacketBuilder()
+          .Ipv4("198.51.100.1", "203.0.113.5")
+          .IcmpError(3, 4,
+                     PacketBuilder()
+                         .Ipv4("203.0.113.5", "198.51.100.9")
+                         .Proto(47)
+                         .PayloadSize(8)
+                         .BuildIp(),
+                     1400)
           .Build(),
       // IP options (Record Route, NOP, Router Alert), as fragmentation sorts them, in a datagram
       // that most of the MTUs tried split.
-      PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9")
-          .IpOptions({7, 7, 4, 0, 0, 0, 0, 1, 148, 4, 0, 0}).Udp(5001, 53).PayloadSize(400)
+      PacketBuilder()
+          .Ipv4("10.0.0.9", "198.51.100.9")
+          .IpOptions({7, 7, 4, 0, 0, 0, 0, 1, 148, 4, 0, 0})
+          .Udp(5001, 53)
+          .PayloadSize(400)
           .Build(),
   };
 }

@@ -57,7 +57,8 @@ class EngineTest : public ::testing::TestWithParam<int> {
   Worker& W(Side side) { return engine_->worker(side.outside() ? engine_->num_workers() - 1 : 0); }
 
   // Sends one frame; the held-fragment releases of the burst are appended to `released`.
-  Output Send(Side side, const std::vector<uint8_t>& frame, std::vector<Output>* released = nullptr);
+  Output Send(Side side, const std::vector<uint8_t>& frame,
+              std::vector<Output>* released = nullptr);
   // Sends several frames in one burst.
   std::vector<Output> SendBurst(Side side, const std::vector<std::vector<uint8_t>>& frames);
 

@@ -41,9 +41,11 @@ TEST_P(EngineTest, FragNeededFromOutsideRouterReachesThePodTranslated) {
   ASSERT_EQ(out.action, Action::kToOutside);
   // A router in the flat network answers with "fragmentation needed", quoting what it got.
   std::vector<uint8_t> quoted(out.frame.begin() + out.info.l3_offset, out.frame.end());
-  Output err = Send(kOut, PacketBuilder().Ipv4("198.51.100.1", net::FormatIp(out.src()).c_str())
-                              .IcmpError(net::kIcmpDestUnreachable, net::kIcmpFragNeeded, quoted, 576)
-                              .Build());
+  Output err =
+      Send(kOut, PacketBuilder()
+                     .Ipv4("198.51.100.1", net::FormatIp(out.src()).c_str())
+                     .IcmpError(net::kIcmpDestUnreachable, net::kIcmpFragNeeded, quoted, 576)
+                     .Build());
   ASSERT_EQ(err.action, Action::kToInside);
   EXPECT_EQ(err.island, 1);
   EXPECT_EQ(err.src(), Ip("198.51.100.1"));  // the reporting router stays visible
@@ -73,7 +75,8 @@ TEST_P(EngineTest, PortUnreachableFromPodGoesOutWithItsExternalAddress) {
 }
 
 TEST_P(EngineTest, IcmpErrorQuotingAnEchoTranslatesTheIdentifier) {
-  Output out = Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").IcmpEcho(true, 321, 1).Build());
+  Output out =
+      Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").IcmpEcho(true, 321, 1).Build());
   ASSERT_EQ(out.action, Action::kToOutside);
   std::vector<uint8_t> quoted(out.frame.begin() + out.info.l3_offset, out.frame.end());
   Output err = Send(kOut, PacketBuilder().Ipv4("198.51.100.1", net::FormatIp(out.src()).c_str())
@@ -166,7 +169,8 @@ TEST_P(EngineTest, IcmpErrorOnAHairpinPathReachesTheFirstPodTranslatedTwice) {
 }
 
 TEST_P(EngineTest, TtlOneGetsTimeExceededFromTheGateway) {
-  auto pkt = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Ttl(1).Udp(33434, 33434).PayloadSize(32);
+  auto pkt =
+      PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Ttl(1).Udp(33434, 33434).PayloadSize(32);
   Output te = Send(kC1, pkt.Build());
   ASSERT_EQ(te.action, Action::kToInside);
   EXPECT_EQ(te.island, 1);

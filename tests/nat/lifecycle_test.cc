@@ -182,8 +182,9 @@ TEST_P(EngineTest, FullTableDropsNewFlowsOnly) {
   }
   EXPECT_EQ(created, 8);
   EXPECT_EQ(Drops(DropReason::kSessionTableFull), 12u);
-  EXPECT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Udp(1000, 53).Build()).action,
-            Action::kToOutside);
+  EXPECT_EQ(
+      Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Udp(1000, 53).Build()).action,
+      Action::kToOutside);
 }
 
 // The expiry sweep: once a whole pass has found nothing expired, a fruitless sweep is followed
@@ -249,10 +250,14 @@ TEST_P(EngineTest, SweepBackoffEndsWhenTheSecondChanges) {
 }
 
 TEST_P(EngineTest, ReloadRemovingAMappingFlushesOnlyItsSessions) {
-  auto a_out = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
-  auto b_out = PacketBuilder().Ipv4("10.0.0.6", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
-  auto a_in = PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5").Tcp(80, 40000, net::kTcpAck).Build();
-  auto b_in = PacketBuilder().Ipv4("198.51.100.9", "203.0.113.6").Tcp(80, 40000, net::kTcpAck).Build();
+  auto a_out =
+      PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
+  auto b_out =
+      PacketBuilder().Ipv4("10.0.0.6", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
+  auto a_in =
+      PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5").Tcp(80, 40000, net::kTcpAck).Build();
+  auto b_in =
+      PacketBuilder().Ipv4("198.51.100.9", "203.0.113.6").Tcp(80, 40000, net::kTcpAck).Build();
   ASSERT_EQ(Send(kC1, a_out).action, Action::kToOutside);
   ASSERT_EQ(Send(kC1, b_out).action, Action::kToOutside);
 
@@ -363,7 +368,8 @@ TEST_P(EngineTest, RefusedReloadKeepsTheRunningPolicy) {
   absl::Status s = engine_->Apply(bad);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("192.0.2.16"), std::string::npos) << s;
-  Output o = Send(kOut, PacketBuilder().Ipv4("198.51.100.9", "203.0.113.6").Tcp(1, 2, net::kTcpSyn).Build());
+  Output o = Send(
+      kOut, PacketBuilder().Ipv4("198.51.100.9", "203.0.113.6").Tcp(1, 2, net::kTcpSyn).Build());
   EXPECT_EQ(o.action, Action::kToInside);
 }
 
@@ -378,7 +384,8 @@ TEST_P(EngineTest, ControlThreadSeesLiveSessionsAndFlushesThem) {
   EXPECT_EQ(bindings, 1);
   EXPECT_EQ(engine_->FlushAll(), 3u);
   EXPECT_EQ(engine_->ForEachSession([](uint32_t, const conntrack::Session&) {}), 0u);
-  Output reply = Send(kOut, PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5").Udp(53, 5000).Build());
+  Output reply =
+      Send(kOut, PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5").Udp(53, 5000).Build());
   EXPECT_EQ(reply.action, Action::kToInside);  // 1:1 re-creates a session on demand
   Maintain(now_s_ + 1);
   EXPECT_EQ(Events(Event::kSessionsExpired), 3u);  // the flushed ones were reclaimed

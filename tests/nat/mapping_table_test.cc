@@ -143,7 +143,8 @@ TEST(MappingTableTest, FindsPodIdentityFromClusterPodsThenMappings) {
   PortAllocatorRegistry reg(1);
   auto t = MappingTable::Build(c, 0, &reg);
   ASSERT_TRUE(t.ok()) << t.status();
-  const PodIdentity* a = (*t)->FindPod(1, Ip("10.0.0.5"));  // also a 1:1 mapping: the pod entry wins
+  const PodIdentity* a =
+      (*t)->FindPod(1, Ip("10.0.0.5"));  // also a 1:1 mapping: the pod entry wins
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->ns, "shop");
   EXPECT_EQ(a->name, "cart-7");

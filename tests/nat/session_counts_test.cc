@@ -42,7 +42,9 @@ class SessionCountsTest : public EngineTest {
   std::map<int, uint64_t> ScannedTcpStates() const {
     std::map<int, uint64_t> out;
     engine_->ForEachSession([&](uint32_t, const conntrack::Session& s) {
-      if (s.in_key.proto == net::kProtoTcp && s.kind != SessionKind::kBinding) ++out[s.tcp_state.load()];
+      if (s.in_key.proto == net::kProtoTcp && s.kind != SessionKind::kBinding) {
+        ++out[s.tcp_state.load()];
+      }
     });
     return out;
   }
@@ -65,7 +67,8 @@ class SessionCountsTest : public EngineTest {
 std::vector<uint8_t> Udp(const char* pod, uint16_t sport) {
   return PacketBuilder().Ipv4(pod, "198.51.100.9").Udp(sport, 53).Payload("q").Build();
 }
-std::vector<uint8_t> Tcp(const char* src, const char* dst, uint16_t sport, uint16_t dport, uint8_t flags) {
+std::vector<uint8_t> Tcp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
+                         uint8_t flags) {
   return PacketBuilder().Ipv4(src, dst).Tcp(sport, dport, flags).Build();
 }
 
@@ -76,7 +79,8 @@ TEST_P(SessionCountsTest, CountsMatchAFullScanThroughCreateStateExpiryAndFlush) 
   ASSERT_EQ(Send(kC1, Udp("10.0.0.9", 5001)).action, Action::kToOutside);
   ASSERT_EQ(Send(kC1, Udp("10.0.0.5", 5000)).action, Action::kToOutside);
   ASSERT_EQ(Send(kC2, Udp("10.0.0.5", 5000)).action, Action::kToOutside);
-  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").IcmpEcho(true, 7, 1).Build()).action,
+  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").IcmpEcho(true, 7, 1).Build())
+                .action,
             Action::kToOutside);
   ASSERT_EQ(Send(kOut, Tcp("192.0.2.150", "198.51.100.80", 33000, 80, net::kTcpSyn)).action,
             Action::kToInside);
@@ -92,8 +96,9 @@ TEST_P(SessionCountsTest, CountsMatchAFullScanThroughCreateStateExpiryAndFlush) 
   EXPECT_EQ(counts->tcp[static_cast<int>(TcpState::kSynSent)], 2u);
 
   // The handshake completes (the reply goes through the other worker when there are two).
-  ASSERT_EQ(Send(kOut, Tcp("198.51.100.9", "203.0.113.5", 80, 40000, net::kTcpSyn | net::kTcpAck)).action,
-            Action::kToInside);
+  ASSERT_EQ(
+      Send(kOut, Tcp("198.51.100.9", "203.0.113.5", 80, 40000, net::kTcpSyn | net::kTcpAck)).action,
+      Action::kToInside);
   ASSERT_EQ(Send(kC1, Tcp("10.0.0.5", "198.51.100.9", 40000, 80, net::kTcpAck)).action,
             Action::kToOutside);
   ExpectCountsMatchScan("after the handshake");
@@ -104,7 +109,8 @@ TEST_P(SessionCountsTest, CountsMatchAFullScanThroughCreateStateExpiryAndFlush) 
   ExpectCountsMatchScan("after the first expiry");
   Maintain(now_s_ + 600);
   ExpectCountsMatchScan("after the bindings expired");
-  EXPECT_EQ(engine_->SumSessionCounts()->live[1][static_cast<int>(SessionKind::kEgressPool)][1], 0u);
+  EXPECT_EQ(engine_->SumSessionCounts()->live[1][static_cast<int>(SessionKind::kEgressPool)][1],
+            0u);
 
   // A flush marks everything dead at once; the counts follow when the owners sweep.
   ASSERT_EQ(Send(kC1, Udp("10.0.0.9", 6000)).action, Action::kToOutside);
@@ -112,22 +118,28 @@ TEST_P(SessionCountsTest, CountsMatchAFullScanThroughCreateStateExpiryAndFlush) 
   Maintain(now_s_ + 601);
   ExpectCountsMatchScan("after a flush");
   EXPECT_EQ(engine_->SumSessionCounts()->Total(), 0u);
-  for (int i = 0; i < SessionCounts::kTcpStates; ++i) EXPECT_EQ(engine_->SumSessionCounts()->tcp[i], 0u) << i;
+  for (int i = 0; i < SessionCounts::kTcpStates; ++i) {
+    EXPECT_EQ(engine_->SumSessionCounts()->tcp[i], 0u) << i;
+  }
 }
 
 TEST_P(SessionCountsTest, ReloadThatRemovesAMappingUncountsItsSessions) {
   ASSERT_EQ(Send(kC1, Udp("10.0.0.5", 5000)).action, Action::kToOutside);
   ASSERT_EQ(Send(kC1, Udp("10.0.0.6", 5000)).action, Action::kToOutside);
   NatConfig nc = TwoIslandConfig();
-  std::erase_if(nc.pod_mappings, [](const PodMappingConfig& m) { return m.pod_ip == Ip("10.0.0.6"); });
+  std::erase_if(nc.pod_mappings,
+                [](const PodMappingConfig& m) { return m.pod_ip == Ip("10.0.0.6"); });
   ASSERT_TRUE(engine_->Apply(nc).ok());
   Maintain(now_s_ + 1);
   ExpectCountsMatchScan("after the reload");
-  EXPECT_EQ(engine_->SumSessionCounts()->live[1][static_cast<int>(SessionKind::kPodMapping)][1], 1u);
+  EXPECT_EQ(engine_->SumSessionCounts()->live[1][static_cast<int>(SessionKind::kPodMapping)][1],
+            1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, SessionCountsTest, ::testing::Values(1, 2),
-                         [](const ::testing::TestParamInfo<int>& i) { return std::to_string(i.param) + "w"; });
+                         [](const ::testing::TestParamInfo<int>& i) {
+                           return std::to_string(i.param) + "w";
+                         });
 
 }  // namespace
 }  // namespace natgw::nat::testing

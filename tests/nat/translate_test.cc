@@ -132,8 +132,10 @@ TEST_P(EngineTest, ZeroUdpChecksumStaysZero) {
 TEST_P(EngineTest, UnsolicitedToPoolAddressIsDroppedByDefault) {
   Output out = Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Udp(5000, 53).Build());
   // Another remote, same external endpoint: address-and-port-dependent filtering drops it.
-  Output stranger = Send(kOut, PacketBuilder().Ipv4("198.51.100.66", net::FormatIp(out.src()).c_str())
-                                   .Udp(53, out.sport()).Build());
+  Output stranger = Send(kOut, PacketBuilder()
+                                   .Ipv4("198.51.100.66", net::FormatIp(out.src()).c_str())
+                                   .Udp(53, out.sport())
+                                   .Build());
   EXPECT_EQ(stranger.action, Action::kDrop);
   EXPECT_EQ(stranger.reason, DropReason::kFiltered);
   // A port with no binding at all.
@@ -148,12 +150,15 @@ TEST_P(EngineTest, EndpointIndependentFilteringAdmitsAnyRemoteToALiveBinding) {
   nc.egress_pools[0].filtering = Filtering::kEndpointIndependent;
   ASSERT_TRUE(engine_->Apply(nc).ok());
   Output out = Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Udp(5000, 3478).Build());
-  Output stranger = Send(kOut, PacketBuilder().Ipv4("198.51.100.66", net::FormatIp(out.src()).c_str())
-                                   .Udp(9999, out.sport()).Build());
+  Output stranger = Send(kOut, PacketBuilder()
+                                   .Ipv4("198.51.100.66", net::FormatIp(out.src()).c_str())
+                                   .Udp(9999, out.sport())
+                                   .Build());
   ASSERT_EQ(stranger.action, Action::kToInside);
   EXPECT_EQ(stranger.dst(), Ip("10.0.0.9"));
   EXPECT_EQ(stranger.dport(), 5000);
-  Output reply = Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.66").Udp(5000, 9999).Build());
+  Output reply =
+      Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.66").Udp(5000, 9999).Build());
   EXPECT_EQ(reply.src(), out.src());
   EXPECT_EQ(reply.sport(), out.sport());
 }
@@ -207,7 +212,8 @@ TEST_P(EngineTest, ServiceRequiresSynToStartAFlow) {
   Output wrong_port = Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "198.51.100.80")
                                      .Tcp(20000, 81, net::kTcpSyn).Build());
   EXPECT_EQ(wrong_port.reason, DropReason::kNoMapping);
-  Output udp = Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "198.51.100.80").Udp(999, 53).Build());
+  Output udp =
+      Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "198.51.100.80").Udp(999, 53).Build());
   ASSERT_EQ(udp.action, Action::kToInside);
   EXPECT_EQ(udp.dst(), Ip("10.0.0.7"));
   EXPECT_EQ(udp.dport(), 5353);
@@ -221,27 +227,32 @@ TEST_P(EngineTest, SpoofedInsideSourceIsDropped) {
 }
 
 TEST_P(EngineTest, UnknownIslandIsDropped) {
-  Output out = Send(Side::Inside(9), PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Udp(1, 2).Build());
+  Output out =
+      Send(Side::Inside(9), PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Udp(1, 2).Build());
   EXPECT_EQ(out.reason, DropReason::kUnknownIsland);
 }
 
 TEST_P(EngineTest, OutsideToUnmappedAddressIsDroppedAndCounted) {
-  Output out = Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "203.0.113.99").Tcp(1, 2, net::kTcpSyn).Build());
+  Output out = Send(
+      kOut, PacketBuilder().Ipv4("198.51.100.50", "203.0.113.99").Tcp(1, 2, net::kTcpSyn).Build());
   EXPECT_EQ(out.action, Action::kDrop);
   EXPECT_EQ(out.reason, DropReason::kNoMapping);
   EXPECT_EQ(Drops(DropReason::kNoMapping), 1u);
 }
 
 TEST_P(EngineTest, EgressTcpNeedsSyn) {
-  Output out = Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Tcp(1000, 80, net::kTcpAck).Build());
+  Output out = Send(
+      kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Tcp(1000, 80, net::kTcpAck).Build());
   EXPECT_EQ(out.reason, DropReason::kTcpNotSyn);
 }
 
 TEST_P(EngineTest, OtherProtocolsTranslateStatelesslyWithAPodMapping) {
-  Output out = Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Proto(47).Payload("gre").Build());
+  Output out =
+      Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Proto(47).Payload("gre").Build());
   ASSERT_EQ(out.action, Action::kToOutside);
   EXPECT_EQ(out.src(), Ip("203.0.113.5"));
-  Output back = Send(kOut, PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5").Proto(47).Payload("gre").Build());
+  Output back = Send(
+      kOut, PacketBuilder().Ipv4("198.51.100.9", "203.0.113.5").Proto(47).Payload("gre").Build());
   ASSERT_EQ(back.action, Action::kToInside);
   EXPECT_EQ(back.dst(), Ip("10.0.0.5"));
   Output no_map = Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.9").Proto(47).Build());
@@ -249,7 +260,8 @@ TEST_P(EngineTest, OtherProtocolsTranslateStatelesslyWithAPodMapping) {
 }
 
 TEST_P(EngineTest, GatewayAnswersEchoToItsOwnAddresses) {
-  Output out = Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "192.0.2.1").IcmpEcho(true, 9, 1).Build());
+  Output out =
+      Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "192.0.2.1").IcmpEcho(true, 9, 1).Build());
   ASSERT_EQ(out.action, Action::kToOutside);
   EXPECT_EQ(out.src(), Ip("192.0.2.1"));
   EXPECT_EQ(out.dst(), Ip("198.51.100.50"));
@@ -270,9 +282,11 @@ struct BadFrame {
 TEST_P(EngineTest, MalformedFramesAreDroppedWithTheirReason) {
   auto good = PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Udp(1, 2).Build();
   std::vector<BadFrame> cases = {
-      {"runt", std::vector<uint8_t>(good.begin(), good.begin() + 10), DropReason::kTruncatedEthernet},
+      {"runt", std::vector<uint8_t>(good.begin(), good.begin() + 10),
+       DropReason::kTruncatedEthernet},
       {"arp", PacketBuilder().EtherType(0x0806).Build(), DropReason::kNotIpv4},
-      {"bad ip checksum", PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Udp(1, 2).BadIpChecksum().Build(),
+      {"bad ip checksum",
+       PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Udp(1, 2).BadIpChecksum().Build(),
        DropReason::kBadIpChecksum},
       {"cut inside the IP header", std::vector<uint8_t>(good.begin(), good.begin() + 14 + 10),
        DropReason::kTruncatedIpv4},

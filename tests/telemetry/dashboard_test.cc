@@ -92,12 +92,16 @@ TEST_P(EngineTest, GrafanaDashboardQueriesOnlyExportedMetrics) {
       const std::string expr = t["expr"];
       auto begin = std::sregex_iterator(expr.begin(), expr.end(), kName);
       int names = 0;
-      for (auto it = begin; it != std::sregex_iterator(); ++it, ++names) used.insert(Family(it->str()));
+      for (auto it = begin; it != std::sregex_iterator(); ++it, ++names) {
+        used.insert(Family(it->str()));
+      }
       EXPECT_GT(names, 0) << expr;
     }
   }
-  const std::string cluster_code = ReadFile(std::string(NATGW_SOURCE_ROOT) + "/lib/telemetry/cluster_metrics.cc");
-  const std::string event_code = ReadFile(std::string(NATGW_SOURCE_ROOT) + "/lib/telemetry/event_log.cc");
+  const std::string cluster_code =
+      ReadFile(std::string(NATGW_SOURCE_ROOT) + "/lib/telemetry/cluster_metrics.cc");
+  const std::string event_code =
+      ReadFile(std::string(NATGW_SOURCE_ROOT) + "/lib/telemetry/event_log.cc");
   for (const std::string& name : used) {
     if (ClusterOnly(name)) {
       EXPECT_NE(cluster_code.find("Head(&o, \"" + name + "\""), std::string::npos)
@@ -114,11 +118,11 @@ TEST_P(EngineTest, GrafanaDashboardQueriesOnlyExportedMetrics) {
     EXPECT_TRUE(exported.contains(name)) << name << " is queried by the dashboard but not exported";
   }
   // The dashboard covers what the issue asks for.
-  for (const char* must : {"natgw_packets_total", "natgw_drops_total", "natgw_sessions",
-                           "natgw_pool_addresses_in_use", "natgw_worker_busy_ratio",
-                           "natgw_apply_latency_seconds", "natgw_cluster_source_connected",
-                           "natgw_cluster_source_last_event_age_seconds", "natgw_event_log_dropped_total",
-                           "natgw_ipfix_send_errors_total"}) {
+  for (const char* must :
+       {"natgw_packets_total", "natgw_drops_total", "natgw_sessions", "natgw_pool_addresses_in_use",
+        "natgw_worker_busy_ratio", "natgw_apply_latency_seconds", "natgw_cluster_source_connected",
+        "natgw_cluster_source_last_event_age_seconds", "natgw_event_log_dropped_total",
+        "natgw_ipfix_send_errors_total"}) {
     EXPECT_TRUE(used.contains(must)) << must;
   }
 }

@@ -20,25 +20,36 @@ control::GatewayConfig Config() {
   return g;
 }
 
-json Query(const std::string& command) { return json::parse(telemetry::TelemetryJsonForTest(command)); }
+json Query(const std::string& command) {
+  return json::parse(telemetry::TelemetryJsonForTest(command));
+}
 
 TEST_P(EngineTest, TelemetryCommandsAnswerFromTheLatestSnapshot) {
   ASSERT_TRUE(telemetry::RegisterTelemetryCommands().ok());
   ASSERT_TRUE(telemetry::RegisterTelemetryCommands().ok());  // once per process, then a no-op
   const control::GatewayConfig config = Config();
-  telemetry::PublishTelemetry(telemetry::BuildTelemetrySnapshot(*engine_, nullptr, config, nullptr));
+  telemetry::PublishTelemetry(
+      telemetry::BuildTelemetrySnapshot(*engine_, nullptr, config, nullptr));
   EXPECT_EQ(Query("/natgw/stats")["in2out_packets"], 0u);
   EXPECT_EQ(Query("/natgw/sessions")["total"], 0u);
 
-  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.50").Udp(40000, 53).Build()).action,
-            Action::kToOutside);
-  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.50").Tcp(40001, 80, net::kTcpSyn).Build()).action,
-            Action::kToOutside);
-  ASSERT_EQ(Send(kOut, PacketBuilder().Ipv4("198.51.100.50", "203.0.113.99").Tcp(1, 2, net::kTcpSyn).Build()).reason,
-            DropReason::kNoMapping);
+  ASSERT_EQ(
+      Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.50").Udp(40000, 53).Build()).action,
+      Action::kToOutside);
+  ASSERT_EQ(
+      Send(kC1,
+           PacketBuilder().Ipv4("10.0.0.9", "198.51.100.50").Tcp(40001, 80, net::kTcpSyn).Build())
+          .action,
+      Action::kToOutside);
+  ASSERT_EQ(
+      Send(kOut,
+           PacketBuilder().Ipv4("198.51.100.50", "203.0.113.99").Tcp(1, 2, net::kTcpSyn).Build())
+          .reason,
+      DropReason::kNoMapping);
   // Nothing moves until the control thread publishes again.
   EXPECT_EQ(Query("/natgw/stats")["in2out_packets"], 0u);
-  telemetry::PublishTelemetry(telemetry::BuildTelemetrySnapshot(*engine_, nullptr, config, nullptr));
+  telemetry::PublishTelemetry(
+      telemetry::BuildTelemetrySnapshot(*engine_, nullptr, config, nullptr));
 
   const json stats = Query("/natgw/stats");
   EXPECT_EQ(stats["in2out_packets"], 2u);

@@ -91,15 +91,17 @@ TEST_P(EventLogTest, DeleteReasons) {
   ASSERT_EQ(Send(kOut, PacketBuilder().Ipv4(syn.dst(), syn.src())
                            .Tcp(80, syn.sport(), net::kTcpRst | net::kTcpAck).Build()).action,
             Action::kToInside);
-  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.6", "198.51.100.50").Udp(5000, 53).Build()).action,
-            Action::kToOutside);
+  ASSERT_EQ(
+      Send(kC1, PacketBuilder().Ipv4("10.0.0.6", "198.51.100.50").Udp(5000, 53).Build()).action,
+      Action::kToOutside);
   DrainEvents();
   NatConfig nc = TwoIslandConfig();
   nc.pod_mappings.erase(nc.pod_mappings.begin() + 1);  // c1 10.0.0.6 loses 203.0.113.6
   ASSERT_TRUE(engine_->Apply(nc).ok());
   now_s_ += 241;  // past the transitory timeout, not the UDP one
   Maintain(now_s_);
-  const Output udp = Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.51").Udp(40002, 53).Build());
+  const Output udp =
+      Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.51").Udp(40002, 53).Build());
   ASSERT_EQ(udp.action, Action::kToOutside);
   engine_->FlushAll();
   Maintain(now_s_);
@@ -116,8 +118,9 @@ TEST_P(EventLogTest, DeleteReasons) {
 
 TEST_P(EventLogTest, ShutdownEndsEverySession) {
   using net::PacketBuilder;
-  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.50").Udp(5000, 53).Build()).action,
-            Action::kToOutside);
+  ASSERT_EQ(
+      Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.50").Udp(5000, 53).Build()).action,
+      Action::kToOutside);
   ASSERT_EQ(DrainEvents().size(), 1u);
   for (uint32_t w = 0; w < engine_->num_workers(); ++w) engine_->EndSessionsOfStoppedWorker(w);
   const std::vector<SessionEvent> ev = DrainEvents();
@@ -266,7 +269,8 @@ TEST_P(EventLogTest, PortBlockModeLogsBlocksNotSessions) {
     e.kind = static_cast<uint8_t>(conntrack::SessionKind::kEgressPool);
     return e;
   };
-  log_->HandleForTest(egress(SessionEventType::kCreate, 1000, "10.0.0.9", 1030));  // block 1024-1087
+  log_->HandleForTest(
+      egress(SessionEventType::kCreate, 1000, "10.0.0.9", 1030));  // block 1024-1087
   log_->HandleForTest(egress(SessionEventType::kCreate, 2000, "10.0.0.9", 1040));  // same block
   log_->HandleForTest(egress(SessionEventType::kCreate, 2500, "10.0.0.10", 1050)); // another pod
   log_->HandleForTest(egress(SessionEventType::kDelete, 3000, "10.0.0.9", 1030));

@@ -42,9 +42,9 @@ inline control::GatewayConfig TestConfig(const std::string& dir) {
   return g;
 }
 
-inline SessionEvent UdpEvent(SessionEventType type, uint64_t tsc, const char* inside, uint16_t iport,
-                             const char* external, uint16_t eport, const char* remote,
-                             uint16_t rport) {
+inline SessionEvent UdpEvent(SessionEventType type, uint64_t tsc, const char* inside,
+                             uint16_t iport, const char* external, uint16_t eport,
+                             const char* remote, uint16_t rport) {
   SessionEvent e{};
   e.tsc = tsc;
   e.type = type;

@@ -73,11 +73,13 @@ void ExpectValidExposition(const std::string& text) {
       EXPECT_EQ(m[1], family) << "TYPE without its HELP first";
       EXPECT_TRUE(typed.insert(m[1]).second) << "second TYPE";
       type = m[2];
-      EXPECT_EQ(type == "counter", family.ends_with("_total")) << "counters, and only they, end in _total";
+      EXPECT_EQ(type == "counter", family.ends_with("_total"))
+          << "counters, and only they, end in _total";
     } else if (std::regex_match(l, m, kSample)) {
       EXPECT_EQ(m[1], family) << "sample outside its family";
       EXPECT_FALSE(type.empty()) << "sample before # TYPE";
-      EXPECT_TRUE(series.insert(std::string(m[1]) + std::string(m[2])).second) << "duplicate series";
+      EXPECT_TRUE(series.insert(std::string(m[1]) + std::string(m[2])).second)
+          << "duplicate series";
     } else {
       ADD_FAILURE() << "not exposition syntax";
     }
@@ -89,11 +91,17 @@ control::GatewayConfig TestGatewayConfig() {
   g.name = "gw-test";
   g.island_names = {"", "c1", "c2"};
   g.nat = TwoIslandConfig();
-  control::PoolConfig c1_egress{.name = "c1-egress", .kind = control::PoolKind::kEgress, .island = 1,
+  control::PoolConfig c1_egress{.name = "c1-egress",
+                                .kind = control::PoolKind::kEgress,
+                                .island = 1,
                                 .ranges = {{Ip("192.0.2.16"), 31}}};
-  control::PoolConfig c2_egress{.name = "c2-egress", .kind = control::PoolKind::kEgress, .island = 2,
+  control::PoolConfig c2_egress{.name = "c2-egress",
+                                .kind = control::PoolKind::kEgress,
+                                .island = 2,
                                 .ranges = {{Ip("192.0.2.32"), 32}}};
-  control::PoolConfig c1_unique{.name = "c1-unique", .kind = control::PoolKind::kUnique, .island = 1,
+  control::PoolConfig c1_unique{.name = "c1-unique",
+                                .kind = control::PoolKind::kUnique,
+                                .island = 1,
                                 .ranges = {{Ip("203.0.113.0"), 24}}};
   g.pools = {c1_egress, c2_egress, c1_unique};
   return g;
@@ -103,8 +111,9 @@ TEST_P(EngineTest, MetricsCountWhatPassedThrough) {
   using net::PacketBuilder;
   // c1 pod-a (1:1 address) over UDP, a c1 pod without one (egress pool) over TCP, and an outside
   // packet for an address nobody has.
-  ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.50").Udp(40000, 53).Build()).action,
-            Action::kToOutside);
+  ASSERT_EQ(
+      Send(kC1, PacketBuilder().Ipv4("10.0.0.5", "198.51.100.50").Udp(40000, 53).Build()).action,
+      Action::kToOutside);
   ASSERT_EQ(Send(kC1, PacketBuilder().Ipv4("10.0.0.9", "198.51.100.50")
                           .Tcp(40001, 80, net::kTcpSyn).Build()).action,
             Action::kToOutside);
@@ -126,9 +135,11 @@ TEST_P(EngineTest, MetricsCountWhatPassedThrough) {
     if (name == "no_mapping") continue;
     EXPECT_TRUE(HasLine(text, "natgw_drops_total{reason=\"" + name + "\"} 0")) << name;
   }
-  EXPECT_TRUE(HasLine(text, "natgw_sessions{protocol=\"udp\",kind=\"pod_address\",island=\"c1\"} 1"))
+  EXPECT_TRUE(
+      HasLine(text, "natgw_sessions{protocol=\"udp\",kind=\"pod_address\",island=\"c1\"} 1"))
       << text;
-  EXPECT_TRUE(HasLine(text, "natgw_sessions{protocol=\"tcp\",kind=\"egress_pool\",island=\"c1\"} 1"))
+  EXPECT_TRUE(
+      HasLine(text, "natgw_sessions{protocol=\"tcp\",kind=\"egress_pool\",island=\"c1\"} 1"))
       << text;
   EXPECT_TRUE(HasLine(text, "natgw_sessions_created_total{kind=\"pod_address\"} 1")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_sessions_created_total{kind=\"egress_pool\"} 1")) << text;
@@ -139,14 +150,18 @@ TEST_P(EngineTest, MetricsCountWhatPassedThrough) {
   EXPECT_TRUE(HasLine(text, "natgw_tcp_sessions{state=\"syn_sent\"} 1")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_tcp_sessions{state=\"established\"} 0")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_pool_size{pool=\"c1-egress\",kind=\"egress\"} 2")) << text;
-  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c1-egress\",kind=\"egress\"} 1")) << text;
-  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c2-egress\",kind=\"egress\"} 0")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c1-egress\",kind=\"egress\"} 1"))
+      << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c2-egress\",kind=\"egress\"} 0"))
+      << text;
   EXPECT_TRUE(HasLine(text, "natgw_pool_size{pool=\"c1-unique\",kind=\"unique\"} 256")) << text;
-  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c1-unique\",kind=\"unique\"} 2")) << text;
+  EXPECT_TRUE(HasLine(text, "natgw_pool_addresses_in_use{pool=\"c1-unique\",kind=\"unique\"} 2"))
+      << text;
   EXPECT_TRUE(HasLine(text, "natgw_pool_ports{address=\"192.0.2.32\"} 65535")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_pool_ports_exhausted_total 0")) << text;
   EXPECT_TRUE(HasLine(text, "natgw_sessions_expired_total 0")) << text;
-  EXPECT_TRUE(HasLine(text, "natgw_session_capacity " + std::to_string(engine_->table().capacity())))
+  EXPECT_TRUE(
+      HasLine(text, "natgw_session_capacity " + std::to_string(engine_->table().capacity())))
       << text;
   // The table's memory by page kind: all of it, once (this engine did not ask for hugetlb).
   const long long hugetlb = SampleValue(text, "natgw_session_table_bytes{pages=\"hugetlb\"}");
@@ -236,11 +251,13 @@ TEST(MetricsServerTest, ServesMetricsAnd404) {
   EXPECT_EQ(server.address(), "127.0.0.1:" + std::to_string(server.port()));
 
   int renders = 0;
-  std::string r = Fetch(server, "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n", &renders);
+  std::string r =
+      Fetch(server, "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n", &renders);
   EXPECT_THAT(r, StartsWith("HTTP/1.0 200 OK\r\n"));
   EXPECT_THAT(r, HasSubstr("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
   EXPECT_THAT(r, HasSubstr("\r\nContent-Length: 49\r\n"));
-  EXPECT_THAT(r, ::testing::EndsWith("\r\n\r\n# HELP natgw_x X.\n# TYPE natgw_x gauge\nnatgw_x 7\n"));
+  EXPECT_THAT(r,
+              ::testing::EndsWith("\r\n\r\n# HELP natgw_x X.\n# TYPE natgw_x gauge\nnatgw_x 7\n"));
   EXPECT_EQ(renders, 1);
 
   r = Fetch(server, "GET /metrics?x=1 HTTP/1.0\n\n", &renders);  // bare \n, query string
