@@ -278,7 +278,8 @@ class Dataplane {
   // what has no route or does not fit the port, and starts fetching the next hop's
   // neighbor-cache line; SendToNextHop writes the MACs and sends, or holds the frame while the
   // next hop is resolved. natgw's own ICMP errors (`own_icmp_error`, and every frame while
-  // HandleTooBig runs) that do not fit have their quote cut instead.
+  // HandleTooBig runs) that do not fit have their quote cut instead, where the quoted header
+  // and 8 bytes of it fit.
   struct NextHop {
     static constexpr uint16_t kDropped = 0xffff;
     uint16_t port_index;  // kDropped: FindNextHop freed the frame

@@ -2,6 +2,7 @@
 // lib/net's verifier), the checks it applies to translated frames, the latency histogram and
 // the option parsers.
 #include <algorithm>
+#include <functional>
 #include <cstring>
 #include <random>
 #include <set>
@@ -17,6 +18,7 @@
 #include "perf/loadgen/histogram.h"
 #include "perf/loadgen/options.h"
 #include "perf/loadgen/packets.h"
+#include "perf/loadgen/tx_ring.h"
 
 namespace natgw::loadgen {
 namespace {
@@ -394,6 +396,85 @@ TEST(BacklogTest, RandomOffersSendEveryFrameOnceInOrder) {
   for (uintptr_t id : Ids(all, n)) EXPECT_EQ(id, expected++);
   EXPECT_EQ(expected, next);
   EXPECT_GT(next, 100000u);
+}
+
+// A port for TxRing::Send that takes up to `room` frames in all, recording them in order, and
+// counts the bursts it was offered.
+struct FakePort {
+  uint32_t room = 0;
+  uint32_t calls = 0;
+  std::vector<uintptr_t> sent;
+  uint16_t operator()(rte_mbuf** pkts, uint16_t n) {
+    ++calls;
+    const auto took = static_cast<uint16_t>(std::min<uint32_t>(n, room));
+    const std::vector<uintptr_t> ids = Ids(pkts, took);
+    sent.insert(sent.end(), ids.begin(), ids.end());
+    room -= took;
+    return took;
+  }
+};
+
+TEST(TxRingTest, RefusedFramesStayInOrderAcrossTheWrap) {
+  TxRing<8> r;
+  for (uintptr_t i = 1; i <= 8; ++i) ASSERT_TRUE(r.Push(Frame(i)));
+  EXPECT_TRUE(r.full());
+  EXPECT_FALSE(r.Push(Frame(99)));  // full: not taken
+  FakePort port;
+  port.room = 5;
+  auto o = r.Send(std::ref(port), 32);
+  EXPECT_EQ(o.offered, 8u);
+  EXPECT_EQ(o.accepted, 5u);
+  EXPECT_EQ(r.size(), 3u);
+  for (uintptr_t i = 9; i <= 13; ++i) ASSERT_TRUE(r.Push(Frame(i)));  // 9..13 wrap around
+  // A budget of 4: the oldest four offered (6, 7, 8 up to the end of the array, then 9).
+  port.room = 100;
+  port.calls = 0;
+  o = r.Send(std::ref(port), 4);
+  EXPECT_EQ(o.offered, 4u);
+  EXPECT_EQ(o.accepted, 4u);
+  EXPECT_EQ(port.calls, 2u);
+  EXPECT_EQ(port.sent, (std::vector<uintptr_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  // The rest: 10..13, in one call from where the last one stopped.
+  o = r.Send(std::ref(port), 32);
+  EXPECT_EQ(o.accepted, 4u);
+  EXPECT_EQ(r.size(), 0u);
+  EXPECT_EQ(port.sent.back(), 13u);
+  // TakeAll hands out what waits, oldest first, across the wrap.
+  for (uintptr_t i = 14; i <= 20; ++i) ASSERT_TRUE(r.Push(Frame(i)));
+  port.room = 3;
+  r.Send(std::ref(port), 32);
+  std::vector<uintptr_t> taken;
+  EXPECT_EQ(r.TakeAll([&](rte_mbuf** pkts, uint32_t n) {
+    const std::vector<uintptr_t> ids = Ids(pkts, static_cast<uint16_t>(n));
+    taken.insert(taken.end(), ids.begin(), ids.end());
+  }), 4u);
+  EXPECT_EQ(taken, (std::vector<uintptr_t>{17, 18, 19, 20}));
+  EXPECT_EQ(r.size(), 0u);
+}
+
+TEST(TxRingTest, RandomPushesAndSendsLoseNoFrameAndKeepOrder) {
+  TxRing<16> r;
+  std::mt19937 rng(5);
+  FakePort port;
+  uintptr_t next = 1;
+  for (int i = 0; i < 100000; ++i) {
+    for (uint32_t k = rng() % 12; k > 0; --k) {
+      if (!r.Push(Frame(next))) {
+        ASSERT_EQ(r.size(), 16u);
+        break;
+      }
+      ++next;
+    }
+    port.room = rng() % 3 == 0 ? 0 : rng() % 20;
+    const size_t before = port.sent.size();
+    const uint32_t budget = 1 + rng() % 20;
+    const auto o = r.Send(std::ref(port), budget);
+    ASSERT_LE(o.offered, budget);
+    ASSERT_EQ(o.accepted, port.sent.size() - before);
+    ASSERT_EQ(r.size(), next - 1 - port.sent.size());
+  }
+  for (size_t i = 0; i < port.sent.size(); ++i) ASSERT_EQ(port.sent[i], i + 1);
+  EXPECT_GT(port.sent.size(), 100000u);
 }
 
 TEST(OptionsTest, RangesPoolsMacsAndSizes) {

@@ -21,6 +21,7 @@
 #include "lib/dataplane/arp.h"
 #include "lib/net/headers.h"
 #include "perf/loadgen/backlog.h"
+#include "perf/loadgen/tx_ring.h"
 
 namespace natgw::loadgen {
 namespace {
@@ -37,16 +38,15 @@ double UnixSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+// TCP: connections a loop keeps open at once (SYN sent, last ACK not yet). Each has at most two
+// frames waiting in a TxQueue (ACK with data and FIN, or the last ACK; the server's SYN-ACK or
+// FIN-ACK on the other port), so its ring never overflows.
+constexpr uint32_t kMaxOpenConnections = 4096;
+
 // A TX buffer of one port: frames queue up during a loop pass and leave in bursts.
-// Frames to send on one port, in order: pkts[(head + i) % kCapacity] for i < n. Room for what
-// TCP mode keeps while the ring is full: each SYN-ACK natgw has in flight brings two frames to
-// send (2 x two rings of 1024 descriptors).
 struct TxQueue {
-  static constexpr uint32_t kCapacity = 4096;  // a power of two
   uint16_t port = 0;
-  uint32_t head = 0;
-  uint32_t n = 0;
-  rte_mbuf* pkts[kCapacity];
+  TxRing<4 * kMaxOpenConnections> ring;
 };
 
 // One loop's running totals, published for the main lcore's progress line and timeline when
@@ -125,6 +125,14 @@ class Generator {
     in_rxq_ = out_rxq_ = slice.queue;
     next_id_ = slice.first;
   }
+  // Frames still held (a run cut short, or the setup loop's ARP requests) go back to the pool.
+  ~Generator() {
+    FreeQueued(&in_tx_);
+    FreeQueued(&out_tx_);
+    DropUnsent();
+  }
+  Generator(const Generator&) = delete;
+  Generator& operator=(const Generator&) = delete;
 
   // The whole run on this lcore: links, ARP, traffic.
   TrafficResult Go() {
@@ -215,7 +223,7 @@ class Generator {
         Queue(&in_tx_, m);
         ++r_.pods_announced;
       }
-      if (in_tx_.n >= kBurst) {
+      if (in_tx_.ring.size() >= kBurst) {
         Flush(&in_tx_, nullptr);
         PollInside();
         PollOutside();
@@ -316,9 +324,13 @@ class Generator {
         n = std::min(n, left);
         pass_done = left == 0;
       }
-      // TCP: answers the ports refused go before new connections (a client finishes its
-      // handshakes before it opens more).
-      if (c_.mode == Mode::kTcp && (in_tx_.n != 0 || out_tx_.n != 0)) n = 0;
+      // TCP: answers still waiting go before new connections (a client finishes its
+      // handshakes before it opens more), and at most kMaxOpenConnections are open at once.
+      if (c_.mode == Mode::kTcp &&
+          (in_tx_.ring.size() != 0 || out_tx_.ring.size() != 0 ||
+           r_.tcp_opened - r_.tcp_completed >= kMaxOpenConnections)) {
+        n = 0;
+      }
       if (n > 0) {
         sent += c_.mode == Mode::kTcp ? SendSyns(static_cast<uint16_t>(n))
                                       : SendUdp(static_cast<uint16_t>(n), now);
@@ -355,7 +367,8 @@ class Generator {
   // One pass of receiving, checking and answering on both ports, then sending what is queued.
   void Service() {
     // TCP: a full burst means natgw sends faster than one burst a pass (it forwards the kept
-    // answers as fast as the inside ring takes them); a few more keep its ring from overflowing.
+    // answers as fast as the inside ring takes them); up to three more bursts (from this loop's
+    // next RX queues, where there are several) keep its rings from overflowing.
     uint16_t got = PollOutside();
     for (int i = 0; i < 3 && got == kBurst && c_.mode == Mode::kTcp; ++i) got = PollOutside();
     PollInside();
@@ -441,58 +454,46 @@ class Generator {
 
   void Queue(TxQueue* q, rte_mbuf* m) {
     DirectionCounts* counts = q == &in_tx_ ? &r_.in2out : &r_.out2in;
-    if (q->n == TxQueue::kCapacity) Flush(q, counts);
-    if (ABSL_PREDICT_FALSE(q->n == TxQueue::kCapacity)) {
-      // (TCP: the ring refused every kept frame) this one is lost, its connection with it
-      ++counts->tx_full;
+    if (q->ring.full()) Flush(q, counts);
+    if (ABSL_PREDICT_FALSE(!q->ring.Push(m))) {
+      // (TCP: the port refused every kept frame; not expected, see kMaxOpenConnections) lost,
+      // and its connection with it
       ++counts->tx_dropped;
       rte_pktmbuf_free(m);
-      return;
     }
-    q->pkts[(q->head + q->n++) % TxQueue::kCapacity] = m;
   }
 
   // Sends what `q` holds. What the port refuses is freed (UDP: a reply lost, like on a full
   // link) or, in TCP mode, kept in order for the next Flush: a handshake frame dropped would be
   // a connection that never completes, counted against natgw's connection rate. TCP offers at
-  // most 2 x kBurst kept frames a call, so a pass stays short and the other port is polled as
+  // most kBurst kept frames a call, so a pass stays short and the other port is polled as
   // often as natgw sends to it.
   void Flush(TxQueue* q, DirectionCounts* counts) {
-    uint32_t budget = c_.mode == Mode::kTcp ? kBurst : TxQueue::kCapacity;
-    while (q->n != 0 && budget != 0) {
-      const uint16_t chunk = static_cast<uint16_t>(
-          std::min({q->n, TxQueue::kCapacity - q->head, budget}));
-      budget -= chunk;
-      const uint16_t sent = rte_eth_tx_burst(q->port, slice_.queue, q->pkts + q->head, chunk);
-      if (counts != nullptr) {
-        counts->offered += sent;
-        counts->tx_full += chunk - sent;
-      }
-      q->head = (q->head + sent) % TxQueue::kCapacity;
-      q->n -= sent;
-      if (sent < chunk) break;
+    const bool tcp = c_.mode == Mode::kTcp;
+    const auto o = q->ring.Send(
+        [&](rte_mbuf** pkts, uint16_t n) {
+          return rte_eth_tx_burst(q->port, slice_.queue, pkts, n);
+        },
+        tcp ? kBurst : q->ring.size());
+    if (counts != nullptr) {
+      counts->offered += o.accepted;
+      counts->tx_full += o.offered - o.accepted;
     }
-    if (q->n != 0 && c_.mode != Mode::kTcp) {
-      if (counts != nullptr) counts->tx_dropped += q->n;
-      FreeQueued(q);
+    if (!tcp) {
+      const uint32_t freed = FreeQueued(q);
+      if (counts != nullptr) counts->tx_dropped += freed;
     }
-    if (q->n == 0) q->head = 0;
   }
 
-  static void FreeQueued(TxQueue* q) {
-    while (q->n != 0) {
-      const uint32_t chunk = std::min(q->n, TxQueue::kCapacity - q->head);
-      rte_pktmbuf_free_bulk(q->pkts + q->head, chunk);
-      q->head = (q->head + chunk) % TxQueue::kCapacity;
-      q->n -= chunk;
-    }
-    q->head = 0;
+  static uint32_t FreeQueued(TxQueue* q) {
+    return q->ring.TakeAll([](rte_mbuf** pkts, uint32_t n) { rte_pktmbuf_free_bulk(pkts, n); });
   }
 
-  // Frees what the queues still hold (TCP: refused answers, at the end).
+  // Frees what the queues still hold at the end (TCP: answers natgw never took), counted as
+  // never sent.
   void DropQueued() {
-    FreeQueued(&in_tx_);
-    FreeQueued(&out_tx_);
+    r_.in2out.tx_dropped += FreeQueued(&in_tx_);
+    r_.out2in.tx_dropped += FreeQueued(&out_tx_);
   }
 
   void CountInvalid(Invalid r) {
@@ -758,7 +759,8 @@ class Generator {
   std::vector<std::unique_ptr<FrameTemplate>> templates_;
   size_t size_index_ = 0;
   uint32_t next_id_ = 0;
-  // Requests built for the inside port that its ring had no room for (SendUdp).
+  // Requests and SYNs built for the inside port that its ring had no room for (SendUdp,
+  // SendSyns).
   Backlog<kBurst> unsent_;
   uint64_t hz_ = 0;
   double ns_per_tsc_ = 0;
