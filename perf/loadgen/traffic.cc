@@ -325,10 +325,11 @@ class Generator {
         pass_done = left == 0;
       }
       // TCP: answers still waiting go before new connections (a client finishes its
-      // handshakes before it opens more), and at most kMaxOpenConnections are open at once.
+      // handshakes before it opens more), and at most kMaxOpenConnections are open at once
+      // (as this loop counts them: a connection can complete in another loop's queue).
       if (c_.mode == Mode::kTcp &&
           (in_tx_.ring.size() != 0 || out_tx_.ring.size() != 0 ||
-           r_.tcp_opened - r_.tcp_completed >= kMaxOpenConnections)) {
+           r_.tcp_opened >= r_.tcp_completed + kMaxOpenConnections)) {
         n = 0;
       }
       if (n > 0) {
