@@ -144,6 +144,20 @@ check "natgw, 2 workers: nothing invalid, delivered both ways" no_invalid_both_w
 # Loop k sends and receives on queue k only, which natgw's worker k alone serves.
 check "natgw, 2 workers: each worker translated its queue's flows both ways" \
   each_loop_both_ways "$LG_DIR/natgw-2q.json"
+# TCP on two loops: each loop counts its own open connections (at most 4,096), and completes
+# them on its own queue pair.
+lg_start natgw-2q-tcp --mode=tcp --expect_pool="$LG_POOL" --flows=20000 --rate_pps=40000 \
+  "${LG_FLOW_ARGS[@]}"
+peer_natgw "$LG_DIR/natgw-2w.toml"
+rc=0; lg_wait || rc=$?
+j=$LG_DIR/natgw-2q-tcp.json
+check "natgw tcp, 2 workers: generator exit 0" equals "$rc" 0
+check "natgw tcp, 2 workers: nothing invalid, delivered both ways" no_invalid_both_ways "$j"
+check "natgw tcp, 2 workers: each loop's connections went through and back" \
+  each_loop_both_ways "$j"
+completed=$(lg_json "$j" 'r["tcp"]["completed"]' 2>/dev/null || echo 0)
+check "natgw tcp, 2 workers: 20000 connections opened, $completed completed (at least 19000)" \
+  test "$(lg_json "$j" 'r["tcp"]["opened"]' 2>/dev/null)" = 20000 -a "$completed" -ge 19000
 LG_QUEUES=1
 rc=0
 out=$("$BUILD/perf/loadgen/natgw-loadgen" --queues=2 -- -l 0 --file-prefix="lgq-$LG_TAG" \
