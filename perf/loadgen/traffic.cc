@@ -389,14 +389,10 @@ class Generator {
   // timestamps renewed, then new flows. What the port refuses now waits for the next call, so a
   // full ring costs a tx_burst call, not frames built, freed and built again.
   uint16_t SendUdp(uint16_t n, uint64_t tsc) {
-    assert(n <= kBurst);
     rte_mbuf* pkts[kBurst];
-    const uint16_t waiting = unsent_.Oldest(n, pkts);
+    const uint16_t waiting = TakeForOffer(&n, pkts);
     for (uint16_t i = 0; i < waiting; ++i) {
       RenewUdpTimestamp(rte_pktmbuf_mtod(pkts[i], uint8_t*), tsc);
-    }
-    if (n > waiting && rte_pktmbuf_alloc_bulk(c_.pool, pkts + waiting, n - waiting) != 0) {
-      n = waiting;  // no buffers: what waits goes alone
     }
     const size_t nt = templates_.size();
     for (uint16_t i = waiting; i < n; ++i) {
@@ -409,6 +405,24 @@ class Generator {
       m->data_len = tpl.len;
       m->pkt_len = tpl.len;
     }
+    return OfferInside(pkts, n);
+  }
+
+  // The start of an offer of `*n` frames (n <= kBurst) to the inside port: the frames it
+  // refused before, oldest first, then new buffers for the rest (*n shrinks to what waits when
+  // the pool is empty). Returns how many waited; pkts[that..*n) are new, to be written.
+  uint16_t TakeForOffer(uint16_t* n, rte_mbuf** pkts) {
+    assert(*n <= kBurst);
+    const uint16_t waiting = unsent_.Oldest(*n, pkts);
+    if (*n > waiting && rte_pktmbuf_alloc_bulk(c_.pool, pkts + waiting, *n - waiting) != 0) {
+      *n = waiting;  // no buffers: what waits goes alone
+    }
+    return waiting;
+  }
+
+  // The end of that offer: pkts[0..n) to the inside port; what it refuses waits for the next
+  // (unsent_). Returns how many it took.
+  uint16_t OfferInside(rte_mbuf** pkts, uint16_t n) {
     const uint16_t sent = n == 0 ? 0 : rte_eth_tx_burst(c_.inside_port, slice_.queue, pkts, n);
     r_.in2out.offered += sent;
     r_.in2out.tx_full += n - sent;
@@ -427,12 +441,8 @@ class Generator {
   // SendUdp's requests, SYNs the port refused wait and go first next time (no timestamp to
   // renew), so each connection is opened once and none is skipped.
   uint16_t SendSyns(uint16_t n) {
-    assert(n <= kBurst);
     rte_mbuf* pkts[kBurst];
-    const uint16_t waiting = unsent_.Oldest(n, pkts);
-    if (n > waiting && rte_pktmbuf_alloc_bulk(c_.pool, pkts + waiting, n - waiting) != 0) {
-      n = waiting;  // no buffers: what waits goes alone
-    }
+    const uint16_t waiting = TakeForOffer(&n, pkts);
     for (uint16_t i = waiting; i < n; ++i) {
       const uint32_t conn = next_id_++;
       const FlowTuple t = flows_.Tuple(flows_mod_.Mod(conn));
@@ -440,11 +450,8 @@ class Generator {
                                       inside_gw_mac_, t.pod_ip_be, t.remote_ip_be, t.sport_be,
                                       t.dport_be, net::kTcpSyn, conn, 0, 0));
     }
-    const uint16_t sent = n == 0 ? 0 : rte_eth_tx_burst(c_.inside_port, slice_.queue, pkts, n);
-    r_.in2out.offered += sent;
+    const uint16_t sent = OfferInside(pkts, n);
     r_.tcp_opened += sent;
-    r_.in2out.tx_full += n - sent;
-    unsent_.Offered(pkts + sent, static_cast<uint16_t>(n - sent));
     return sent;
   }
 
