@@ -277,9 +277,9 @@ class Dataplane {
   // second): FindNextHop strips a VLAN tag, finds the route and the next hop, drops (counted)
   // what has no route or does not fit the port, and starts fetching the next hop's
   // neighbor-cache line; SendToNextHop writes the MACs and sends, or holds the frame while the
-  // next hop is resolved. natgw's own ICMP errors (`own_icmp_error`, and every frame while
-  // HandleTooBig runs) that do not fit have their quote cut instead, where the quoted header
-  // and 8 bytes of it fit.
+  // next hop is resolved. natgw's own ICMP errors (`own_icmp_error`: time exceeded, and every
+  // "fragmentation needed" HandleTooBig sends) that do not fit have their quote cut instead,
+  // where the quoted header and 8 bytes of it fit.
   struct NextHop {
     static constexpr uint16_t kDropped = 0xffff;
     uint16_t port_index;  // kDropped: FindNextHop freed the frame

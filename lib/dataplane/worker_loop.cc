@@ -349,8 +349,7 @@ void Dataplane::FindNextHop(WorkerState& ws, rte_mbuf* m, uint16_t realm, bool o
   if (ABSL_PREDICT_FALSE(m->pkt_len > ports_[pi].max_frame_len)) {
     // natgw's own ICMP errors (time exceeded; "fragmentation needed" from HandleTooBig) quote
     // up to 548 bytes: toward a port with a smaller MTU, less, as a router quotes what fits.
-    const bool own = own_icmp_error || ws.handling_too_big;
-    if (!own || !ShortenIcmpError(m, ports_[pi].max_frame_len)) {
+    if (!own_icmp_error || !ShortenIcmpError(m, ports_[pi].max_frame_len)) {
       if (!ws.handling_too_big && ws.num_too_big < std::size(ws.too_big)) {
         ws.too_big[ws.num_too_big++] = {m, NextHop{pi, route->via != 0 ? route->via : dst}};
         return;
