@@ -51,8 +51,27 @@ def load_rounds(runs_dir):
         # (scripts/bench.sh: runs/SCENARIO-ROUND.load beside the result).
         load = path[:-len(".json")] + ".load"
         r["natgw_busy"] = worker_load.busy_of_run(load, r) if os.path.exists(load) else None
+        r["core_ns"] = core_transfer_of_run(path[:-len(".json")] + ".xfer")
         runs.setdefault(m.group(1), {})[int(m.group(2))] = r
     return runs
+
+
+def core_transfer_of_run(path):
+    """The cache-line transfer times (ns, one way) between the two CPUs that scripts/bench.sh
+    measured before and after a run (perf/core_transfer.cc, one figure a line, '-' where it
+    failed), or None when it measured none."""
+    try:
+        with open(path) as f:
+            lines = f.read().split()
+    except OSError:
+        return None
+    ns = []
+    for x in lines:
+        try:
+            ns.append(float(x))
+        except ValueError:
+            continue
+    return ns or None
 
 
 def runs_of(rounds):
@@ -92,6 +111,7 @@ def summarize(rs):
         "natgw_busy": med([r.get("natgw_busy") for r in ok]),
         "per_run_natgw_busy": [None if r.get("natgw_busy") is None else round(r["natgw_busy"], 3)
                                for r in ok],
+        "per_run_core_ns": [r.get("core_ns") for r in ok],
     }
 
 
@@ -177,6 +197,55 @@ def load_lines(s, targets_met=None, workers=1):
     return out
 
 
+# A line moves between the two vCPUs in about 50-65 ns when the host runs them close together
+# and in about 220-260 ns when it does not (this VM, perf/core_transfer.cc); under this a round
+# counts as close.
+NEAR_NS = 120
+
+
+def near_round_ratio(rounds, a, b, d):
+    """round_ratio over the rounds in which every transfer measured around both runs was under
+    NEAR_NS: (ratio, how many such rounds), or (None, 0)."""
+    ra, rb = rounds.get(a, {}), rounds.get(b, {})
+    vals = []
+    for i in sorted(set(ra) & set(rb)):
+        x, y = ra[i], rb[i]
+        ns = (x.get("core_ns") or []) + (y.get("core_ns") or [])
+        if (x.get("error") or y.get("error") or not y[d]["delivered_pps"] or
+                not x.get("core_ns") or not y.get("core_ns") or max(ns) >= NEAR_NS):
+            continue
+        vals.append(x[d]["delivered_pps"] / y[d]["delivered_pps"])
+    return med(vals), len(vals)
+
+
+def core_lines(s, rounds):
+    """The report's section on cross-core transfers (empty when no run measured them)."""
+    rows = [(name, s[name]) for name, _ in SCENARIOS
+            if name in s and any(s[name].get("per_run_core_ns") or [])]
+    if not rows:
+        return []
+
+    def run(mpps, ns):
+        return f"{mpps:.2f}" + (f" ({' / '.join(f'{x:.0f}' for x in ns)})" if ns else " (-)")
+    out = ["", "## Cross-core transfers", "",
+           "How long a cache line took to move between the generator's CPU and the forwarder's, "
+           "just before and just after each run (perf/core_transfer.cc, ns one way). A host "
+           "that moves the vCPUs shows it here: close together or far apart (on the VM this was "
+           f"written on: under or over {NEAR_NS} ns), and it may move them during a run too. "
+           "natgw on zero-copy memif moves every frame's line to its core and back, testpmd io "
+           "forwarding none.", "",
+           "| scenario | runs: in2out Mpps (ns before / after) |", "|---|---|"]
+    for name, v in rows:
+        runs = zip(v["per_run_in2out_mpps"], v["per_run_core_ns"])
+        out.append(f"| {name} | {', '.join(run(m, ns) for m, ns in runs)} |")
+    r, n = near_round_ratio(rounds, "natgw-1m", "ceiling-1m", "in2out")
+    if r is not None:
+        out += ["", f"natgw-1m / ceiling-1m in2out over the {n} round(s) with every transfer "
+                f"under {NEAR_NS} ns: {r:.2f} (a reference, not the target: the target takes "
+                "every round)."]
+    return out
+
+
 def plots(out_dir, s):
     try:
         import matplotlib
@@ -254,7 +323,11 @@ def main():
                    "natgw_vs_touch": [{"direction": d, "ratio": r, "round_ratio": rr}
                                       for d, r, rr in ref],
                    "copying_natgw_vs_ceiling": [{"direction": d, "ratio": r, "round_ratio": rr}
-                                                for d, r, rr in copy_ref]}, f, indent=1)
+                                                for d, r, rr in copy_ref],
+                   "natgw_vs_ceiling_close_rounds": [
+                       dict(zip(("direction", "round_ratio", "rounds"),
+                                (d,) + near_round_ratio(rounds, "natgw-1m", "ceiling-1m", d)))
+                       for d in ("in2out", "out2in")]}, f, indent=1)
     files = plots(a.out, s)
     lines = [f"# natgw benchmark, {os.path.basename(a.out)}", "",
              f"{a.rounds} rounds of {a.duration:g} s per scenario, alternating order; every "
@@ -287,6 +360,7 @@ def main():
     for w, r, rr, m in t:
         lines.append(f"| {w} | {fmt(r)} | {fmt(rr)} | {'yes' if m else 'NO'} |")
     lines += load_lines(s, {w: m for w, _, _, m in t}, a.workers)
+    lines += core_lines(s, rounds)
     references = (
         ("natgw-1m", "touch-1m", ref, "the cost of touching the frames",
          "testpmd io forwarding (the ceiling) never reads a frame, so the generator gets back "

@@ -76,7 +76,7 @@ class WorkerLoadTest(unittest.TestCase):
 
 
 class ReportTest(unittest.TestCase):
-    def run_dir(self, busy_1m, natgw_mpps=2.0):
+    def run_dir(self, busy_1m, natgw_mpps=2.0, xfer=None):
         d = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, d)
         os.mkdir(os.path.join(d, "runs"))
@@ -90,6 +90,9 @@ class ReportTest(unittest.TestCase):
                            "loss_ratio": 0.0}
             with open(os.path.join(d, "runs", f"{name}-1.json"), "w") as f:
                 json.dump(r, f)
+            if xfer and name in xfer:  # scripts/bench.sh: core_transfer before and after
+                with open(os.path.join(d, "runs", f"{name}-1.xfer"), "w") as f:
+                    f.write(xfer[name])
             if busy is not None:
                 with open(os.path.join(d, "runs", f"{name}-1.load"), "w") as f:
                     f.writelines(f"{1000 + i} {int(i * busy * HZ)} {i * HZ}\n" for i in range(11))
@@ -123,6 +126,37 @@ class ReportTest(unittest.TestCase):
         s, text = self.section(None)
         self.assertIsNone(s["natgw-1m"]["natgw_busy"])
         self.assertEqual(text, "")
+
+
+class CoreTransferReportTest(unittest.TestCase):
+    run_dir = ReportTest.run_dir
+
+    def core_section(self, xfer):
+        d = self.run_dir(0.6, 2.0, xfer)
+        rounds = bench_report.load_rounds(os.path.join(d, "runs"))
+        s = {n: bench_report.summarize(rs) for n, rs in bench_report.runs_of(rounds).items()}
+        return "\n".join(bench_report.core_lines(s, rounds))
+
+    def test_each_run_with_its_transfers(self):
+        text = self.core_section({"natgw-1m": "52.4\n240.9\n", "ceiling-1m": "61.0\n-\n"})
+        self.assertIn("## Cross-core transfers", text)
+        self.assertIn("| natgw-1m | 2.00 (52 / 241) |", text)
+        self.assertIn("| ceiling-1m | 3.00 (61) |", text)  # the failed probe left out
+        self.assertNotIn("round(s) with every transfer", text)  # one was far
+
+    def test_ratio_over_close_rounds(self):
+        text = self.core_section({"natgw-1m": "52\n60\n", "ceiling-1m": "61\n58\n"})
+        self.assertIn("over the 1 round(s) with every transfer under 120 ns: 0.67", text)
+
+    def test_a_run_without_a_figure(self):
+        text = self.core_section({"natgw-1m": "52\n60\n"})
+        self.assertIn("| natgw-1m | 2.00 (52 / 60) |", text)
+        self.assertNotIn("ceiling-1m |", text)
+        self.assertNotIn("round(s) with every transfer", text)  # the ceiling's unknown
+
+    def test_no_section_without_figures(self):
+        self.assertEqual(self.core_section(None), "")
+        self.assertEqual(self.core_section({"natgw-1m": "-\n-\n"}), "")
 
 
 if __name__ == "__main__":

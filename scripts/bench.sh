@@ -87,7 +87,10 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 elif [ -z "${BENCH_BUILD:-}" ]; then
   meson configure "$BUILD" -Db_lto=true -Dnative=true >/dev/null
 fi
-meson compile -C "$BUILD" natgw natgw-loadgen natgw_table_bench natgw-memseg-fd
+# (build.ninja first: a build directory set up before a target was added regenerates itself,
+# where meson compile would refuse the new target's name)
+ninja -C "$BUILD" build.ninja >/dev/null
+meson compile -C "$BUILD" natgw natgw-loadgen natgw_table_bench natgw-memseg-fd natgw-core-transfer
 
 step "hugepages"
 LG_NO_HUGE=""
@@ -195,8 +198,17 @@ ceiling_attempt() {  # ceiling_attempt SCENARIO
   peer_stop
 }
 
+# How long a cache line takes between lcores 0 and 1 now (perf/core_transfer.cc, ns one way),
+# appended to runs/SCENARIO-ROUND.xfer: asked before and after each natgw and testpmd run, so
+# the report can say whether the host ran the two vCPUs close together for it.
+core_transfer() {  # core_transfer SCENARIO ROUND
+  "$BUILD/perf/natgw-core-transfer" --cpus=0,1 2>/dev/null >>"$OUT/runs/$1-$2.xfer" ||
+    echo - >>"$OUT/runs/$1-$2.xfer"
+}
+
 run_natgw() {  # run_natgw SCENARIO ROUND [generator flags]
   local name=$1 round=$2; shift 2
+  core_transfer "$name" "$round"
   # natgw-1m-copy: the 1M-flow run on copying memif, the wiring Open vSwitch gets (local: the
   # functions called from here see it, later runs do not).
   local LG_ZERO_COPY=1
@@ -204,14 +216,17 @@ run_natgw() {  # run_natgw SCENARIO ROUND [generator flags]
   lg_with_reruns "$name" "$round" echo natgw_attempt "$name" "$@"
   cp "$LG_DIR/natgw.log" "$OUT/runs/$name-$round.natgw.log" 2>/dev/null || true
   keep "$name" "$round"
+  core_transfer "$name" "$round"
 }
 
 run_ceiling() {
   # ceiling-1m-copy: testpmd on copying memif, as natgw-1m-copy.
   local LG_ZERO_COPY=1
   if [[ "$1" == *-copy ]]; then LG_ZERO_COPY=""; fi
+  core_transfer "$1" "$2"
   lg_with_reruns "$1" "$2" echo ceiling_attempt "$1"
   keep "$1" "$2"
+  core_transfer "$1" "$2"
 }
 
 # Open vSwitch with DPDK, private database and run directory, one PMD thread on lcore 1.

@@ -1,0 +1,21 @@
+#!/bin/sh
+# natgw-core-transfer: a figure in ns on two CPUs, exit 2 for what it cannot measure.
+# usage: core_transfer_test.sh PATH/TO/natgw-core-transfer
+set -u
+tool=$1
+fail() { echo "FAIL: $*"; exit 1; }
+
+out=$("$tool" --cpus=0,1 --round_trips=2000 --batches=3) || fail "exit $? on CPUs 0,1"
+echo "CPUs 0,1: $out ns"
+echo "$out" | grep -Eq '^[0-9]+\.[0-9]$' || fail "not one number: '$out'"
+awk -v v="$out" 'BEGIN { exit !(v > 0 && v < 100000) }' || fail "implausible: $out ns"
+
+for bad in --cpus=0,0 --cpus=0 --cpus=0,1,2 --cpus=a,b --round_trips=0 --batches=0 \
+           --cpus=0,1023 stray; do
+  err=$("$tool" --round_trips=10 "$bad" 2>&1 >/dev/null)
+  rc=$?
+  [ "$rc" -eq 2 ] || fail "$bad: exit $rc, expected 2"
+  echo "$err" | grep -q '^natgw-core-transfer: ' || fail "$bad: no message ('$err')"
+done
+"$tool" --help >/dev/null 2>&1
+echo ok
