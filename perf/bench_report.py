@@ -58,8 +58,8 @@ def load_rounds(runs_dir):
 
 def core_transfer_of_run(path):
     """The cache-line transfer times (ns, one way) between the two CPUs that scripts/bench.sh
-    measured before and after a run (perf/core_transfer.cc, one figure a line, '-' where it
-    failed), or None when it measured none."""
+    measured before and after a run (perf/core_transfer.cc, one figure a line; None for a '-',
+    where it failed), or None when it measured none."""
     try:
         with open(path) as f:
             lines = f.read().split()
@@ -70,8 +70,8 @@ def core_transfer_of_run(path):
         try:
             ns.append(float(x))
         except ValueError:
-            continue
-    return ns or None
+            ns.append(None)
+    return ns if any(x is not None for x in ns) else None
 
 
 def runs_of(rounds):
@@ -123,17 +123,22 @@ def ratio(a, b):
     return None if a is None or not b else a / b
 
 
-def round_ratio(rounds, a, b, d):
-    """Median over rounds of a/b for direction d, each ratio within one round (the two runs
-    minutes apart at most, so a machine that drifts between rounds moves both)."""
+def round_ratios(rounds, a, b, d, keep=lambda x, y: True):
+    """a/b for direction d within each round where both ran and keep(a's run, b's run)."""
     ra, rb = rounds.get(a, {}), rounds.get(b, {})
     vals = []
     for i in sorted(set(ra) & set(rb)):
         x, y = ra[i], rb[i]
-        if x.get("error") or y.get("error") or not y[d]["delivered_pps"]:
+        if x.get("error") or y.get("error") or not y[d]["delivered_pps"] or not keep(x, y):
             continue
         vals.append(x[d]["delivered_pps"] / y[d]["delivered_pps"])
-    return med(vals)
+    return vals
+
+
+def round_ratio(rounds, a, b, d):
+    """Median over rounds of a/b for direction d, each ratio within one round (the two runs
+    minutes apart at most, so a machine that drifts between rounds moves both)."""
+    return med(round_ratios(rounds, a, b, d))
 
 
 def targets(s, rounds=None, ovs_zero_copy=False):
@@ -204,17 +209,12 @@ NEAR_NS = 120
 
 
 def near_round_ratio(rounds, a, b, d):
-    """round_ratio over the rounds in which every transfer measured around both runs was under
-    NEAR_NS: (ratio, how many such rounds), or (None, 0)."""
-    ra, rb = rounds.get(a, {}), rounds.get(b, {})
-    vals = []
-    for i in sorted(set(ra) & set(rb)):
-        x, y = ra[i], rb[i]
-        ns = (x.get("core_ns") or []) + (y.get("core_ns") or [])
-        if (x.get("error") or y.get("error") or not y[d]["delivered_pps"] or
-                not x.get("core_ns") or not y.get("core_ns") or max(ns) >= NEAR_NS):
-            continue
-        vals.append(x[d]["delivered_pps"] / y[d]["delivered_pps"])
+    """round_ratio over the rounds in which both transfers measured around each of the two runs
+    were there and under NEAR_NS: (ratio, how many such rounds), or (None, 0)."""
+    def near(r):
+        ns = r.get("core_ns") or []
+        return len(ns) == 2 and all(x is not None and x < NEAR_NS for x in ns)
+    vals = round_ratios(rounds, a, b, d, lambda x, y: near(x) and near(y))
     return med(vals), len(vals)
 
 
@@ -226,14 +226,14 @@ def core_lines(s, rounds):
         return []
 
     def run(mpps, ns):
-        return f"{mpps:.2f}" + (f" ({' / '.join(f'{x:.0f}' for x in ns)})" if ns else " (-)")
+        return f"{mpps:.2f} ({' / '.join('-' if x is None else f'{x:.0f}' for x in ns or [None])})"
     out = ["", "## Cross-core transfers", "",
            "How long a cache line took to move between the generator's CPU and the forwarder's, "
            "just before and just after each run (perf/core_transfer.cc, ns one way). A host "
            "that moves the vCPUs shows it here: close together or far apart (on the VM this was "
            f"written on: under or over {NEAR_NS} ns), and it may move them during a run too. "
-           "natgw on zero-copy memif moves every frame's line to its core and back, testpmd io "
-           "forwarding none.", "",
+           "On zero-copy memif (natgw-1m, ceiling-1m) natgw moves every frame's line to its core "
+           "and back, testpmd io forwarding none; '-': the figure could not be measured.", "",
            "| scenario | runs: in2out Mpps (ns before / after) |", "|---|---|"]
     for name, v in rows:
         runs = zip(v["per_run_in2out_mpps"], v["per_run_core_ns"])

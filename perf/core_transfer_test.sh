@@ -4,6 +4,7 @@
 set -u
 tool=$1
 fail() { echo "FAIL: $*"; exit 1; }
+[ "$(nproc)" -ge 2 ] || { echo "one CPU: nothing to measure"; exit 77; }  # meson: skipped
 
 out=$("$tool" --cpus=0,1 --round_trips=2000 --batches=3) || fail "exit $? on CPUs 0,1"
 echo "CPUs 0,1: $out ns"
@@ -17,5 +18,10 @@ for bad in --cpus=0,0 --cpus=0 --cpus=0,1,2 --cpus=a,b --round_trips=0 --batches
   [ "$rc" -eq 2 ] || fail "$bad: exit $rc, expected 2"
   echo "$err" | grep -q '^natgw-core-transfer: ' || fail "$bad: no message ('$err')"
 done
-"$tool" --help >/dev/null 2>&1
+# A batch over its time limit (256 round trips cannot take under a nanosecond): exit 3, no figure.
+out=$("$tool" --round_trips=100000 --timeout_s=0.000000001 2>/dev/null)
+rc=$?
+[ "$rc" -eq 3 ] || fail "time limit: exit $rc, expected 3"
+[ -z "$out" ] || fail "time limit: printed '$out'"
+"$tool" --help 2>&1 | grep -q -- '--timeout_s' || fail "--help lists no --timeout_s"
 echo ok

@@ -141,17 +141,35 @@ class CoreTransferReportTest(unittest.TestCase):
         text = self.core_section({"natgw-1m": "52.4\n240.9\n", "ceiling-1m": "61.0\n-\n"})
         self.assertIn("## Cross-core transfers", text)
         self.assertIn("| natgw-1m | 2.00 (52 / 241) |", text)
-        self.assertIn("| ceiling-1m | 3.00 (61) |", text)  # the failed probe left out
+        self.assertIn("| ceiling-1m | 3.00 (61 / -) |", text)  # the failed probe
         self.assertNotIn("round(s) with every transfer", text)  # one was far
 
     def test_ratio_over_close_rounds(self):
         text = self.core_section({"natgw-1m": "52\n60\n", "ceiling-1m": "61\n58\n"})
         self.assertIn("over the 1 round(s) with every transfer under 120 ns: 0.67", text)
 
+    def test_a_failed_probe_is_not_close(self):
+        text = self.core_section({"natgw-1m": "52\n-\n", "ceiling-1m": "61\n58\n"})
+        self.assertIn("| natgw-1m | 2.00 (52 / -) |", text)
+        self.assertNotIn("round(s) with every transfer", text)
+
+    def test_close_rounds_in_results_json(self):
+        d = self.run_dir(0.6, 2.0, {"natgw-1m": "52\n60\n", "ceiling-1m": "61\n58\n"})
+        import subprocess
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                     "bench_report.py"), d, "--rounds", "1"],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(d, "results.json")) as f:
+            close = json.load(f)["natgw_vs_ceiling_close_rounds"]
+        self.assertEqual([c["direction"] for c in close], ["in2out", "out2in"])
+        for c in close:
+            self.assertAlmostEqual(c["round_ratio"], 2.0 / 3.0)
+            self.assertEqual(c["rounds"], 1)
+
     def test_a_run_without_a_figure(self):
         text = self.core_section({"natgw-1m": "52\n60\n"})
         self.assertIn("| natgw-1m | 2.00 (52 / 60) |", text)
-        self.assertNotIn("ceiling-1m |", text)
+        self.assertNotIn("ceiling-1m |", text)  # a scenario never probed (OVS, the kernel)
         self.assertNotIn("round(s) with every transfer", text)  # the ceiling's unknown
 
     def test_no_section_without_figures(self):

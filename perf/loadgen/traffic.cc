@@ -922,24 +922,21 @@ TrafficResult Run(const TrafficConfig& c, const volatile bool* stop) {
   // EAL's hugepages (one TLB entry per 2 MiB; on 4 KiB pages 1M flows' 8 MiB missed the TLB as
   // well as the cache), or on the heap when EAL's memory has no room.
   std::vector<Translation> heap;
-  Translation* seen = static_cast<Translation*>(
-      rte_malloc("loadgen_translations", sizeof(Translation) * c.num_flows, RTE_CACHE_LINE_SIZE));
+  const std::unique_ptr<Translation, void (*)(void*)> seen(
+      static_cast<Translation*>(rte_malloc("loadgen_translations",
+                                           sizeof(Translation) * c.num_flows,
+                                           RTE_CACHE_LINE_SIZE)),
+      rte_free);
   if (seen != nullptr) {
-    std::uninitialized_value_construct_n(seen, c.num_flows);
+    std::uninitialized_value_construct_n(seen.get(), c.num_flows);
   } else {
     std::fprintf(stderr, "natgw-loadgen: no room in EAL's memory for %u translation records; "
                  "they go on the heap\n", c.num_flows);
     heap.resize(c.num_flows);
   }
-  Translation* records = seen != nullptr ? seen : heap.data();
-  TrafficResult r;
-  if (c.queues > 1) {
-    r = RunLoops(c, stop, records);
-  } else {
-    r = std::make_unique<Generator>(c, stop, Slice{0, 1, 0, c.num_flows}, records, nullptr)->Go();
-  }
-  rte_free(seen);
-  return r;
+  Translation* records = seen != nullptr ? seen.get() : heap.data();
+  if (c.queues > 1) return RunLoops(c, stop, records);
+  return std::make_unique<Generator>(c, stop, Slice{0, 1, 0, c.num_flows}, records, nullptr)->Go();
 }
 
 }  // namespace natgw::loadgen
