@@ -11,7 +11,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 #include "perf/loadgen/flows.h"
 
@@ -33,16 +32,6 @@ struct __attribute__((packed)) Payload {
 static_assert(sizeof(Payload) == 18);
 
 inline constexpr uint16_t kUdpHeadersLen = 14 + 20 + 8;
-
-// The flow id a UDP frame of the generator's would carry, read without any check (for a
-// prefetch ahead of the checks), or 0xffffffff when the frame is too short to hold one.
-inline uint32_t PeekFlowId(const uint8_t* frame, uint32_t len) {
-  constexpr uint32_t kAt = kUdpHeadersLen + offsetof(Payload, flow_id);
-  if (len < kAt + 4) return 0xffffffff;
-  uint32_t id_be;
-  std::memcpy(&id_be, frame + kAt, 4);
-  return rte_be_to_cpu_32(id_be);
-}
 inline constexpr uint16_t kTcpHeadersLen = 14 + 20 + 20;
 inline constexpr uint16_t kMinFrameLen = 60;    // Ethernet minimum without the FCS
 inline constexpr uint16_t kMaxFrameLen = 1514;  // 1518 with the FCS

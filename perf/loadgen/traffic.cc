@@ -4,7 +4,6 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
-#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
@@ -540,12 +539,6 @@ class Generator {
     return true;
   }
 
-  // The first line of every received frame, asked for at once before any is read: the peer
-  // (natgw, which rewrote them) holds them, and one at a time each would wait for its transfer.
-  static void PrefetchFrames(rte_mbuf* const* pkts, uint16_t n) {
-    for (uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
-  }
-
   static bool IsArp(const rte_mbuf* m) {
     return m->data_len >= 14 &&
            rte_pktmbuf_mtod(m, const rte_ether_hdr*)->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP);
@@ -568,16 +561,8 @@ class Generator {
     uint16_t nd = 0;
     const uint16_t n = rte_eth_rx_burst(c_.outside_port, out_rxq_, pkts, kBurst);
     out_rxq_ = NextRxQueue(out_rxq_);
-    PrefetchFrames(pkts, n);
-    if (c_.mode != Mode::kTcp) {
-      // Each request's translation record, a miss at random in a table of num_flows records.
-      for (uint16_t i = 0; i < n; ++i) {
-        const rte_mbuf* m = pkts[i];
-        const uint32_t id = PeekFlowId(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
-        if (id < c_.num_flows) rte_prefetch0(&seen_[id]);
-      }
-    }
     for (uint16_t i = 0; i < n; ++i) {
+      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
       rte_mbuf* m = pkts[i];
       if (ABSL_PREDICT_FALSE(IsArp(m))) {
         if (!HandleArp(m, false)) done[nd++] = m;
@@ -673,8 +658,8 @@ class Generator {
     in_rxq_ = NextRxQueue(in_rxq_);
     if (n == 0) return;
     const uint64_t now = rte_rdtsc();
-    PrefetchFrames(pkts, n);
     for (uint16_t i = 0; i < n; ++i) {
+      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
       rte_mbuf* m = pkts[i];
       if (ABSL_PREDICT_FALSE(IsArp(m))) {
         if (!HandleArp(m, true)) done[nd++] = m;
@@ -918,25 +903,10 @@ TrafficResult RunLoops(const TrafficConfig& c, const volatile bool* stop, Transl
 }  // namespace
 
 TrafficResult Run(const TrafficConfig& c, const volatile bool* stop) {
-  // The translation records are read at random for every frame that reaches the outside: on
-  // EAL's hugepages (one TLB entry per 2 MiB; on 4 KiB pages 1M flows' 8 MiB missed the TLB as
-  // well as the cache), or on the heap when EAL's memory has no room.
-  std::vector<Translation> heap;
-  const std::unique_ptr<Translation, void (*)(void*)> seen(
-      static_cast<Translation*>(rte_malloc("loadgen_translations",
-                                           sizeof(Translation) * c.num_flows,
-                                           RTE_CACHE_LINE_SIZE)),
-      rte_free);
-  if (seen != nullptr) {
-    std::uninitialized_value_construct_n(seen.get(), c.num_flows);
-  } else {
-    std::fprintf(stderr, "natgw-loadgen: no room in EAL's memory for %u translation records; "
-                 "they go on the heap\n", c.num_flows);
-    heap.resize(c.num_flows);
-  }
-  Translation* records = seen != nullptr ? seen.get() : heap.data();
-  if (c.queues > 1) return RunLoops(c, stop, records);
-  return std::make_unique<Generator>(c, stop, Slice{0, 1, 0, c.num_flows}, records, nullptr)->Go();
+  std::vector<Translation> seen(c.num_flows);
+  if (c.queues > 1) return RunLoops(c, stop, seen.data());
+  auto g = std::make_unique<Generator>(c, stop, Slice{0, 1, 0, c.num_flows}, seen.data(), nullptr);
+  return g->Go();
 }
 
 }  // namespace natgw::loadgen
