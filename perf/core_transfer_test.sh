@@ -6,10 +6,13 @@ tool=$1
 fail() { echo "FAIL: $*"; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "one CPU: nothing to measure"; exit 77; }  # meson: skipped
 
-out=$("$tool" --cpus=0,1 --round_trips=2000 --batches=3) || fail "exit $? on CPUs 0,1"
+# (a loaded machine slows the round trips down: a generous time limit, and no upper bound on
+# the figure but 10 ms)
+out=$("$tool" --cpus=0,1 --round_trips=2000 --batches=3 --timeout_s=60) ||
+  fail "exit $? on CPUs 0,1"
 echo "CPUs 0,1: $out ns"
 echo "$out" | grep -Eq '^[0-9]+\.[0-9]$' || fail "not one number: '$out'"
-awk -v v="$out" 'BEGIN { exit !(v > 0 && v < 100000) }' || fail "implausible: $out ns"
+awk -v v="$out" 'BEGIN { exit !(v > 0 && v < 10000000) }' || fail "implausible: $out ns"
 
 for bad in --cpus=0,0 --cpus=0 --cpus=0,1,2 --cpus=a,b --round_trips=0 --batches=0 \
            --cpus=0,1023 stray; do

@@ -90,7 +90,8 @@ fi
 # (build.ninja first: a build directory set up before a target was added regenerates itself,
 # where meson compile would refuse the new target's name)
 ninja -C "$BUILD" build.ninja >&2
-meson compile -C "$BUILD" natgw natgw-loadgen natgw_table_bench natgw-memseg-fd natgw-core-transfer
+meson compile -C "$BUILD" natgw natgw-loadgen natgw_table_bench natgw-memseg-fd \
+  natgw-core-transfer
 
 step "hugepages"
 LG_NO_HUGE=""
