@@ -203,8 +203,7 @@ ceiling_attempt() {  # ceiling_attempt SCENARIO
 # appended to runs/SCENARIO-ROUND.xfer: asked before and after each natgw and testpmd run, so
 # the report can say whether the host ran the two vCPUs close together for it.
 core_transfer() {  # core_transfer SCENARIO ROUND
-  "$BUILD/perf/natgw-core-transfer" --cpus=0,1 2>/dev/null >>"$OUT/runs/$1-$2.xfer" ||
-    echo - >>"$OUT/runs/$1-$2.xfer"
+  lg_core_transfer "$BUILD/perf/natgw-core-transfer" 0,1 "$OUT/runs/$1-$2.xfer"
 }
 
 run_natgw() {  # run_natgw SCENARIO ROUND [generator flags]

@@ -83,6 +83,8 @@ done
 [ -n "${DEVBENCH_CPUS:-}" ] && read -ra CPUS <<<"$DEVBENCH_CPUS"
 ncpu=${#CPUS[@]}
 [[ $queues =~ ^[1-7]$ ]] || { echo "device_bench: --queues takes 1..7" >&2; exit 2; }
+# XFER_NG / XFER_TP: the generator's (first) loop CPU and natgw's (first) worker CPU, or
+# testpmd's (first) forwarding CPU, for natgw-core-transfer (core_transfer below).
 if [ "$queues" -gt 1 ]; then  # EAL lcore maps: lcore k of each process on the CPU given
   [ "$ncpu" -ge $((2 * queues + 2)) ] ||
     { echo "device_bench: --queues $queues needs $((2 * queues + 2)) CPUs, $ncpu allowed" >&2; exit 2; }
@@ -92,10 +94,13 @@ if [ "$queues" -gt 1 ]; then  # EAL lcore maps: lcore k of each process on the C
     TP_L="$TP_L,$k@${CPUS[1 + queues + k]}"
     NG_L="$NG_L,$k@${CPUS[1 + queues + k]}"
   done
+  XFER_NG=${CPUS[2]},${CPUS[2 + queues]}; XFER_TP=$XFER_NG
 elif [ "$ncpu" -ge 8 ]; then
   LG_L=${CPUS[2]}; TP_L=${CPUS[4]},${CPUS[5]}; NG_L=${CPUS[6]},${CPUS[7]}
+  XFER_NG=${CPUS[2]},${CPUS[7]}; XFER_TP=${CPUS[2]},${CPUS[5]}
 else
   LG_L=${CPUS[0]}; TP_L=${CPUS[0]},${CPUS[1]}; NG_L=${CPUS[0]},${CPUS[1]}
+  XFER_NG=${CPUS[0]},${CPUS[1]}; XFER_TP=$XFER_NG
 fi
 
 RUN=$(mktemp -d /tmp/natgw-devbench.XXXXXX)
@@ -295,10 +300,21 @@ ceiling_attempt() {  # ceiling_attempt NAME FLOWS
   stop_pid "$PEER_PID"; PEER_PID=""
 }
 
+# How long a cache line takes between the generator's CPU and the forwarder's now
+# (perf/core_transfer.cc), into runs/NAME-ROUND.xfer before and after each run, as
+# scripts/bench.sh does; '-' where the bundle has no natgw-core-transfer or it failed. (The
+# "before" starts the file afresh: $OUT may hold an earlier call's runs.)
+core_transfer() {  # core_transfer NAME ROUND CPU,CPU [fresh]
+  if [ -n "${4:-}" ]; then rm -f "$OUT/runs/$1-$2.xfer"; fi
+  LD_LIBRARY_PATH=$B/lib lg_core_transfer "$B/bin/natgw-core-transfer" "$3" "$OUT/runs/$1-$2.xfer"
+}
+
 run_natgw() {  # run_natgw NAME ROUND [generator flags]
   local name=$1 round=$2; shift 2
   time_left || { SKIPPED+=("$name #$round (time budget)"); return; }
+  core_transfer "$name" "$round" "$XFER_NG" fresh
   lg_with_reruns "$name" "$round" say natgw_attempt "$name" "$@"
+  core_transfer "$name" "$round" "$XFER_NG"
   # What pages natgw's session table got, once (the first run that says).
   if [ -z "${TABLE_PAGES:-}" ]; then
     TABLE_PAGES=$(grep -ho 'session table: .*' "$RUN/natgw.log" 2>/dev/null | head -1)
@@ -308,7 +324,9 @@ run_natgw() {  # run_natgw NAME ROUND [generator flags]
 }
 run_ceiling() {  # run_ceiling NAME ROUND FLOWS
   time_left || { SKIPPED+=("$1 #$2 (time budget)"); return; }
+  core_transfer "$1" "$2" "$XFER_TP" fresh
   lg_with_reruns "$1" "$2" say ceiling_attempt "$1" "$3"
+  core_transfer "$1" "$2" "$XFER_TP"
   keep "$1" "$2" testpmd.log
 }
 

@@ -2,7 +2,8 @@
 # Builds natgw and natgw-loadgen (release) and packs them, with dpdk-testpmd and every shared
 # library they need except glibc and the C++ runtime, into devbench/ (ignored), for a machine
 # without DPDK, absl, glog or gflags (scripts/device_bench.sh runs there):
-#   devbench/bin/   natgw, natgw-loadgen, natgw_table_bench, dpdk-testpmd (stripped copies)
+#   devbench/bin/   natgw, natgw-loadgen, natgw_table_bench, natgw-core-transfer, dpdk-testpmd
+#                   (stripped copies)
 #   devbench/lib/   the libraries (stripped copies, named by soname), DPDK PMDs included, and
 #                   libnatgw-memseg-fd.so (preloaded into testpmd)
 #   devbench/MANIFEST  what came from where; devbench/PMDS  the PMD files to load with -d
@@ -31,7 +32,8 @@ else
 fi
 # (regenerated first, so that meson knows targets added since the folder was set up)
 ninja -C "$BUILD" build.ninja >/dev/null
-meson compile -C "$BUILD" natgw natgw-loadgen natgw_table_bench natgw-memseg-fd
+meson compile -C "$BUILD" natgw natgw-loadgen natgw_table_bench natgw-memseg-fd \
+  natgw-core-transfer
 
 TESTPMD=/usr/bin/dpdk-testpmd
 PLUGIN_DIR=$(strings "$(ldconfig -p | awk '/librte_eal.so/ {print $NF; exit}')" |
@@ -43,7 +45,7 @@ PMDS=(librte_bus_vdev librte_net_memif librte_mempool_ring)
 rm -rf "$B"
 mkdir -p "$B/bin" "$B/lib"
 cp "$BUILD/gateway/natgw" "$BUILD/perf/loadgen/natgw-loadgen" "$BUILD/perf/natgw_table_bench" \
-  "$TESTPMD" "$B/bin/"
+  "$BUILD/perf/natgw-core-transfer" "$TESTPMD" "$B/bin/"
 : >"$B/PMDS"
 objs=("$B"/bin/*)
 for p in "${PMDS[@]}"; do

@@ -315,5 +315,12 @@ lg_with_reruns() {
   done
 }
 
+# lg_core_transfer BIN CPU,CPU FILE: appends to FILE how long a cache line takes between the two
+# CPUs now (BIN: natgw-core-transfer, perf/core_transfer.cc; ns one way), or '-' when it failed
+# or took over 30 s. The benchmarks ask it before and after each natgw and testpmd run.
+lg_core_transfer() {
+  timeout 30 "$1" --cpus="$2" 2>/dev/null >>"$3" || echo - >>"$3"
+}
+
 # lg_json FILE EXPR: a value from a result (python3 expression over `r`).
 lg_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
