@@ -74,6 +74,13 @@ struct Timeouts {
   uint32_t icmp_s = 60;               // RFC 5508 REQ-1: at least 60 s
 };
 
+// No session can expire sooner than this after its last packet (its TCP state may change).
+inline uint32_t ShortestTimeout(const Timeouts& t) {
+  uint32_t m = t.tcp_established_s < t.tcp_transitory_s ? t.tcp_established_s : t.tcp_transitory_s;
+  if (t.udp_s < m) m = t.udp_s;
+  return t.icmp_s < m ? t.icmp_s : m;
+}
+
 }  // namespace natgw::conntrack
 
 #endif  // NATGW_LIB_CONNTRACK_SESSION_H_

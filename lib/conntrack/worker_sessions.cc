@@ -1,8 +1,10 @@
 // Per-worker expiry and RCU-deferred reclamation.
 //
-// Tracked sessions form one FIFO striped over kLanes lists through Session::next (the k-th
-// session queued is in list k % kLanes, and pops take the lists in the same turn); a sweep pops
-// from the head and requeues live sessions at the tail, so the FIFO itself is the resume cursor.
+// Tracked sessions form two FIFOs, each striped over kLanes lists through Session::next (the k-th
+// session queued is in list k % kLanes, and pops take the lists in the same turn): young ones,
+// in creation order, and settled ones. A sweep pops ripe young sessions and then settled ones
+// from the heads and requeues live ones at the settled tail, so the FIFOs themselves are the
+// resume cursor.
 // Once a session is unlinked it leaves the expiry FIFO and joins the pending-free FIFO, reusing
 // the same link (no memory per session beyond the pool). Pending sessions are grouped in
 // batches, one per sweep, each stamped with an rte_rcu_qsbr token taken after its sessions were
@@ -91,12 +93,13 @@ WorkerSessions::WorkerSessions(SessionTable* table, rte_rcu_qsbr* qsbr, uint32_t
       pending_(std::make_unique<Pending>()),
       counts_(std::make_unique<SessionCounts>()) {
   assert(worker < table->num_workers());
-  ClearLanes();
+  young_.Clear();
+  settled_.Clear();
 }
 
-void WorkerSessions::ClearLanes() {
-  for (uint32_t l = 0; l < kLanes; ++l) head_[l] = tail_[l] = kNoSession;
-  push_lane_ = pop_lane_ = 0;
+void WorkerSessions::Fifo::Clear() {
+  for (uint32_t l = 0; l < kLanes; ++l) head[l] = tail[l] = kNoSession;
+  push_lane = pop_lane = count = 0;
 }
 
 // Pending sessions stay unfreed: they may still be read, and the table may be going away too.
@@ -139,7 +142,7 @@ void WorkerSessions::Track(uint32_t index, uint8_t inserted_state) {
   ++counts_->live[s.in_key.realm & 0xff][static_cast<int>(s.kind) & 3]
                  [SessionCounts::ProtoIndex(s.in_key.proto)];
   if (CountsTcpState(s)) ++counts_->tcp[TcpCountIndex(inserted_state)];
-  Enqueue(index);
+  Push(young_, index);
 }
 
 // Unlinked by its owner: no longer live. Marks the TCP state gone so that a reader still
@@ -151,58 +154,108 @@ void WorkerSessions::Uncount(Session& s) {
   if (CountsTcpState(s) && state != kTcpStateGone) --counts_->tcp[TcpCountIndex(state)];
 }
 
-void WorkerSessions::Enqueue(uint32_t index) {
-  Session& s = table_->session(index);
-  s.next = kNoSession;
-  const uint32_t l = push_lane_;
-  push_lane_ = (l + 1) % kLanes;
-  if (tail_[l] == kNoSession) {
-    head_[l] = index;
+void WorkerSessions::Push(Fifo& f, uint32_t index) {
+  table_->session(index).next = kNoSession;
+  const uint32_t l = f.push_lane;
+  f.push_lane = (l + 1) % kLanes;
+  if (f.tail[l] == kNoSession) {
+    f.head[l] = index;
   } else {
-    table_->session(tail_[l]).next = index;
+    table_->session(f.tail[l]).next = index;
   }
-  tail_[l] = index;
-  ++tracked_;
+  f.tail[l] = index;
+  ++f.count;
 }
 
-uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
-  const uint32_t n = budget < tracked_ ? budget : tracked_;
-  if (n == 0) {
+uint32_t WorkerSessions::Pop(Fifo& f) {
+  const uint32_t l = f.pop_lane;
+  f.pop_lane = (l + 1) % kLanes;
+  assert(f.head[l] != kNoSession);
+  const uint32_t index = f.head[l];
+  f.head[l] = table_->session(index).next;
+  if (f.head[l] == kNoSession) {
+    f.tail[l] = kNoSession;
+  } else {
+    rte_prefetch0(&table_->session(f.head[l]));
+  }
+  --f.count;
+  return index;
+}
+
+bool WorkerSessions::Ripe(uint32_t now_s, uint32_t hold_s) const {
+  if (hold_s == 0) return true;
+  const uint32_t created = table_->session(young_.head[young_.pop_lane]).created_s;
+  return static_cast<int64_t>(now_s) - created >= hold_s;
+}
+
+bool WorkerSessions::HasRipe(uint32_t now_s, uint32_t hold_s) const {
+  return young_.count != 0 && Ripe(now_s, hold_s);
+}
+
+// Appends the young FIFO to the settled one as if its sessions were pushed one by one in FIFO
+// order: young list (pop_lane + i) goes behind settled list (push_lane + i).
+void WorkerSessions::SettleAll() {
+  if (young_.count == 0) return;
+  for (uint32_t i = 0; i < kLanes; ++i) {
+    const uint32_t from = (young_.pop_lane + i) % kLanes;
+    const uint32_t to = (settled_.push_lane + i) % kLanes;
+    if (young_.head[from] == kNoSession) continue;
+    if (settled_.tail[to] == kNoSession) {
+      settled_.head[to] = young_.head[from];
+    } else {
+      table_->session(settled_.tail[to]).next = young_.head[from];
+    }
+    settled_.tail[to] = young_.tail[from];
+  }
+  settled_.push_lane = (settled_.push_lane + young_.count) % kLanes;
+  settled_.count += young_.count;
+  young_.Clear();
+}
+
+uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget, uint32_t hold_s) {
+  examined_ = 0;
+  const bool ripe = young_.count != 0 && Ripe(now_s, hold_s);
+  // Settled sessions requeued by this call are not examined again by it.
+  uint32_t settled_left = settled_.count;
+  if (budget == 0 || (!ripe && settled_left == 0)) {
     Reclaim(false);
     return 0;
   }
   // Each list's next session is fetched kLanes pops before it is needed.
-  for (uint32_t i = 0; i < kLanes && i < n; ++i) {
-    rte_prefetch0(&table_->session(head_[(pop_lane_ + i) % kLanes]));
+  for (uint32_t i = 0; i < kLanes; ++i) {
+    if (ripe) rte_prefetch0(&table_->session(young_.head[(young_.pop_lane + i) % kLanes]));
+    if (i < settled_left) {
+      rte_prefetch0(&table_->session(settled_.head[(settled_.pop_lane + i) % kLanes]));
+    }
   }
   // Examined in groups: a group is popped first and what the policy's expiry test reads
   // beyond the session (a binding's port reference count) fetched for all of it; the expired
   // sessions are unlinked after the group, their index buckets fetched meanwhile (under churn
-  // each unlink would otherwise wait for two misses). Survivors go back in popping order, so
-  // the lists stay one FIFO.
+  // each unlink would otherwise wait for two misses). Survivors go to the settled tail in
+  // popping order, so that FIFO stays one FIFO.
   constexpr uint32_t kGroup = 16;
   uint32_t group[kGroup];
   uint32_t expired[kGroup];
   uint32_t unlinked = 0;
-  for (uint32_t done = 0; done < n;) {
-    const uint32_t size = std::min(n - done, kGroup);
-    for (uint32_t j = 0; j < size; ++j) {
-      const uint32_t l = pop_lane_;
-      pop_lane_ = (l + 1) % kLanes;
-      assert(head_[l] != kNoSession);
-      const uint32_t index = head_[l];
-      const Session& s = table_->session(index);
-      head_[l] = s.next;
-      if (head_[l] == kNoSession) {
-        tail_[l] = kNoSession;
+  bool young_ripe = ripe;
+  while (examined_ < budget) {
+    uint32_t size = 0;
+    while (size < kGroup && examined_ + size < budget) {
+      uint32_t index;
+      if (young_ripe) {
+        index = Pop(young_);
+        young_ripe = young_.count != 0 && Ripe(now_s, hold_s);
+      } else if (settled_left != 0) {
+        index = Pop(settled_);
+        --settled_left;
       } else {
-        rte_prefetch0(&table_->session(head_[l]));
+        break;
       }
-      --tracked_;
-      policy_->PrefetchForExpiry(s);
-      group[j] = index;
+      policy_->PrefetchForExpiry(table_->session(index));
+      group[size++] = index;
     }
-    done += size;
+    if (size == 0) break;
+    examined_ += size;
     uint32_t num_expired = 0;
     for (uint32_t j = 0; j < size; ++j) {
       const uint32_t index = group[j];
@@ -213,7 +266,7 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
         table_->PrefetchKey(s.out_key);
         expired[num_expired++] = index;
       } else {
-        Enqueue(index);
+        Push(settled_, index);
       }
     }
     for (uint32_t j = 0; j < num_expired; ++j) {
@@ -232,17 +285,15 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget) {
 
 void WorkerSessions::DrainAll(bool wait) {
   // In FIFO order, oldest first (the policy may log each one).
-  for (; tracked_ != 0; --tracked_) {
-    const uint32_t l = pop_lane_;
-    pop_lane_ = (l + 1) % kLanes;
-    const uint32_t index = head_[l];
-    head_[l] = table_->session(index).next;
+  SettleAll();
+  while (settled_.count != 0) {
+    const uint32_t index = Pop(settled_);
     table_->Unlink(index);
     policy_->Unlinked(index, table_->session(index), true);
     Uncount(table_->session(index));
     pending_->Push(table_, index);
   }
-  ClearLanes();
+  settled_.Clear();
   pending_->Seal(qsbr_ != nullptr ? rte_rcu_qsbr_start(qsbr_) : 0);
   if (wait && qsbr_ != nullptr) rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
   Reclaim(wait);

@@ -90,39 +90,63 @@ class WorkerSessions {
   // This worker's counts (written by it only; read racily through SessionCounts::AddSnapshot).
   const SessionCounts& counts() const { return *counts_; }
 
-  // Examines at most `budget` tracked sessions in FIFO order with a resume cursor: expired or dead
-  // ones are unlinked from the index and queued for freeing; live ones are requeued. Then frees
-  // queued sessions whose grace period is over (Release, then back to the pool).
+  // Examines at most `budget` tracked sessions with a resume cursor: expired or dead ones are
+  // unlinked from the index and queued for freeing; live ones are requeued. Then frees queued
+  // sessions whose grace period is over (Release, then back to the pool).
   // Returns the number of sessions unlinked by this call.
-  uint32_t Sweep(uint32_t now_s, uint32_t budget);
+  //
+  // A session is young from Track until its first examination. `hold_s` is the shortest time in
+  // which a new session can expire (the shortest idle timeout): a young session created less
+  // than `hold_s` seconds before `now_s` is not examined, so a table of new flows costs the sweep
+  // nothing for that long. Young sessions are kept in creation order, so the sweep stops at the
+  // first that is not ripe. A session can only go sooner by being killed or by a reload that
+  // invalidates it: call SettleAll() first then. Ripe young sessions are examined first, then
+  // at most as many settled ones (examined before) as there were at the start of the call.
+  uint32_t Sweep(uint32_t now_s, uint32_t budget, uint32_t hold_s = 0);
+  // Sessions the last Sweep examined.
+  uint32_t examined() const { return examined_; }
+  // Makes every young session settled (examined by the next sweeps like any other), keeping
+  // FIFO order: after a reload or a flush, which may end sessions of any age.
+  void SettleAll();
+  // True if a young session is ripe at `now_s` (the next Sweep would examine it).
+  bool HasRipe(uint32_t now_s, uint32_t hold_s) const;
 
   // Unlinks and queues every tracked session (shutdown, flush-all), then waits for the grace
   // period only if `wait` (the caller must not itself be an online reader then).
   void DrainAll(bool wait);
 
-  uint32_t tracked() const { return tracked_; }
+  uint32_t tracked() const { return young_.count + settled_.count; }
+  uint32_t young() const { return young_.count; }
+  uint32_t settled() const { return settled_.count; }
   uint32_t pending_free() const;
 
  private:
   struct Pending;
-  void Enqueue(uint32_t index);
-  void ClearLanes();  // empty lists, the next push and pop at list 0
+  // A FIFO of sessions striped over kLanes lists through Session::next: the k-th push goes to
+  // list k % kLanes and the k-th pop takes list k % kLanes, which keeps FIFO order. A sweep so
+  // follows kLanes chains at once, fetching each list's next session while the others are
+  // examined (one chain would wait for a cache miss per session).
+  static constexpr uint32_t kLanes = 8;
+  struct Fifo {
+    uint32_t head[kLanes];
+    uint32_t tail[kLanes];
+    uint32_t push_lane;  // the list the next push goes to
+    uint32_t pop_lane;   // the list the next pop takes
+    uint32_t count;
+    void Clear();  // empty lists, the next push and pop at list 0
+  };
+  void Push(Fifo& f, uint32_t index);
+  uint32_t Pop(Fifo& f);  // f must not be empty; starts fetching the list's next session
+  bool Ripe(uint32_t now_s, uint32_t hold_s) const;  // young_ not empty
   void Uncount(Session& s);
   void Reclaim(bool all);
   SessionTable* table_;
   rte_rcu_qsbr* qsbr_;
   uint32_t worker_;
   SessionPolicy* policy_;
-  // The expiry FIFO of tracked sessions, striped over kLanes lists through Session::next: the
-  // k-th push goes to list k % kLanes and the k-th pop takes list k % kLanes, which keeps FIFO
-  // order. A sweep so follows kLanes chains at once, fetching each list's next session while the
-  // others are examined (one chain would wait for a cache miss per session).
-  static constexpr uint32_t kLanes = 8;
-  uint32_t head_[kLanes];
-  uint32_t tail_[kLanes];
-  uint32_t push_lane_ = 0;  // the list the next push goes to
-  uint32_t pop_lane_ = 0;   // the list the next pop takes
-  uint32_t tracked_ = 0;
+  Fifo young_;    // tracked, never examined: in creation order
+  Fifo settled_;  // examined at least once, or made settled by SettleAll
+  uint32_t examined_ = 0;
   std::unique_ptr<Pending> pending_;
   std::unique_ptr<SessionCounts> counts_;
 };

@@ -39,8 +39,12 @@ void Worker::Maintain(uint32_t now_s) {
   mt_ = engine_->mappings();
   const uint32_t flush_epoch = engine_->flush_epoch_.load(std::memory_order_acquire);
   const uint16_t generation = mt_->generation();
-  if (sweeps_to_skip_ != 0 && now_s == sweep_backoff_s_ && flush_epoch == flush_epoch_seen_ &&
-      generation == sweep_generation_) {
+  const bool changed = flush_epoch != flush_epoch_seen_ || generation != sweep_generation_;
+  // A reload or a flush can end a session of any age (and a reload changes the timeouts):
+  // young sessions are examined like the others from now on.
+  if (changed) sessions_.SettleAll();
+  const uint32_t hold_s = conntrack::ShortestTimeout(mt_->config().timeouts);
+  if (sweeps_to_skip_ != 0 && now_s == sweep_backoff_s_ && !changed) {
     --sweeps_to_skip_;
   } else {
     sweeps_to_skip_ = 0;
@@ -49,17 +53,17 @@ void Worker::Maintain(uint32_t now_s) {
     const uint32_t budget = engine_->config().sweep_budget;
     uint32_t expired = 0;
     for (uint32_t round = 0; round < kSweepMaxRounds; ++round) {
-      const uint32_t tracked = sessions_.tracked();
-      const uint32_t n = sessions_.Sweep(now_s, budget);
+      const uint32_t n = sessions_.Sweep(now_s, budget, hold_s);
       ++sweeps_run_;
-      examined_since_expiry_ += std::min(budget, tracked);
+      examined_since_expiry_ += sessions_.examined();
       expired += n;
       if (n * 4 < budget) break;  // mostly live: the rest can wait for the next call
     }
     if (expired != 0) {
       counters_.Count(Event::kSessionsExpired, expired);
       examined_since_expiry_ = 0;
-    } else if (examined_since_expiry_ >= sessions_.tracked()) {
+    } else if (examined_since_expiry_ >= sessions_.settled() &&
+               !sessions_.HasRipe(now_s, hold_s)) {
       sweeps_to_skip_ = kSweepBackoff;  // a whole pass found nothing to expire
       sweep_backoff_s_ = now_s;
     }

@@ -39,7 +39,10 @@ class Worker final : public conntrack::SessionPolicy {
 
   // Once per poll loop: reports an RCU quiescent state, sweeps a bounded number of this worker's
   // sessions for expiry, frees sessions past their grace period and times out held fragments.
-  // Once sweeps have examined as many sessions as the worker tracks without expiring one (a
+  // A new session is not examined until the shortest idle timeout has passed since its creation
+  // (none can expire sooner), unless a reload or Engine::FlushAll came first: a table of new
+  // flows costs the sweep nothing for that long. Once sweeps have examined as many sessions as
+  // the worker has examined before (settled) without expiring one, and no new one is due (a
   // whole pass found nothing), each further fruitless sweep is followed by kSweepBackoff
   // skipped calls, unless the clock (whole seconds, the resolution of every timeout) moves, a
   // reload changes the mappings or Engine::FlushAll runs first: a table of live flows, the normal

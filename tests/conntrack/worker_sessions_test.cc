@@ -79,7 +79,7 @@ class WorkerSessionsTest : public ::testing::Test {
   }
 
   // Allocates and fills, but does not insert, a session of worker 0 that expires at `expire_s`.
-  uint32_t Prepare(uint32_t n, uint32_t expire_s) {
+  uint32_t Prepare(uint32_t n, uint32_t expire_s, uint32_t created_s = 0) {
     const uint32_t i = table_->Alloc(0);
     EXPECT_NE(i, kNoSession);
     Session& s = table_->session(i);
@@ -88,12 +88,13 @@ class WorkerSessionsTest : public ::testing::Test {
     s.flags.store(0);
     s.aux0 = expire_s;
     s.aux1 = 0;
+    s.created_s = created_s;
     return i;
   }
 
   // Creates, inserts and tracks a session of worker 0 that expires at `expire_s`.
-  uint32_t Add(uint32_t n, uint32_t expire_s) {
-    const uint32_t i = Prepare(n, expire_s);
+  uint32_t Add(uint32_t n, uint32_t expire_s, uint32_t created_s = 0) {
+    const uint32_t i = Prepare(n, expire_s, created_s);
     const uint8_t state = table_->session(i).tcp_state.load();  // as inserted (Track's argument)
     EXPECT_EQ(table_->Insert(i, false, nullptr), InsertResult::kOk);
     ws_->Track(i, state);
@@ -207,8 +208,11 @@ TEST_F(WorkerSessionsTest, SweepPrefetchesEachGroupBeforeExaminingIt) {
   for (uint32_t n = 16; n < 20; ++n) want.push_back({'E', idx[n]});
   EXPECT_EQ(policy_->calls_, want);
   for (uint32_t n = 0; n < 40; ++n) EXPECT_EQ(Indexed(n), n >= 20 || n % 2 == 1) << n;
-  // The survivors of whole groups went back in order, behind the sessions not yet examined.
-  ExpectDrainOrder(idx, {{20, 40, 1}, {1, 20, 2}});
+  // The survivors of whole groups went in order to the settled FIFO; the sessions not yet
+  // examined are still young, in creation order, and drain after them.
+  EXPECT_EQ(ws_->settled(), 10u);
+  EXPECT_EQ(ws_->young(), 20u);
+  ExpectDrainOrder(idx, {{1, 20, 2}, {20, 40, 1}});
 }
 
 // A budget above the tracked count, over several whole groups: each session examined once.
@@ -240,6 +244,98 @@ TEST_F(WorkerSessionsTest, LiveSessionsSurviveAndAreExaminedOncePerSweep) {
   EXPECT_EQ(ws_->Sweep(499, 1000), 0u);
   EXPECT_EQ(ws_->Sweep(500, 1000), 3u);
   for (uint32_t n = 0; n < 6; ++n) EXPECT_FALSE(Indexed(n)) << n;
+}
+
+// The sessions Expired was called for, in order.
+std::vector<uint32_t> Examined(const TestPolicy& p) {
+  std::vector<uint32_t> out;
+  for (const auto& [what, index] : p.calls_) {
+    if (what == 'E') out.push_back(index);
+  }
+  return out;
+}
+
+// A young session is not examined until `hold_s` after its creation; young sessions ripen in
+// creation order and are examined before the settled ones.
+TEST_F(WorkerSessionsTest, YoungSessionsWaitOutTheHoldInCreationOrder) {
+  std::vector<uint32_t> idx;
+  for (uint32_t n = 0; n < 10; ++n) idx.push_back(Add(n, 20, /*created_s=*/0));
+  for (uint32_t n = 10; n < 20; ++n) idx.push_back(Add(n, 1000, /*created_s=*/5));
+  EXPECT_EQ(ws_->Sweep(/*now_s=*/9, /*budget=*/64, /*hold_s=*/10), 0u);
+  EXPECT_EQ(ws_->examined(), 0u);
+  EXPECT_TRUE(policy_->calls_.empty());
+  EXPECT_FALSE(ws_->HasRipe(9, 10));
+  EXPECT_TRUE(ws_->HasRipe(10, 10));
+  EXPECT_EQ(ws_->young(), 20u);
+
+  // A budget smaller than the ripe ones: the oldest first.
+  EXPECT_EQ(ws_->Sweep(10, 4, 10), 0u);
+  EXPECT_EQ(ws_->examined(), 4u);
+  EXPECT_EQ(Examined(*policy_), std::vector<uint32_t>(idx.begin(), idx.begin() + 4));
+  // The rest of those created at 0; the next ones (created at 5) are not ripe before 15.
+  policy_->calls_.clear();
+  EXPECT_EQ(ws_->Sweep(10, 64, 10), 0u);
+  EXPECT_EQ(ws_->examined(), 10u);  // 4..9 once, then 0..3 (settled) once more
+  std::vector<uint32_t> want(idx.begin() + 4, idx.begin() + 10);
+  want.insert(want.end(), idx.begin(), idx.begin() + 4);
+  EXPECT_EQ(Examined(*policy_), want);
+  EXPECT_EQ(ws_->young(), 10u);
+  EXPECT_EQ(ws_->settled(), 10u);
+  EXPECT_FALSE(ws_->HasRipe(14, 10));
+
+  // At 15 the young ones ripen: examined first, then every settled one once.
+  policy_->calls_.clear();
+  EXPECT_EQ(ws_->Sweep(15, 64, 10), 0u);
+  want.assign(idx.begin() + 10, idx.end());
+  want.insert(want.end(), idx.begin() + 4, idx.begin() + 10);
+  want.insert(want.end(), idx.begin(), idx.begin() + 4);
+  EXPECT_EQ(Examined(*policy_), want);
+  EXPECT_EQ(ws_->young(), 0u);
+  EXPECT_EQ(ws_->Sweep(20, 64, 10), 10u);  // the first ten expire at 20
+  for (uint32_t n = 0; n < 20; ++n) EXPECT_EQ(Indexed(n), n >= 10) << n;
+}
+
+// A dead young session waits for its hold like any other; SettleAll (which a reload or a flush
+// calls for) makes every young session examinable at once.
+TEST_F(WorkerSessionsTest, SettleAllExaminesYoungSessionsAtOnce) {
+  const uint32_t a = Add(1, 1000, 100);
+  Add(2, 1000, 100);
+  table_->session(a).flags.fetch_or(kSessionDead);
+  EXPECT_EQ(ws_->Sweep(100, 64, 60), 0u);
+  EXPECT_TRUE(Indexed(1));
+  ws_->SettleAll();
+  EXPECT_EQ(ws_->young(), 0u);
+  EXPECT_EQ(ws_->settled(), 2u);
+  EXPECT_EQ(ws_->Sweep(100, 64, 60), 1u);
+  EXPECT_FALSE(Indexed(1));
+  EXPECT_TRUE(Indexed(2));
+}
+
+// SettleAll appends the young FIFO behind the settled one in order, whichever of the striped
+// lists each FIFO's next push and pop are at.
+TEST_F(WorkerSessionsTest, SettleAllKeepsFifoOrderWhateverTheLanes) {
+  std::vector<uint32_t> settled;
+  for (uint32_t n = 0; n < 3; ++n) settled.push_back(Add(n, 1000, 0));
+  EXPECT_EQ(ws_->Sweep(50, 64, 10), 0u);  // all three settled: the next push to list 3
+  std::vector<uint32_t> early, late;
+  for (uint32_t n = 3; n < 8; ++n) early.push_back(Add(n, 1000, 50));
+  for (uint32_t n = 8; n < 21; ++n) late.push_back(Add(n, 1000, 100));
+  policy_->calls_.clear();
+  EXPECT_EQ(ws_->Sweep(60, 64, 10), 0u);  // the five early ones ripe, then the settled three
+  std::vector<uint32_t> want = early;
+  want.insert(want.end(), settled.begin(), settled.end());
+  ASSERT_EQ(Examined(*policy_), want);
+  ASSERT_EQ(ws_->young(), 13u);  // the young FIFO's next pop is at list 5, the settled's at 3
+  ws_->SettleAll();
+  EXPECT_EQ(ws_->settled(), 21u);
+  policy_->calls_.clear();
+  EXPECT_EQ(ws_->Sweep(60, 1000, 10), 0u);
+  want.insert(want.end(), late.begin(), late.end());
+  EXPECT_EQ(Examined(*policy_), want);
+  EXPECT_EQ(ws_->examined(), 21u);
+  // And the order holds after the sweep requeued them all.
+  ws_->DrainAll(true);
+  EXPECT_EQ(policy_->drained_, want);
 }
 
 TEST_F(WorkerSessionsTest, NoRegisteredReadersFreesAtOnce) {

@@ -187,10 +187,11 @@ TEST_P(EngineTest, FullTableDropsNewFlowsOnly) {
       Action::kToOutside);
 }
 
-// The expiry sweep: once a whole pass has found nothing expired, a fruitless sweep is followed
-// by kSweepBackoff skipped ones (every examined session is a cache miss in a big table) unless
-// the clock, the mappings or a flush change first; one that finds its budget mostly expired goes
-// on for more rounds in the same call, so expiry keeps up with churn.
+// The expiry sweep: sessions younger than the shortest timeout are not examined at all; once a
+// whole pass has found nothing expired, a fruitless sweep is followed by kSweepBackoff skipped
+// ones (every examined session is a cache miss in a big table) unless the clock, the mappings or
+// a flush change first; one that finds its budget mostly expired goes on for more rounds in the
+// same call, so expiry keeps up with churn.
 TEST_P(EngineTest, SweepBacksOffOverLiveSessionsAndHurriesOverExpiredOnes) {
   EngineConfig ec = engine_->config();
   ec.max_sessions = 16384;
@@ -206,13 +207,21 @@ TEST_P(EngineTest, SweepBacksOffOverLiveSessionsAndHurriesOverExpiredOnes) {
   }
   ASSERT_EQ(engine_->table().InUse(), kFlows);  // 1:1 mapped pod: one session per flow
   Worker& w = engine_->worker(0);               // the worker that created them
-  const uint32_t t = now_s_ + 10;
   const uint32_t budget = engine_->config().sweep_budget;
+  // For the shortest timeout (ICMP's 60 s) after their creation, no session can have expired:
+  // the sweep examines none of them.
+  ASSERT_EQ(conntrack::ShortestTimeout(TwoIslandConfig().timeouts), 60u);
+  for (uint32_t i = 0; i < 2 * kFlows / budget; ++i) w.Maintain(now_s_ + 59);
+  EXPECT_EQ(w.sessions().young(), kFlows);
+  EXPECT_EQ(w.sessions().settled(), 0u);
+  const uint32_t t = now_s_ + 60;
   // A whole pass first: every call sweeps while the pass is not done.
   const uint32_t pass = (kFlows + budget - 1) / budget;
   const uint64_t s0 = w.sweeps_run();
   for (uint32_t i = 0; i < pass; ++i) w.Maintain(t);
   EXPECT_EQ(w.sweeps_run(), s0 + pass);
+  EXPECT_EQ(w.sessions().young(), 0u);  // each examined once, and still live
+  EXPECT_EQ(w.sessions().settled(), kFlows);
   // Then the next kSweepBackoff calls skip, and the one after sweeps (and backs off again).
   for (uint32_t i = 0; i < Worker::kSweepBackoff; ++i) w.Maintain(t);
   EXPECT_EQ(w.sweeps_run(), s0 + pass);
