@@ -30,7 +30,8 @@ constexpr const char* SessionKindName(SessionKind k) {
 }
 
 // Session::flags bits. kSessionOutsideInitiated is set before the session is published and never
-// changes; kSessionDead is set (fetch_or) by a flush, after which the owner reclaims the session.
+// changes; kSessionDead is set (fetch_or) by a flush, or by a worker that found the session made
+// invalid by a reload, after which the owner reclaims the session.
 inline constexpr uint8_t kSessionDead = 0x01;
 inline constexpr uint8_t kSessionOutsideInitiated = 0x02;
 // Set before publish: the remote endpoint is itself an address of this gateway (hairpin), so a

@@ -223,7 +223,9 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget, uint32_t hold_s)
   }
   // Each list's next session is fetched kLanes pops before it is needed.
   for (uint32_t i = 0; i < kLanes; ++i) {
-    if (ripe) rte_prefetch0(&table_->session(young_.head[(young_.pop_lane + i) % kLanes]));
+    if (ripe && i < young_.count) {
+      rte_prefetch0(&table_->session(young_.head[(young_.pop_lane + i) % kLanes]));
+    }
     if (i < settled_left) {
       rte_prefetch0(&table_->session(settled_.head[(settled_.pop_lane + i) % kLanes]));
     }
@@ -293,7 +295,6 @@ void WorkerSessions::DrainAll(bool wait) {
     Uncount(table_->session(index));
     pending_->Push(table_, index);
   }
-  settled_.Clear();
   pending_->Seal(qsbr_ != nullptr ? rte_rcu_qsbr_start(qsbr_) : 0);
   if (wait && qsbr_ != nullptr) rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
   Reclaim(wait);

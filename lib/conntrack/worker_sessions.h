@@ -101,12 +101,14 @@ class WorkerSessions {
   // nothing for that long. Young sessions are kept in creation order, so the sweep stops at the
   // first that is not ripe. A session can only go sooner by being killed or by a reload that
   // invalidates it: call SettleAll() first then. Ripe young sessions are examined first, then
-  // at most as many settled ones (examined before) as there were at the start of the call.
+  // at most as many settled ones (examined before) as there were at the start of the call. (So
+  // settled sessions wait while more young ones ripen per call than the budget: long-lived
+  // flows created faster than that for longer than `hold_s`.)
   uint32_t Sweep(uint32_t now_s, uint32_t budget, uint32_t hold_s = 0);
   // Sessions the last Sweep examined.
   uint32_t examined() const { return examined_; }
   // Makes every young session settled (examined by the next sweeps like any other), keeping
-  // FIFO order: after a reload or a flush, which may end sessions of any age.
+  // FIFO order: after a reload, a flush or a kill, which may end sessions of any age.
   void SettleAll();
   // True if a young session is ripe at `now_s` (the next Sweep would examine it).
   bool HasRipe(uint32_t now_s, uint32_t hold_s) const;

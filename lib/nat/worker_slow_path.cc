@@ -427,6 +427,9 @@ void Worker::Kill(uint32_t index) {
   Session& s = engine_->table_->session(index);
   engine_->table_->Unlink(index);
   s.flags.fetch_or(conntrack::kSessionDead, std::memory_order_acq_rel);
+  // Its owner's sweep would not look at a young session before the shortest timeout: the
+  // owner's next Maintain makes every young session examinable.
+  engine_->workers_[s.owner]->settle_requested_.store(true, std::memory_order_release);
 }
 
 void Worker::PrefetchForExpiry(const Session& s) const {

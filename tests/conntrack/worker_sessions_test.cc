@@ -295,6 +295,20 @@ TEST_F(WorkerSessionsTest, YoungSessionsWaitOutTheHoldInCreationOrder) {
   for (uint32_t n = 0; n < 20; ++n) EXPECT_EQ(Indexed(n), n >= 10) << n;
 }
 
+// The hold is the shortest of the four timeouts, whichever it is.
+TEST(ShortestTimeoutTest, TakesTheSmallestOfTheFour) {
+  Timeouts t;
+  EXPECT_EQ(ShortestTimeout(t), 60u);  // ICMP's
+  t.udp_s = 30;
+  EXPECT_EQ(ShortestTimeout(t), 30u);
+  t.tcp_transitory_s = 20;
+  EXPECT_EQ(ShortestTimeout(t), 20u);
+  t.tcp_established_s = 10;
+  EXPECT_EQ(ShortestTimeout(t), 10u);
+  t.icmp_s = 0;
+  EXPECT_EQ(ShortestTimeout(t), 0u);
+}
+
 // A dead young session waits for its hold like any other; SettleAll (which a reload or a flush
 // calls for) makes every young session examinable at once.
 TEST_F(WorkerSessionsTest, SettleAllExaminesYoungSessionsAtOnce) {

@@ -258,6 +258,27 @@ TEST_P(EngineTest, SweepBackoffEndsWhenTheSecondChanges) {
   EXPECT_EQ(Events(Event::kSessionsExpired), 4u);
 }
 
+// A worker that finds a session made invalid kills it; its owner reclaims it at its next
+// Maintain, although the session is young (its hold lasts 60 s) and the mappings are unchanged
+// since the owner last looked.
+TEST_P(EngineTest, KilledYoungSessionIsReclaimedAtOnce) {
+  NatConfig nc = TwoIslandConfig();
+  nc.departures.push_back({1, Ip("10.0.0.9"), now_s_});  // the address's last holder left now
+  ASSERT_TRUE(engine_->Apply(nc).ok());
+  Maintain(now_s_);  // every worker has seen the reload
+  // The new holder's first flow, in the departure's second: its binding (created at the
+  // departure's second) counts as the departed pod's.
+  ASSERT_EQ(Send(kC1, UdpFrom("10.0.0.9", 5000)).action, Action::kToOutside);
+  ASSERT_EQ(Events(Event::kSessionsExpired), 0u);
+  // Another flow of the same socket finds that binding invalid, kills it, makes a new one.
+  ASSERT_EQ(Send(kC1, UdpFrom("10.0.0.9", 5000, "198.51.100.10")).action, Action::kToOutside);
+  EXPECT_EQ(Events(Event::kBindingsCreated), 2u);
+  Maintain(now_s_);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 1u);  // the killed binding
+  Maintain(now_s_ + 59);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 1u);  // and nothing else
+}
+
 TEST_P(EngineTest, ReloadRemovingAMappingFlushesOnlyItsSessions) {
   auto a_out =
       PacketBuilder().Ipv4("10.0.0.5", "198.51.100.9").Tcp(40000, 80, net::kTcpSyn).Build();
