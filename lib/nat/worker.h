@@ -42,14 +42,14 @@ class Worker final : public conntrack::SessionPolicy {
   // A new session is not examined until the shortest idle timeout has passed since its creation
   // (none can expire sooner), unless a reload, Engine::FlushAll or a Kill() (a session a reload
   // made invalid, found by a packet) came first: a table of new flows costs the sweep nothing
-  // for that long. Once sweeps have examined as many sessions as
-  // the worker has examined before (settled) without expiring one, and no new one is due (a
-  // whole pass found nothing), each further fruitless sweep is followed by kSweepBackoff
-  // skipped calls, unless the clock (whole seconds, the resolution of every timeout) moves, a
-  // reload changes the mappings or Engine::FlushAll runs first: a table of live flows, the normal
-  // case under load, gives the sweep nothing to do, and every session it examines costs a cache
-  // miss in a big table. A sweep that finds at least a quarter of its budget expired goes on (up
-  // to kSweepMaxRounds budgets), so that under churn expiry keeps up with creation.
+  // for that long. Once sweeps have examined as many sessions as the worker has settled
+  // (examined before) without expiring one, and no new one is due (a whole pass found
+  // nothing), each further fruitless sweep is followed by kSweepBackoff skipped calls, unless
+  // the clock (whole seconds, the resolution of every timeout) moves, a reload changes the
+  // mappings, Engine::FlushAll runs or a session is killed first: a table of live flows, the
+  // normal case under load, gives the sweep nothing to do, and every session it examines costs
+  // a cache miss in a big table. A sweep that finds at least a quarter of its budget expired
+  // goes on (up to kSweepMaxRounds budgets), so that under churn expiry keeps up with creation.
   void Maintain(uint32_t now_s);
   static constexpr uint32_t kSweepBackoff = 15;
   static constexpr uint32_t kSweepMaxRounds = 8;
