@@ -247,9 +247,9 @@ BENCHMARK(BM_TranslateHarnessOnly)->Arg(1000000)->Unit(benchmark::kNanosecond);
 // sweep examines none; at 61 s it examines every one once, each a cache miss: what every call
 // cost during a table's first pass before young sessions were left alone, and what the first
 // examination of each session costs now. Each run builds its own table (untimed).
+constexpr uint32_t kSweepSessions = 1000000;
 void BM_SweepOnePass(benchmark::State& state) {
-  constexpr uint32_t kSessions = 1000000;
-  const std::unique_ptr<Flows> fl = MakeFlows(kSessions);
+  const std::unique_ptr<Flows> fl = MakeFlows(kSweepSessions);
   Worker& w = fl->engine->worker(0);
   const uint32_t now_s = 1 + static_cast<uint32_t>(state.range(0));  // created at 1
   const uint64_t young = w.sessions().young();
@@ -263,7 +263,7 @@ void BM_SweepOnePass(benchmark::State& state) {
 BENCHMARK(BM_SweepOnePass)
     ->Arg(1)
     ->Arg(61)
-    ->Iterations(1000000 / 64)
+    ->Iterations(kSweepSessions / EngineConfig{}.sweep_budget)
     ->Unit(benchmark::kNanosecond);
 
 // New flows through the slow path, one burst of kMaxBurst new flows per iteration. kind 0: egress

@@ -182,14 +182,11 @@ uint32_t WorkerSessions::Pop(Fifo& f) {
   return index;
 }
 
-bool WorkerSessions::Ripe(uint32_t now_s, uint32_t hold_s) const {
+bool WorkerSessions::HasRipe(uint32_t now_s, uint32_t hold_s) const {
+  if (young_.count == 0) return false;
   if (hold_s == 0) return true;
   const uint32_t created = table_->session(young_.head[young_.pop_lane]).created_s;
   return static_cast<int64_t>(now_s) - created >= hold_s;
-}
-
-bool WorkerSessions::HasRipe(uint32_t now_s, uint32_t hold_s) const {
-  return young_.count != 0 && Ripe(now_s, hold_s);
 }
 
 // Appends the young FIFO to the settled one as if its sessions were pushed one by one in FIFO
@@ -214,7 +211,7 @@ void WorkerSessions::SettleAll() {
 
 uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget, uint32_t hold_s) {
   examined_ = 0;
-  const bool ripe = young_.count != 0 && Ripe(now_s, hold_s);
+  const bool ripe = HasRipe(now_s, hold_s);
   // Settled sessions requeued by this call are not examined again by it.
   uint32_t settled_left = settled_.count;
   if (budget == 0 || (!ripe && settled_left == 0)) {
@@ -246,7 +243,7 @@ uint32_t WorkerSessions::Sweep(uint32_t now_s, uint32_t budget, uint32_t hold_s)
       uint32_t index;
       if (young_ripe) {
         index = Pop(young_);
-        young_ripe = young_.count != 0 && Ripe(now_s, hold_s);
+        young_ripe = HasRipe(now_s, hold_s);
       } else if (settled_left != 0) {
         index = Pop(settled_);
         --settled_left;

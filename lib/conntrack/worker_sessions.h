@@ -139,7 +139,6 @@ class WorkerSessions {
   };
   void Push(Fifo& f, uint32_t index);
   uint32_t Pop(Fifo& f);  // f must not be empty; starts fetching the list's next session
-  bool Ripe(uint32_t now_s, uint32_t hold_s) const;  // young_ not empty
   void Uncount(Session& s);
   void Reclaim(bool all);
   SessionTable* table_;

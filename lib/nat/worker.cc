@@ -47,10 +47,10 @@ void Worker::Maintain(uint32_t now_s) {
   // A reload, a flush or a kill can end a session of any age (and a reload changes the
   // timeouts): young sessions are examined like the others from now on.
   if (changed) sessions_.SettleAll();
-  const uint32_t hold_s = conntrack::ShortestTimeout(mt_->config().timeouts);
   if (sweeps_to_skip_ != 0 && now_s == sweep_backoff_s_ && !changed) {
     --sweeps_to_skip_;
   } else {
+    const uint32_t hold_s = conntrack::ShortestTimeout(mt_->config().timeouts);
     sweeps_to_skip_ = 0;
     flush_epoch_seen_ = flush_epoch;
     sweep_generation_ = generation;

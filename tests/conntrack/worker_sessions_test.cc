@@ -45,6 +45,14 @@ class TestPolicy : public SessionPolicy {
     return n;
   }
   uint32_t Index(const Session& s) const { return static_cast<uint32_t>(&s - base_); }
+  // The sessions Expired was called for, in order.
+  std::vector<uint32_t> Examined() const {
+    std::vector<uint32_t> out;
+    for (const auto& [what, index] : calls_) {
+      if (what == 'E') out.push_back(index);
+    }
+    return out;
+  }
   mutable uint32_t expired_calls_ = 0;
   // PrefetchForExpiry ('P') and Expired ('E') calls in order, with the session's index.
   mutable std::vector<std::pair<char, uint32_t>> calls_;
@@ -219,11 +227,7 @@ TEST_F(WorkerSessionsTest, SweepPrefetchesEachGroupBeforeExaminingIt) {
 TEST_F(WorkerSessionsTest, BigBudgetExaminesEverySessionOnceAcrossGroups) {
   const std::vector<uint32_t> idx = AddEvenExpiring(40);
   EXPECT_EQ(ws_->Sweep(100, 1000), 20u);
-  std::vector<uint32_t> examined;
-  for (const auto& [what, index] : policy_->calls_) {
-    if (what == 'E') examined.push_back(index);
-  }
-  EXPECT_EQ(examined, idx);
+  EXPECT_EQ(policy_->Examined(), idx);
   EXPECT_EQ(ws_->tracked(), 20u);
   ExpectDrainOrder(idx, {{1, 40, 2}});
 }
@@ -246,15 +250,6 @@ TEST_F(WorkerSessionsTest, LiveSessionsSurviveAndAreExaminedOncePerSweep) {
   for (uint32_t n = 0; n < 6; ++n) EXPECT_FALSE(Indexed(n)) << n;
 }
 
-// The sessions Expired was called for, in order.
-std::vector<uint32_t> Examined(const TestPolicy& p) {
-  std::vector<uint32_t> out;
-  for (const auto& [what, index] : p.calls_) {
-    if (what == 'E') out.push_back(index);
-  }
-  return out;
-}
-
 // A young session is not examined until `hold_s` after its creation; young sessions ripen in
 // creation order and are examined before the settled ones.
 TEST_F(WorkerSessionsTest, YoungSessionsWaitOutTheHoldInCreationOrder) {
@@ -271,14 +266,14 @@ TEST_F(WorkerSessionsTest, YoungSessionsWaitOutTheHoldInCreationOrder) {
   // A budget smaller than the ripe ones: the oldest first.
   EXPECT_EQ(ws_->Sweep(10, 4, 10), 0u);
   EXPECT_EQ(ws_->examined(), 4u);
-  EXPECT_EQ(Examined(*policy_), std::vector<uint32_t>(idx.begin(), idx.begin() + 4));
+  EXPECT_EQ(policy_->Examined(), std::vector<uint32_t>(idx.begin(), idx.begin() + 4));
   // The rest of those created at 0; the next ones (created at 5) are not ripe before 15.
   policy_->calls_.clear();
   EXPECT_EQ(ws_->Sweep(10, 64, 10), 0u);
   EXPECT_EQ(ws_->examined(), 10u);  // 4..9 once, then 0..3 (settled) once more
   std::vector<uint32_t> want(idx.begin() + 4, idx.begin() + 10);
   want.insert(want.end(), idx.begin(), idx.begin() + 4);
-  EXPECT_EQ(Examined(*policy_), want);
+  EXPECT_EQ(policy_->Examined(), want);
   EXPECT_EQ(ws_->young(), 10u);
   EXPECT_EQ(ws_->settled(), 10u);
   EXPECT_FALSE(ws_->HasRipe(14, 10));
@@ -289,7 +284,7 @@ TEST_F(WorkerSessionsTest, YoungSessionsWaitOutTheHoldInCreationOrder) {
   want.assign(idx.begin() + 10, idx.end());
   want.insert(want.end(), idx.begin() + 4, idx.begin() + 10);
   want.insert(want.end(), idx.begin(), idx.begin() + 4);
-  EXPECT_EQ(Examined(*policy_), want);
+  EXPECT_EQ(policy_->Examined(), want);
   EXPECT_EQ(ws_->young(), 0u);
   EXPECT_EQ(ws_->Sweep(20, 64, 10), 10u);  // the first ten expire at 20
   for (uint32_t n = 0; n < 20; ++n) EXPECT_EQ(Indexed(n), n >= 10) << n;
@@ -338,14 +333,14 @@ TEST_F(WorkerSessionsTest, SettleAllKeepsFifoOrderWhateverTheLanes) {
   EXPECT_EQ(ws_->Sweep(60, 64, 10), 0u);  // the five early ones ripe, then the settled three
   std::vector<uint32_t> want = early;
   want.insert(want.end(), settled.begin(), settled.end());
-  ASSERT_EQ(Examined(*policy_), want);
+  ASSERT_EQ(policy_->Examined(), want);
   ASSERT_EQ(ws_->young(), 13u);  // the young FIFO's next pop is at list 5, the settled's at 3
   ws_->SettleAll();
   EXPECT_EQ(ws_->settled(), 21u);
   policy_->calls_.clear();
   EXPECT_EQ(ws_->Sweep(60, 1000, 10), 0u);
   want.insert(want.end(), late.begin(), late.end());
-  EXPECT_EQ(Examined(*policy_), want);
+  EXPECT_EQ(policy_->Examined(), want);
   EXPECT_EQ(ws_->examined(), 21u);
   // And the order holds after the sweep requeued them all.
   ws_->DrainAll(true);
