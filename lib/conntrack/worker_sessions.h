@@ -99,7 +99,7 @@ class WorkerSessions {
   // which a new session can expire (the shortest idle timeout): a young session created less
   // than `hold_s` seconds before `now_s` is not examined, so a table of new flows costs the sweep
   // nothing for that long. Young sessions are kept in creation order, so the sweep stops at the
-  // first that is not ripe. A session can only go sooner by being killed or by a reload that
+  // first that is not ripe. A session can only go sooner by a flush or a reload that
   // invalidates it: call SettleAll() first then. Ripe young sessions are examined first, then
   // at most as many settled ones (examined before) as there were at the start of the call. (So
   // settled sessions wait while more young ones ripen per call than the budget: long-lived
@@ -108,7 +108,7 @@ class WorkerSessions {
   // Sessions the last Sweep examined.
   uint32_t examined() const { return examined_; }
   // Makes every young session settled (examined by the next sweeps like any other), keeping
-  // FIFO order: after a reload, a flush or a kill, which may end sessions of any age.
+  // FIFO order: after a reload or a flush, which may end sessions of any age.
   void SettleAll();
   // True if a young session is ripe at `now_s` (the next Sweep would examine it).
   bool HasRipe(uint32_t now_s, uint32_t hold_s) const;

@@ -112,8 +112,18 @@ absl::StatusOr<std::unique_ptr<const MappingTable>> MappingTable::Build(
     t->external_to_pod_[m.external_ip] = PodRef{m.island, m.pod_ip};
   }
   for (const PodDeparture& d : config.departures) {
-    uint32_t& at = t->departures_[(uint64_t{d.island} << 32) | d.pod_ip];
-    at = std::max(at, d.at_s);
+    const uint64_t key = (uint64_t{d.island} << 32) | d.pod_ip;
+    auto [it, inserted] = t->departures_.try_emplace(key, Departure{d.at_s, generation, false});
+    if (!inserted) it->second.at_s = std::max(it->second.at_s, d.at_s);  // the last one counts
+  }
+  if (previous != nullptr) {
+    // A departure the running table knew keeps the generation it came in with.
+    for (auto& [key, dep] : t->departures_) {
+      auto was = previous->departures_.find(key);
+      if (was == previous->departures_.end() || was->second.at_s != dep.at_s) continue;
+      dep = was->second;
+      if (static_cast<uint16_t>(generation - dep.generation) >= kDepartureHorizon) dep.stale = true;
+    }
   }
   for (const PodIdentity& p : config.pods) {
     t->pods_[(uint64_t{p.island} << 32) | p.pod_ip] = p;

@@ -73,12 +73,24 @@ class MappingTable {
   // static 1:1 mappings, whose "namespace/name" is split), or nullptr if nobody is known.
   // Control thread only (the pod directory changes under it).
   const PodIdentity* FindPod(uint16_t island, uint32_t pod_ip) const;
-  // When the holder of pod address `pod_ip` of `island` last changed (NatConfig::departures), or
-  // 0 if it did not.
-  uint32_t DepartedAt(uint16_t island, uint32_t pod_ip) const {
-    if (departures_.empty()) return 0;
+  // The holder of a pod address changed (NatConfig::departures): when, and the generation of the
+  // first table that knew it. A session last found valid by an older table is the departed pod's.
+  struct Departure {
+    uint32_t at_s = 0;
+    uint16_t generation = 0;
+    // Older than kDepartureHorizon generations: kept only so that the next table knows it is not
+    // new.
+    bool stale = false;
+  };
+  // A departure this many generations older than the table no longer counts: by then the sweep
+  // has judged every session made before it (a pass takes seconds, a reload milliseconds; session
+  // generations are 16-bit and compared within half their range).
+  static constexpr uint16_t kDepartureHorizon = 16384;
+  // The last departure from pod address `pod_ip` of `island` that still counts, or nullptr.
+  const Departure* FindDeparture(uint16_t island, uint32_t pod_ip) const {
+    if (departures_.empty()) return nullptr;
     auto it = departures_.find((uint64_t{island} << 32) | pod_ip);
-    return it == departures_.end() ? 0 : it->second;
+    return it == departures_.end() || it->second.stale ? nullptr : &it->second;
   }
 
   const PoolEntry* pool(int index) const { return index < 0 ? nullptr : &pools_[index]; }
@@ -106,8 +118,7 @@ class MappingTable {
   absl::flat_hash_map<uint64_t, uint32_t> pod_to_external_;  // (island << 32 | ip) -> external
   absl::flat_hash_map<uint32_t, PodRef> external_to_pod_;
   absl::flat_hash_map<uint64_t, PodIdentity> pods_;
-  absl::flat_hash_map<uint64_t, uint32_t>
-      departures_;  // (island << 32 | ip) -> at_s  // (island << 32 | ip) -> identity
+  absl::flat_hash_map<uint64_t, Departure> departures_;  // (island << 32 | ip) -> last departure
   std::vector<PoolEntry> pools_;
   absl::flat_hash_map<uint32_t, std::pair<int, uint32_t>> pool_addresses_;
   absl::flat_hash_map<uint64_t, ServiceEntry> services_;

@@ -99,8 +99,9 @@ class PodDirectory {
 };
 
 // A pod address whose holder changed at `at_s` (the engine's clock): the pod was deleted, or its
-// address went to a new pod. Sessions of that address created at or before then are flushed, so
-// no packet of the old pod's flows reaches the new one.
+// address went to a new pod. Sessions of that address made before the first reload that carried
+// it are flushed, so no packet of the old pod's flows reaches the new one; the new pod's sessions,
+// made after, are kept, even in the same second. `at_s` tells one departure from the next.
 struct PodDeparture {
   uint16_t island = 0;
   uint32_t pod_ip = 0;

@@ -39,13 +39,9 @@ void Worker::Maintain(uint32_t now_s) {
   mt_ = engine_->mappings();
   const uint32_t flush_epoch = engine_->flush_epoch_.load(std::memory_order_acquire);
   const uint16_t generation = mt_->generation();
-  // Kill() on any worker asks this one to look at its young sessions too.
-  const bool killed = settle_requested_.load(std::memory_order_relaxed) &&
-                      settle_requested_.exchange(false, std::memory_order_acq_rel);
-  const bool changed =
-      killed || flush_epoch != flush_epoch_seen_ || generation != sweep_generation_;
-  // A reload, a flush or a kill can end a session of any age (and a reload changes the
-  // timeouts): young sessions are examined like the others from now on.
+  const bool changed = flush_epoch != flush_epoch_seen_ || generation != sweep_generation_;
+  // A reload or a flush can end a session of any age (and a reload changes the timeouts): young
+  // sessions are examined like the others from now on.
   if (changed) sessions_.SettleAll();
   if (sweeps_to_skip_ != 0 && now_s == sweep_backoff_s_ && !changed) {
     --sweeps_to_skip_;

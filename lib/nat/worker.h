@@ -40,16 +40,17 @@ class Worker final : public conntrack::SessionPolicy {
   // Once per poll loop: reports an RCU quiescent state, sweeps a bounded number of this worker's
   // sessions for expiry, frees sessions past their grace period and times out held fragments.
   // A new session is not examined until the shortest idle timeout has passed since its creation
-  // (none can expire sooner), unless a reload, Engine::FlushAll or a Kill() (a session a reload
-  // made invalid, found by a packet) came first: a table of new flows costs the sweep nothing
-  // for that long. Once sweeps have examined as many sessions as the worker has settled
-  // (examined before) without expiring one, and no new one is due (a whole pass found
-  // nothing), each further fruitless sweep is followed by kSweepBackoff skipped calls, unless
-  // the clock (whole seconds, the resolution of every timeout) moves, a reload changes the
-  // mappings, Engine::FlushAll runs or a session is killed first: a table of live flows, the
-  // normal case under load, gives the sweep nothing to do, and every session it examines costs
-  // a cache miss in a big table. A sweep that finds at least a quarter of its budget expired
-  // goes on (up to kSweepMaxRounds budgets), so that under churn expiry keeps up with creation.
+  // (none can expire sooner), unless a reload or Engine::FlushAll came first: a table of new
+  // flows costs the sweep nothing for that long. (A session that another worker's packet finds
+  // invalid, Kill(), was made invalid by a reload that this worker sees at its next Maintain,
+  // or saw since it made the session.) Once sweeps have examined as many sessions as the worker
+  // has settled (examined before) without expiring one, and no new one is due (a whole pass
+  // found nothing), each further fruitless sweep is followed by kSweepBackoff skipped calls,
+  // unless the clock (whole seconds, the resolution of every timeout) moves, a reload changes
+  // the mappings or Engine::FlushAll runs first: a table of live flows, the normal case under
+  // load, gives the sweep nothing to do, and every session it examines costs a cache miss in a
+  // big table. A sweep that finds at least a quarter of its budget expired goes on (up to
+  // kSweepMaxRounds budgets), so that under churn expiry keeps up with creation.
   void Maintain(uint32_t now_s);
   static constexpr uint32_t kSweepBackoff = 15;
   static constexpr uint32_t kSweepMaxRounds = 8;
@@ -170,9 +171,6 @@ class Worker final : public conntrack::SessionPolicy {
   uint16_t sweep_generation_ = 0;  // the mapping generation at the last sweep
   uint64_t examined_since_expiry_ = 0;
   uint64_t sweeps_run_ = 0;
-  // Set by Kill() on any worker for a session this one owns; taken by Maintain. On its own line:
-  // other workers write it.
-  alignas(64) std::atomic<bool> settle_requested_{false};
   // Session events: set only when the engine was created with an event ring.
   friend class Engine;
   std::unique_ptr<SessionEventRing> events_;

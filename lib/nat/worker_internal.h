@@ -55,15 +55,23 @@ struct Worker::HeldFragment {
 inline uint16_t SessionGeneration(const conntrack::Session& s) {
   return static_cast<uint16_t>(__atomic_load_n(&s.aux1, __ATOMIC_RELAXED) >> 16);
 }
+// Whether mapping generation `a` came before `b` (16-bit counters, compared within half their
+// range: the sweep visits every session within far fewer reloads).
+inline bool GenerationBefore(uint16_t a, uint16_t b) {
+  return static_cast<int16_t>(static_cast<uint16_t>(a - b)) < 0;
+}
 // Records that `s` was found valid against mapping generation `g`, so it is not checked again
 // until the mappings change. Any worker, on a session it may only hold for reading (the sweep's
-// Expired): the only write to a const Session besides last_seen_s. The allocator half never
-// changes after creation, so racing stamps differ at most in the generation, and each names one
-// the session was checked against.
+// Expired): the only write to a const Session besides last_seen_s. The stamp only moves forward
+// (a worker still on an older table leaves a newer stamp alone), so it always names the newest
+// table that found the session valid; Valid relies on that.
 inline void StampGeneration(const conntrack::Session& s, uint16_t g) {
   uint32_t* aux1 = const_cast<uint32_t*>(&s.aux1);  // sessions live in writable memory
-  const uint32_t aux = __atomic_load_n(aux1, __ATOMIC_RELAXED);
-  __atomic_store_n(aux1, (uint32_t{g} << 16) | (aux & 0xffff), __ATOMIC_RELAXED);
+  uint32_t aux = __atomic_load_n(aux1, __ATOMIC_RELAXED);
+  while (GenerationBefore(static_cast<uint16_t>(aux >> 16), g) &&
+         !__atomic_compare_exchange_n(aux1, &aux, (uint32_t{g} << 16) | (aux & 0xffff), true,
+                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
 }
 inline uint16_t SessionAllocatorId(const conntrack::Session& s) {
   return static_cast<uint16_t>(__atomic_load_n(&s.aux1, __ATOMIC_RELAXED) & 0xffff);

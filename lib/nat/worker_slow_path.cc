@@ -391,9 +391,13 @@ void Worker::Stateless(Pkt& p, PacketVerdict* v) {
 }
 
 bool Worker::Valid(const Session& s, const MappingTable& mt) const {
-  // The pod behind the session left (or its address went to another pod) after it was created.
-  const uint32_t departed = mt.DepartedAt(s.in_key.realm, s.in_key.src_ip);
-  if (departed != 0 && s.created_s <= departed) return false;
+  const uint16_t checked = SessionGeneration(s);
+  // A newer table found it valid: this worker is still on an older one for a moment.
+  if (GenerationBefore(mt.generation(), checked)) return true;
+  // The pod behind the session left (or its address went to another pod): a session that no
+  // table knowing of it has found valid (or made) was the departed pod's.
+  const MappingTable::Departure* departed = mt.FindDeparture(s.in_key.realm, s.in_key.src_ip);
+  if (departed != nullptr && GenerationBefore(checked, departed->generation)) return false;
   switch (s.kind) {
     case SessionKind::kPodMapping:
       return mt.ExternalForPod(s.in_key.realm, s.in_key.src_ip) == s.out_key.dst_ip;
@@ -426,10 +430,11 @@ bool Worker::Valid(const Session& s, const MappingTable& mt) const {
 void Worker::Kill(uint32_t index) {
   Session& s = engine_->table_->session(index);
   engine_->table_->Unlink(index);
+  // Its owner's sweep examines it without being told. Valid() said no: a table newer than the
+  // session's stamp made it invalid, and the owner made the session under an older table than
+  // that, so the owner's Maintain that first sees that table (its next, or one since) settles
+  // every young session. Or the binding's port has no holder: its owner has unlinked it already.
   s.flags.fetch_or(conntrack::kSessionDead, std::memory_order_acq_rel);
-  // Its owner's sweep would not look at a young session before the shortest timeout: the
-  // owner's next Maintain makes every young session examinable.
-  engine_->workers_[s.owner]->settle_requested_.store(true, std::memory_order_release);
 }
 
 void Worker::PrefetchForExpiry(const Session& s) const {
@@ -447,8 +452,8 @@ bool Worker::Expired(const Session& s, uint32_t now_s) const {
   if (SessionGeneration(s) != mt->generation()) {
     if (!Valid(s, *mt)) return true;
     // Checked: an idle session is not checked again at every visit, and its 16-bit generation
-    // keeps up with the counter, which comes round after 65,536 reloads. (So long as the sweep
-    // visits every session within 65,535 reloads: a pass takes seconds, a reload milliseconds.)
+    // keeps up with the counter, which is compared within half its range. (So long as the sweep
+    // visits every session within 32,767 reloads: a pass takes seconds, a reload milliseconds.)
     StampGeneration(s, mt->generation());
   }
   const conntrack::Timeouts& t = mt->config().timeouts;

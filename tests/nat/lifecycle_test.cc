@@ -1,6 +1,7 @@
 // Session lifecycle: expiry with a fake clock, limits, reloads that flush removed mappings.
 #include <rte_byteorder.h>
 
+#include "lib/nat/worker_internal.h"
 #include "tests/nat/engine_fixture.h"
 
 namespace natgw::nat::testing {
@@ -258,25 +259,58 @@ TEST_P(EngineTest, SweepBackoffEndsWhenTheSecondChanges) {
   EXPECT_EQ(Events(Event::kSessionsExpired), 4u);
 }
 
-// A worker that finds a session made invalid kills it; its owner reclaims it at its next
-// Maintain, although the session is young (its hold lasts 60 s) and the mappings are unchanged
-// since the owner last looked.
-TEST_P(EngineTest, KilledYoungSessionIsReclaimedAtOnce) {
+// A pod's address goes to a new pod in the very second the old one left (what a departure
+// records: the engine's second). The old pod's sessions end at the reload that brings the
+// departure; the new pod's, made after it in that same second, live on through later reloads
+// (cluster sync repeats a departure at every reload for minutes).
+TEST_P(EngineTest, NewHolderKeepsItsSessionsFromTheDepartureSecond) {
+  ASSERT_EQ(Send(kC1, UdpFrom("10.0.0.9", 5000)).action, Action::kToOutside);  // the old pod's
   NatConfig nc = TwoIslandConfig();
-  nc.departures.push_back({1, Ip("10.0.0.9"), now_s_});  // the address's last holder left now
+  nc.departures.push_back({1, Ip("10.0.0.9"), now_s_});
   ASSERT_TRUE(engine_->Apply(nc).ok());
-  Maintain(now_s_);  // every worker has seen the reload
-  // The new holder's first flow, in the departure's second: its binding (created at the
-  // departure's second) counts as the departed pod's.
-  ASSERT_EQ(Send(kC1, UdpFrom("10.0.0.9", 5000)).action, Action::kToOutside);
-  ASSERT_EQ(Events(Event::kSessionsExpired), 0u);
-  // Another flow of the same socket finds that binding invalid, kills it, makes a new one.
-  ASSERT_EQ(Send(kC1, UdpFrom("10.0.0.9", 5000, "198.51.100.10")).action, Action::kToOutside);
-  EXPECT_EQ(Events(Event::kBindingsCreated), 2u);
   Maintain(now_s_);
-  EXPECT_EQ(Events(Event::kSessionsExpired), 1u);  // the killed binding
-  Maintain(now_s_ + 59);
-  EXPECT_EQ(Events(Event::kSessionsExpired), 1u);  // and nothing else
+  EXPECT_EQ(Events(Event::kSessionsExpired), 2u);  // its flow and its binding, young as they are
+
+  const Output fresh = Send(kC1, UdpFrom("10.0.0.9", 5000));  // the new pod, the same second
+  ASSERT_EQ(fresh.action, Action::kToOutside);
+  EXPECT_EQ(Events(Event::kBindingsCreated), 2u);
+  const auto reply = PacketBuilder().Ipv4("198.51.100.9", net::FormatIp(fresh.src()).c_str())
+                         .Udp(53, fresh.sport()).Build();
+  ASSERT_TRUE(engine_->Apply(nc).ok());  // the next reload, the departure still in it
+  Output back = Send(kOut, reply);
+  EXPECT_EQ(back.action, Action::kToInside) << DropReasonName(back.reason);
+  EXPECT_EQ(back.dst(), Ip("10.0.0.9"));
+  // The same socket to another remote keeps its binding (endpoint-independent mapping).
+  const Output other = Send(kC1, UdpFrom("10.0.0.9", 5000, "198.51.100.10"));
+  ASSERT_EQ(other.action, Action::kToOutside);
+  EXPECT_EQ(other.src(), fresh.src());
+  EXPECT_EQ(other.sport(), fresh.sport());
+  EXPECT_EQ(Events(Event::kBindingsCreated), 2u);
+  Maintain(now_s_ + 1);
+  EXPECT_EQ(Events(Event::kSessionsExpired), 2u);  // none of the new pod's
+  EXPECT_EQ(engine_->table().InUse(), 3u);          // its binding and two flows
+}
+
+// A session's stamp names the newest table that found it valid: a worker still on an older table
+// does not take it back (Valid would then call a new pod's session the departed pod's), and the
+// 16-bit counter comes round.
+TEST(SessionGenerationTest, StampOnlyMovesForward) {
+  conntrack::Session s{};
+  s.aux1 = (uint32_t{5} << 16) | 7;  // generation 5, allocator 7
+  StampGeneration(s, 4);
+  EXPECT_EQ(SessionGeneration(s), 5u);
+  StampGeneration(s, 6);
+  EXPECT_EQ(SessionGeneration(s), 6u);
+  EXPECT_EQ(SessionAllocatorId(s), 7u);
+  s.aux1 = (uint32_t{0xffff} << 16) | 7;
+  EXPECT_TRUE(GenerationBefore(0xffff, 0));
+  EXPECT_FALSE(GenerationBefore(0, 0xffff));
+  EXPECT_FALSE(GenerationBefore(3, 3));
+  StampGeneration(s, 0);
+  EXPECT_EQ(SessionGeneration(s), 0u);
+  StampGeneration(s, 0xfffe);
+  EXPECT_EQ(SessionGeneration(s), 0u);
+  EXPECT_EQ(SessionAllocatorId(s), 7u);
 }
 
 TEST_P(EngineTest, ReloadRemovingAMappingFlushesOnlyItsSessions) {

@@ -161,6 +161,48 @@ TEST(MappingTableTest, FindsPodIdentityFromClusterPodsThenMappings) {
   EXPECT_EQ((*t)->FindPod(1, Ip("10.0.0.99")), nullptr);
 }
 
+// A departure counts from the first table that carried it: the tables after keep its generation
+// (cluster sync repeats it at every reload for minutes), a later departure of the same address
+// starts again, and one older than the horizon stops counting for good.
+TEST(MappingTableTest, DepartureKeepsTheGenerationOfTheFirstTableThatCarriedIt) {
+  NatConfig c = TwoIslandConfig();
+  c.departures.push_back({1, Ip("10.0.0.9"), 70});
+  c.departures.push_back({1, Ip("10.0.0.9"), 65});  // an older one of the same address
+  PortAllocatorRegistry reg(1);
+  auto first = MappingTable::Build(c, 5, &reg);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const MappingTable::Departure* d = (*first)->FindDeparture(1, Ip("10.0.0.9"));
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->at_s, 70u);
+  EXPECT_EQ(d->generation, 5u);
+  EXPECT_EQ((*first)->FindDeparture(2, Ip("10.0.0.9")), nullptr);  // other island
+  EXPECT_EQ((*first)->FindDeparture(1, Ip("10.0.0.8")), nullptr);
+
+  auto again = MappingTable::Build(c, 6, &reg, first->get());
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_NE((*again)->FindDeparture(1, Ip("10.0.0.9")), nullptr);
+  EXPECT_EQ((*again)->FindDeparture(1, Ip("10.0.0.9"))->generation, 5u);
+
+  NatConfig later = c;
+  later.departures.push_back({1, Ip("10.0.0.9"), 71});  // the next holder left too
+  auto next = MappingTable::Build(later, 7, &reg, again->get());
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_NE((*next)->FindDeparture(1, Ip("10.0.0.9")), nullptr);
+  EXPECT_EQ((*next)->FindDeparture(1, Ip("10.0.0.9"))->at_s, 71u);
+  EXPECT_EQ((*next)->FindDeparture(1, Ip("10.0.0.9"))->generation, 7u);
+
+  const uint16_t past = static_cast<uint16_t>(7 + MappingTable::kDepartureHorizon);
+  auto old = MappingTable::Build(later, past - 1, &reg, next->get());
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_NE((*old)->FindDeparture(1, Ip("10.0.0.9")), nullptr);
+  auto stale = MappingTable::Build(later, past, &reg, old->get());
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  EXPECT_EQ((*stale)->FindDeparture(1, Ip("10.0.0.9")), nullptr);
+  auto still = MappingTable::Build(later, past + 1, &reg, stale->get());  // not taken for new
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_EQ((*still)->FindDeparture(1, Ip("10.0.0.9")), nullptr);
+}
+
 TEST(PortAllocatorTest, WorkersGetDisjointSlicesAndRefcountsHoldPorts) {
   PortAllocator a(Ip("192.0.2.16"), 1024, 1031, 2);  // 8 high ports: 4 per worker
   std::set<uint16_t> w0, w1;
