@@ -325,9 +325,14 @@ void ClusterSync::BuildIsland(const ClusterConfig& c, const nat::NatConfig& base
 
 void ClusterSync::Depart(uint16_t island, uint32_t ip, const Holder& h,
                          std::vector<std::string>* changes) {
-  const uint32_t engine_now = std::max<uint32_t>(1, clock_.engine_now());
+  uint32_t at_s = std::max<uint32_t>(1, clock_.engine_now());
+  // A departure is told from the address's one before by its second: a second one within the
+  // same second (the next holder gone as fast) takes the second after.
+  for (const Departure& d : departures_) {
+    if (d.d.island == island && d.d.pod_ip == ip) at_s = std::max(at_s, d.d.at_s + 1);
+  }
   const int64_t keep = std::max<int64_t>(allocator_.quarantine_s(), 120);
-  departures_.push_back({{island, ip, engine_now}, clock_.wall_now() + keep});
+  departures_.push_back({{island, ip, at_s}, clock_.wall_now() + keep});
   changes->push_back(absl::StrCat(
       IslandName(island), " pod address ", Ip(ip), " left by uid ", h.uid,
       h.external != 0 ? absl::StrCat(", which loses unique address ", Ip(h.external)) : "",

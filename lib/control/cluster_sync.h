@@ -83,7 +83,7 @@ struct ClusterCounters {
 class ClusterSync {
  public:
   struct Clock {
-    std::function<uint32_t()> engine_now;  // the workers' clock (session created_s)
+    std::function<uint32_t()> engine_now;  // the workers' clock (departure times)
     std::function<int64_t()> wall_now;     // unix seconds (allocation state, quarantine)
   };
   ClusterSync(const GatewayConfig& config, Clock clock);

@@ -99,9 +99,11 @@ class PodDirectory {
 };
 
 // A pod address whose holder changed at `at_s` (the engine's clock): the pod was deleted, or its
-// address went to a new pod. Sessions of that address made before the first reload that carried
-// it are flushed, so no packet of the old pod's flows reaches the new one; the new pod's sessions,
-// made after, are kept, even in the same second. `at_s` tells one departure from the next.
+// address went to a new pod. The sessions of that address that exist when the first reload that
+// carries the departure is applied are flushed, so no packet of the old pod's flows reaches the
+// new one; sessions made under that reload or a later one are kept, even in the same second.
+// `at_s` tells one departure of an address from the next: it must grow with each (ClusterSync
+// moves a second departure within one second to the next second).
 struct PodDeparture {
   uint16_t island = 0;
   uint32_t pod_ip = 0;

@@ -60,6 +60,9 @@ inline uint16_t SessionGeneration(const conntrack::Session& s) {
 inline bool GenerationBefore(uint16_t a, uint16_t b) {
   return static_cast<int16_t>(static_cast<uint16_t>(a - b)) < 0;
 }
+// How many generations behind a table may be while a worker still holds it for a burst: a stamp
+// up to this much newer than a worker's table was set by a newer table, not left by a long-ago one.
+inline constexpr uint16_t kReaderLag = 1024;
 // Records that `s` was found valid against mapping generation `g`, so it is not checked again
 // until the mappings change. Any worker, on a session it may only hold for reading (the sweep's
 // Expired): the only write to a const Session besides last_seen_s. The stamp only moves forward

@@ -392,8 +392,9 @@ void Worker::Stateless(Pkt& p, PacketVerdict* v) {
 
 bool Worker::Valid(const Session& s, const MappingTable& mt) const {
   const uint16_t checked = SessionGeneration(s);
-  // A newer table found it valid: this worker is still on an older one for a moment.
-  if (GenerationBefore(mt.generation(), checked)) return true;
+  // A newer table found it valid: this worker is still on an older one for a moment (a burst's
+  // worth of reloads; a stamp far "ahead" is really far behind, and is checked).
+  if (static_cast<uint16_t>(checked - mt.generation() - 1) < kReaderLag) return true;
   // The pod behind the session left (or its address went to another pod): a session that no
   // table knowing of it has found valid (or made) was the departed pod's.
   const MappingTable::Departure* departed = mt.FindDeparture(s.in_key.realm, s.in_key.src_ip);

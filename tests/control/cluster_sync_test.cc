@@ -387,6 +387,40 @@ TEST_F(ClusterSyncTest, ReusedAddressNeverReachesTheOldPodsMapping) {
   for (const auto& m : nc.pod_mappings) EXPECT_NE(m.external_ip, first);
 }
 
+// The next holder of an address leaves within the same second: its departure must not look like
+// the first one repeated (the engine would keep that holder's sessions for the third pod).
+TEST_F(ClusterSyncTest, TwoDeparturesOfAnAddressInOneSecondAreTwo) {
+  ListAll();
+  Upsert(MakePod("shop", "cart-1", "u-1", "10.0.1.5"));
+  Build();
+  engine_now_ = 70;
+  Delete(MakePod("shop", "cart-1", "u-1", "10.0.1.5"));
+  Upsert(MakePod("shop", "cart-2", "u-2", "10.0.1.5"));
+  nat::NatConfig nc = Build();
+  ASSERT_EQ(nc.departures.size(), 1u);
+  EXPECT_EQ(nc.departures[0].at_s, 70u);
+  Delete(MakePod("shop", "cart-2", "u-2", "10.0.1.5"));
+  Upsert(MakePod("shop", "cart-3", "u-3", "10.0.1.5"));
+  nc = Build();
+  ASSERT_EQ(nc.departures.size(), 2u);
+  EXPECT_EQ(nc.departures[1].pod_ip, Ip("10.0.1.5"));
+  EXPECT_EQ(nc.departures[1].at_s, 71u);
+  // Each counts from the table that first carried it.
+  nat::PortAllocatorRegistry reg(1);
+  auto t1 = nat::MappingTable::Build(nc, 2, &reg);
+  ASSERT_TRUE(t1.ok()) << t1.status();
+  engine_now_ = 71;  // the third holder leaves in the second the second departure was moved to
+  Delete(MakePod("shop", "cart-3", "u-3", "10.0.1.5"));
+  nc = Build();
+  ASSERT_EQ(nc.departures.size(), 3u);
+  EXPECT_EQ(nc.departures[2].at_s, 72u);
+  auto t2 = nat::MappingTable::Build(nc, 3, &reg, t1->get());
+  ASSERT_TRUE(t2.ok()) << t2.status();
+  const uint16_t island = nc.departures[0].island;
+  ASSERT_NE((*t2)->FindDeparture(island, Ip("10.0.1.5")), nullptr);
+  EXPECT_EQ((*t2)->FindDeparture(island, Ip("10.0.1.5"))->generation, 3u);
+}
+
 TEST_F(ClusterSyncTest, FinishedPodsReleaseTheirAddressAndTheNewestClaimWins) {
   ListAll();
   Upsert(MakePod("jobs", "a", "u-a", "10.0.2.1", {}, {{kAnnotationExternalAddress, "auto"}}));
