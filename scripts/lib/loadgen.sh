@@ -172,12 +172,12 @@ peer_natgw() {
 
 # lg_load_start FILE [INTERVAL_S]: samples the worker load of the natgw of lg_natgw_conf (its DPDK
 # telemetry socket) into FILE until natgw goes away (perf/worker_load.py), at the lowest CPU
-# priority (the two cores are the benchmark's), with LG_PYTHON (default python3); lg_load_stop
-# ends it.
+# priority (the two cores are the benchmark's; LG_LOAD_NICE, default 19, sets another), with
+# LG_PYTHON (default python3); lg_load_stop ends it.
 LOAD_PID=""
 lg_load_start() {
   rm -f "$1"
-  nice -n 19 "${LG_PYTHON:-python3}" "$ROOT/perf/worker_load.py" sample \
+  nice -n "${LG_LOAD_NICE:-19}" "${LG_PYTHON:-python3}" "$ROOT/perf/worker_load.py" sample \
     "/var/run/dpdk/natgw-$LG_TAG/dpdk_telemetry.v2" "$1" --interval "${2:-0.25}" &
   LOAD_PID=$!
 }

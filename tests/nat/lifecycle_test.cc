@@ -278,7 +278,7 @@ TEST_P(EngineTest, NewHolderKeepsItsSessionsFromTheDepartureSecond) {
                          .Udp(53, fresh.sport()).Build();
   ASSERT_TRUE(engine_->Apply(nc).ok());  // the next reload, the departure still in it
   Output back = Send(kOut, reply);
-  EXPECT_EQ(back.action, Action::kToInside) << DropReasonName(back.reason);
+  ASSERT_EQ(back.action, Action::kToInside) << DropReasonName(back.reason);
   EXPECT_EQ(back.dst(), Ip("10.0.0.9"));
   // The same socket to another remote keeps its binding (endpoint-independent mapping).
   const Output other = Send(kC1, UdpFrom("10.0.0.9", 5000, "198.51.100.10"));
